@@ -1,0 +1,44 @@
+"""pysync's engine: rclone's copy and sync semantics over local paths and fsspec backends.
+
+The public API is re-exported here; implementation modules are private to the package.
+Imports are lazy so ``pysync --version`` starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "Filter",
+    "FilterOptions",
+    "ListOptions",
+    "errors",
+]
+
+if TYPE_CHECKING:
+    from . import errors
+    from .filter import Filter
+    from .options import FilterOptions, ListOptions
+
+_LAZY = {
+    "Filter": ("filter", "Filter"),
+    "FilterOptions": ("options", "FilterOptions"),
+    "ListOptions": ("options", "ListOptions"),
+    "errors": ("errors", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'syncengine' has no attribute {name!r}") from None
+    import importlib
+
+    mod = importlib.import_module(f".{module}", __name__)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value

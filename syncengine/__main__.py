@@ -1,0 +1,5 @@
+"""``python -m syncengine`` runs the pysync command line."""
+
+from .cli import console
+
+console()

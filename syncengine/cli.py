@@ -1,0 +1,285 @@
+"""The ``pysync`` command line: rclone's flag names, one-line errors, rclone's exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar
+
+from . import __version__
+from .errors import EXIT_USAGE, PysyncError, UsageError
+from .options import FilterOptions, GlobalOptions, ListOptions, option_fields
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one rclone-like line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments: "):
+            message = "unknown flag: " + message.split(": ", 1)[1].split()[0]
+        elif message.startswith("argument ") and "expected one argument" in message:
+            flag = message.split()[1].split("/")[-1].rstrip(":")
+            message = f"flag needs an argument: {flag}"
+        raise UsageError(message)
+
+
+def _add_options(parser: argparse.ArgumentParser, cls: type) -> None:
+    group = parser.add_argument_group(cls.__name__.replace("Options", " flags"))
+    for f in option_fields(cls):
+        m = f.metadata
+        names = [m["flag"]] + ([m["short"]] if m["short"] else [])
+        kind = m["kind"]
+        if kind == "bool":
+            group.add_argument(*names, dest=f.name, action="store_const", const=True,
+                               default=None, help=m["help"])
+            for value, const in (("true", True), ("false", False)):
+                group.add_argument(f"{m['flag']}={value}", dest=f.name, action="store_const",
+                                   const=const, help=argparse.SUPPRESS)
+        elif kind == "count":
+            group.add_argument(*names, dest=f.name, action="count", default=None,
+                               help=m["help"])
+        elif kind == "list":
+            group.add_argument(*names, dest=f.name, action="append", default=None,
+                               metavar="VALUE", help=m["help"])
+        else:
+            group.add_argument(*names, dest=f.name, default=None, metavar=kind.upper(),
+                               help=m["help"])
+
+
+def _convert(kind: str, flag: str, raw: str) -> Any:
+    from .units import parse_duration, parse_size
+
+    try:
+        if kind == "size":
+            return parse_size(raw)
+        if kind == "duration":
+            return parse_duration(raw)
+        if kind == "int":
+            try:
+                return int(raw, 10)
+            except ValueError:
+                raise UsageError(f'parsing "{raw}" as int failed: expected integer') from None
+        if kind == "float":
+            try:
+                return float(raw)
+            except ValueError:
+                raise UsageError(f'parsing "{raw}" as float failed') from None
+        return raw
+    except UsageError as err:
+        raise UsageError(f'invalid argument "{raw}" for "{flag}" flag: {err}') from None
+
+
+def _make(cls: type[T], ns: argparse.Namespace) -> T:
+    values: dict[str, Any] = {}
+    for f in option_fields(cls):
+        raw = getattr(ns, f.name, None)
+        if raw is None:
+            continue
+        kind = f.metadata["kind"]
+        if kind == "list":
+            values[f.name] = tuple(raw)
+        elif kind in ("bool", "count"):
+            values[f.name] = raw
+        else:
+            values[f.name] = _convert(kind, f.metadata["flag"], raw)
+    return cls(**values)
+
+
+# ----- commands ---------------------------------------------------------------------------
+
+Command = Callable[[argparse.Namespace, GlobalOptions], int]
+
+
+def _check_args(name: str, args: Sequence[str], lo: int, hi: int) -> None:
+    if len(args) < lo:
+        raise UsageError(f"Command {name} needs {lo} arguments minimum: you provided "
+                         f"{len(args)} non flag arguments: {_go_list(args)}")
+    if len(args) > hi:
+        raise UsageError(f"Command {name} needs {hi} arguments maximum: you provided "
+                         f"{len(args)} non flag arguments: {_go_list(args)}")
+
+
+def _go_list(args: Sequence[str]) -> str:
+    return "[" + " ".join(f'"{a}"' for a in args) + "]"
+
+
+def _filter_from(ns: argparse.Namespace, gopts: GlobalOptions) -> Any:
+    from .filter import Filter
+
+    fopts = _make(FilterOptions, ns)
+    try:
+        filt = Filter(fopts)
+    except PysyncError as err:
+        raise type(err)(f'Failed to initialise global options: failed to reload "filter" '
+                        f"options: {err}") from None
+    if "filters" in gopts.dump.split(","):
+        from . import log
+        log.notice(None, "Automatically setting -vv as --dump is enabled")
+        print("--- start filters ---")
+        print(filt.dump())
+        print("--- end filters ---", flush=True)
+    return filt
+
+
+def _source(ns: argparse.Namespace, spec: str, filt: Any) -> tuple[Any, Any]:
+    """Open ``spec``; a path naming a file lists just that file (rclone's NewFsFile)."""
+    from .errors import FilterError
+    from .filter import Filter
+    from .remotes import open_backend
+
+    backend = open_backend(spec)
+    entry = backend.stat("")
+    if entry is not None and not entry.is_dir:
+        if filt.active:
+            raise FilterError(f"Can't limit to single files when using filters: {spec}")
+        parent, _, name = backend.root.rpartition("/")
+        backend = open_backend(parent or "/")
+        filt = Filter()
+        filt.files, filt.dirs = {name}, set()
+    return backend, filt
+
+
+def _cmd_lsf(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
+    from . import listing
+
+    _check_args("lsf", ns.args, 1, 1)
+    lopts = _make(ListOptions, ns)
+    fopts = _make(FilterOptions, ns)
+    filt = _filter_from(ns, gopts)
+    backend, filt = _source(ns, ns.args[0], filt)
+    max_depth = fopts.max_depth if lopts.recursive else 1
+    return listing.lsf(backend, filt, lopts, max_depth=max_depth, out=sys.stdout)
+
+
+def _cmd_ls(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
+    from . import listing
+
+    _check_args("ls", ns.args, 1, 1)
+    fopts = _make(FilterOptions, ns)
+    filt = _filter_from(ns, gopts)
+    backend, filt = _source(ns, ns.args[0], filt)
+    return listing.ls(backend, filt, max_depth=fopts.max_depth, out=sys.stdout)
+
+
+def _cmd_size(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
+    from . import listing
+
+    _check_args("size", ns.args, 1, 1)
+    fopts = _make(FilterOptions, ns)
+    filt = _filter_from(ns, gopts)
+    backend, filt = _source(ns, ns.args[0], filt)
+    return listing.size(backend, filt, max_depth=fopts.max_depth, as_json=ns.json,
+                        spec=ns.args[0], out=sys.stdout)
+
+
+def _cmd_version(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
+    print(_version_text())
+    return 0
+
+
+def _version_text() -> str:
+    import platform
+
+    return (f"pysync v{__version__}\n- os/type: {sys.platform}\n- os/arch: {platform.machine()}\n"
+            f"- python/version: {platform.python_version()}")
+
+
+_COMMANDS: dict[str, tuple[str, tuple[type, ...], Command]] = {
+    "lsf": ("List directories and objects in remote:path formatted for parsing.",
+            (ListOptions, FilterOptions), _cmd_lsf),
+    "ls": ("List the objects in the path with size and path.", (FilterOptions,), _cmd_ls),
+    "size": ("Prints the total size and number of objects in remote:path.",
+             (FilterOptions,), _cmd_size),
+    "version": ("Show the version number.", (), _cmd_version),
+}
+
+
+def _top_parser() -> _Parser:
+    parser = _Parser(prog="pysync", allow_abbrev=False,
+                     description="pysync: rclone's copy and sync, in Python, over fsspec.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     epilog="commands:\n" + "\n".join(
+                         f"  {name:<10}{text}" for name, (text, _, _) in _COMMANDS.items())
+                     + "\n\nRun 'pysync COMMAND --help' for a command's flags.")
+    parser.add_argument("--version", action="store_true", help="Print the version number")
+    parser.add_argument("command", nargs="?", help=argparse.SUPPRESS)
+    return parser
+
+
+def _command_parser(name: str) -> _Parser:
+    help_text, classes, _ = _COMMANDS[name]
+    p = _Parser(prog=f"pysync {name}", description=help_text, allow_abbrev=False)
+    p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+    if name == "size":
+        p.add_argument("--json", action="store_true", help="Format output as JSON")
+    for cls in classes:
+        _add_options(p, cls)
+    _add_options(p, GlobalOptions)
+    return p
+
+
+def _split_command(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """(flags before the command, command, everything after it)."""
+    for i, arg in enumerate(argv):
+        if not arg.startswith("-"):
+            return argv[:i], arg, argv[i + 1:]
+    return argv, None, []
+
+
+def _render_error(err: PysyncError) -> None:
+    from . import log
+
+    if isinstance(err, UsageError):
+        print(f"Error: {err}", file=sys.stderr)
+        print("Run 'pysync --help' or 'pysync COMMAND --help' for usage.", file=sys.stderr)
+    else:
+        log.LOGGER.critical(str(err), extra={"object": ""})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    from . import log
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    log.setup_logging()
+    try:
+        before, command, rest = _split_command(argv)
+        top = _top_parser()
+        if command is None or before:
+            ns = top.parse_args(before + ([command] if command else []))
+            if ns.version:
+                print(_version_text())
+                return 0
+            if command is None:
+                top.print_help()
+                return EXIT_USAGE if argv else 0
+        if command not in _COMMANDS:
+            raise UsageError(f'unknown command "{command}" for "pysync"')
+        ns = _command_parser(command).parse_intermixed_args(rest)
+        gopts = _make(GlobalOptions, ns)
+        log.setup_logging(verbose=gopts.verbose + (2 if "filters" in gopts.dump else 0),
+                          quiet=gopts.quiet, log_file=gopts.log_file or None,
+                          json_log=gopts.use_json_log, level=gopts.log_level or None)
+        return _COMMANDS[command][2](ns, gopts)
+    except PysyncError as err:
+        _render_error(err)
+        return err.exit_code
+    except KeyboardInterrupt:
+        log.error(None, "Interrupted")
+        return 1
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def console() -> NoReturn:
+    """Entry point of the ``pysync`` console script."""
+    sys.exit(main())
+

@@ -1,0 +1,192 @@
+"""The listing commands: ``lsf``, ``ls`` and ``size`` with rclone's output formats."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from . import log
+from .backends.base import Backend, Entry
+from .errors import DirNotFoundError, PysyncError
+from .filter import Filter
+from .options import ListOptions
+from .walk import walk
+
+__all__ = ["lsf", "ls", "size", "format_time", "count_suffix"]
+
+_FORMAT_LETTERS = "pstmhiotTeM"
+
+
+def format_time(mtime_ns: int, layout: str = "") -> str:
+    """Local time as rclone prints it by default (``2006-01-02 15:04:05``) or by a Go layout
+    name (``RFC3339``, ``RFC3339Nano``, ``unix``, ``unixnano``, ``max``)."""
+    sec, frac = divmod(mtime_ns, 1_000_000_000)
+    lt = time.localtime(sec)
+    if not layout or layout == "2006-01-02 15:04:05":
+        return time.strftime("%Y-%m-%d %H:%M:%S", lt)
+    name = layout.lower()
+    if name == "unix":
+        return str(sec)
+    if name == "unixnano":
+        return str(mtime_ns)
+    zone = time.strftime("%z", lt)
+    zone = "Z" if zone == "+0000" else f"{zone[:3]}:{zone[3:]}"
+    if name == "rfc3339":
+        return time.strftime("%Y-%m-%dT%H:%M:%S", lt) + zone
+    if name in ("rfc3339nano", "max"):
+        frac_text = f".{frac:09d}"
+        if name == "rfc3339nano":
+            frac_text = frac_text.rstrip("0").rstrip(".")
+        return time.strftime("%Y-%m-%dT%H:%M:%S", lt) + frac_text + zone
+    raise PysyncError(f"unsupported --time-format {layout!r}")
+
+
+def _mime(name: str) -> str:
+    mtype, _ = mimetypes.guess_type(name, strict=False)
+    if not mtype:
+        return "application/octet-stream"
+    if mtype.startswith("text/") or mtype in ("application/javascript",):
+        return mtype + "; charset=utf-8"
+    return mtype
+
+
+def _csv_field(text: str, sep: str) -> str:
+    """Quote a field as Go's encoding/csv writer does."""
+    if text == "":
+        return text
+    if text == "\\." or sep in text or '"' in text or "\r" in text or "\n" in text \
+            or text[0] in " \t":
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _root_error(backend: Backend, err: OSError) -> PysyncError:
+    if isinstance(err, DirNotFoundError):
+        return err
+    return PysyncError(f"error listing: {err}")
+
+
+def _walk_all(backend: Backend, filt: Filter, max_depth: int,
+              visit: Callable[[Entry], None]) -> int:
+    """Walk and call ``visit`` for every entry; return the number of listing errors."""
+    errors = 0
+
+    def on_error(path: str, err: BaseException) -> None:
+        nonlocal errors
+        errors += 1
+        log.error(path, f"error listing: {err}")
+
+    try:
+        for _, entries in walk(backend, filt, max_depth=max_depth, on_error=on_error):
+            for e in entries:
+                visit(e)
+    except OSError as err:
+        log.error(None, f"error listing: {getattr(err, 'message', None) or err}")
+        raise _root_error(backend, err) from None
+    return errors
+
+
+def lsf(backend: Backend, filt: Filter, opts: ListOptions, *, max_depth: int,
+        out: TextIO) -> int:
+    """Print one line per entry as ``rclone lsf``; returns the exit code."""
+    fmt = opts.format
+    for ch in fmt:
+        if ch not in _FORMAT_LETTERS:
+            raise PysyncError(f"unknown format character '{ch}'")
+    hash_kind = opts.hash
+    if "h" in fmt:
+        from .hashing import canonical
+        try:
+            hash_kind = canonical(opts.hash)
+        except ValueError as err:
+            raise PysyncError(str(err)) from None
+    sep = "," if opts.csv and opts.separator == ";" else opts.separator
+    write = out.write
+
+    def visit(e: Entry) -> None:
+        if (opts.files_only and e.is_dir) or (opts.dirs_only and not e.is_dir):
+            return
+        parts: list[str] = []
+        for ch in fmt:
+            if ch == "p":
+                text = e.path + ("/" if e.is_dir and opts.dir_slash else "")
+                parts.append("/" + text if opts.absolute else text)
+            elif ch == "s":
+                parts.append(str(e.size if not e.is_dir else -1))
+            elif ch == "t":
+                parts.append(format_time(e.mtime_ns, opts.time_format))
+            elif ch == "h":
+                parts.append("" if e.is_dir else (backend.hash(e.path, hash_kind) or ""))
+            elif ch == "m":
+                parts.append("inode/directory" if e.is_dir else _mime(e.name))
+            else:
+                parts.append("")
+        if opts.csv:
+            parts = [_csv_field(p, sep) for p in parts]
+        write(sep.join(parts) + "\n")
+
+    errors = _walk_all(backend, filt, max_depth, visit)
+    out.flush()
+    if errors:
+        log.notice(None, f"Failed to lsf with {errors} errors: last error was: error listing")
+        return 1
+    return 0
+
+
+def ls(backend: Backend, filt: Filter, *, max_depth: int, out: TextIO) -> int:
+    """Print ``%9d path`` for every file, recursively, as ``rclone ls``."""
+    write = out.write
+
+    def visit(e: Entry) -> None:
+        if not e.is_dir:
+            write(f"{e.size:9d} {e.path}\n")
+
+    errors = _walk_all(backend, filt, max_depth, visit)
+    out.flush()
+    return 1 if errors else 0
+
+
+def count_suffix(n: int) -> str:
+    """rclone's CountSuffix: decimal ``k M G T P E`` with 3 decimals (``1.500k``)."""
+    if n < 1000:
+        return str(n)
+    value = float(n)
+    for suffix in "kMGTPE":
+        value /= 1000
+        if value < 1000 or suffix == "E":
+            text = f"{value:.3f}"
+            return (text.rstrip("0").rstrip(".") if float(text).is_integer() else text) + suffix
+    return str(n)
+
+
+def size(backend: Backend, filt: Filter, *, max_depth: int, as_json: bool, spec: str,
+         out: TextIO) -> int:
+    """Print the object count and total size as ``rclone size``."""
+    from .units import format_bytes
+
+    count = total = sizeless = 0
+
+    def visit(e: Entry) -> None:
+        nonlocal count, total, sizeless
+        if e.is_dir:
+            return
+        count += 1
+        if e.size >= 0:
+            total += e.size
+        else:
+            sizeless += 1
+
+    errors = _walk_all(backend, filt, max_depth, visit)
+    if as_json:
+        out.write(json.dumps({"count": count, "bytes": total, "sizeless": sizeless},
+                             separators=(",", ":")) + "\n")
+    else:
+        suffix = count_suffix(count)
+        out.write(f"Total objects: {suffix}\n" if suffix == str(count)
+                  else f"Total objects: {suffix} ({count})\n")
+        out.write(f"Total size: {format_bytes(total)} ({total} Byte)\n")
+    out.flush()
+    return 1 if errors else 0

@@ -1,0 +1,91 @@
+"""Filtered, sorted, directory-by-directory listing of one backend (rclone's walk + DirSorted)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+
+from . import log
+from .backends.base import Backend, Entry
+from .filter import Filter
+
+__all__ = ["list_dir_filtered", "walk"]
+
+
+def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
+                      include_all: bool = False) -> list[Entry]:
+    """The children of ``path`` that pass ``filt``, sorted by name (rclone's DirSorted).
+
+    A directory whose listing holds an ``--exclude-if-present`` marker is empty; a child
+    directory is dropped when it holds a marker or the directory rules exclude it; files are
+    judged by ``Filter.include_file``. ``include_all`` (``--delete-excluded`` on the
+    destination) skips every filter. Raises what ``backend.list_dir`` raises.
+    """
+    raw = list(backend.list_dir(path))
+    if include_all:
+        raw.sort(key=_key)
+        return raw
+    markers = filt.exclude_files
+    if markers and filt.has_marker(e.name for e in raw if not e.is_dir):
+        log.debug(path, "Excluded")
+        return []
+    out: list[Entry] = []
+    append = out.append
+    include_file = filt.include_file
+    include_dir = filt.include_dir
+    for e in raw:
+        if e.is_dir:
+            if markers and _dir_has_marker(backend, e.path, markers):
+                log.debug(e.path, "Excluded")
+                continue
+            if not include_dir(e.path):
+                log.debug(e.path, "Excluded")
+                continue
+        elif not include_file(e.path, e.size, e.mtime_ns):
+            log.debug(e.path, "Excluded")
+            continue
+        append(e)
+    out.sort(key=_key)
+    return out
+
+
+def _key(e: Entry) -> str:
+    return e.path
+
+
+def _dir_has_marker(backend: Backend, path: str, markers: frozenset[str]) -> bool:
+    is_file = getattr(backend, "is_file", None)
+    for name in sorted(markers):
+        sub = f"{path}/{name}"
+        if is_file is not None:
+            if is_file(sub):
+                return True
+        else:
+            e = backend.stat(sub)
+            if e is not None and not e.is_dir:
+                return True
+    return False
+
+
+def walk(backend: Backend, filt: Filter, *, max_depth: int = -1, include_all: bool = False,
+         on_error: Callable[[str, BaseException], None] | None = None,
+         ) -> Iterator[tuple[str, list[Entry]]]:
+    """Yield ``(directory, filtered sorted entries)`` breadth first, from the root.
+
+    ``max_depth`` 1 lists only the root; -1 is unlimited. A failure to list the root is
+    raised; a failure below the root is passed to ``on_error`` (or raised when None), and
+    the walk goes on with the other directories.
+    """
+    queue: deque[tuple[str, int]] = deque([("", 1)])
+    while queue:
+        path, depth = queue.popleft()
+        try:
+            entries = list_dir_filtered(backend, filt, path, include_all=include_all)
+        except OSError as err:
+            if not path or on_error is None:
+                raise
+            on_error(path, err)
+            continue
+        yield path, entries
+        if max_depth < 0 or depth < max_depth:
+            queue.extend((e.path, depth + 1) for e in entries if e.is_dir)

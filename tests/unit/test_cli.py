@@ -1,0 +1,141 @@
+"""The pysync command line: help, version, listing formats, one-line errors and exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from syncengine.cli import main
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "syncengine", *args], capture_output=True,
+                          text=True, input=stdin, timeout=60)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "src"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "x.dat").write_bytes(b"hi\n")
+    (root / "y z.txt").write_bytes(b"hello\n")
+    (root / "empty").mkdir()
+    t = time.mktime((2021, 3, 4, 5, 6, 7, 0, 0, -1))
+    for p in root.rglob("*"):
+        os.utime(p, (t, t))
+    return root
+
+
+def test_version_flag_and_command() -> None:
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.startswith("pysync v")
+    assert run("version").stdout.startswith("pysync v")
+
+
+@pytest.mark.parametrize("command", ["lsf", "ls", "size", "version"])
+def test_every_command_has_help(command: str) -> None:
+    out = run(command, "--help")
+    assert out.returncode == 0
+    assert "usage: pysync " + command in out.stdout
+
+
+def test_lsf_formats(tree: Path) -> None:
+    out = run("lsf", "-R", "--format", "pst", str(tree))
+    assert out.returncode == 0, out.stderr
+    assert sorted(out.stdout.splitlines()) == [
+        "a/;-1;2021-03-04 05:06:07", "a/b/;-1;2021-03-04 05:06:07",
+        "a/b/x.dat;3;2021-03-04 05:06:07", "empty/;-1;2021-03-04 05:06:07",
+        "y z.txt;6;2021-03-04 05:06:07"]
+
+
+def test_lsf_hashes_and_separator(tree: Path) -> None:
+    out = run("lsf", "-R", "--files-only", "-F", "hp", "--hash", "xxh3", "-s", "|", str(tree))
+    assert sorted(out.stdout.splitlines()) == ["99fc819aaba2462a|y z.txt",
+                                               "b34d1a3ab2bece70|a/b/x.dat"]
+    md5 = run("lsf", "-F", "h", "--files-only", str(tree)).stdout.split()
+    assert md5 == ["b1946ac92492d2347c6235b4d2611184"]
+
+
+def test_lsf_not_recursive_dirs_only_and_csv(tree: Path) -> None:
+    assert run("lsf", "--dirs-only", str(tree)).stdout.splitlines() == ["a/", "empty/"]
+    out = run("lsf", "--csv", "--files-only", "-F", "ps", str(tree)).stdout
+    assert out == '"y z.txt",6\n' or out == "y z.txt,6\n"
+
+
+def test_lsf_of_a_file_lists_that_file(tree: Path) -> None:
+    out = run("lsf", str(tree / "y z.txt"))
+    assert out.returncode == 0 and out.stdout == "y z.txt\n"
+
+
+def test_ls_and_size(tree: Path) -> None:
+    assert sorted(run("ls", str(tree)).stdout.splitlines()) == [
+        "        3 a/b/x.dat", "        6 y z.txt"]
+    assert run("size", str(tree)).stdout == "Total objects: 2\nTotal size: 9 B (9 Byte)\n"
+    assert run("size", "--json", str(tree)).stdout.strip() == \
+        '{"count":2,"bytes":9,"sizeless":0}'
+
+
+def test_dump_filters_goes_to_stdout(tree: Path) -> None:
+    out = run("lsf", "--dump", "filters", "--include", "*.dat", str(tree))
+    assert "--- start filters ---\n--- File filter rules ---\n+ (^|/)[^/]*\\.dat$\n- ^.*$\n" \
+        in out.stdout
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["lsf", "--min-size", "1MB"], 2, 'invalid argument "1MB" for "--min-size" flag'),
+    (["lsf", "--min-age", "1q"], 2, 'invalid argument "1q" for "--min-age" flag'),
+    (["lsf", "--max-depth", "x"], 2, 'invalid argument "x" for "--max-depth" flag'),
+    (["lsf", "--no-such-flag"], 2, "unknown flag: --no-such-flag"),
+    (["lsf", "--filter", "x"], 1, 'malformed rule "x"'),
+    (["lsf", "--include", "***"], 1, 'too many stars in "***"'),
+    (["lsf", "--include", "[a"], 1, "mismatched '[' and ']'"),
+    (["lsf", "--filter-from", "/nonexistent/rules"], 1, "no such file or directory"),
+    (["lsf", "--min-age", "2d", "--max-age", "1d"], 1, "can't be larger than --max-age"),
+    (["lsf", "--format", "x"], 1, "unknown format character 'x'"),
+    (["nosuchcommand"], 2, 'unknown command "nosuchcommand"'),
+])
+def test_bad_input_is_one_line_error_with_rclone_exit_code(tree: Path, args: list[str],
+                                                           code: int, message: str) -> None:
+    out = run(*args, str(tree))
+    assert out.returncode == code, out.stderr
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_files_from_mixed_with_filters(tree: Path, tmp_path: Path) -> None:
+    lst = tmp_path / "list"
+    lst.write_text("y z.txt\n")
+    out = run("lsf", "--files-from", str(lst), "--include", "x", str(tree))
+    assert out.returncode == 1 and "overrides all other filters" in out.stderr
+    out = run("lsf", "-R", "--files-from", str(lst), str(tree))
+    assert out.stdout == "y z.txt\n"
+
+
+def test_missing_directory_exits_3(tmp_path: Path) -> None:
+    out = run("lsf", str(tmp_path / "nope"))
+    assert out.returncode == 3
+    assert "directory not found" in out.stderr
+
+
+def test_wrong_argument_count_is_usage_error() -> None:
+    assert main(["lsf"]) == 2
+    assert main(["lsf", "a", "b"]) == 2
+
+
+def test_debug_log_explains_exclusions(tree: Path) -> None:
+    out = run("lsf", "-R", "-vv", "--max-size", "4B", "--exclude", "*.dat", str(tree))
+    assert "y z.txt: Excluded (Size Filter)" in out.stderr
+    assert "a/b/x.dat: Excluded (Path Filter)" in out.stderr
+    assert out.stdout.splitlines() == ["a/", "empty/", "a/b/"]
+
+
+def test_symlinks_are_skipped_with_notice(tree: Path) -> None:
+    (tree / "link").symlink_to(tree / "y z.txt")
+    out = run("lsf", str(tree))
+    assert "link" not in out.stdout
+    assert "link: Can't follow symlink without -L/--copy-links" in out.stderr
