@@ -10,7 +10,14 @@ from typing import Any, NoReturn, TypeVar
 
 from . import __version__
 from .errors import EXIT_USAGE, PysyncError, UsageError
-from .options import FilterOptions, GlobalOptions, ListOptions, option_fields
+from .options import (
+    CheckFlags,
+    FilterOptions,
+    GlobalOptions,
+    ListOptions,
+    SyncOptions,
+    option_fields,
+)
 
 __all__ = ["main"]
 
@@ -178,6 +185,78 @@ def _cmd_size(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
                         spec=ns.args[0], out=sys.stdout)
 
 
+def _open_pair(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOptions | None
+               ) -> tuple[Any, Any, Any]:
+    from . import api
+
+    filt = _filter_from(ns, gopts)
+    cfg = gopts.config or None
+    copy_links = bool(sopts and sopts.copy_links)
+    links = bool(sopts and sopts.links)
+    if sopts is not None:
+        src, filt = api._source(ns.args[0], filt, cfg, sopts)
+    else:
+        src = api.open_location(ns.args[0], config_path=cfg)
+    dst = api.open_location(ns.args[1], config_path=cfg, copy_links=copy_links, links=links)
+    return src, dst, filt
+
+
+def _transfer_command(mode: str) -> Command:
+    def handler(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
+        from . import api
+        from .accounting import Stats
+        from .engine import run_copy
+        from .progress import StatsReporter
+
+        _check_args(mode, ns.args, 2, 2)
+        sopts = _make(SyncOptions, ns)
+        src, dst, filt = _open_pair(ns, gopts, sopts)
+        backup = None
+        if sopts.backup_dir:
+            backup = api.open_location(sopts.backup_dir, config_path=gopts.config or None)
+        stats = Stats()
+        reporter = StatsReporter(stats, sopts, json_log=gopts.use_json_log)
+        reporter.start()
+        try:
+            result = run_copy(mode, src, dst, filt, sopts, stats=stats, backup=backup)
+        finally:
+            reporter.stop()
+        reporter.final()
+        return result.exit_code
+
+    return handler
+
+
+def _cmd_check(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
+    import contextlib
+
+    from .check import CheckOptions, run_check
+
+    _check_args("check", ns.args, 2, 2)
+    flags = _make(CheckFlags, ns)
+    src, dst, filt = _open_pair(ns, gopts, None)
+    with contextlib.ExitStack() as stack:
+        streams: dict[str, Any] = {}
+        for name in ("combined", "missing_on_src", "missing_on_dst", "match", "differ",
+                     "error"):
+            path = getattr(flags, name)
+            if not path:
+                streams[name] = None
+            elif path == "-":
+                streams[name] = sys.stdout
+            else:
+                streams[name] = stack.enter_context(open(path, "w", encoding="utf-8"))
+        result = run_check(src, dst, filt, CheckOptions(
+            one_way=flags.one_way, size_only=flags.size_only, download=flags.download,
+            checkers=flags.checkers, **streams))
+    if result.error is not None:
+        from . import log
+        log.notice(None, f"Failed to check: {result.error}" if result.errors <= 1 else
+                   f"Failed to check with {result.errors} errors: last error was: "
+                   f"{result.error}")
+    return result.exit_code
+
+
 def _cmd_version(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
     print(_version_text())
     return 0
@@ -196,6 +275,12 @@ _COMMANDS: dict[str, tuple[str, tuple[type, ...], Command]] = {
     "ls": ("List the objects in the path with size and path.", (FilterOptions,), _cmd_ls),
     "size": ("Prints the total size and number of objects in remote:path.",
              (FilterOptions,), _cmd_size),
+    "copy": ("Copy files from source to dest, skipping identical files.",
+             (SyncOptions, FilterOptions), _transfer_command("copy")),
+    "sync": ("Make source and dest identical, modifying destination only.",
+             (SyncOptions, FilterOptions), _transfer_command("sync")),
+    "check": ("Checks the files in the source and destination match.",
+              (CheckFlags, FilterOptions), _cmd_check),
     "version": ("Show the version number.", (), _cmd_version),
 }
 

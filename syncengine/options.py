@@ -144,3 +144,154 @@ class GlobalOptions:
                               "rclone's usual rclone.conf locations)")
     dump: str = option("", flag="--dump", kind="str", group="Debugging",
                        help="List of items to dump from: filters")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncOptions:
+    """How ``copy`` and ``sync`` compare, transfer, delete and report; rclone's defaults.
+
+    Durations are nanoseconds and sizes bytes (see ``units``); ``-1`` means off.
+    """
+
+    dry_run: bool = option(False, flag="--dry-run", short="-n", kind="bool", group="Important",
+                           help="Do a trial run with no permanent changes")
+    checkers: int = option(8, flag="--checkers", kind="int", group="Performance",
+                           help="Number of checkers to run in parallel")
+    transfers: int = option(4, flag="--transfers", kind="int", group="Performance",
+                            help="Number of file transfers to run in parallel")
+    retries: int = option(3, flag="--retries", kind="int", group="Networking",
+                          help="Retry operations this many times if they fail")
+    retries_sleep: int = option(0, flag="--retries-sleep", kind="duration", group="Networking",
+                                help="Interval between retrying operations if they fail, "
+                                     "e.g. 500ms, 60s, 5m (0 to disable)")
+    low_level_retries: int = option(10, flag="--low-level-retries", kind="int",
+                                    group="Networking", help="Number of low level retries to do")
+    size_only: bool = option(False, flag="--size-only", kind="bool", group="Copy",
+                             help="Skip based on size only, not modtime or checksum")
+    checksum: bool = option(False, flag="--checksum", short="-c", kind="bool", group="Copy",
+                            help="Check for changes with size & checksum (if available, or "
+                                 "fallback to size only)")
+    ignore_times: bool = option(False, flag="--ignore-times", short="-I", kind="bool",
+                                group="Copy", help="Don't skip items that match size and time "
+                                                   "- transfer all unconditionally")
+    ignore_size: bool = option(False, flag="--ignore-size", kind="bool", group="Copy",
+                               help="Ignore size when skipping use modtime or checksum")
+    ignore_existing: bool = option(False, flag="--ignore-existing", kind="bool", group="Copy",
+                                   help="Skip all files that exist on destination")
+    ignore_checksum: bool = option(False, flag="--ignore-checksum", kind="bool", group="Copy",
+                                   help="Skip post copy check of checksums")
+    update: bool = option(False, flag="--update", short="-u", kind="bool", group="Copy",
+                          help="Skip files that are newer on the destination")
+    modify_window: int = option(1, flag="--modify-window", kind="duration", group="Copy",
+                                help="Max time diff to be considered the same")
+    no_update_modtime: bool = option(False, flag="--no-update-modtime", kind="bool",
+                                     group="Copy", help="Don't update destination modtime if "
+                                                        "files identical")
+    no_update_dir_modtime: bool = option(False, flag="--no-update-dir-modtime", kind="bool",
+                                         group="Copy",
+                                         help="Don't update directory modification times")
+    refresh_times: bool = option(False, flag="--refresh-times", kind="bool", group="Copy",
+                                 help="Refresh the modtime of remote files")
+    immutable: bool = option(False, flag="--immutable", kind="bool", group="Copy",
+                             help="Do not modify files, fail if existing files have been "
+                                  "modified")
+    create_empty_src_dirs: bool = option(False, flag="--create-empty-src-dirs", kind="bool",
+                                         group="Copy",
+                                         help="Create empty source dirs on destination after "
+                                              "sync")
+    inplace: bool = option(False, flag="--inplace", kind="bool", group="Copy",
+                           help="Download directly to destination file instead of atomic "
+                                "download to temp/rename")
+    partial_suffix: str = option(".partial", flag="--partial-suffix", kind="str", group="Copy",
+                                 help="Add partial-suffix to temporary file name when "
+                                      "--inplace is not used")
+    max_transfer: int = option(-1, flag="--max-transfer", kind="size", group="Copy",
+                               help="Maximum size of data to transfer")
+    cutoff_mode: str = option("HARD", flag="--cutoff-mode", kind="str", group="Copy",
+                              help="Mode to stop transfers when reaching the max transfer "
+                                   "limit HARD|SOFT|CAUTIOUS")
+    max_duration: int = option(0, flag="--max-duration", kind="duration", group="Copy",
+                               help="Maximum duration rclone will transfer data for")
+    error_on_no_transfer: bool = option(False, flag="--error-on-no-transfer", kind="bool",
+                                        group="Config",
+                                        help="Sets exit code 9 if no files are transferred")
+    bwlimit: str = option("off", flag="--bwlimit", kind="str", group="Networking",
+                          help="Bandwidth limit in KiB/s, or use suffix B|K|M|G|T|P")
+    multi_thread_cutoff: int = option(256 * 1024 * 1024, flag="--multi-thread-cutoff",
+                                      kind="size", group="Copy",
+                                      help="Use multi-thread downloads for files above this "
+                                           "size")
+    multi_thread_streams: int = option(4, flag="--multi-thread-streams", kind="int",
+                                       group="Copy",
+                                       help="Number of streams to use for multi-thread "
+                                            "downloads")
+    delete_before: bool = option(False, flag="--delete-before", kind="bool", group="Sync",
+                                 help="When synchronizing, delete files on destination before "
+                                      "transferring")
+    delete_during: bool = option(False, flag="--delete-during", kind="bool", group="Sync",
+                                 help="When synchronizing, delete files during transfer")
+    delete_after: bool = option(False, flag="--delete-after", kind="bool", group="Sync",
+                                help="When synchronizing, delete files on destination after "
+                                     "transferring (default)")
+    max_delete: int = option(-1, flag="--max-delete", kind="int", group="Sync",
+                             help="When synchronizing, limit the number of deletes")
+    backup_dir: str = option("", flag="--backup-dir", kind="str", group="Sync",
+                             help="Make backups into hierarchy based in DIR")
+    suffix: str = option("", flag="--suffix", kind="str", group="Sync",
+                         help="Suffix to add to changed files")
+    suffix_keep_extension: bool = option(False, flag="--suffix-keep-extension", kind="bool",
+                                         group="Sync", help="Preserve the extension when using "
+                                                            "--suffix")
+    ignore_errors: bool = option(False, flag="--ignore-errors", kind="bool", group="Sync",
+                                 help="Delete even if there are I/O errors")
+    copy_links: bool = option(False, flag="--copy-links", short="-L", kind="bool",
+                              group="Local", help="Follow symlinks and copy the pointed to "
+                                                  "item")
+    links: bool = option(False, flag="--links", short="-l", kind="bool", group="Local",
+                         help="Translate symlinks to/from regular files with a '.rclonelink' "
+                              "extension")
+    local_no_check_updated: bool = option(False, flag="--local-no-check-updated", kind="bool",
+                                          group="Local",
+                                          help="Don't check to see if the files change during "
+                                               "upload")
+    no_unicode_normalization: bool = option(False, flag="--no-unicode-normalization",
+                                            kind="bool", group="Config",
+                                            help="Don't normalize unicode characters in "
+                                                 "filenames")
+    stats: int = option(60 * 10**9, flag="--stats", kind="duration", group="Logging",
+                        help="Interval between printing stats, e.g. 500ms, 60s, 5m (0 to "
+                             "disable)")
+    stats_one_line: bool = option(False, flag="--stats-one-line", kind="bool", group="Logging",
+                                  help="Make the stats fit on one line")
+    stats_log_level: str = option("INFO", flag="--stats-log-level", kind="str",
+                                  group="Logging",
+                                  help="Log level to show --stats output DEBUG|INFO|NOTICE|ERROR")
+    progress: bool = option(False, flag="--progress", short="-P", kind="bool", group="Logging",
+                            help="Show progress during transfer")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckFlags:
+    """Flags of ``pysync check`` (report files are paths; ``-`` is standard output)."""
+
+    one_way: bool = option(False, flag="--one-way", kind="bool", group="Check",
+                           help="Check one way only, source files must exist on remote")
+    size_only: bool = option(False, flag="--size-only", kind="bool", group="Check",
+                             help="Only compare the sizes, not the hashes as well")
+    download: bool = option(False, flag="--download", kind="bool", group="Check",
+                            help="Check by downloading rather than with hash")
+    combined: str = option("", flag="--combined", kind="str", group="Check",
+                           help="Make a combined report of changes to this file")
+    missing_on_src: str = option("", flag="--missing-on-src", kind="str", group="Check",
+                                 help="Report all files missing from the source to this file")
+    missing_on_dst: str = option("", flag="--missing-on-dst", kind="str", group="Check",
+                                 help="Report all files missing from the destination to this "
+                                      "file")
+    match: str = option("", flag="--match", kind="str", group="Check",
+                        help="Report all matching files to this file")
+    differ: str = option("", flag="--differ", kind="str", group="Check",
+                         help="Report all non-matching files to this file")
+    error: str = option("", flag="--error", kind="str", group="Check",
+                        help="Report all files with errors (hashing or reading) to this file")
+    checkers: int = option(8, flag="--checkers", kind="int", group="Performance",
+                           help="Number of checkers to run in parallel")

@@ -1,0 +1,155 @@
+"""The library API: ``copy()``, ``sync()``, ``check()`` and ``list_files()`` for Python users."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+from .backends.base import Backend, Entry
+from .check import CheckOptions, CheckResult, run_check
+from .engine import RunResult, run_copy
+from .errors import FilterError, UsageError
+from .filter import Filter
+from .options import FilterOptions, SyncOptions, option_fields
+from .walk import walk
+
+__all__ = ["copy", "sync", "check", "list_files", "open_location", "build_options"]
+
+
+def build_options(options: SyncOptions | None, filters: FilterOptions | None,
+                  overrides: dict[str, Any]) -> tuple[SyncOptions, FilterOptions]:
+    """Apply keyword overrides (rclone flag names with ``_``) to the two option records.
+
+    String values of size and duration fields are parsed as rclone does (``"1d"``,
+    ``"100M"``); unknown names raise UsageError.
+    """
+    from .units import parse_duration, parse_size
+
+    sync_opts = options or SyncOptions()
+    filt_opts = filters or FilterOptions()
+    s_fields = {f.name: f for f in option_fields(SyncOptions)}
+    f_fields = {f.name: f for f in option_fields(FilterOptions)}
+    s_over: dict[str, Any] = {}
+    f_over: dict[str, Any] = {}
+    for name, value in overrides.items():
+        fld = s_fields.get(name) or f_fields.get(name)
+        if fld is None:
+            raise UsageError(f"unknown option {name!r}")
+        kind = fld.metadata["kind"]
+        if isinstance(value, str) and kind == "size":
+            value = parse_size(value)
+        elif isinstance(value, str) and kind == "duration":
+            value = parse_duration(value)
+        elif kind == "list" and isinstance(value, str):
+            value = (value,)
+        elif kind == "list":
+            value = tuple(value)
+        (s_over if name in s_fields else f_over)[name] = value
+    return dataclasses.replace(sync_opts, **s_over), dataclasses.replace(filt_opts, **f_over)
+
+
+def open_location(spec: str | Backend, *, config_path: str | None = None,
+                  copy_links: bool = False, links: bool = False) -> Backend:
+    """A Backend for a path, ``name:path`` remote or fsspec URL (a Backend passes through)."""
+    if not isinstance(spec, str):
+        return spec
+    from . import remotes
+
+    try:
+        return remotes.open_backend(spec, config_path=config_path, copy_links=copy_links,
+                                    links=links)
+    except TypeError:  # an older remotes module without config support
+        return remotes.open_backend(spec, copy_links=copy_links, links=links)
+
+
+def _source(spec: str | Backend, filt: Filter, config_path: str | None, opts: SyncOptions
+            ) -> tuple[Backend, Filter]:
+    """Open the source; a path naming a single file copies just that file (rclone)."""
+    backend = open_location(spec, config_path=config_path, copy_links=opts.copy_links,
+                            links=opts.links)
+    entry = backend.stat("")
+    if entry is None or entry.is_dir or not isinstance(spec, str):
+        return backend, filt
+    if filt.active:
+        raise FilterError(f"Can't limit to single files when using filters: {spec}")
+    parent, name = _parent(spec)
+    backend = open_location(parent, config_path=config_path, copy_links=opts.copy_links,
+                            links=opts.links)
+    single = Filter()
+    single.files, single.dirs = {name}, set()
+    return backend, single
+
+
+def _parent(spec: str) -> tuple[str, str]:
+    head, sep, name = spec.rstrip("/").rpartition("/")
+    if sep:
+        return (head or "/"), name
+    prefix, colon, rest = spec.rpartition(":")
+    if colon:
+        return prefix + ":", rest
+    return ".", spec
+
+
+def _run(mode: str, src: str | Backend, dst: str | Backend, options: SyncOptions | None,
+         filters: FilterOptions | None, config_path: str | None, overrides: dict[str, Any]
+         ) -> RunResult:
+    opts, fopts = build_options(options, filters, overrides)
+    filt = Filter(fopts)
+    src_b, filt = _source(src, filt, config_path, opts)
+    dst_b = open_location(dst, config_path=config_path)
+    backup = None
+    if opts.backup_dir:
+        backup = open_location(opts.backup_dir, config_path=config_path)
+    try:
+        return run_copy(mode, src_b, dst_b, filt, opts, backup=backup)
+    finally:
+        for b in (src_b, dst_b, backup):
+            if b is not None and b is not src and b is not dst:
+                b.close()
+
+
+def copy(src: str | Backend, dst: str | Backend, *, options: SyncOptions | None = None,
+         filters: FilterOptions | None = None, config_path: str | None = None,
+         **overrides: Any) -> RunResult:
+    """Copy ``src`` to ``dst`` as ``rclone copy`` does: never deletes anything.
+
+    ``src``/``dst`` are local paths, ``name:path`` remotes (``config_path`` or the usual
+    rclone.conf locations) or fsspec URLs. Keyword ``overrides`` use rclone's flag names
+    (``min_age="1d"``, ``filter=["- *.fdb"]``, ``dry_run=True``). Per-file errors are in
+    ``result.errors`` and ``result.exit_code`` is rclone's; set-up errors (bad flags, bad
+    filters, missing source directory) raise ``PysyncError`` subclasses.
+    """
+    return _run("copy", src, dst, options, filters, config_path, overrides)
+
+
+def sync(src: str | Backend, dst: str | Backend, *, options: SyncOptions | None = None,
+         filters: FilterOptions | None = None, config_path: str | None = None,
+         **overrides: Any) -> RunResult:
+    """Make ``dst`` identical to ``src`` as ``rclone sync`` does (see ``copy`` for arguments).
+
+    Deletes destination-only files after the transfers (``--delete-after``) and only when
+    no error was counted in the run.
+    """
+    return _run("sync", src, dst, options, filters, config_path, overrides)
+
+
+def check(src: str | Backend, dst: str | Backend, *, filters: FilterOptions | None = None,
+          options: CheckOptions | None = None, config_path: str | None = None) -> CheckResult:
+    """Compare ``src`` and ``dst`` as ``rclone check`` does; ``result.differences`` is 0 when
+    they match."""
+    filt = Filter(filters or FilterOptions())
+    src_b = open_location(src, config_path=config_path)
+    dst_b = open_location(dst, config_path=config_path)
+    return run_check(src_b, dst_b, filt, options)
+
+
+def list_files(location: str | Backend, *, filters: FilterOptions | None = None,
+               recursive: bool = True, config_path: str | None = None) -> Iterator[Entry]:
+    """Yield the entries under ``location`` that pass ``filters``, directory by directory."""
+    fopts = filters or FilterOptions()
+    filt = Filter(fopts)
+    backend = open_location(location, config_path=config_path)
+    depth = fopts.max_depth if recursive else 1
+    for _, entries in walk(backend, filt, max_depth=depth):
+        yield from entries

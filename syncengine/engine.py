@@ -1,0 +1,705 @@
+"""Orchestration of copy and sync: march, checker and transfer pools, deletions, retries."""
+
+from __future__ import annotations
+
+import errno
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import log
+from .accounting import Stats
+from .backends.base import Backend, Entry
+from .compare import COPY, SET_MTIME, Comparer, common_hash
+from .errors import (
+    DirNotFoundError,
+    FatalError,
+    MaxDeleteError,
+    MaxDurationError,
+    MaxTransferError,
+    NoRetryError,
+    NoTransferError,
+    PysyncError,
+    UsageError,
+)
+from .filter import Filter
+from .options import SyncOptions
+from .transfer import TokenBucket, Transferer, backup_path
+from .units import format_size_short
+from .walk import list_dir_filtered
+
+__all__ = ["FileError", "RunResult", "run_copy", "exit_code_for"]
+
+ERROR_NOT_DELETING = "not deleting files as there were IO errors"
+ERROR_NOT_DELETING_DIRS = "not deleting directories as there were IO errors"
+_NETWORK_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT, errno.ECONNABORTED,
+                   errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EAGAIN}
+
+
+@dataclass(frozen=True)
+class FileError:
+    """One error of a run: the path it concerns ("" for the run) and the exception."""
+
+    path: str
+    error: BaseException
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.error}" if self.path else str(self.error)
+
+
+@dataclass
+class RunResult:
+    """What a copy or sync did: final stats, every counted error, and rclone's exit code."""
+
+    stats: Any
+    errors: list[FileError] = field(default_factory=list)
+    error: BaseException | None = None
+    exit_code: int = 0
+    attempts: int = 1
+    transfers: int = 0
+    deletes: int = 0
+    skipped_changing: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the run ended without an error."""
+        return self.error is None
+
+
+def exit_code_for(err: BaseException | None) -> int:
+    """rclone's exit code for the error that ended a run (0 for None)."""
+    if err is None:
+        return 0
+    if isinstance(err, PysyncError):
+        return err.exit_code
+    if isinstance(err, OSError) and err.errno in _NETWORK_ERRNOS:
+        return 5
+    return 1
+
+
+def _key(name: str, normalize: bool, fold: bool) -> str:
+    if normalize:
+        name = unicodedata.normalize("NFC", name)
+    return name.lower() if fold else name
+
+
+class _Pool:
+    """A thread pool with a bounded backlog; ``wait`` joins everything submitted so far."""
+
+    def __init__(self, workers: int, name: str, backlog: int) -> None:
+        self._ex = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=name)
+        self._sem = threading.BoundedSemaphore(backlog)
+        self._pending: set[Future[None]] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        self._sem.acquire()
+
+        def run() -> None:
+            try:
+                fn()
+            finally:
+                self._sem.release()
+
+        fut = self._ex.submit(run)
+        with self._lock:
+            self._pending.add(fut)
+        fut.add_done_callback(self._done)
+
+    def _done(self, fut: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(fut)
+
+    def wait(self) -> None:
+        while True:
+            with self._lock:
+                pending = list(self._pending)
+            if not pending:
+                return
+            for fut in pending:
+                fut.result()
+
+    def shutdown(self) -> None:
+        self._ex.shutdown(wait=True, cancel_futures=True)
+
+
+class _Attempt:
+    """One attempt of a copy or sync (``--retries`` runs several)."""
+
+    def __init__(self, *, mode: str, src: Backend, dst: Backend, filt: Filter,
+                 opts: SyncOptions, stats: Stats, backup: Backend | None,
+                 deadline: float | None, bucket: TokenBucket | None) -> None:
+        self.mode = mode
+        self.sync = mode == "sync"
+        self.src = src
+        self.dst = dst
+        self.filt = filt
+        self.opts = opts
+        self.stats = stats
+        self.backup = backup
+        self.deadline = deadline
+        self.errors: list[FileError] = []
+        self.skipped_changing: list[str] = []
+        self._lock = threading.Lock()
+        self.cancel = threading.Event()
+        self.fatal: BaseException | None = None
+        self.delete_mode = ("before" if opts.delete_before else
+                            "during" if opts.delete_during else "after")
+        kind = common_hash(src, dst)
+        self.comparer = Comparer(src, dst, opts)
+        self.transferer = Transferer(src, dst, opts, stats, kind if not opts.ignore_checksum
+                                     else None, bucket, self.cancel)
+        self.to_delete: list[Entry] = []
+        self.dirs_to_remove: list[str] = []
+        self.dir_items: list[tuple[str, int, bool]] = []  # (path, src mtime, existed on dst)
+        self.modified_dirs: set[str] = set()
+        self.src_empty_dirs: set[str] = set()
+        self.set_dir_times = (not opts.no_update_dir_modtime and dst.features.can_set_mtime)
+        self.dir_window = max(opts.modify_window, dst.features.precision_ns,
+                              src.features.precision_ns)
+        self.deletes = 0
+        self.transfers = 0
+        self.normalize = not opts.no_unicode_normalization
+        self.fold = dst.features.case_insensitive
+        self.include_all_dst = self.sync and filt.opts.delete_excluded
+        self.max_depth = filt.opts.max_depth
+        self.deleted_count = 0  # for --max-delete, counted before the dry-run check
+
+    # ----- errors ------------------------------------------------------------------------
+
+    def error(self, path: str, err: BaseException, *, log_it: str | None = None) -> None:
+        """Count an error against the run, log it, and stop everything if it is fatal."""
+        if log_it is not None:
+            log.error(path or None, log_it)
+        with self._lock:
+            self.errors.append(FileError(path, err))
+        self.stats.error(err)
+        if getattr(err, "fatal", False) and self.fatal is None:
+            self.fatal = err
+            log.error(None, f"Cancelling sync due to fatal error: {err}")
+            self.cancel.set()
+
+    # ----- march -------------------------------------------------------------------------
+
+    def _list(self, backend: Backend, path: str, side: str, include_all: bool) -> list[Entry]:
+        try:
+            entries = list_dir_filtered(backend, self.filt, path, include_all=include_all)
+        except DirNotFoundError:
+            if side == "source" or path:
+                raise
+            return []
+        self.stats.listed(len(entries))
+        return entries
+
+    def march(self, *, transfers: _Pool, checkers: _Pool, deletes_only: bool = False) -> None:
+        """Walk both trees directory by directory and dispatch each pair."""
+        stack: list[tuple[str, bool, bool, int]] = [("", True, True, 1)]
+        while stack:
+            if self.cancel.is_set():
+                return
+            path, in_src, in_dst, depth = stack.pop()
+            try:
+                src_entries = self._list(self.src, path, "source", False) if in_src else []
+            except DirNotFoundError:
+                if not path:
+                    raise
+                src_entries = []
+            except OSError as err:
+                self.error(path, err, log_it=f"error reading source directory: {err}")
+                continue
+            dst_entries: list[Entry] = []
+            if in_dst:
+                try:
+                    dst_entries = self._list(self.dst, path, "destination",
+                                             self.include_all_dst)
+                except DirNotFoundError:
+                    dst_entries = []
+                except OSError as err:
+                    self.error(path, err, log_it=f"error reading destination directory: {err}")
+                    in_dst = False
+            deeper = self.max_depth < 0 or depth < self.max_depth
+            if in_src and path and not src_entries:
+                self.src_empty_dirs.add(path)
+            children: list[tuple[str, bool, bool, int]] = []
+            for s, d in self._pair(src_entries, dst_entries):
+                if s is not None and s.is_dir:
+                    if not deeper:
+                        continue
+                    if not deletes_only:
+                        self._dir_pair(s, d)
+                    children.append((s.path, True, d is not None, depth + 1))
+                elif s is not None:
+                    if deletes_only:
+                        continue
+                    if d is None:
+                        self._queue_transfer(transfers, s, None, s.path)
+                    else:
+                        checkers.submit(lambda s=s, d=d: self._check(transfers, s, d))
+                elif d is not None and self.sync:
+                    if d.is_dir:
+                        if deeper or self.include_all_dst:
+                            self.dirs_to_remove.append(d.path)
+                            children.append((d.path, False, True, depth + 1))
+                    elif self.delete_mode == "after" and not deletes_only:
+                        self.to_delete.append(d)
+                    else:
+                        checkers.submit(lambda d=d: self._delete(d))
+            stack.extend(reversed(children))
+
+    def _pair(self, src: list[Entry], dst: list[Entry]
+              ) -> Iterator[tuple[Entry | None, Entry | None]]:
+        """Match entries by NFC name and type; duplicates are ignored with a NOTICE."""
+        n, f = self.normalize, self.fold
+        dst_map: dict[tuple[str, bool], Entry] = {}
+        for e in dst:
+            k = (_key(e.name, n, f), e.is_dir)
+            if k in dst_map:
+                log.notice(e.path, "Duplicate " + ("directory" if e.is_dir else "file")
+                           + " found in destination - ignoring")
+                continue
+            dst_map[k] = e
+        seen: set[tuple[str, bool]] = set()
+        for e in src:
+            k = (_key(e.name, n, f), e.is_dir)
+            if k in seen:
+                log.notice(e.path, "Duplicate " + ("directory" if e.is_dir else "file")
+                           + " found in source - ignoring")
+                continue
+            seen.add(k)
+            yield e, dst_map.pop(k, None)
+        for e in dst:
+            k = (_key(e.name, n, f), e.is_dir)
+            if dst_map.get(k) is e:
+                yield None, e
+
+    # ----- files -------------------------------------------------------------------------
+
+    def _check(self, transfers: _Pool, s: Entry, d: Entry) -> None:
+        if self.cancel.is_set():
+            return
+        self.stats.start_check(s.path)
+        try:
+            decision = self.comparer.need_transfer(s, d)
+            if decision.action == COPY:
+                if self.opts.immutable:
+                    err = NoRetryError("immutable file modified")
+                    self.error(d.path, err, log_it="Source and destination exist but do not "
+                               f"match: {err}")
+                    return
+                self._queue_transfer(transfers, s, d, d.path)
+            elif decision.action == SET_MTIME:
+                self._set_mtime(s, d)
+        except Exception as err:  # counted per file, never swallowed
+            self.error(s.path, err, log_it=f"Failed to check: {err}" if not isinstance(
+                err, PysyncError) else str(err))
+        finally:
+            self.stats.end_check(s.path)
+
+    def _set_mtime(self, s: Entry, d: Entry) -> None:
+        if self.opts.dry_run:
+            log.notice(s.path, "Skipped update modification time as --dry-run is set (size "
+                       f"{format_size_short(s.size)})")
+            return
+        if self.opts.immutable:
+            self.error(d.path, PysyncError("Timestamp mismatch between immutable objects"),
+                       log_it="Timestamp mismatch between immutable objects")
+            return
+        try:
+            self.dst.set_mtime(d.path, s.mtime_ns)
+        except OSError as err:
+            self.error(d.path, err, log_it=f"Failed to set modification time: {err}")
+            return
+        log.info(s.path, "Updated modification time in destination")
+
+    def _queue_transfer(self, transfers: _Pool, s: Entry, d: Entry | None, dst_path: str
+                        ) -> None:
+        o = self.opts
+        if o.max_transfer >= 0 and o.cutoff_mode.upper() in ("SOFT", "CAUTIOUS"):
+            queued = self.stats.bytes_total()
+            extra = s.size if o.cutoff_mode.upper() == "CAUTIOUS" else 0
+            if queued + extra > o.max_transfer:
+                self.error(s.path, MaxTransferError(
+                    "max transfer limit reached as set by --max-transfer"))
+                return
+        self.stats.add_total_transfer(s.size)
+        self._mark_modified(dst_path.rpartition("/")[0])
+        transfers.submit(lambda: self._transfer(s, d, dst_path))
+
+    def _transfer(self, s: Entry, d: Entry | None, dst_path: str) -> None:
+        if self.cancel.is_set():
+            return
+        o = self.opts
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.error(s.path, MaxDurationError("max transfer duration reached as set by "
+                                                "--max-duration"))
+            return
+        if o.dry_run:
+            log.notice(s.path, "Skipped copy as --dry-run is set (size "
+                       f"{format_size_short(s.size)})")
+            self.stats.dry_run_transfer(s.path, s.size)
+            with self._lock:
+                self.transfers += 1
+            return
+        replacing = d is not None
+        try:
+            if d is not None and (self.backup is not None or o.suffix):
+                self._move_to_backup(d)
+                replacing = False
+            self.transferer.copy(s, dst_path, replacing=replacing)
+            with self._lock:
+                self.transfers += 1
+        except Exception as err:
+            from .errors import SourceChangedError
+
+            if isinstance(err, SourceChangedError):
+                with self._lock:
+                    self.skipped_changing.append(s.path)
+            self.error(s.path, err, log_it=f"Failed to copy: {err}")
+
+    # ----- deletions ---------------------------------------------------------------------
+
+    def _count_delete(self) -> None:
+        with self._lock:
+            self.deleted_count += 1
+            over = self.opts.max_delete >= 0 and self.deleted_count > self.opts.max_delete
+        if over:
+            raise MaxDeleteError("--max-delete threshold reached")
+
+    def _delete(self, d: Entry) -> None:
+        if self.cancel.is_set():
+            return
+        try:
+            self._count_delete()
+        except MaxDeleteError as err:
+            self.error(d.path, err)
+            return
+        self._warn_if_source_excluded(d)
+        self.stats.start_check(d.path)
+        try:
+            self._delete_checked(d)
+        finally:
+            self.stats.end_check(d.path)
+
+    def _delete_checked(self, d: Entry) -> None:
+        if self.opts.dry_run:
+            log.notice(d.path, "Skipped delete as --dry-run is set (size "
+                       f"{format_size_short(d.size)})")
+            self.stats.deleted(d.size)
+            return
+        try:
+            if self.backup is not None or self.opts.suffix:
+                self._move_to_backup(d)
+            else:
+                self.dst.remove(d.path)
+                log.info(d.path, "Deleted")
+            self.stats.deleted(d.size)
+            with self._lock:
+                self.deletes += 1
+        except OSError as err:
+            self.error(d.path, err, log_it=f"Couldn't delete: {err}")
+
+    def _warn_if_source_excluded(self, d: Entry) -> None:
+        """Loud warning where rclone deletes the destination copy of a filtered source file."""
+        if not self.filt.active or self.filt.files is not None:
+            return
+        try:
+            s = self.src.stat(d.path)
+        except OSError:
+            return
+        if s is not None and not s.is_dir:
+            log.error(d.path, "WARNING: deleting the destination copy although the source "
+                      "file exists: the source file is excluded by the filters (e.g. "
+                      "--min-age/--max-age/--max-size) and sync treats it as absent - this "
+                      "is rclone's behaviour; use copy, or --delete-excluded consciously")
+
+    def _move_to_backup(self, d: Entry) -> None:
+        o = self.opts
+        target = backup_path(d.path, o.suffix, o.suffix_keep_extension)
+        if self.backup is None:
+            self.dst.rename(d.path, target)
+        else:
+            _move_between(self.dst, d.path, self.backup, target)
+        log.info(d.path, "Moved into backup dir")
+
+    def delete_after(self, checkers: _Pool) -> None:
+        """rclone's --delete-after: only when no error has been counted."""
+        if not self.to_delete:
+            return
+        if self.stats.errors() and not self.opts.ignore_errors:
+            log.error(self.dst.describe(), ERROR_NOT_DELETING)
+            self.error("", PysyncError(ERROR_NOT_DELETING))
+            return
+        for d in self.to_delete:
+            checkers.submit(lambda d=d: self._delete(d))
+        checkers.wait()
+
+    # ----- directories -------------------------------------------------------------------
+
+    def _make_dir(self, path: str) -> None:
+        if self.opts.dry_run:
+            log.notice(path, "Skipped make directory as --dry-run is set")
+            return
+        try:
+            self.dst.mkdir(path)
+            log.info(path, "Making directory")
+        except OSError as err:
+            self.error(path, err, log_it=f"Failed to make directory: {err}")
+
+    def remove_dirs(self) -> None:
+        """Remove destination-only directories, deepest first, if empty; failures are quiet."""
+        if not self.dirs_to_remove:
+            return
+        if self.stats.errors() and not self.opts.ignore_errors:
+            log.error(self.dst.describe(), ERROR_NOT_DELETING_DIRS)
+            return
+        for path in sorted(self.dirs_to_remove, key=lambda p: (-p.count("/"), p)):
+            if self.opts.dry_run:
+                log.notice(path, "Skipped remove directory as --dry-run is set")
+                continue
+            log.info(path, "Removing directory")
+            try:
+                self.dst.rmdir(path)
+                self.stats.deleted_dir()
+            except OSError as err:
+                log.debug(path, f"Failed to Rmdir: {err}")
+
+    def _mark_modified(self, path: str) -> None:
+        with self._lock:
+            self.modified_dirs.add(path)
+
+    def _dirs_equal(self, s: Entry, d: Entry | None) -> bool:
+        """rclone's DirsEqual for a source directory and its destination twin."""
+        o = self.opts
+        if d is None:
+            return False
+        if o.size_only or o.immutable or o.ignore_existing or not self.set_dir_times:
+            return True
+        if o.ignore_times:
+            return False
+        dt = d.mtime_ns - s.mtime_ns
+        if -self.dir_window < dt < self.dir_window:
+            return True
+        return bool(o.update and dt >= self.dir_window)
+
+    def _dir_pair(self, s: Entry, d: Entry | None) -> None:
+        """A source directory met in the march: make it, fix its time, remember it."""
+        if d is None:
+            if self.opts.create_empty_src_dirs:
+                self._make_dir(s.path)
+            self._mark_modified(s.path)
+        elif not self._dirs_equal(s, d) and self.set_dir_times:
+            self._set_dir_time(s.path, s.mtime_ns, existed=True)
+        if self.set_dir_times:
+            self.dir_items.append((s.path, s.mtime_ns, d is not None))
+
+    def _set_dir_time(self, path: str, mtime_ns: int, *, existed: bool) -> None:
+        if self.opts.dry_run:
+            log.notice(path, "Skipped set directory modification time as --dry-run is set")
+            return
+        try:
+            self.dst.set_mtime(path, mtime_ns)
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            self.error(path, err, log_it="Failed to update directory timestamp or metadata: "
+                       f"{err}")
+            return
+        how = "SetModTime" if existed else "DirSetModTime"
+        log.info(path, f"Set directory modification time (using {how})")
+
+    def fix_dir_times(self) -> None:
+        """Set the times of directories whose contents changed, deepest first, marking each
+        parent as changed too (rclone's delayed directory modtimes); the root is never set."""
+        if not self.set_dir_times:
+            return
+        by_level: dict[int, list[tuple[str, int, bool]]] = {}
+        for item in self.dir_items:
+            by_level.setdefault(item[0].count("/") + 1, []).append(item)
+        for level in sorted(by_level, reverse=True):
+            for path, mtime, existed in by_level[level]:
+                if path not in self.modified_dirs:
+                    continue
+                if not self.opts.create_empty_src_dirs and path in self.src_empty_dirs:
+                    continue
+                self.modified_dirs.add(path.rpartition("/")[0])
+                self._set_dir_time(path, mtime, existed=existed)
+
+    # ----- the whole attempt -------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run the attempt; errors are counted in ``self.errors``, fatal ones also raised."""
+        o = self.opts
+        transfers = _Pool(o.transfers, "transfer", max(16, o.transfers * 4))
+        checkers = _Pool(o.checkers, "checker", max(64, o.checkers * 8))
+        try:
+            if self.sync and self.delete_mode == "before":
+                self.march(transfers=transfers, checkers=checkers, deletes_only=True)
+                checkers.wait()
+            if self.fatal is None:
+                self.march(transfers=transfers, checkers=checkers)
+                checkers.wait()
+                transfers.wait()
+                checkers.wait()
+            if self.sync and self.fatal is None:
+                if self.delete_mode == "after":
+                    self.delete_after(checkers)
+                self.remove_dirs()
+            if self.fatal is None:
+                self.fix_dir_times()
+        finally:
+            self.cancel.set() if self.fatal is not None else None
+            transfers.shutdown()
+            checkers.shutdown()
+
+
+def _move_between(a: Backend, path: str, b: Backend, target: str) -> None:
+    """Move ``path`` of backend ``a`` to ``target`` of backend ``b`` on the same remote."""
+    import os
+
+    a_root = getattr(a, "root", None)
+    b_root = getattr(b, "root", None)
+    if a_root is not None and b_root is not None:
+        src = os.path.join(a_root, path)
+        dst = os.path.join(b_root, target)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        os.replace(src, dst)
+        return
+    raise UsageError("--backup-dir needs a destination that supports server-side moves")
+
+
+def _overlapping(src: Backend, dst: Backend, filt: Filter) -> bool:
+    a = getattr(src, "root", None)
+    b = getattr(dst, "root", None)
+    if a is None or b is None or type(src) is not type(dst):
+        return False
+    a, b = a.rstrip("/") + "/", b.rstrip("/") + "/"
+    if a == b:
+        return True
+    if b.startswith(a):  # destination inside the source: fine if the filters exclude it
+        rel = b[len(a):].rstrip("/")
+        parts = rel.split("/")
+        for i in range(1, len(parts) + 1):
+            if not filt.include_dir("/".join(parts[:i])):
+                return False
+        return True
+    return a.startswith(b)
+
+
+def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOptions, *,
+             stats: Stats | None = None, backup: Backend | None = None) -> RunResult:
+    """Run ``copy`` or ``sync`` with rclone's whole-run retries; never raises for per-file
+    errors (they are in the result); raises UsageError/FatalError for refused set-ups."""
+    if mode not in ("copy", "sync"):
+        raise UsageError(f"unknown mode {mode!r}")
+    if sum((opts.delete_before, opts.delete_during, opts.delete_after)) > 1:
+        raise UsageError("can't use --delete-before, --delete-during and --delete-after "
+                         "together (choose one)")
+    if len(opts.partial_suffix) > 16:
+        raise UsageError("expecting length of --partial-suffix to be not greater than 16 but "
+                         f"got {len(opts.partial_suffix)}")
+    stats = stats or Stats()
+    same = getattr(src, "root", None) == getattr(dst, "root", None) and \
+        type(src) is type(dst)
+    if same and mode == "copy":
+        log.error(None, "Nothing to do as source and destination are the same")
+        return RunResult(stats=stats.snapshot())
+    if mode == "sync" and _overlapping(src, dst, filt):
+        err = FatalError("can't sync or move files on overlapping remotes (try excluding the "
+                         "destination with a filter rule)")
+        return RunResult(stats=stats.snapshot(), errors=[FileError("", err)], error=err,
+                         exit_code=err.exit_code)
+    if mode == "sync" and filt.uses_age and not filt.opts.delete_excluded:
+        log.notice(None, "WARNING: sync with --min-age/--max-age: a source file excluded by age "
+                   "(e.g. changed recently) counts as absent, so its older destination copy "
+                   "WILL BE DELETED - this matches rclone; prefer copy for live data")
+    bucket = _bucket(opts.bwlimit)
+    deadline = time.monotonic() + opts.max_duration / 1e9 if opts.max_duration > 0 else None
+    retries = max(1, opts.retries)
+    attempt_no = 0
+    result_errors: list[FileError] = []
+    skipped: list[str] = []
+    transfers = deletes = 0
+    last: _Attempt | None = None
+    for attempt_no in range(1, retries + 1):
+        attempt = _Attempt(mode=mode, src=src, dst=dst, filt=filt, opts=opts, stats=stats,
+                           backup=backup, deadline=deadline, bucket=bucket)
+        last = attempt
+        try:
+            attempt.run()
+        except DirNotFoundError as err:
+            log.error(None, f"error reading source directory: {err}")
+            attempt.errors.append(FileError("", err))
+            stats.error(err)
+        transfers += attempt.transfers
+        deletes += attempt.deletes
+        result_errors = attempt.errors
+        skipped = attempt.skipped_changing
+        if not attempt.errors:
+            if attempt_no > 1:
+                log.error(None, f"Attempt {attempt_no}/{retries} succeeded")
+            break
+        last_err = attempt.errors[-1].error
+        if attempt.fatal is not None or any(getattr(e.error, "fatal", False)
+                                            for e in attempt.errors):
+            log.error(None, "Fatal error received - not attempting retries")
+            break
+        if not any(getattr(e.error, "retryable", True) for e in attempt.errors):
+            log.error(None, "Can't retry any of the errors - not attempting retries")
+            break
+        if isinstance(last_err, DirNotFoundError):
+            break
+        if attempt_no < retries:
+            log.error(None, f"Attempt {attempt_no}/{retries} failed with "
+                      f"{len(attempt.errors)} errors and: {last_err}")
+            stats.reset_errors()
+            if opts.retries_sleep > 0:
+                time.sleep(opts.retries_sleep / 1e9)
+    assert last is not None
+    final_err: BaseException | None = None
+    if result_errors:
+        final_err = last.fatal or _pick_error(result_errors)
+    if final_err is None and stats.transfers() == 0 and last.deletes == 0:
+        log.info(None, "There was nothing to transfer")
+    if final_err is None and opts.error_on_no_transfer and stats.transfers() == 0:
+        final_err = NoTransferError("no files transferred")
+    code = exit_code_for(final_err)
+    if final_err is not None:
+        n = len(result_errors)
+        if n > 1:
+            log.notice(None, f"Failed to {mode} with {n} errors: last error was: {final_err}")
+        else:
+            log.notice(None, f"Failed to {mode}: {final_err}")
+    return RunResult(stats=stats.snapshot(), errors=list(result_errors), error=final_err,
+                     exit_code=code, attempts=attempt_no, transfers=transfers, deletes=deletes,
+                     skipped_changing=list(skipped))
+
+
+def _pick_error(errors: list[FileError]) -> BaseException:
+    """The error that decides the exit code: rclone's last error, but a class that stops
+    the run (fatal, max-transfer, not-found) wins over ordinary ones."""
+    for e in reversed(errors):
+        if isinstance(e.error, (MaxTransferError, MaxDurationError)):
+            return e.error
+    for e in reversed(errors):
+        if getattr(e.error, "fatal", False):
+            return e.error
+    for e in reversed(errors):
+        if e.path:  # a file's own error beats the run-level "not deleting" summary
+            return e.error
+    return errors[-1].error
+
+
+def _bucket(text: str) -> TokenBucket | None:
+    if not text or text.lower() == "off":
+        return None
+    from .units import parse_size
+
+    try:
+        rate = parse_size(text.split(":")[0] if "," not in text else text.split(",")[0])
+    except PysyncError:
+        raise UsageError(f'invalid argument "{text}" for "--bwlimit" flag') from None
+    return TokenBucket(rate) if rate > 0 else None

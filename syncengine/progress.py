@@ -1,0 +1,99 @@
+"""Stats output for the CLI: periodic stats lines, ``-P`` progress (tqdm on a terminal),
+and the final stats block or JSON object. The engine never prints; only this module does."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Any
+
+from . import log
+from .accounting import Stats, format_stats_block, format_stats_one_line, stats_json
+from .options import SyncOptions
+
+__all__ = ["StatsReporter"]
+
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "NOTICE": log.NOTICE,
+           "ERROR": logging.ERROR}
+
+
+class StatsReporter:
+    """Shows a run's stats while it runs and once at the end.
+
+    ``-P``/``--progress`` draws a tqdm bar when stderr is a terminal, else prints the
+    one-line stats every 500 ms; otherwise the stats block is logged every ``--stats``
+    interval at ``--stats-log-level``.
+    """
+
+    def __init__(self, stats: Stats, opts: SyncOptions, *, json_log: bool = False) -> None:
+        self.stats = stats
+        self.opts = opts
+        self.json_log = json_log
+        self.level = _LEVELS.get(opts.stats_log_level.upper(), logging.INFO)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._bar: Any = None
+
+    def start(self) -> None:
+        """Start the background reporter (if any output is due)."""
+        if self.opts.progress:
+            interval = 0.5
+            if sys.stderr.isatty():
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024,
+                                 file=sys.stderr, leave=True, dynamic_ncols=True)
+        elif self.opts.stats > 0:
+            interval = self.opts.stats / 1e9
+        else:
+            return
+        self._thread = threading.Thread(target=self._loop, args=(interval,), daemon=True,
+                                        name="stats")
+        self._thread.start()
+
+    def _loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self._show()
+
+    def _show(self) -> None:
+        snap = self.stats.snapshot()
+        if self._bar is not None:
+            total = max(int(getattr(snap, "total_bytes", 0) or 0), int(snap.bytes))
+            if self._bar.total != total:
+                self._bar.total = total
+            self._bar.n = int(snap.bytes)
+            self._bar.set_postfix_str(
+                f"{snap.transfers}/{getattr(snap, 'total_transfers', snap.transfers)} files, "
+                f"{snap.errors} errors", refresh=False)
+            self._bar.refresh()
+        elif self.opts.progress:
+            print(format_stats_one_line(snap), file=sys.stderr, flush=True)
+        else:
+            self._log(snap)
+
+    def _log(self, snap: Any) -> None:
+        if self.json_log:
+            log.LOGGER.log(self.level, format_stats_one_line(snap),
+                           extra={"object": "", "fields": {"stats": stats_json(snap)}})
+        elif self.opts.stats_one_line:
+            log.LOGGER.log(self.level, format_stats_one_line(snap), extra={"object": ""})
+        else:
+            log.LOGGER.log(self.level, format_stats_block(snap), extra={"object": ""})
+
+    def stop(self) -> None:
+        """Stop the background reporter."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._bar is not None:
+            self._show()
+            self._bar.close()
+            self._bar = None
+
+    def final(self) -> None:
+        """Log the final stats (the block rclone prints at the end of a run)."""
+        snap = self.stats.snapshot()
+        if self.opts.progress and not sys.stderr.isatty():
+            print(format_stats_block(snap), file=sys.stderr, flush=True)
+        self._log(snap)

@@ -1,0 +1,272 @@
+"""One file transfer: partial name, streamed copy with on-the-fly hash, change detection,
+verification, mtime, atomic rename; plus rclone's backup-dir moves and the bandwidth limit."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from . import log
+from .backends.base import Backend, Entry
+from .errors import MaxTransferError, PysyncError, RetryableError, SourceChangedError
+from .hashing import new_hasher
+from .options import SyncOptions
+
+__all__ = ["Transferer", "partial_name", "go_time_utc", "TokenBucket", "backup_path",
+           "CorruptedError"]
+
+CHUNK = 4 * 1024 * 1024
+
+
+class CorruptedError(RetryableError):
+    """``corrupted on transfer``: the written file does not match the source."""
+
+    reference = "corrupted-on-transfer"
+    exit_code = 1
+
+
+def go_time_utc(ns: int) -> str:
+    """A time printed like Go's ``time.Time.String()`` in UTC (rclone's fingerprints)."""
+    sec, frac = divmod(ns, 1_000_000_000)
+    t = _dt.datetime.fromtimestamp(sec, _dt.timezone.utc)
+    frac_text = f".{frac:09d}".rstrip("0") if frac else ""
+    return f"{t:%Y-%m-%d %H:%M:%S}{frac_text} +0000 UTC"
+
+
+def partial_name(dst_path: str, src: Entry, suffix: str) -> str:
+    """``<dst path>.<8 hex>.partial`` with rclone's CRC-32 of path + source fingerprint.
+
+    A basename longer than 100 bytes is shortened first so the final length is unchanged.
+    """
+    fingerprint = f"{src.size},{go_time_utc(src.mtime_ns)}"
+    crc = zlib.crc32((dst_path + fingerprint).encode("utf-8", "surrogateescape"))
+    tail = f".{crc:08x}{suffix}"
+    base = dst_path.rpartition("/")[2]
+    if len(base.encode("utf-8", "surrogateescape")) > 100:
+        raw = dst_path.encode("utf-8", "surrogateescape")
+        raw = raw[: max(0, len(raw) - len(tail.encode()))]
+        dst_path = raw.decode("utf-8", "ignore")
+    return dst_path + tail
+
+
+_KNOWN_EXTENSIONS = frozenset(
+    ".txt .html .htm .csv .json .xml .pdf .jpg .jpeg .png .gif .zip .gz .tar .doc .docx "
+    ".xls .xlsx .mp3 .mp4 .css .js .svg .bz2 .xz .7z".split())
+
+
+def backup_path(path: str, suffix: str, keep_extension: bool) -> str:
+    """The name a file is moved to by ``--backup-dir``/``--suffix``."""
+    if not suffix:
+        return path
+    if not keep_extension:
+        return path + suffix
+    head, _, base = path.rpartition("/")
+    stem, dot, ext = base.rpartition(".")
+    if not dot or not stem:
+        return path + suffix
+    # the first extension is always kept, further ones only if they are known types
+    exts = ["." + ext]
+    while "." in stem:
+        s2, _, e2 = stem.rpartition(".")
+        if "." + e2.lower() not in _KNOWN_EXTENSIONS or not s2:
+            break
+        exts.insert(0, "." + e2)
+        stem = s2
+    new = stem + suffix + "".join(exts)
+    return f"{head}/{new}" if head else new
+
+
+class TokenBucket:
+    """A simple shared bandwidth limiter (bytes per second); ``rate`` <= 0 means off."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._lock = threading.Lock()
+        self._next = time.monotonic()
+
+    def take(self, n: int) -> None:
+        """Account ``n`` bytes, sleeping as needed to keep to the rate."""
+        if self.rate <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(self._next, now)
+            self._next = start + n / self.rate
+            wait = start - now
+        if wait > 0:
+            time.sleep(wait)
+
+
+@dataclass
+class TransferResult:
+    """What one transfer produced."""
+
+    size: int
+    hash_kind: str | None
+    hash_value: str | None
+
+
+class Transferer:
+    """Copies single files from ``src`` to ``dst`` following rclone's transfer rules.
+
+    ``stats`` is an ``accounting.Stats``; ``hash_kind`` the hash computed on the fly (and
+    compared with the destination's where the destination computes its own).
+    """
+
+    def __init__(self, src: Backend, dst: Backend, opts: SyncOptions, stats: Any,
+                 hash_kind: str | None, bucket: TokenBucket | None = None,
+                 cancel: threading.Event | None = None) -> None:
+        self.src = src
+        self.dst = dst
+        self.opts = opts
+        self.stats = stats
+        self.hash_kind = hash_kind
+        self.bucket = bucket
+        self.cancel = cancel or threading.Event()
+        self.partial_ok = dst.features.partial_uploads and not opts.inplace
+        self._max = opts.max_transfer
+        self._src_local = src.features.name == "local"
+        self._dst_verifies = dst.features.name != "local"
+
+    # ----- the copy ---------------------------------------------------------------------
+
+    def copy(self, src: Entry, dst_path: str, *, replacing: bool) -> TransferResult:
+        """Copy ``src`` to ``dst_path``; the old destination stays intact until the rename.
+
+        Raises SourceChangedError when the source changes while being read, CorruptedError
+        when verification fails, MaxTransferError at ``--max-transfer``, or the OSError of
+        a failed read/write. Never leaves a partial file behind on failure.
+        """
+        opts = self.opts
+        final = dst_path
+        tmp = partial_name(dst_path, src, opts.partial_suffix) if self.partial_ok else dst_path
+        reader = self.src.open_read(src.path)
+        try:
+            size, mtime_ns = self._stat_open(reader, src)
+            tr = self.stats.start_transfer(src.path, size)
+            err: BaseException | None = None
+            try:
+                digest = self._stream(reader, src, tmp, size, mtime_ns, tr)
+                self.dst.set_mtime(tmp, mtime_ns)
+                self._verify(src, tmp, size, digest)
+                if tmp != final:
+                    try:
+                        self.dst.rename(tmp, final)
+                    except OSError as e:
+                        log.error(final, f"partial file rename failed: {e}")
+                        raise
+                    log.debug(final, f"renamed to: {final}")
+            except BaseException as e:
+                err = e
+                self._remove_failed(tmp)
+                raise
+            finally:
+                tr.done(err)
+        finally:
+            reader.close()
+        log.info(src.path, "Copied (replaced existing)" if replacing else "Copied (new)")
+        return TransferResult(size, self.hash_kind, digest)
+
+    def _stat_open(self, reader: BinaryIO, src: Entry) -> tuple[int, int]:
+        """Size and mtime at open (rclone re-stats the source when it opens it)."""
+        if self._src_local:
+            st = os.fstat(reader.fileno())
+            return st.st_size, st.st_mtime_ns
+        return src.size, src.mtime_ns
+
+    def _check_source(self, reader: BinaryIO, size: int, mtime_ns: int) -> None:
+        if not self._src_local or self.opts.local_no_check_updated:
+            return
+        st = os.fstat(reader.fileno())
+        if st.st_size != size:
+            raise SourceChangedError(
+                f"can't copy - source file is being updated (size changed from {size} to "
+                f"{st.st_size})")
+        if st.st_mtime_ns != mtime_ns:
+            raise SourceChangedError(
+                "can't copy - source file is being updated (mod time changed from "
+                f"{_local_go_time(mtime_ns)} to {_local_go_time(st.st_mtime_ns)})")
+
+    def _stream(self, reader: BinaryIO, src: Entry, tmp: str, size: int, mtime_ns: int,
+                tr: Any) -> str | None:
+        hasher = new_hasher(self.hash_kind) if self.hash_kind else None
+        limit = size if self.opts.local_no_check_updated else -1
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        readinto = reader.readinto
+        total = 0
+        writer = self.dst.open_write(tmp)
+        try:
+            write = writer.write
+            while True:
+                if self.cancel.is_set():
+                    raise PysyncError("transfer cancelled")
+                want = CHUNK if limit < 0 else min(CHUNK, limit - total)
+                if want <= 0:
+                    break
+                n = readinto(view[:want])
+                if not n:
+                    break
+                self._check_source(reader, size, mtime_ns)
+                chunk = view[:n]
+                if hasher is not None:
+                    hasher.update(chunk)
+                mv = chunk
+                while mv:
+                    w = write(mv)
+                    if w is None:
+                        w = len(mv)
+                    mv = mv[w:]
+                total += n
+                tr.add(n)
+                if self.bucket is not None:
+                    self.bucket.take(n)
+                if self._max >= 0 and self.opts.cutoff_mode.upper() == "HARD" and \
+                        self.stats.bytes_total() > self._max:
+                    raise MaxTransferError("max transfer limit reached as set by --max-transfer")
+            self._check_source(reader, size, mtime_ns)
+        finally:
+            writer.close()
+        if total != size and limit < 0 and self._src_local:
+            raise SourceChangedError(
+                f"can't copy - source file is being updated (size changed from {size} to "
+                f"{total})")
+        return hasher.hexdigest() if hasher is not None else None
+
+    def _verify(self, src: Entry, tmp: str, size: int, digest: str | None) -> None:
+        """Size (and, where the destination hashes for itself, hash) of the written file."""
+        opts = self.opts
+        got = self.dst.stat(tmp)
+        if got is None:
+            raise CorruptedError(f"corrupted on transfer: destination {tmp} missing after write")
+        if not opts.ignore_size and size >= 0 and got.size >= 0 and got.size != size:
+            raise CorruptedError(
+                f"corrupted on transfer: sizes differ src({self.src.describe()}) {size} vs "
+                f"dst({self.dst.describe()}) {got.size}")
+        if digest and self._dst_verifies and not opts.ignore_checksum and self.hash_kind:
+            other = self.dst.hash(tmp, self.hash_kind)
+            if other and other != digest:
+                raise CorruptedError(
+                    f'corrupted on transfer: {self.hash_kind} hashes differ '
+                    f'src({self.src.describe()}) "{digest}" vs dst({self.dst.describe()}) '
+                    f'"{other}"')
+
+    def _remove_failed(self, tmp: str) -> None:
+        try:
+            if self.dst.stat(tmp) is not None:
+                log.info(tmp, "Removing failed copy")
+                self.dst.remove(tmp)
+        except OSError as e:
+            log.error(tmp, f"Failed to remove failed copy: {e}")
+
+
+def _local_go_time(ns: int) -> str:
+    sec, frac = divmod(ns, 1_000_000_000)
+    t = _dt.datetime.fromtimestamp(sec).astimezone()
+    frac_text = f".{frac:09d}".rstrip("0") if frac else ""
+    return f"{t:%Y-%m-%d %H:%M:%S}{frac_text} {t:%z} {t.tzname()}"
