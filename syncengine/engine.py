@@ -317,26 +317,32 @@ class _Attempt:
 
     def _queue_transfer(self, transfers: _Pool, s: Entry, d: Entry | None, dst_path: str
                         ) -> None:
-        o = self.opts
-        if o.max_transfer >= 0 and o.cutoff_mode.upper() in ("SOFT", "CAUTIOUS"):
-            queued = self.stats.bytes_total()
-            extra = s.size if o.cutoff_mode.upper() == "CAUTIOUS" else 0
-            if queued + extra > o.max_transfer:
-                self.error(s.path, MaxTransferError(
-                    "max transfer limit reached as set by --max-transfer"))
-                return
         self.stats.add_total_transfer(s.size)
         self._mark_modified(dst_path.rpartition("/")[0])
         transfers.submit(lambda: self._transfer(s, d, dst_path))
 
     def _transfer(self, s: Entry, d: Entry | None, dst_path: str) -> None:
         if self.cancel.is_set():
+            self.stats.dequeue_transfer(s.size)
             return
         o = self.opts
         if self.deadline is not None and time.monotonic() > self.deadline:
+            self.stats.dequeue_transfer(s.size)
             self.error(s.path, MaxDurationError("max transfer duration reached as set by "
                                                 "--max-duration"))
             return
+        if o.max_transfer >= 0:
+            mode = o.cutoff_mode.upper()
+            so_far = (self.stats.bytes_with_pending() + s.size if mode == "CAUTIOUS"
+                      else self.stats.bytes_total())
+            if so_far >= o.max_transfer:
+                err: BaseException = MaxTransferError(
+                    "max transfer limit reached as set by --max-transfer")
+                if mode != "HARD":
+                    err.fatal = False  # graceful: no new transfers, running ones finish
+                self.stats.dequeue_transfer(s.size)
+                self.error(s.path, err, log_it=f"Failed to copy: {err}")
+                return
         if o.dry_run:
             log.notice(s.path, "Skipped copy as --dry-run is set (size "
                        f"{format_size_short(s.size)})")
@@ -610,6 +616,7 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
     if mode == "sync" and _overlapping(src, dst, filt):
         err = FatalError("can't sync or move files on overlapping remotes (try excluding the "
                          "destination with a filter rule)")
+        log.notice(None, f"Failed to sync: {err}")
         return RunResult(stats=stats.snapshot(), errors=[FileError("", err)], error=err,
                          exit_code=err.exit_code)
     if mode == "sync" and filt.uses_age and not filt.opts.delete_excluded:

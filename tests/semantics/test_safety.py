@@ -1,0 +1,149 @@
+"""Safety rules: no torn files, source changes noticed, no deletions after errors."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import syncengine.api as api
+from syncengine.backends.local import LocalBackend
+from syncengine.errors import SourceChangedError
+from tests.semantics.conftest import OLD, files_only, pysync, read_tree, write_tree
+
+
+class GrowingSource(LocalBackend):
+    """A real local backend whose file ``victim`` is appended to after it is opened,
+    as a live service would do while pysync reads it."""
+
+    def __init__(self, root: str, victim: str, times: int = 99) -> None:
+        super().__init__(root)
+        self.victim = victim
+        self.left = times
+
+    def open_read(self, path: str, offset: int = 0):  # type: ignore[override]
+        fh = super().open_read(path, offset)
+        if path != self.victim or self.left <= 0:
+            return fh
+        self.left -= 1
+        return _AppendAfterFirstRead(fh, self.full(path))
+
+
+class _AppendAfterFirstRead:
+    """A reader that lets another writer append to its file after the first read."""
+
+    def __init__(self, fh, full: str) -> None:
+        self.fh, self.full, self.done = fh, full, False
+
+    def readinto(self, buf) -> int:
+        n = self.fh.readinto(buf)
+        if not self.done:
+            self.done = True
+            with open(self.full, "ab") as w:
+                w.write(b"appended while copying")
+        return n
+
+    def fileno(self) -> int:
+        return self.fh.fileno()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+class RecordingDest(LocalBackend):
+    """Records the names files are written to."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self.written: list[str] = []
+        self.lock = threading.Lock()
+
+    def open_write(self, path: str):  # type: ignore[override]
+        with self.lock:
+            self.written.append(path)
+        return super().open_write(path)
+
+
+def test_writes_go_to_partial_name_then_renamed(src: Path, dst: Path) -> None:
+    write_tree(src, {"dir/file.dat": "x" * 1000})
+    rec = RecordingDest(str(dst))
+    assert api.copy(str(src), rec).exit_code == 0
+    assert len(rec.written) == 1
+    name = rec.written[0]
+    assert name.startswith("dir/file.dat.") and name.endswith(".partial")
+    assert len(name) == len("dir/file.dat.") + 8 + len(".partial")
+    assert files_only(read_tree(dst)) == {"dir/file.dat": b"x" * 1000}
+
+
+def test_inplace_writes_final_name(src: Path, dst: Path) -> None:
+    write_tree(src, {"f": "1"})
+    rec = RecordingDest(str(dst))
+    api.copy(str(src), rec, inplace=True)
+    assert rec.written == ["f"]
+
+
+def test_source_changing_during_copy_fails_file_and_leaves_old_target(src: Path,
+                                                                     dst: Path) -> None:
+    write_tree(src, {"live.fdb": "v2" * 3_000_000, "static.dat": "s"}, mtime_ns=OLD + 10**9)
+    write_tree(dst, {"live.fdb": "v1-old-content", "extra.txt": "must survive"})
+    res = api.sync(GrowingSource(str(src), "live.fdb"), str(dst), retries=2)
+    assert res.exit_code == 6  # no-retry class once the retries are used up
+    assert res.attempts == 2
+    assert all(isinstance(e.error, SourceChangedError) for e in res.errors if e.path)
+    assert any("can't copy - source file is being updated (size changed from"
+               in str(e.error) for e in res.errors)
+    tree = files_only(read_tree(dst))
+    assert tree["live.fdb"] == b"v1-old-content"  # old target intact, nothing torn
+    assert tree["extra.txt"] == b"must survive"  # no deletion after an error
+    assert tree["static.dat"] == b"s"  # other files still copied
+    assert not list(dst.rglob("*.partial"))
+    assert res.skipped_changing == ["live.fdb"]
+
+
+def test_source_change_cured_by_whole_run_retry(src: Path, dst: Path) -> None:
+    write_tree(src, {"live.fdb": "v2" * 1000})
+    res = api.copy(GrowingSource(str(src), "live.fdb", times=1), str(dst), retries=3)
+    assert res.exit_code == 0 and res.attempts == 2
+    assert (dst / "live.fdb").read_bytes() == (src / "live.fdb").read_bytes()
+
+
+def test_no_deletions_after_any_error_delete_after(src: Path, dst: Path, caplog) -> None:
+    write_tree(src, {"ok": "1", "bad": "2"})
+    write_tree(dst, {"dst-only": "keep me", "olddir/x": "keep"})
+
+    class Failing(LocalBackend):
+        def open_read(self, path: str, offset: int = 0):  # type: ignore[override]
+            if path == "bad":
+                raise OSError(5, "Input/output error")
+            return super().open_read(path, offset)
+
+    res = api.sync(Failing(str(src)), str(dst), retries=1)
+    assert res.exit_code != 0
+    tree = read_tree(dst)
+    assert tree["dst-only"] == b"keep me" and tree["olddir/x"] == b"keep"
+    assert tree["ok"] == b"1"
+    assert "not deleting files as there were IO errors" in [str(e.error) for e in res.errors]
+
+
+def test_cli_reports_not_deleting(src: Path, dst: Path) -> None:
+    write_tree(src, {"a": "new"}, mtime_ns=OLD + 10**9)
+    write_tree(dst, {"a": "old", "z": "dst only"})
+    out = pysync("sync", "--retries", "1", "--max-transfer", "0", "--cutoff-mode", "soft",
+                 str(src), str(dst))
+    # the transfer limit error (exit 8) blocks deletions too
+    assert (dst / "z").exists()
+    assert out.returncode == 8, out.stderr
+    assert "not deleting files as there were IO errors" in out.stderr
+
+
+def test_failed_copy_removes_partial(src: Path, dst: Path) -> None:
+    write_tree(src, {"f": "data" * 1000})
+
+    class BrokenWriter(LocalBackend):
+        def set_mtime(self, path: str, mtime_ns: int) -> None:
+            if path.endswith(".partial"):
+                raise OSError(28, "No space left on device")
+            super().set_mtime(path, mtime_ns)
+
+    res = api.copy(str(src), BrokenWriter(str(dst)), retries=1)
+    assert res.exit_code != 0
+    assert read_tree(dst) == {}
