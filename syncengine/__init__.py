@@ -12,18 +12,40 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "copy",
+    "sync",
+    "check",
+    "list_files",
     "Filter",
     "FilterOptions",
+    "SyncOptions",
     "ListOptions",
+    "CheckOptions",
+    "RunResult",
+    "CheckResult",
+    "Stats",
     "errors",
 ]
 
 if TYPE_CHECKING:
     from . import errors
+    from .accounting import Stats
+    from .api import check, copy, list_files, sync
+    from .check import CheckOptions, CheckResult
+    from .engine import RunResult
     from .filter import Filter
-    from .options import FilterOptions, ListOptions
+    from .options import FilterOptions, ListOptions, SyncOptions
 
 _LAZY = {
+    "copy": ("api", "copy"),
+    "sync": ("api", "sync"),
+    "check": ("api", "check"),
+    "list_files": ("api", "list_files"),
+    "SyncOptions": ("options", "SyncOptions"),
+    "CheckOptions": ("check", "CheckOptions"),
+    "RunResult": ("engine", "RunResult"),
+    "CheckResult": ("check", "CheckResult"),
+    "Stats": ("accounting", "Stats"),
     "Filter": ("filter", "Filter"),
     "FilterOptions": ("options", "FilterOptions"),
     "ListOptions": ("options", "ListOptions"),

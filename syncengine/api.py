@@ -24,7 +24,7 @@ def build_options(options: SyncOptions | None, filters: FilterOptions | None,
     String values of size and duration fields are parsed as rclone does (``"1d"``,
     ``"100M"``); unknown names raise UsageError.
     """
-    from .units import parse_duration, parse_size
+    from .units import parse_duration, parse_go_duration, parse_size
 
     sync_opts = options or SyncOptions()
     filt_opts = filters or FilterOptions()
@@ -41,6 +41,8 @@ def build_options(options: SyncOptions | None, filters: FilterOptions | None,
             value = parse_size(value)
         elif isinstance(value, str) and kind == "duration":
             value = parse_duration(value)
+        elif isinstance(value, str) and kind == "goduration":
+            value = parse_go_duration(value)
         elif kind == "list" and isinstance(value, str):
             value = (value,)
         elif kind == "list":

@@ -60,13 +60,15 @@ def _add_options(parser: argparse.ArgumentParser, cls: type) -> None:
 
 
 def _convert(kind: str, flag: str, raw: str) -> Any:
-    from .units import parse_duration, parse_size
+    from .units import parse_duration, parse_go_duration, parse_size
 
     try:
         if kind == "size":
             return parse_size(raw)
         if kind == "duration":
             return parse_duration(raw)
+        if kind == "goduration":
+            return parse_go_duration(raw)
         if kind == "int":
             try:
                 return int(raw, 10)

@@ -2,8 +2,8 @@
 
 Each field's metadata drives the command line (``flag``, ``short``, ``help``, ``kind``), so a
 flag's name, default and help exist only here. ``kind`` says how the CLI parses the value:
-``bool``, ``int``, ``str``, ``list`` (repeatable), ``size`` (rclone SizeSuffix) or
-``duration`` (rclone Duration).
+``bool``, ``int``, ``str``, ``list`` (repeatable), ``size`` (rclone SizeSuffix), ``duration``
+(rclone Duration: ``1d``, bare seconds, dates) or ``goduration`` (Go syntax only: ``1h30m``).
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ class SyncOptions:
                             help="Number of file transfers to run in parallel")
     retries: int = option(3, flag="--retries", kind="int", group="Networking",
                           help="Retry operations this many times if they fail")
-    retries_sleep: int = option(0, flag="--retries-sleep", kind="duration", group="Networking",
+    retries_sleep: int = option(0, flag="--retries-sleep", kind="goduration", group="Networking",
                                 help="Interval between retrying operations if they fail, "
                                      "e.g. 500ms, 60s, 5m (0 to disable)")
     low_level_retries: int = option(10, flag="--low-level-retries", kind="int",
@@ -182,7 +182,7 @@ class SyncOptions:
                                    help="Skip post copy check of checksums")
     update: bool = option(False, flag="--update", short="-u", kind="bool", group="Copy",
                           help="Skip files that are newer on the destination")
-    modify_window: int = option(1, flag="--modify-window", kind="duration", group="Copy",
+    modify_window: int = option(1, flag="--modify-window", kind="goduration", group="Copy",
                                 help="Max time diff to be considered the same")
     no_update_modtime: bool = option(False, flag="--no-update-modtime", kind="bool",
                                      group="Copy", help="Don't update destination modtime if "
@@ -210,7 +210,7 @@ class SyncOptions:
     cutoff_mode: str = option("HARD", flag="--cutoff-mode", kind="str", group="Copy",
                               help="Mode to stop transfers when reaching the max transfer "
                                    "limit HARD|SOFT|CAUTIOUS")
-    max_duration: int = option(0, flag="--max-duration", kind="duration", group="Copy",
+    max_duration: int = option(0, flag="--max-duration", kind="goduration", group="Copy",
                                help="Maximum duration rclone will transfer data for")
     error_on_no_transfer: bool = option(False, flag="--error-on-no-transfer", kind="bool",
                                         group="Config",
@@ -258,7 +258,7 @@ class SyncOptions:
                                             kind="bool", group="Config",
                                             help="Don't normalize unicode characters in "
                                                  "filenames")
-    stats: int = option(60 * 10**9, flag="--stats", kind="duration", group="Logging",
+    stats: int = option(60 * 10**9, flag="--stats", kind="goduration", group="Logging",
                         help="Interval between printing stats, e.g. 500ms, 60s, 5m (0 to "
                              "disable)")
     stats_one_line: bool = option(False, flag="--stats-one-line", kind="bool", group="Logging",

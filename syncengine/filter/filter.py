@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import random
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 from .. import log
 from ..errors import FilterError
 from ..options import FilterOptions
-from ..units import DURATION_OFF, SIZE_OFF, format_bytes, format_duration
+from ..units import DURATION_OFF, SIZE_OFF, format_bytes, format_duration, roundtrip_size
 from .glob import compile_glob, dir_globs_info_message, split_dir_globs
 from .rules import Rules, add_rule_text, read_lines
 
@@ -29,7 +30,12 @@ class Filter:
     """
 
     def __init__(self, opts: FilterOptions | None = None, *, now_ns: int | None = None) -> None:
-        self.opts = opts = opts or FilterOptions()
+        opts = opts or FilterOptions()
+        # rclone 1.75 rebuilds its filter options from their printed form, so sizes are
+        # rounded as "1.074Ki" would be; do the same to choose the same files
+        self.opts = opts = dataclasses.replace(
+            opts, min_size=roundtrip_size(opts.min_size) if opts.min_size >= 0 else opts.min_size,
+            max_size=roundtrip_size(opts.max_size) if opts.max_size >= 0 else opts.max_size)
         now = time.time_ns() if now_ns is None else now_ns
         self.mtime_to_ns: int | None = None  # exclude files newer than this (min-age)
         self.mtime_from_ns: int | None = None  # exclude files older than this (max-age)
