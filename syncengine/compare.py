@@ -158,6 +158,22 @@ class Comparer:
             return Decision(SET_MTIME, "contents identical")
         return Decision(SKIP, "contents identical")
 
+    def needs_io(self, src: Entry, dst: Entry) -> bool:
+        """True when deciding this pair may need hashes (so it belongs on a checker thread);
+        False when ``need_transfer`` decides from sizes and times alone."""
+        o = self.opts
+        if o.ignore_existing or o.ignore_times:
+            return False
+        same_size = o.ignore_size or src.size < 0 or dst.size < 0 or src.size == dst.size
+        if not same_size or o.size_only:
+            return False
+        if o.checksum or o.update:
+            return True
+        window = self.window
+        if window == MTIME_NOT_SUPPORTED:
+            return False
+        return not (-window < dst.mtime_ns - src.mtime_ns < window)
+
     def need_transfer(self, src: Entry, dst: Entry | None) -> Decision:
         """rclone's ``NeedTransfer`` for a source file and its destination twin (or None)."""
         o = self.opts

@@ -237,8 +237,10 @@ class _Attempt:
                         continue
                     if d is None:
                         self._queue_transfer(transfers, s, None, s.path)
-                    else:
+                    elif self.comparer.needs_io(s, d):
                         checkers.submit(lambda s=s, d=d: self._check(transfers, s, d))
+                    else:
+                        self._check(transfers, s, d)
                 elif d is not None and self.sync:
                     if d.is_dir:
                         if deeper or self.include_all_dst:

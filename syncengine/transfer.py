@@ -21,6 +21,17 @@ __all__ = ["Transferer", "partial_name", "go_time_utc", "TokenBucket", "backup_p
            "CorruptedError"]
 
 CHUNK = 4 * 1024 * 1024
+_tls = threading.local()
+
+
+def _buffer(size: int) -> memoryview:
+    """A per-thread reusable buffer of at least ``size`` bytes (at most CHUNK)."""
+    want = CHUNK if size < 0 or size >= CHUNK else max(65536, 1 << (size + 1).bit_length())
+    buf: bytearray | None = getattr(_tls, "buf", None)
+    if buf is None or len(buf) < want:
+        buf = bytearray(want)
+        _tls.buf = buf
+    return memoryview(buf)[: min(len(buf), CHUNK)]
 
 
 class CorruptedError(RetryableError):
@@ -33,9 +44,10 @@ class CorruptedError(RetryableError):
 def go_time_utc(ns: int) -> str:
     """A time printed like Go's ``time.Time.String()`` in UTC (rclone's fingerprints)."""
     sec, frac = divmod(ns, 1_000_000_000)
-    t = _dt.datetime.fromtimestamp(sec, _dt.timezone.utc)
+    t = time.gmtime(sec)
     frac_text = f".{frac:09d}".rstrip("0") if frac else ""
-    return f"{t:%Y-%m-%d %H:%M:%S}{frac_text} +0000 UTC"
+    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:{t.tm_min:02d}:"
+            f"{t.tm_sec:02d}{frac_text} +0000 UTC")
 
 
 def partial_name(dst_path: str, src: Entry, suffix: str) -> str:
@@ -131,7 +143,8 @@ class Transferer:
         self.partial_ok = dst.features.partial_uploads and not opts.inplace
         self._max = opts.max_transfer
         self._src_local = src.features.name == "local"
-        self._dst_verifies = dst.features.name != "local"
+        self._dst_local = dst.features.name == "local"
+        self._dst_verifies = not self._dst_local
 
     # ----- the copy ---------------------------------------------------------------------
 
@@ -151,9 +164,9 @@ class Transferer:
             tr = self.stats.start_transfer(src.path, size)
             err: BaseException | None = None
             try:
-                digest = self._stream(reader, src, tmp, size, mtime_ns, tr)
+                digest, written = self._stream(reader, src, tmp, size, mtime_ns, tr)
                 self.dst.set_mtime(tmp, mtime_ns)
-                self._verify(src, tmp, size, digest)
+                self._verify(src, tmp, size, digest, written)
                 if tmp != final:
                     try:
                         self.dst.rename(tmp, final)
@@ -169,7 +182,8 @@ class Transferer:
                 tr.done(err)
         finally:
             reader.close()
-        log.info(src.path, "Copied (replaced existing)" if replacing else "Copied (new)")
+        if log.LOGGER.isEnabledFor(20):
+            log.info(src.path, "Copied (replaced existing)" if replacing else "Copied (new)")
         return TransferResult(size, self.hash_kind, digest)
 
     def _stat_open(self, reader: BinaryIO, src: Entry) -> tuple[int, int]:
@@ -193,61 +207,75 @@ class Transferer:
                 f"{_local_go_time(mtime_ns)} to {_local_go_time(st.st_mtime_ns)})")
 
     def _stream(self, reader: BinaryIO, src: Entry, tmp: str, size: int, mtime_ns: int,
-                tr: Any) -> str | None:
+                tr: Any) -> tuple[str | None, int]:
+        """Copy the data; returns (hash of what was read, size of what was written)."""
         hasher = new_hasher(self.hash_kind) if self.hash_kind else None
         limit = size if self.opts.local_no_check_updated else -1
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
+        view = _buffer(size)
+        chunk_size = len(view)
         readinto = reader.readinto
+        check = self._check_source
         total = 0
+        hard_max = self._max if self._max >= 0 and self.opts.cutoff_mode.upper() == "HARD" \
+            else -1
         writer = self.dst.open_write(tmp)
+        written = -1
         try:
             write = writer.write
             while True:
                 if self.cancel.is_set():
                     raise PysyncError("transfer cancelled")
-                want = CHUNK if limit < 0 else min(CHUNK, limit - total)
+                want = chunk_size if limit < 0 else min(chunk_size, limit - total)
                 if want <= 0:
                     break
                 n = readinto(view[:want])
                 if not n:
                     break
-                self._check_source(reader, size, mtime_ns)
+                check(reader, size, mtime_ns)
                 chunk = view[:n]
                 if hasher is not None:
                     hasher.update(chunk)
-                mv = chunk
-                while mv:
-                    w = write(mv)
-                    if w is None:
-                        w = len(mv)
-                    mv = mv[w:]
+                w = write(chunk)
+                if w is not None and w < n:
+                    mv = chunk[w:]
+                    while mv:
+                        w = write(mv) or 0
+                        mv = mv[w:]
                 total += n
                 tr.add(n)
                 if self.bucket is not None:
                     self.bucket.take(n)
-                if self._max >= 0 and self.opts.cutoff_mode.upper() == "HARD" and \
-                        self.stats.bytes_total() > self._max:
+                if hard_max >= 0 and self.stats.bytes_total() > hard_max:
                     raise MaxTransferError("max transfer limit reached as set by --max-transfer")
-            self._check_source(reader, size, mtime_ns)
+            check(reader, size, mtime_ns)
+            fileno = getattr(writer, "fileno", None)
+            if fileno is not None and self._dst_local:
+                written = os.fstat(fileno()).st_size
         finally:
             writer.close()
         if total != size and limit < 0 and self._src_local:
             raise SourceChangedError(
                 f"can't copy - source file is being updated (size changed from {size} to "
                 f"{total})")
-        return hasher.hexdigest() if hasher is not None else None
+        return (hasher.hexdigest() if hasher is not None else None), written
 
-    def _verify(self, src: Entry, tmp: str, size: int, digest: str | None) -> None:
-        """Size (and, where the destination hashes for itself, hash) of the written file."""
+    def _verify(self, src: Entry, tmp: str, size: int, digest: str | None, written: int
+                ) -> None:
+        """Size (and, where the destination hashes for itself, hash) of the written file.
+
+        ``written`` is the size fstat() reported for the written file (-1: stat it now)."""
         opts = self.opts
-        got = self.dst.stat(tmp)
-        if got is None:
-            raise CorruptedError(f"corrupted on transfer: destination {tmp} missing after write")
-        if not opts.ignore_size and size >= 0 and got.size >= 0 and got.size != size:
+        got_size = written
+        if got_size < 0:
+            got = self.dst.stat(tmp)
+            if got is None:
+                raise CorruptedError(
+                    f"corrupted on transfer: destination {tmp} missing after write")
+            got_size = got.size
+        if not opts.ignore_size and size >= 0 and got_size >= 0 and got_size != size:
             raise CorruptedError(
                 f"corrupted on transfer: sizes differ src({self.src.describe()}) {size} vs "
-                f"dst({self.dst.describe()}) {got.size}")
+                f"dst({self.dst.describe()}) {got_size}")
         if digest and self._dst_verifies and not opts.ignore_checksum and self.hash_kind:
             other = self.dst.hash(tmp, self.hash_kind)
             if other and other != digest:
