@@ -55,7 +55,8 @@ def _add_options(parser: argparse.ArgumentParser, cls: type) -> None:
             group.add_argument(*names, dest=f.name, action="append", default=None,
                                metavar="VALUE", help=m["help"])
         else:
-            group.add_argument(*names, dest=f.name, default=None, metavar=kind.upper(),
+            metavar = {"goduration": "DURATION", "str": "STRING"}.get(kind, kind.upper())
+            group.add_argument(*names, dest=f.name, default=None, metavar=metavar,
                                help=m["help"])
 
 

@@ -357,7 +357,7 @@ class _Attempt:
             if d is not None and (self.backup is not None or o.suffix):
                 self._move_to_backup(d)
                 replacing = False
-            self.transferer.copy(s, dst_path, replacing=replacing)
+            self._copy_with_low_level_retries(s, dst_path, replacing)
             with self._lock:
                 self.transfers += 1
         except Exception as err:
@@ -367,6 +367,20 @@ class _Attempt:
                 with self._lock:
                     self.skipped_changing.append(s.path)
             self.error(s.path, err, log_it=f"Failed to copy: {err}")
+
+    def _copy_with_low_level_retries(self, s: Entry, dst_path: str, replacing: bool) -> None:
+        """One transfer, retried up to --low-level-retries times on transient errors only."""
+        tries = max(1, self.opts.low_level_retries)
+        for n in range(1, tries + 1):
+            try:
+                self.transferer.copy(s, dst_path, replacing=replacing)
+                return
+            except (ConnectionError, TimeoutError, OSError) as err:
+                transient = isinstance(err, (ConnectionError, TimeoutError)) or \
+                    getattr(err, "errno", None) in _NETWORK_ERRNOS
+                if not transient or n == tries or self.cancel.is_set():
+                    raise
+                log.debug(s.path, f"Received error: {err} - low level retry {n}/{tries}")
 
     # ----- deletions ---------------------------------------------------------------------
 

@@ -156,6 +156,8 @@ class Transferer:
         a failed read/write. Never leaves a partial file behind on failure.
         """
         opts = self.opts
+        if getattr(self.dst, "links", False) and dst_path.endswith(".rclonelink"):
+            return self._copy_link(src, dst_path, replacing=replacing)
         final = dst_path
         tmp = partial_name(dst_path, src, opts.partial_suffix) if self.partial_ok else dst_path
         reader = self.src.open_read(src.path)
@@ -186,15 +188,30 @@ class Transferer:
             log.info(src.path, "Copied (replaced existing)" if replacing else "Copied (new)")
         return TransferResult(size, self.hash_kind, digest)
 
+    def _copy_link(self, src: Entry, dst_path: str, *, replacing: bool) -> TransferResult:
+        """``-l/--links``: a .rclonelink file becomes a symlink on a local destination."""
+        with self.src.open_read(src.path) as reader:
+            data = reader.read()
+        tr = self.stats.start_transfer(src.path, len(data))
+        try:
+            self.dst.write_link(dst_path, os.fsdecode(data), src.mtime_ns)  # type: ignore[attr-defined]
+            tr.add(len(data))
+        except BaseException as e:
+            tr.done(e)
+            raise
+        tr.done(None)
+        log.info(src.path, "Copied (replaced existing)" if replacing else "Copied (new)")
+        return TransferResult(len(data), None, None)
+
     def _stat_open(self, reader: BinaryIO, src: Entry) -> tuple[int, int]:
         """Size and mtime at open (rclone re-stats the source when it opens it)."""
-        if self._src_local:
+        if self._src_local and hasattr(reader, "fileno") and not _is_memory(reader):
             st = os.fstat(reader.fileno())
             return st.st_size, st.st_mtime_ns
         return src.size, src.mtime_ns
 
     def _check_source(self, reader: BinaryIO, size: int, mtime_ns: int) -> None:
-        if not self._src_local or self.opts.local_no_check_updated:
+        if not self._src_local or self.opts.local_no_check_updated or _is_memory(reader):
             return
         st = os.fstat(reader.fileno())
         if st.st_size != size:
@@ -253,7 +270,7 @@ class Transferer:
                 written = os.fstat(fileno()).st_size
         finally:
             writer.close()
-        if total != size and limit < 0 and self._src_local:
+        if total != size and limit < 0 and self._src_local and not _is_memory(reader):
             raise SourceChangedError(
                 f"can't copy - source file is being updated (size changed from {size} to "
                 f"{total})")
@@ -291,6 +308,12 @@ class Transferer:
                 self.dst.remove(tmp)
         except OSError as e:
             log.error(tmp, f"Failed to remove failed copy: {e}")
+
+
+def _is_memory(reader: object) -> bool:
+    import io
+
+    return isinstance(reader, io.BytesIO)
 
 
 def _local_go_time(ns: int) -> str:

@@ -123,8 +123,35 @@ class LocalBackend:
 
     # ----- data -----------------------------------------------------------------------
 
+    def link_target(self, path: str) -> str | None:
+        """With ``links``: the target of the symlink shown as ``path`` (a .rclonelink)."""
+        if not self.links or not path.endswith(LINK_SUFFIX):
+            return None
+        real = self.full(path)[: -len(LINK_SUFFIX)]
+        if os.path.lexists(self.full(path)) or not os.path.islink(real):
+            return None
+        return os.readlink(real)
+
+    def write_link(self, path: str, target: str, mtime_ns: int) -> None:
+        """With ``links``: create the symlink for ``path`` (a .rclonelink) atomically."""
+        real = self.full(path)[: -len(LINK_SUFFIX)]
+        os.makedirs(os.path.dirname(real), exist_ok=True)
+        tmp = f"{real}.{os.getpid()}.linktmp"
+        os.symlink(target, tmp)
+        try:
+            os.utime(tmp, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+            os.replace(tmp, real)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
     def open_read(self, path: str, offset: int = 0) -> BinaryIO:
-        """An unbuffered reader positioned at ``offset``."""
+        """An unbuffered reader positioned at ``offset`` (a link's target with ``links``)."""
+        target = self.link_target(path)
+        if target is not None:
+            import io
+            data = os.fsencode(target)[offset:]
+            return io.BytesIO(data)
         fh = open(self.full(path), "rb", buffering=0)
         if offset:
             fh.seek(offset)

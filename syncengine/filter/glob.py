@@ -59,8 +59,8 @@ class RegexpError(FilterError):
         self.code = code
         self.expr = expr
 
-    def __reduce__(self):  # keep pickling working with the two-argument constructor
-        return (type(self), (self.code, self.expr))
+    def __reduce__(self) -> tuple[type[RegexpError], tuple[str, str]]:
+        return (type(self), (self.code, self.expr))  # the constructor takes code, expr
 
 
 class RegexpUnsupportedError(RegexpError):
@@ -73,7 +73,6 @@ class RegexpUnsupportedError(RegexpError):
 
 
 # Go regexp/syntax error codes.
-_ERR_INVALID_CHAR_CLASS = "invalid character class"
 _ERR_INVALID_CHAR_RANGE = "invalid character class range"
 _ERR_INVALID_ESCAPE = "invalid escape sequence"
 _ERR_INVALID_NAMED_CAPTURE = "invalid named capture"

@@ -212,3 +212,14 @@ def test_library_api_returns_errors_not_swallowed(src: Path, dst: Path) -> None:
     assert res.exit_code == 1
     assert [e.path for e in res.errors] == ["b"]
     assert files_only(read_tree(dst)) == {"a": b"1"}
+
+
+def test_links_round_trip_as_symlinks(src: Path, dst: Path) -> None:
+    write_tree(src, {"real.txt": "r"})
+    os.symlink("real.txt", src / "link.txt")
+    out = pysync("sync", "-l", str(src), str(dst))
+    assert out.returncode == 0, out.stderr
+    assert os.readlink(dst / "link.txt") == "real.txt"
+    # a second run sees the link as the same .rclonelink file: nothing to do
+    out = pysync("sync", "-l", "-v", "--stats", "0", str(src), str(dst))
+    assert "There was nothing to transfer" in out.stderr, out.stderr
