@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from . import errors
     from .accounting import Stats
     from .api import check, copy, list_files, sync
-    from .check import CheckOptions, CheckResult
+    from .checker import CheckOptions, CheckResult
     from .engine import RunResult
     from .filter import Filter
     from .options import FilterOptions, ListOptions, SyncOptions
@@ -42,9 +42,9 @@ _LAZY = {
     "check": ("api", "check"),
     "list_files": ("api", "list_files"),
     "SyncOptions": ("options", "SyncOptions"),
-    "CheckOptions": ("check", "CheckOptions"),
+    "CheckOptions": ("checker", "CheckOptions"),
     "RunResult": ("engine", "RunResult"),
-    "CheckResult": ("check", "CheckResult"),
+    "CheckResult": ("checker", "CheckResult"),
     "Stats": ("accounting", "Stats"),
     "Filter": ("filter", "Filter"),
     "FilterOptions": ("options", "FilterOptions"),

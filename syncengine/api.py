@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .backends.base import Backend, Entry
-from .check import CheckOptions, CheckResult, run_check
+from .checker import CheckOptions, CheckResult, run_check
 from .engine import RunResult, run_copy
 from .errors import FilterError, UsageError
 from .filter import Filter
@@ -58,11 +58,8 @@ def open_location(spec: str | Backend, *, config_path: str | None = None,
         return spec
     from . import remotes
 
-    try:
-        return remotes.open_backend(spec, config_path=config_path, copy_links=copy_links,
-                                    links=links)
-    except TypeError:  # an older remotes module without config support
-        return remotes.open_backend(spec, copy_links=copy_links, links=links)
+    return remotes.open_backend(spec, config_path=config_path, copy_links=copy_links,
+                                links=links)
 
 
 def _source(spec: str | Backend, filt: Filter, config_path: str | None, opts: SyncOptions

@@ -137,22 +137,23 @@ def _filter_from(ns: argparse.Namespace, gopts: GlobalOptions) -> Any:
     return filt
 
 
-def _source(ns: argparse.Namespace, spec: str, filt: Any) -> tuple[Any, Any]:
+def _source(ns: argparse.Namespace, spec: str, filt: Any, gopts: GlobalOptions
+            ) -> tuple[Any, Any]:
     """Open ``spec``; a path naming a file lists just that file (rclone's NewFsFile)."""
-    from .errors import FilterError
-    from .filter import Filter
-    from .remotes import open_backend
+    from . import api
 
-    backend = open_backend(spec)
-    entry = backend.stat("")
-    if entry is not None and not entry.is_dir:
-        if filt.active:
-            raise FilterError(f"Can't limit to single files when using filters: {spec}")
-        parent, _, name = backend.root.rpartition("/")
-        backend = open_backend(parent or "/")
-        filt = Filter()
-        filt.files, filt.dirs = {name}, set()
-    return backend, filt
+    return _fs_errors(spec, lambda: api._source(spec, filt, gopts.config or None,
+                                                SyncOptions()))
+
+
+def _fs_errors(spec: str, fn: Callable[[], T]) -> T:
+    """Prefix a remote set-up error with the spec, as rclone's "Failed to create file system"."""
+    from .errors import ConfigError
+
+    try:
+        return fn()
+    except ConfigError as err:
+        raise ConfigError(f'Failed to create file system for "{spec}": {err}') from None
 
 
 def _cmd_lsf(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
@@ -162,7 +163,7 @@ def _cmd_lsf(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
     lopts = _make(ListOptions, ns)
     fopts = _make(FilterOptions, ns)
     filt = _filter_from(ns, gopts)
-    backend, filt = _source(ns, ns.args[0], filt)
+    backend, filt = _source(ns, ns.args[0], filt, gopts)
     max_depth = fopts.max_depth if lopts.recursive else 1
     return listing.lsf(backend, filt, lopts, max_depth=max_depth, out=sys.stdout)
 
@@ -173,7 +174,7 @@ def _cmd_ls(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
     _check_args("ls", ns.args, 1, 1)
     fopts = _make(FilterOptions, ns)
     filt = _filter_from(ns, gopts)
-    backend, filt = _source(ns, ns.args[0], filt)
+    backend, filt = _source(ns, ns.args[0], filt, gopts)
     return listing.ls(backend, filt, max_depth=fopts.max_depth, out=sys.stdout)
 
 
@@ -183,7 +184,7 @@ def _cmd_size(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
     _check_args("size", ns.args, 1, 1)
     fopts = _make(FilterOptions, ns)
     filt = _filter_from(ns, gopts)
-    backend, filt = _source(ns, ns.args[0], filt)
+    backend, filt = _source(ns, ns.args[0], filt, gopts)
     return listing.size(backend, filt, max_depth=fopts.max_depth, as_json=ns.json,
                         spec=ns.args[0], out=sys.stdout)
 
@@ -196,11 +197,13 @@ def _open_pair(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOptions 
     cfg = gopts.config or None
     copy_links = bool(sopts and sopts.copy_links)
     links = bool(sopts and sopts.links)
+    spec0, spec1 = ns.args[0], ns.args[1]
     if sopts is not None:
-        src, filt = api._source(ns.args[0], filt, cfg, sopts)
+        src, filt = _fs_errors(spec0, lambda: api._source(spec0, filt, cfg, sopts))
     else:
-        src = api.open_location(ns.args[0], config_path=cfg)
-    dst = api.open_location(ns.args[1], config_path=cfg, copy_links=copy_links, links=links)
+        src = _fs_errors(spec0, lambda: api.open_location(spec0, config_path=cfg))
+    dst = _fs_errors(spec1, lambda: api.open_location(spec1, config_path=cfg,
+                                                      copy_links=copy_links, links=links))
     return src, dst, filt
 
 
@@ -233,7 +236,7 @@ def _transfer_command(mode: str) -> Command:
 def _cmd_check(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
     import contextlib
 
-    from .check import CheckOptions, run_check
+    from .checker import CheckOptions, run_check
 
     _check_args("check", ns.args, 2, 2)
     flags = _make(CheckFlags, ns)

@@ -513,9 +513,9 @@ class _Attempt:
             if self.opts.create_empty_src_dirs:
                 self._make_dir(s.path)
             self._mark_modified(s.path)
-        elif not self._dirs_equal(s, d) and self.set_dir_times:
+        elif not self._dirs_equal(s, d) and self.set_dir_times and s.mtime_ns > 0:
             self._set_dir_time(s.path, s.mtime_ns, existed=True)
-        if self.set_dir_times:
+        if self.set_dir_times and s.mtime_ns > 0:  # 0: the source does not know the time
             self.dir_items.append((s.path, s.mtime_ns, d is not None))
 
     def _set_dir_time(self, path: str, mtime_ns: int, *, existed: bool) -> None:

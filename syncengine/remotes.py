@@ -1,10 +1,9 @@
-"""Turn a location (local path, ``name:path`` remote, ``:type:path`` or fsspec URL) into a Backend.
+"""Turn a location (local path, `name:path` remote, `:type:path`, fsspec URL) into a Backend."""
 
-Parsing follows rclone's ``fs/fspath`` rules; remotes come from an rclone-style INI config
-file (``load_config``). Supported remote types: ``local``, ``alias``, ``memory`` and the pysync
-extension ``fsspec`` (``protocol = ...`` plus storage options). URLs of any protocol fsspec
-knows (``memory://``, ``s3://``...) open an :class:`FsspecBackend`; ``file://`` is local.
-"""
+# Parsing follows rclone's fs/fspath rules; remotes come from an rclone-style INI config file
+# (load_config). Remote types: local, alias, memory and the pysync extension fsspec
+# (``protocol = ...`` plus storage options). URLs of any protocol fsspec knows (memory://,
+# s3://...) open an FsspecBackend; file:// is local.
 
 from __future__ import annotations
 

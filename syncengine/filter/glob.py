@@ -620,23 +620,28 @@ def _canonical_name(name: str) -> str:
     return "".join(out)
 
 
-def _unicode_table(name: str, seq: str) -> tuple[Ranges, int] | None:
-    """Ranges and sign for ``\\p{name}``; None when Go does not know the name."""
+# unicode.FoldCategory keys: the only categories Go widens under (?i).
+_FOLD_CATEGORIES = frozenset(("L", "Ll", "Lt", "Lu", "M", "Mn"))
+
+
+def _unicode_table(name: str, seq: str) -> tuple[Ranges, int, bool] | None:
+    """Ranges, sign and "widen under (?i)" for ``\\p{name}``; None for unknown names."""
     name = _canonical_name(name)
     if name == "Any":
-        return [(0, _MAX_RUNE)], 1
+        return [(0, _MAX_RUNE)], 1, True
     if name == "Assigned":
-        return _category("Cn"), -1
+        return _category("Cn"), -1, True
     if name == "Ascii":
-        return [(0, 0x7F)], 1
+        return [(0, 0x7F)], 1, True
     if name == "Lc":
-        return _category("LC"), 1
+        return _category("LC"), 1, False  # Go has no FoldCategory["LC"]: U+0345 stays out
     if name in _CATEGORIES:
-        return _category(name), 1
+        return _category(name), 1, name in _FOLD_CATEGORIES
     if name in _SCRIPTS:
         raise RegexpUnsupportedError("Unicode script classes have no Python data", seq)
     if name in _CATEGORY_ALIASES:
-        return _category(_CATEGORY_ALIASES[name]), 1
+        actual = _CATEGORY_ALIASES[name]
+        return _category(actual), 1, actual in _FOLD_CATEGORIES
     return None
 
 
@@ -1048,8 +1053,8 @@ class _Parser:
         table = _unicode_table(name, seq)
         if table is None:
             raise RegexpError(_ERR_INVALID_CHAR_RANGE, seq)
-        ranges, table_sign = table
-        if self.flags & _FOLD:
+        ranges, table_sign, foldable = table
+        if self.flags & _FOLD and foldable:
             ranges = _fold(ranges)
         if sign * table_sign < 0:
             ranges = _negate(ranges)
@@ -1234,6 +1239,66 @@ _SIMPLE_EMIT = {
 }
 
 
+# Python's backtracking turns runs like "*a*a*a*b" ([^/]*a[^/]*a[^/]*a[^/]*b) into
+# O(n^k) work where RE2 is linear.  In a run  C* F1 C* F2 ... C* Fk  (every star over the
+# same set C, every Fi a sequence of single characters from C) placing F1..F(k-1) at
+# their leftmost possible positions never loses a match: whatever a later match needs,
+# the last star can still stretch over.  So those pairs become atomic, lazy groups
+# (?>C*?Fi), which Python 3.11+ supports, and matching stays polynomial of low degree.
+_ATOMIC_GROUPS = sys.version_info >= (3, 11)
+
+
+def _char_set(node: _Node) -> Ranges | None:
+    """The characters a single-character node matches, or None for other nodes."""
+    if node.op == _LIT:
+        return _clean((o, o) for o in _orbit(node.cp)) if node.fold else [(node.cp, node.cp)]
+    if node.op == _CLASS:
+        return node.ranges or []
+    if node.op == _ANY_NOT_NL:
+        return [(0, 9), (11, _MAX_RUNE)]
+    if node.op == _ANY:
+        return [(0, _MAX_RUNE)]
+    return None
+
+
+def _subset(inner: Ranges, outer: Ranges) -> bool:
+    starts = [lo for lo, _ in outer]
+    for lo, hi in inner:
+        k = bisect.bisect_right(starts, lo) - 1
+        if k < 0 or outer[k][1] < hi:
+            return False
+    return True
+
+
+def _atomic_chunks(subs: list[_Node]) -> dict[int, int]:
+    """Map the start of each star+fixed chunk that may be atomic to its end index."""
+    chunks: dict[int, int] = {}
+    i = 0
+    while i < len(subs):
+        star_set = _char_set(subs[i].subs[0]) if subs[i].op == _STAR else None
+        if star_set is None:
+            i += 1
+            continue
+        pairs: list[tuple[int, int]] = []
+        j = i
+        while (j < len(subs) and subs[j].op == _STAR
+               and _char_set(subs[j].subs[0]) == star_set):
+            k = j + 1
+            while k < len(subs):
+                chars = _char_set(subs[k])
+                if chars is None or not _subset(chars, star_set):
+                    break
+                k += 1
+            if k == j + 1:
+                break
+            pairs.append((j, k))
+            j = k
+        for start, end in pairs[:-1]:
+            chunks[start] = end
+        i = max(j, i + 1)
+    return chunks
+
+
 def _emit(node: _Node) -> tuple[str, int]:
     op = node.op
     if op in _SIMPLE_EMIT:
@@ -1268,10 +1333,21 @@ def _emit(node: _Node) -> tuple[str, int]:
             text += "?"
         return text, _P_QUANTIFIED
     if op == _CONCAT:
+        subs = node.subs
+        atomic = _atomic_chunks(subs) if _ATOMIC_GROUPS else {}
         parts = []
-        for sub in node.subs:
-            text, prec = _emit(sub)
+        k = 0
+        while k < len(subs):
+            if k in atomic:
+                end = atomic[k]
+                star = _emit(subs[k].subs[0])[0]
+                fixed = "".join(_emit(sub)[0] for sub in subs[k + 1:end])
+                parts.append(f"(?>{star}*?{fixed})")
+                k = end
+                continue
+            text, prec = _emit(subs[k])
             parts.append(f"(?:{text})" if prec == _P_ALT else text)
+            k += 1
         return "".join(parts), _P_CONCAT
     if op == _ALT:
         return "|".join(_emit(sub)[0] for sub in node.subs), _P_ALT

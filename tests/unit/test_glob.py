@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import pickle
 import re
 import shutil
 import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -17,6 +20,7 @@ from typing import Any
 
 import pytest
 
+import syncengine.filter.glob as glob_module
 from syncengine.errors import FilterError
 from syncengine.filter.glob import (
     GlobError,
@@ -552,6 +556,9 @@ RE2_MATCHES: list[tuple[str, str, bool]] = [
     (r"^(?:)$", "", True),
     (r"^[\x{D7FF}-\x{E000}]$", "\ue000", True),
     (r"^[^\x00-\x{10FFFF}]$", "", False),
+    (r"^(?i)\p{L}$", "\u0345", True),     # FoldCategory["L"] holds U+0345 ...
+    (r"^(?i)\p{Lc}$", "\u0345", False),   # ... but Go has no FoldCategory["LC"]
+    (r"^(?i)\p{Nl}$", "\u2170", True),
 ]
 
 
@@ -574,6 +581,33 @@ def test_re2_errors(regexp: str, message: str) -> None:
     with pytest.raises(RegexpError) as info:
         re2_to_python(regexp)
     assert str(info.value) == message
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="atomic groups need Python 3.11")
+def test_star_runs_do_not_backtrack() -> None:
+    # RE2 is linear; a plain translation of these takes minutes in Python's backtracking re
+    assert re2_to_python(r"(^|/)[^/]*a[^/]*a[^/]*b$") == (
+        r"(?:\A|/)(?>[^/]*?a)(?>[^/]*?a)[^/]*b\Z")
+    for glob in ("*a*a*a*a*b", "**a**a**a**a**b", "{{.*a.*a.*a.*a.*b}}", "*a?a*a[a-z]*a*b"):
+        _, pattern = compile_glob(glob)
+        start = time.perf_counter()
+        assert pattern.search("a" * 4000) is None
+        assert pattern.search("x/" + "a" * 300 + "b")
+        assert time.perf_counter() - start < 1.0, glob
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="atomic groups need Python 3.11")
+def test_atomic_star_runs_keep_every_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    globs = ["*a*a*b", "**a**b*", "*a?*b*a", "{{a*a*a.*b}}", "*[ab]*b/*a*", "*a**a*b",
+             "{{(?i)[^/]*A[^/]*a}}", "*{a,b}*a*b", "{{b*[ab]b*a}}"]
+    texts = ["".join(t) for n in range(8) for t in itertools.product("ab/", repeat=n)]
+    fast = [compile_regexp(glob_to_regexp(glob)) for glob in globs]
+    monkeypatch.setattr(glob_module, "_ATOMIC_GROUPS", False)
+    plain = [re.compile(re2_to_python(glob_to_regexp(glob))) for glob in globs]
+    assert all("(?>" not in pattern.pattern for pattern in plain)
+    for glob, quick, slow in zip(globs, fast, plain, strict=True):
+        for text in texts:
+            assert bool(quick.search(text)) == bool(slow.search(text)), (glob, text)
 
 
 def test_compile_glob_is_cached_and_anchored() -> None:
