@@ -479,6 +479,18 @@ class _Resolver:
             return self._alias(parsed, options, chain)
         if kind in ("fsspec", "memory"):
             return self._fsspec(parsed, options, kind)
+        if kind in ("sftp", "smb"):
+            import importlib
+
+            try:
+                module = importlib.import_module(f".backends.{kind}", __package__)
+            except ModuleNotFoundError:
+                module = None
+            opener = getattr(module, "open_remote", None)
+            if opener is not None:
+                # open_remote(name, options, path) -> Backend; options are the config
+                # section merged with connection-string overrides (values still obscured)
+                return opener(parsed.name, dict(options), parsed.path)  # type: ignore[no-any-return]
         if kind in UNSUPPORTED_TYPES:
             raise ConfigError(f'remote type "{kind}" is not supported yet')
         raise ConfigError(f'didn\'t find backend called "{kind}"')
