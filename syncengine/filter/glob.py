@@ -11,12 +11,15 @@
 #    with Go's simple-case-folding orbits (never Python's IGNORECASE, which differs for
 #    e.g. U+0130), ``\d \w \s \b`` are ASCII as in RE2, ``$`` becomes ``\Z`` and mid-pattern
 #    flags such as ``(?i)`` apply until the end of the enclosing group, as in RE2.
+#    Runs like ``*a*a*b`` are emitted with atomic groups (see _atomic_chunks) so that
+#    Python's backtracking stays polynomial where RE2 is linear.
 # 3. ``glob_to_dir_globs`` reproduces ``globToDirGlobs``.
 #
 # Known, documented gaps: ``\p{Script}`` classes (Greek, Latin, ...) are accepted by rclone
 # but Python has no script data, so they raise ``RegexpUnsupportedError``; Unicode tables
 # are Python's (``unicodedata.unidata_version``) rather than Go's; Go's limits on the size
-# of a compiled program and on nesting depth are checked approximately.
+# of a compiled program and on nesting depth are checked approximately; a regexp written
+# by the user inside ``{{...}}`` can still backtrack badly in Python where RE2 would not.
 
 from __future__ import annotations
 
