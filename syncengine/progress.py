@@ -40,10 +40,14 @@ class StatsReporter:
         if self.opts.progress:
             interval = 0.5
             if sys.stderr.isatty():
+                import shutil
+
                 from tqdm import tqdm
 
+                size = shutil.get_terminal_size((100, 24))  # 0-sized ptys too
                 self._bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024,
-                                 file=sys.stderr, leave=True, dynamic_ncols=True)
+                                 file=sys.stderr, leave=True, ncols=size.columns,
+                                 nrows=max(size.lines, 2), desc="Transferred")
         elif self.opts.stats > 0:
             interval = self.opts.stats / 1e9
         else:
@@ -94,6 +98,8 @@ class StatsReporter:
     def final(self) -> None:
         """Log the final stats (the block rclone prints at the end of a run)."""
         snap = self.stats.snapshot()
-        if self.opts.progress and not sys.stderr.isatty():
+        if self.opts.progress:  # -P always ends with the stats block, as rclone does
             print(format_stats_block(snap), file=sys.stderr, flush=True)
+            if self.level < log.LOGGER.getEffectiveLevel():
+                return
         self._log(snap)

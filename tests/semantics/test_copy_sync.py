@@ -223,3 +223,31 @@ def test_links_round_trip_as_symlinks(src: Path, dst: Path) -> None:
     # a second run sees the link as the same .rclonelink file: nothing to do
     out = pysync("sync", "-l", "-v", "--stats", "0", str(src), str(dst))
     assert "There was nothing to transfer" in out.stderr, out.stderr
+
+
+def test_progress_draws_a_bar_on_a_terminal_and_plain_stats_otherwise(src: Path,
+                                                                     dst: Path) -> None:
+    import pty
+    import sys
+
+    write_tree(src, {f"d/f{i}": "x" * 1000 for i in range(50)})
+    pid, fd = pty.fork()
+    if pid == 0:  # child: run pysync on a pseudo-terminal
+        os.execvp(sys.executable, [sys.executable, "-m", "syncengine", "copy", "-P",
+                                   str(src), str(dst / "tty")])
+    out = b""
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    _, status = os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "%|" in text and "Transferred:" in text  # the tqdm bar, then the stats block
+    piped = pysync("copy", "-P", str(src), str(dst / "pipe"))
+    assert "%|" not in piped.stderr  # no bar when stderr is not a terminal
+    assert "Transferred:" in piped.stderr and "50 / 50, 100%" in piped.stderr
