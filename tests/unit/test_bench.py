@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bench.datasets import Dataset, Sizes
-from bench.report import format_table
-from bench.rows import select_rows
-from bench.runner import BenchConfig, default_tools, run_bench
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:  # bench/ is not an installed package
+    sys.path.insert(0, str(REPO_ROOT))
+
+from bench.datasets import Dataset, Sizes  # noqa: E402
+from bench.report import format_table  # noqa: E402
+from bench.rows import select_rows  # noqa: E402
+from bench.runner import BenchConfig, default_tools, run_bench  # noqa: E402
 
 TINY = Sizes(large_files=1, large_size=64 * 1024, mail_stores=1, mail_dat_per_store=2,
              mail_dat_size=32 * 1024, small_files=10, small_min=1024, small_max=4096,
@@ -37,9 +41,10 @@ def test_one_row_has_both_tools_figures_and_prints_a_table(tmp_path: Path,
     for run in runs:
         assert run["ok"], run["stderr_tail"]
         assert run["seconds"] > 0 and run["maxrss_kib"] > 0
+        assert run["dst_files"] == 10  # both tools copied the whole tree
     summary = saved["rows"][0]["summary"]
     assert summary["pysync"]["median_s"] > 0 and summary["rclone"]["median_s"] > 0
-    assert summary["ratio"] is not None
+    assert summary["ratio"] is not None and not summary["dst_mismatch"]
     assert saved["datasets"]["small"]["files"] == 10
     print(format_table(results))
     out = capsys.readouterr().out

@@ -1,0 +1,87 @@
+"""The benchmark rows: which data set, which command and flags, and how the destination is set up.
+
+Set-ups:
+
+``fresh``
+    the destination is removed (untimed) before every run;
+``prepared``
+    the destination is prepared once (an untimed copy of the source, times preserved) and
+    every run is a no-op over it;
+``changed``
+    prepared once; before every run 10% of the source files get new contents and times, after
+    it they are put back and the destination is repaired (all untimed);
+``list``
+    no destination: the command lists the source and its output goes to ``/dev/null``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+__all__ = ["Row", "ALL_ROWS", "select_rows", "PRESTAGE_FILTERS"]
+
+PRESTAGE_FILTERS = ("--filter", "- index*", "--filter", "+ *.dat", "--filter", "- **",
+                    "--min-age", "1d")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table."""
+
+    name: str
+    dataset: str  # a data set kind: large, mailstore, small, million
+    command: str  # copy, sync or lsf
+    args: tuple[str, ...] = ()
+    setup: str = "fresh"  # fresh, prepared, changed, list
+    sweep: str | None = None  # e.g. "--transfers 1" for the sweep rows
+    title: str = ""
+
+    @property
+    def is_sweep(self) -> bool:
+        """True for the rows of a flag sweep."""
+        return self.sweep is not None
+
+
+ALL_ROWS: tuple[Row, ...] = (
+    Row("copy-large", "large", "copy", title="initial copy of the large files"),
+    Row("copy-mailstore", "mailstore", "copy", title="initial copy of the MailStore archive"),
+    Row("copy-small", "small", "copy", title="initial copy of the small files"),
+    Row("noop-sync-mailstore", "mailstore", "sync", setup="prepared",
+        title="sync of an up-to-date MailStore archive (nothing to do)"),
+    Row("noop-sync-small", "small", "sync", setup="prepared",
+        title="sync of an up-to-date small-files tree (nothing to do)"),
+    Row("prestage-mailstore", "mailstore", "copy", PRESTAGE_FILTERS,
+        title="migration phase 1: old .dat files only (filters + --min-age 1d)"),
+    Row("sync-10pct-mailstore", "mailstore", "sync", setup="changed",
+        title="sync after 10% of the MailStore files changed"),
+    Row("lsf-million", "million", "lsf", ("-R", "--format", "p"), setup="list",
+        title="lsf -R --format p of the empty-file tree (output to /dev/null)"),
+    Row("sweep-transfers-1", "mailstore", "copy", ("--transfers", "1"),
+        sweep="--transfers 1", title="sweep: initial copy of the MailStore archive"),
+    Row("sweep-transfers-4", "mailstore", "copy", ("--transfers", "4"),
+        sweep="--transfers 4", title="sweep: initial copy of the MailStore archive"),
+    Row("sweep-transfers-8", "mailstore", "copy", ("--transfers", "8"),
+        sweep="--transfers 8", title="sweep: initial copy of the MailStore archive"),
+    Row("sweep-mts-1", "large", "copy", ("--multi-thread-streams", "1"),
+        sweep="--multi-thread-streams 1", title="sweep: initial copy of the large files"),
+    Row("sweep-mts-4", "large", "copy", ("--multi-thread-streams", "4"),
+        sweep="--multi-thread-streams 4", title="sweep: initial copy of the large files"),
+)
+
+
+def select_rows(patterns: list[str] | None, *, no_million: bool = False,
+                rows: tuple[Row, ...] = ALL_ROWS) -> list[Row]:
+    """The rows whose names match any of ``patterns`` (names or globs; None = all), in order.
+
+    Raises ``ValueError`` naming the patterns that match nothing.
+    """
+    chosen = list(rows)
+    if patterns:
+        unknown = [p for p in patterns if not any(fnmatch.fnmatchcase(r.name, p) for r in rows)]
+        if unknown:
+            raise ValueError("no such row: " + ", ".join(unknown))
+        chosen = [r for r in rows if any(fnmatch.fnmatchcase(r.name, p) for p in patterns)]
+    if no_million:
+        chosen = [r for r in chosen if r.dataset != "million"]
+    return chosen

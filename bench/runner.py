@@ -1,0 +1,384 @@
+"""Run the benchmark rows: pysync and rclone alternately, on the same data, with the same flags.
+
+For each row: the data set is read once (untimed warm-up), the destination is set up as the
+row says (:mod:`bench.rows`), and then every repetition runs pysync, then rclone, each against
+a destination in the same state (removed, or prepared, untimed).  Before every timed run the
+page cache's dirty data is flushed (``os.sync``, untimed) so neither tool pays for the other's
+write-back.  Each run's wall time, peak RSS, CPU times, exit code and stderr tail are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .datasets import (
+    FULL,
+    KIND_ORDER,
+    Dataset,
+    Sizes,
+    content_source,
+    sizes_dict,
+    tree_totals,
+)
+from .measure import Measurement, run_measured
+from .rows import ALL_ROWS, Row
+
+__all__ = ["BenchConfig", "TOOLS", "default_tools", "tool_env", "run_bench", "summarize_row",
+           "DEFAULT_WORKDIR", "DEFAULT_OUT"]
+
+TOOLS = ("pysync", "rclone")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_WORKDIR = Path("/tmp/pysync-bench")
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def default_tools() -> dict[str, list[str]]:
+    """The command prefix of each tool: ``python -m syncengine`` and the rclone on PATH."""
+    return {"pysync": [sys.executable, "-m", "syncengine"],
+            "rclone": [shutil.which("rclone") or "rclone"]}
+
+
+def tool_env() -> dict[str, str]:
+    """Environment for both tools: no user config (and no notice about it), this checkout."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("RCLONE_", "PYSYNC_")) and k != "PYTHONWARNINGS"}
+    env["RCLONE_CONFIG"] = "/dev/null"  # an empty config: rclone prints no "not found" notice
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
+
+
+@dataclass
+class BenchConfig:
+    """Everything a benchmark run needs."""
+
+    workdir: Path = DEFAULT_WORKDIR
+    sizes: Sizes = FULL
+    reps: int = 3
+    rows: list[Row] = field(default_factory=lambda: list(ALL_ROWS))
+    out: Path | None = DEFAULT_OUT
+    timeout: float | None = 3600.0
+    tools: dict[str, list[str]] = field(default_factory=default_tools)
+    quick: bool = False
+    changed_fraction: float = 0.10
+    flush: bool = True  # os.sync() before every timed run
+    log: Callable[[str], None] = _stderr
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def _rmtree(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    """An untimed, tool-neutral copy (contents, ns mtimes, folder times) for prepared rows."""
+    _rmtree(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(src, dst, copy_function=shutil.copy2, symlinks=True)
+
+
+@contextlib.contextmanager
+def _no_sigint() -> Iterator[None]:
+    """Defer Ctrl-C (and SIGTERM) until the block (restoring a data set) is done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    old = {sig: signal.getsignal(sig) for sig in sigs}
+    for sig in sigs:
+        if old[sig] is not signal.SIG_IGN:
+            signal.signal(sig, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        for sig in sigs:
+            signal.signal(sig, old[sig])
+        if pending:
+            raise KeyboardInterrupt
+
+
+def _first_line(cmd: list[str], env: dict[str, str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60,
+                             stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unavailable ({exc})"
+    lines = (out.stdout or out.stderr).strip().splitlines()
+    return lines[0] if lines else f"exit {out.returncode}"
+
+
+def _git_head() -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _load1() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _mem_total() -> int | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+# --- the 10%-changed set-up ------------------------------------------------------------------
+
+
+class ChangedFiles:
+    """Rewrite a fixed 10% of a data set's files (new contents, same sizes, mtime now)."""
+
+    def __init__(self, ds: Dataset, fraction: float, seed: int = 4242) -> None:
+        self.ds = ds
+        files = ds.files()
+        k = max(1, round(len(files) * fraction)) if files else 0
+        self.rels = sorted(random.Random(seed).sample(files, k))
+        self.backup = ds.root / "changed-originals"
+        self.seed = seed
+        self.active = False
+
+    def apply(self, rep: int) -> None:
+        """Move the originals aside (rename) and write new contents in their place."""
+        _rmtree(self.backup)
+        self.backup.mkdir(parents=True)
+        with _no_sigint():
+            self.ds.set_dirty(True)
+            self.active = True
+            rng = random.Random(self.seed * 1000 + rep)
+            content = content_source(self.seed)
+            now = time.time_ns()
+            for i, rel in enumerate(self.rels):
+                path = self.ds.src / rel
+                size = path.stat().st_size
+                os.replace(path, self.backup / f"{i:06d}")
+                content.write_file(path, size, rng, now)
+
+    def restore(self) -> None:
+        """Put the originals back (their contents and times are untouched)."""
+        if not self.active:
+            return
+        with _no_sigint():
+            for i, rel in enumerate(self.rels):
+                saved = self.backup / f"{i:06d}"
+                if saved.exists():
+                    os.replace(saved, self.ds.src / rel)
+            self.active = False
+            self.ds.set_dirty(False)
+            _rmtree(self.backup)
+
+    def repair(self, dst: Path) -> None:
+        """Make ``dst`` equal to the (restored) source again for the changed files."""
+        for rel in self.rels:
+            target = dst / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(self.ds.src / rel, target)
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def build_command(prefix: list[str], row: Row, src: Path, dst: Path | None) -> list[str]:
+    """``prefix command [args] SRC [DST]``."""
+    paths = [str(src)] if dst is None else [str(src), str(dst)]
+    return [*prefix, row.command, *row.args, *paths]
+
+
+def summarize_row(row_result: dict[str, Any]) -> dict[str, Any]:
+    """Per tool: status, median seconds (all runs ok), max and median peak RSS (MiB)."""
+    out: dict[str, Any] = {}
+    for tool in TOOLS:
+        runs = [r for r in row_result.get("runs", []) if r["tool"] == tool]
+        if not runs:
+            out[tool] = {"status": "missing", "median_s": None, "peak_rss_mib": None, "runs": 0}
+            continue
+        failed = [r for r in runs if not r["ok"]]
+        secs = [r["seconds"] for r in runs if r["ok"]]
+        rss = [r["maxrss_mib"] for r in runs if r["maxrss_kib"]]
+        out[tool] = {
+            "status": "FAIL" if failed else "ok",
+            "failed_runs": len(failed),
+            "runs": len(runs),
+            "median_s": round(statistics.median(secs), 4) if secs and not failed else None,
+            "min_s": round(min(secs), 4) if secs else None,
+            "max_s": round(max(secs), 4) if secs else None,
+            "peak_rss_mib": max(rss) if rss else None,
+            "median_rss_mib": round(statistics.median(rss), 1) if rss else None,
+        }
+    trees = {(r.get("dst_files"), r.get("dst_bytes")) for r in row_result.get("runs", [])
+             if r["ok"] and "dst_files" in r}
+    out["dst_mismatch"] = len(trees) > 1  # the runs left different destinations
+    p, r = out["pysync"].get("median_s"), out["rclone"].get("median_s")
+    out["ratio"] = round(p / r, 3) if p is not None and r else None
+    return out
+
+
+def _run_row(row: Row, ds: Dataset, cfg: BenchConfig, env: dict[str, str],
+             result: dict[str, Any]) -> None:
+    """Run every repetition of ``row``, appending each run to ``result['runs']``."""
+    log = cfg.log
+    dst_root = cfg.workdir / "dst"
+    dst = None if row.setup == "list" else dst_root / row.name
+    changed = ChangedFiles(ds, cfg.changed_fraction) if row.setup == "changed" else None
+    if changed is not None:
+        result["changed_files"] = len(changed.rels)
+    try:
+        ds.warm()
+        if dst is not None:
+            _rmtree(dst)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if row.setup in ("prepared", "changed"):
+                _copy_tree(ds.src, dst)
+        order = 0
+        for rep in range(cfg.reps):
+            for tool in TOOLS:
+                if dst is not None and row.setup == "fresh":
+                    _rmtree(dst)
+                if changed is not None:
+                    changed.apply(rep)
+                if cfg.flush:
+                    os.sync()
+                cmd = build_command(cfg.tools[tool], row, ds.src, dst)
+                load1 = _load1()
+                m: Measurement = run_measured(cmd, env=env, cwd=cfg.workdir,
+                                              timeout=cfg.timeout)
+                m.extra = {"tool": tool, "rep": rep + 1, "order": order, "load1": load1}
+                if dst is not None:  # untimed: what the run left, to compare the two tools
+                    n_files, n_bytes = tree_totals(dst) if dst.is_dir() else (0, 0)
+                    m.extra.update(dst_files=n_files, dst_bytes=n_bytes)
+                order += 1
+                result["runs"].append(m.to_json())
+                state = "ok" if m.ok else ("FAIL " + (m.error or f"rc={m.rc}"))
+                log(f"  [{row.name}] rep {rep + 1}/{cfg.reps} {tool:<6} "
+                    f"{m.seconds:8.2f} s  {m.maxrss_kib / 1024:7.1f} MiB  {state}")
+                if not m.ok and m.stderr_tail.strip():
+                    log("    " + m.stderr_tail.strip().splitlines()[-1][:200])
+                if changed is not None:
+                    changed.restore()
+                    if m.ok:
+                        changed.repair(dst)  # type: ignore[arg-type]
+                if dst is not None and row.setup in ("prepared", "changed") and not m.ok:
+                    _copy_tree(ds.src, dst)  # a failed run may have left anything behind
+    finally:
+        if changed is not None:
+            changed.restore()
+        if dst is not None:
+            _rmtree(dst)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def run_bench(cfg: BenchConfig) -> dict[str, Any]:
+    """Generate (or reuse) the data sets the rows need, run the rows, return all figures.
+
+    The results are written to ``cfg.out`` after every row, so an interrupted run keeps what it
+    measured (``"interrupted": true``).  ``KeyboardInterrupt`` propagates after clean-up.
+    """
+    log = cfg.log
+    cfg.workdir.mkdir(parents=True, exist_ok=True)
+    env = tool_env()
+    results: dict[str, Any] = {
+        "schema": 1,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "finished": None,
+        "interrupted": False,
+        "quick": cfg.quick,
+        "reps": cfg.reps,
+        "workdir": str(cfg.workdir),
+        "sizes": sizes_dict(cfg.sizes),
+        "order": "alternating: pysync, rclone, pysync, rclone, ...",
+        "notes": ("seconds = wall time from spawn to exit; maxrss = wait4 ru_maxrss of the "
+                  "child; destination removed/prepared and os.sync() before each run, untimed"),
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
+                    "cpus": os.cpu_count(), "mem_bytes": _mem_total()},
+        "versions": {tool: _first_line([*cfg.tools[tool], "version"], env) for tool in TOOLS},
+        "commands": {tool: cfg.tools[tool] for tool in TOOLS},
+        "git_head": _git_head(),
+        "load1_start": _load1(),
+        "datasets": {},
+        "rows": [],
+    }
+    t_start = time.perf_counter()
+    cpus = os.cpu_count() or 1
+    if (results["load1_start"] or 0) > cpus:
+        log(f"warning: load average {results['load1_start']} on {cpus} CPU(s): other work is "
+            "running, figures will be noisy (the alternation keeps the comparison fair-ish)")
+    dst_root = cfg.workdir / "dst"
+    try:
+        _rmtree(dst_root)
+        needed = [k for k in KIND_ORDER if any(r.dataset == k for r in cfg.rows)]
+        datasets: dict[str, Dataset] = {}
+        for kind in needed:
+            ds = Dataset.for_sizes(kind, cfg.sizes, cfg.workdir)
+            ds.ensure(log)
+            ds.refresh_mtimes()
+            datasets[kind] = ds
+            results["datasets"][kind] = ds.summary()
+        for row in cfg.rows:
+            ds = datasets[row.dataset]
+            log(f"row {row.name}: {row.title} [{ds.kind}: {ds.description}]")
+            row_result: dict[str, Any] = {
+                "name": row.name, "title": row.title, "dataset": row.dataset,
+                "command": row.command, "args": list(row.args), "setup": row.setup,
+                "sweep": row.sweep, "runs": []}
+            results["rows"].append(row_result)
+            try:
+                _run_row(row, ds, cfg, env, row_result)
+            finally:
+                row_result["summary"] = summarize_row(row_result)
+                if cfg.out is not None:
+                    _write_json(cfg.out, results)
+    except KeyboardInterrupt:
+        results["interrupted"] = True
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            _rmtree(dst_root)
+        results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        results["total_seconds"] = round(time.perf_counter() - t_start, 1)
+        results["load1_end"] = _load1()
+        if cfg.out is not None:
+            _write_json(cfg.out, results)
+    return results
