@@ -85,6 +85,19 @@ def _convert(kind: str, flag: str, raw: str) -> Any:
         raise UsageError(f'invalid argument "{raw}" for "{flag}" flag: {err}') from None
 
 
+def _csv_round_trip(raw: list[str]) -> tuple[str, ...]:
+    """rclone re-reads list flags from their CSV form: a list holding one empty value is
+    empty, and the last value loses trailing blanks unless it starts with a space or holds
+    ``,`` or ``"`` (then it was quoted)."""
+    if raw == [""]:
+        return ()
+    values = list(raw)
+    last = values[-1]
+    if not (last.startswith(" ") or "," in last or '"' in last):
+        values[-1] = last.rstrip(" \t")
+    return tuple(values)
+
+
 def _make(cls: type[T], ns: argparse.Namespace) -> T:
     values: dict[str, Any] = {}
     for f in option_fields(cls):
@@ -93,7 +106,8 @@ def _make(cls: type[T], ns: argparse.Namespace) -> T:
             continue
         kind = f.metadata["kind"]
         if kind == "list":
-            values[f.name] = tuple(raw)
+            # rclone reads a list flag given once with an empty value as no value at all
+            values[f.name] = _csv_round_trip(raw)
         elif kind in ("bool", "count"):
             values[f.name] = raw
         else:
@@ -162,9 +176,17 @@ def _cmd_lsf(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
     _check_args("lsf", ns.args, 1, 1)
     lopts = _make(ListOptions, ns)
     fopts = _make(FilterOptions, ns)
+    from .hashing import canonical
+
+    try:
+        canonical(lopts.hash)
+    except ValueError as err:
+        raise UsageError(f'invalid argument "{lopts.hash}" for "--hash" flag: {err}') from None
     filt = _filter_from(ns, gopts)
     backend, filt = _source(ns, ns.args[0], filt, gopts)
-    max_depth = fopts.max_depth if lopts.recursive else 1
+    max_depth = fopts.max_depth
+    if not lopts.recursive and max_depth < 0:
+        max_depth = 1  # rclone: without -R only the top level, unless --max-depth says more
     return listing.lsf(backend, filt, lopts, max_depth=max_depth, out=sys.stdout)
 
 
@@ -315,6 +337,35 @@ def _command_parser(name: str) -> _Parser:
     return p
 
 
+def _join_values(parser: argparse.ArgumentParser, args: list[str]) -> list[str]:
+    """Turn ``--flag VALUE`` into ``--flag=VALUE`` for flags that take a value, so a value
+    may start with ``-`` (``--max-age -2w``, ``--filter -x``) as with rclone's flag parser."""
+    takes_value = {opt for action in parser._actions if action.nargs is None
+                   and not isinstance(action, (argparse._StoreConstAction,
+                                               argparse._CountAction, argparse._HelpAction))
+                   for opt in action.option_strings}
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            out.extend(args[i:])
+            break
+        if arg in takes_value and i + 1 < len(args):
+            value = args[i + 1]
+            if arg.startswith("--"):
+                out.append(f"{arg}={value}")
+            elif value.startswith("-"):
+                out.append(arg + value)
+            else:
+                out.extend((arg, value))
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
 def _split_command(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
     """(flags before the command, command, everything after it)."""
     for i, arg in enumerate(argv):
@@ -352,7 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_USAGE if argv else 0
         if command not in _COMMANDS:
             raise UsageError(f'unknown command "{command}" for "pysync"')
-        ns = _command_parser(command).parse_intermixed_args(rest)
+        parser = _command_parser(command)
+        ns = parser.parse_intermixed_args(_join_values(parser, rest))
         gopts = _make(GlobalOptions, ns)
         log.setup_logging(verbose=gopts.verbose + (2 if "filters" in gopts.dump else 0),
                           quiet=gopts.quiet, log_file=gopts.log_file or None,

@@ -221,7 +221,7 @@ class _Attempt:
                 except OSError as err:
                     self.error(path, err, log_it=f"error reading destination directory: {err}")
                     in_dst = False
-            deeper = self.max_depth < 0 or depth < self.max_depth
+            deeper = self.max_depth <= 0 or depth < self.max_depth
             if in_src and path and not src_entries:
                 self.src_empty_dirs.add(path)
             children: list[tuple[str, bool, bool, int]] = []

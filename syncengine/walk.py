@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections import deque
 from collections.abc import Callable, Iterator
 
@@ -26,7 +27,10 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
         raw.sort(key=_key)
         return raw
     markers = filt.exclude_files
-    if markers and filt.has_marker(e.name for e in raw if not e.is_dir):
+    # rclone's local listing is filter aware: files the path rules exclude are dropped
+    # before the marker check, so an excluded marker file does not hide its directory
+    if markers and filt.has_marker(e.name for e in raw
+                                   if not e.is_dir and filt.include_remote(e.path)):
         log.debug(path, "Excluded")
         return []
     out: list[Entry] = []
@@ -54,16 +58,14 @@ def _key(e: Entry) -> str:
 
 
 def _dir_has_marker(backend: Backend, path: str, markers: frozenset[str]) -> bool:
-    is_file = getattr(backend, "is_file", None)
     for name in sorted(markers):
         sub = f"{path}/{name}"
-        if is_file is not None:
-            if is_file(sub):
-                return True
-        else:
-            e = backend.stat(sub)
-            if e is not None and not e.is_dir:
-                return True
+        e = backend.stat(sub)
+        if e is None:
+            continue
+        if e.is_dir:  # rclone's FileExists fails on a directory of that name
+            raise IsADirectoryError(errno.EISDIR, "is a directory not a file", sub)
+        return True
     return False
 
 
@@ -87,5 +89,5 @@ def walk(backend: Backend, filt: Filter, *, max_depth: int = -1, include_all: bo
             on_error(path, err)
             continue
         yield path, entries
-        if max_depth < 0 or depth < max_depth:
+        if max_depth <= 0 or depth < max_depth:  # 0 and -1: no limit
             queue.extend((e.path, depth + 1) for e in entries if e.is_dir)

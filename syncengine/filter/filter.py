@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
+import posixpath
 import random
 import time
 import unicodedata
@@ -43,7 +44,8 @@ class Filter:
             self.mtime_to_ns = now - opts.min_age
         if opts.max_age != DURATION_OFF:
             self.mtime_from_ns = now - opts.max_age
-            if self.mtime_to_ns is not None and self.mtime_to_ns < self.mtime_from_ns:
+            # rclone reads the clock twice, so equal ages also fail
+            if self.mtime_to_ns is not None and self.mtime_to_ns <= self.mtime_from_ns:
                 raise FilterError(
                     f'filter: --min-age "{format_duration(opts.min_age)}" can\'t be larger '
                     f'than --max-age "{format_duration(opts.max_age)}"')
@@ -139,9 +141,9 @@ class Filter:
         assert self.files is not None and self.dirs is not None
         name = name.strip("/")
         self.files.add(name)
-        while "/" in name:
-            name = name.rsplit("/", 1)[0]
-            if name in self.dirs:
+        while True:  # Go's path.Dir: the parent, cleaned
+            name = posixpath.normpath(posixpath.dirname(name) or ".")
+            if name in (".", "/") or name in self.dirs:
                 break
             self.dirs.add(name)
 
