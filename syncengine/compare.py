@@ -55,6 +55,9 @@ def format_go_duration_ns(ns: int) -> str:
     return format_go_duration(ns)
 
 
+_SAME_TIME = Decision(SKIP, "size and modification time the same")
+
+
 class Comparer:
     """Runs rclone's ``NeedTransfer``/``equal`` for one copy or sync.
 
@@ -104,7 +107,8 @@ class Comparer:
         if self.opts.ignore_size or src.size < 0 or dst.size < 0:
             return False
         if src.size == dst.size:
-            log.debug(dst.path, f"size = {dst.size} OK")
+            if log.LOGGER.isEnabledFor(10):
+                log.debug(dst.path, f"size = {dst.size} OK")
             return False
         log.debug(src.path, f"size = {src.size} ({self._src_name})")
         log.debug(dst.path, f"size = {dst.size} ({self._dst_name})")
@@ -142,12 +146,15 @@ class Comparer:
                 log.debug(src.path, "Sizes identical")
                 return Decision(SKIP, "sizes identical")
             dt = dst.mtime_ns - src.mtime_ns
+            debug = log.LOGGER.isEnabledFor(10)
             if -window < dt < window:
-                log.debug(src.path, "Size and modification time the same (differ by "
-                          f"{format_go_duration_ns(dt)}, within tolerance "
-                          f"{format_go_duration_ns(window)})")
-                return Decision(SKIP, "size and modification time the same")
-            log.debug(src.path, f"Modification times differ by {format_go_duration_ns(dt)}")
+                if debug:
+                    log.debug(src.path, "Size and modification time the same (differ by "
+                              f"{format_go_duration_ns(dt)}, within tolerance "
+                              f"{format_go_duration_ns(window)})")
+                return _SAME_TIME
+            if debug:
+                log.debug(src.path, f"Modification times differ by {format_go_duration_ns(dt)}")
         same, kind = self.hashes_equal(src, dst)
         if not same:
             log.debug(src.path, f"{kind} differ")
@@ -207,6 +214,6 @@ class Comparer:
                       "differ, transferring")
             return d
         d = self.equal(src, dst)
-        if d.action == SKIP:
+        if d.action == SKIP and log.LOGGER.isEnabledFor(10):
             log.debug(src.path, "Unchanged skipping")
         return d
