@@ -70,7 +70,7 @@ def _root_error(backend: Backend, err: OSError) -> PysyncError:
 
 
 def _walk_all(backend: Backend, filt: Filter, max_depth: int,
-              visit: Callable[[Entry], None]) -> int:
+              visit: Callable[[Entry], None], *, want_stat: bool = True) -> int:
     """Walk and call ``visit`` for every entry; return the number of listing errors."""
     errors = 0
 
@@ -80,7 +80,8 @@ def _walk_all(backend: Backend, filt: Filter, max_depth: int,
         log.error(path, f"error listing: {err}")
 
     try:
-        for _, entries in walk(backend, filt, max_depth=max_depth, on_error=on_error):
+        for _, entries in walk(backend, filt, max_depth=max_depth, on_error=on_error,
+                               want_stat=want_stat):
             for e in entries:
                 visit(e)
     except OSError as err:
@@ -128,7 +129,9 @@ def lsf(backend: Backend, filt: Filter, opts: ListOptions, *, max_depth: int,
             parts = [_csv_field(p, sep) for p in parts]
         write(sep.join(parts) + "\n")
 
-    errors = _walk_all(backend, filt, max_depth, visit)
+    local = getattr(backend, "features", None) is not None and backend.features.name == "local"
+    want_stat = not local or any(ch in fmt for ch in "st")
+    errors = _walk_all(backend, filt, max_depth, visit, want_stat=want_stat)
     out.flush()
     if errors:
         log.notice(None, f"Failed to lsf with {errors} errors: last error was: error listing")

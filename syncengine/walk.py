@@ -14,7 +14,7 @@ __all__ = ["list_dir_filtered", "walk"]
 
 
 def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
-                      include_all: bool = False) -> list[Entry]:
+                      include_all: bool = False, want_stat: bool = True) -> list[Entry]:
     """The children of ``path`` that pass ``filt``, sorted by name (rclone's DirSorted).
 
     A directory whose listing holds an ``--exclude-if-present`` marker is empty; a child
@@ -22,8 +22,11 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
     judged by ``Filter.include_file``. ``include_all`` (``--delete-excluded`` on the
     destination) skips every filter. Raises what ``backend.list_dir`` raises.
     """
-    raw = list(backend.list_dir(path))
-    if include_all:
+    if want_stat or filt.uses_age or filt.opts.min_size >= 0 or filt.opts.max_size >= 0:
+        raw = list(backend.list_dir(path))
+    else:  # names and types are enough (e.g. lsf --format p)
+        raw = list(backend.list_dir(path, want_stat=False))  # type: ignore[call-arg]
+    if include_all or not filt.active:
         raw.sort(key=_key)
         return raw
     markers = filt.exclude_files
@@ -71,7 +74,7 @@ def _dir_has_marker(backend: Backend, path: str, markers: frozenset[str]) -> boo
 
 def walk(backend: Backend, filt: Filter, *, max_depth: int = -1, include_all: bool = False,
          on_error: Callable[[str, BaseException], None] | None = None,
-         ) -> Iterator[tuple[str, list[Entry]]]:
+         want_stat: bool = True) -> Iterator[tuple[str, list[Entry]]]:
     """Yield ``(directory, filtered sorted entries)`` breadth first, from the root.
 
     ``max_depth`` 1 lists only the root; -1 is unlimited. A failure to list the root is
@@ -82,7 +85,8 @@ def walk(backend: Backend, filt: Filter, *, max_depth: int = -1, include_all: bo
     while queue:
         path, depth = queue.popleft()
         try:
-            entries = list_dir_filtered(backend, filt, path, include_all=include_all)
+            entries = list_dir_filtered(backend, filt, path, include_all=include_all,
+                                        want_stat=want_stat)
         except OSError as err:
             if not path or on_error is None:
                 raise

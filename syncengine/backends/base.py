@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, NamedTuple, Protocol, runtime_checkable
 
 __all__ = ["Entry", "Features", "Backend"]
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One listed item. ``path`` is relative to the backend root, ``/``-separated, no leading
-    slash. ``size`` is -1 when unknown (and for directories); ``mtime_ns`` is Unix ns."""
+    slash. ``size`` is -1 when unknown (and for directories); ``mtime_ns`` is Unix ns.
+
+    A named tuple: immutable, and cheap to build by the million in listings."""
 
     path: str
     size: int

@@ -47,8 +47,12 @@ class LocalBackend:
 
     # ----- listing --------------------------------------------------------------------
 
-    def list_dir(self, path: str) -> Iterator[Entry]:
-        """The direct children of ``path``; raises DirNotFoundError if it is no directory."""
+    def list_dir(self, path: str, *, want_stat: bool = True) -> Iterator[Entry]:
+        """The direct children of ``path``; raises DirNotFoundError if it is no directory.
+
+        ``want_stat`` False skips the per-entry stat() when the caller needs names and types
+        only (sizes are then -1 and times 0); readdir's entry types are used instead.
+        """
         full = self.full(path)
         prefix = path + "/" if path else ""
         try:
@@ -65,6 +69,14 @@ class LocalBackend:
                         entry = self._link_entry(de, prefix + name)
                         if entry is not None:
                             yield entry
+                        continue
+                    if not want_stat:
+                        if de.is_dir(follow_symlinks=False):
+                            yield Entry(prefix + name, -1, 0, True)
+                        elif de.is_file(follow_symlinks=False):
+                            yield Entry(prefix + name, -1, 0, False)
+                        else:
+                            log.notice(prefix + name, "Can't transfer non file/directory")
                         continue
                     st = de.stat(follow_symlinks=False)
                 except FileNotFoundError:
