@@ -3,13 +3,15 @@
 Paths: the backend path is ``share/dir/...`` (rclone's); the first segment is the share, the
 rest is encoded with rclone's default SMB name encoding (``:*?"<>|`` and ``\\`` to their
 FULLWIDTH forms, control characters to the SYMBOL FOR block, trailing space/period, ``.``
-and ``..`` names, invalid UTF-8) so names interoperate with rclone.
+and ``..`` names, invalid UTF-8), composed with rclone's local ``Base`` encoding, so the
+names on the share are byte-identical to what ``rclone copy`` from the same local tree writes.
 
-Connections: a small pool of ``(TCP connection, SMB session)`` pairs, each in its own
-``smbclient`` connection cache so that nothing is shared with other users of ``smbclient`` or
-with other backends. An operation borrows a pair for its duration (a reader or writer keeps
-it until closed), so several threads work in parallel on separate connections; idle pairs
-are logged off after ``idle_timeout``; :meth:`SmbBackend.close` logs them all off.
+Connections: a pool of ``(TCP connection, SMB session)`` pairs, each in its own ``smbclient``
+connection cache (nothing shared with other users of ``smbclient`` or other backends) and with
+its own client GUID (Samba then serves each in its own process). An operation borrows a pair
+for its duration (a reader or writer keeps it until closed), so threads work in parallel on
+separate connections; pairs idle for ``idle_timeout`` are logged off; a pair whose connection
+broke is dropped; :meth:`SmbBackend.close` logs them all off.
 
 Times: SMB carries FILETIMEs (100 ns units). Listings parse the raw ``QUERY_DIRECTORY``
 records, because ``smbclient.scandir``'s ``smb_info`` rounds them to datetimes (1 us); Samba
@@ -27,11 +29,13 @@ import binascii
 import errno
 import getpass
 import io
+import os
 import re
 import stat as _stat
 import struct
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
@@ -58,7 +62,8 @@ from ..errors import ConfigError, DirNotFoundError, RetryableError
 from ..units import parse_duration
 from .base import Entry, Features
 
-__all__ = ["SmbBackend", "open_remote", "SmbAuthError", "SmbConnectionError", "NameEncoder",
+__all__ = ["SmbBackend", "open_remote", "SmbAuthError", "SmbConnectionError",
+           "SmbUnsupportedError", "NameEncoder",
            "DEFAULT_ENCODING", "ENCODER_FLAGS", "parse_encoding", "reveal"]
 
 #: FILETIME of the Unix epoch (100 ns units since 1601-01-01 UTC).
@@ -96,6 +101,17 @@ class SmbAuthError(ConfigError, PermissionError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message, path=path)
         self.errno = errno.EACCES
+        self.strerror = message
+
+
+class SmbUnsupportedError(ConfigError, OSError):
+    """Something the SMB backend cannot do, e.g. list the shares of a server (exit 1)."""
+
+    reference = "smb-unsupported"
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message, path=path)
+        self.errno = errno.EOPNOTSUPP
         self.strerror = message
 
 
@@ -161,6 +177,7 @@ _CONNECTION_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTE
 
 
 def _status_name(status: int) -> str:
+    """``STATUS_...`` name of an NTSTATUS value."""
     for name, value in vars(NtStatus).items():
         if value == status and name.startswith("STATUS_"):
             return name
@@ -523,8 +540,11 @@ class _Pool:
         return conn is not None and bool(conn.transport.connected) and bool(conn.session_table)
 
     def _connect(self, slot: _Slot) -> None:
-        conn = Connection(smbclient.ClientConfig().client_guid, self.host, self.port,
-                          require_signing=True)
+        """Open ``slot``'s TCP connection and authenticate its session."""
+        # A client GUID per connection: Samba hands connections that share a GUID over to
+        # the one process serving that client (multi-channel), which serialises them and,
+        # under concurrent session set-ups, was seen to stall one for a minute.
+        conn = Connection(uuid.uuid4(), self.host, self.port, require_signing=True)
         try:
             conn.connect(timeout=_CONNECT_TIMEOUT)
         except (ValueError, OSError, SMBException) as err:
@@ -612,6 +632,7 @@ def _disconnect(slot: _Slot, host: str, port: int, logoff: bool = True) -> None:
 
 
 def _scrub(text: str, *secrets: str) -> str:
+    """``text`` with every secret replaced by ``***``."""
     for s in secrets:
         if s:
             text = text.replace(s, "***")
@@ -620,6 +641,7 @@ def _scrub(text: str, *secrets: str) -> str:
 
 def _connect_error(err: BaseException, host: str, port: int, password: str
                    ) -> SmbConnectionError:
+    """A failure to reach or set up the server as a (retryable) SmbConnectionError."""
     cause = err.__cause__ if isinstance(err, ValueError) and err.__cause__ else err
     code = getattr(cause, "errno", None) or errno.ECONNRESET
     if isinstance(cause, ConnectionRefusedError):
@@ -632,6 +654,7 @@ def _connect_error(err: BaseException, host: str, port: int, password: str
 
 def _auth_error(err: BaseException, login: str, host: str, port: int, password: str
                 ) -> SmbAuthError:
+    """A refused session set-up as SmbAuthError (the password never in the message)."""
     status = getattr(err, "status", None)
     why = _status_name(status) if isinstance(status, int) else "STATUS_LOGON_FAILURE"
     detail = _scrub(str(err), password)
@@ -702,12 +725,15 @@ class _Handle(io.RawIOBase):
             pass
 
     def seekable(self) -> bool:
+        """SMB handles are seekable (the offset travels with each request)."""
         return True
 
     def tell(self) -> int:
+        """The current offset."""
         return int(self._raw.tell())
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move the offset (no request is sent); returns the new offset."""
         return int(self._raw.seek(offset, whence))
 
 
@@ -715,6 +741,7 @@ class _Reader(_Handle):
     """A reader: one READ request (up to 4 MiB, credits permitting) per ``readinto``."""
 
     def readable(self) -> bool:
+        """A reader reads."""
         return True
 
     def readinto(self, b: Any) -> int:
@@ -740,6 +767,7 @@ class _Writer(_Handle):
     """A writer; ``write`` sends all of ``b`` (in WRITE requests of up to the server's size)."""
 
     def writable(self) -> bool:
+        """A writer writes."""
         return True
 
     def write(self, b: Any) -> int:
@@ -804,7 +832,9 @@ class SmbBackend:
                            idle_timeout_ns / 1e9, who)
         self._finalizer = weakref.finalize(self, _Pool.close, self._pool)
         self.features = Features(
-            name="smb", precision_ns=100, hashes=(), can_set_mtime=True, partial_uploads=True,
+            # Samba keeps 100 ns, but rclone compares SMB times with a 1 ms window: do the same
+            name="smb", precision_ns=1_000_000, hashes=(), can_set_mtime=True,
+            partial_uploads=True,
             writer_at=False, server_side_copy=False, case_insensitive=case_insensitive,
             extra={"host": host, "port": self.port, "share": self.share,
                    "mtime_resolution_ns": 100, "rclone_precision_ns": 1_000_000})
@@ -852,9 +882,11 @@ class SmbBackend:
         return unc
 
     def _unc(self, path: str) -> str:
+        """The UNC path (``\\\\host\\share\\dir``) of ``path``."""
         share, inner = self._split(path)
         if not share:
-            raise OSError(errno.EOPNOTSUPP, "path has no share", self._where(path))
+            raise SmbUnsupportedError(f"{self.describe()}: a file or directory needs a share "
+                                      "(remote:share/path)")
         return self._unc_of(share, inner)
 
     def _where(self, path: str) -> str:
@@ -867,7 +899,8 @@ class SmbBackend:
     def _map_error(self, err: BaseException, where: str) -> BaseException:
         """``err`` from smbclient/smbprotocol as an OSError subclass with an errno."""
         pw = self._password
-        if isinstance(err, (SmbAuthError, SmbConnectionError, DirNotFoundError)):
+        if isinstance(err, (SmbAuthError, SmbConnectionError, SmbUnsupportedError,
+                            DirNotFoundError)):
             return err
         if isinstance(err, SMBOSError):
             status = int(err.ntstatus)
@@ -919,17 +952,19 @@ class SmbBackend:
 
     # ----- listing --------------------------------------------------------------------
 
-    def list_dir(self, path: str) -> Iterator[Entry]:
+    def list_dir(self, path: str, want_stat: bool = True) -> Iterator[Entry]:
         """The direct children of ``path``; raises DirNotFoundError if it is no directory.
 
         One QUERY_DIRECTORY exchange per (up to 1 MiB) batch of entries, no stat per entry;
-        times keep the full 100 ns FILETIME resolution.
+        times keep the full 100 ns FILETIME resolution. ``want_stat`` is accepted for the
+        walker's names-only listings: sizes and times come at no extra cost here.
         """
         where = self._where(path)
         share, _ = self._split(path)
         if not share:
-            raise OSError(errno.EOPNOTSUPP, "listing the shares of a server is not supported "
-                          "- give the share in the path (remote:share/dir)", where)
+            raise SmbUnsupportedError(f"{self.describe()}: listing the shares of a server is not "
+                                      "supported - give the share in the path "
+                                      "(remote:share/dir)")
         unc = self._unc(path)
         prefix = path.strip("/") + "/" if path.strip("/") else ""
         slot = self._pool.acquire()
@@ -1119,13 +1154,7 @@ class SmbBackend:
 
 def _os_error(code: int, status: str, where: str) -> OSError:
     """``OSError(code, ...)``: Python picks FileNotFoundError & co from the errno."""
-    return OSError(code, f"{_strerror(code)} ({status})", where)
-
-
-def _strerror(code: int) -> str:
-    import os
-
-    return os.strerror(code)
+    return OSError(code, f"{os.strerror(code)} ({status})", where)
 
 
 def _query_directory(raw: Any) -> Iterator[tuple[str, int, int, int]]:

@@ -1,0 +1,652 @@
+"""The SMB backend against a real Samba smbd on 127.0.0.1 (see ``smbd.py``): Backend
+conformance, 100 ns times, rclone's name encoding and obscured passwords, credentials kept
+out of messages and logs, thread safety, and ``pysync copy/sync/check`` through an rclone.conf.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syncengine.backends import smb as smb_mod
+from syncengine.backends.base import Backend, Entry
+from syncengine.backends.smb import (
+    NameEncoder,
+    SmbAuthError,
+    SmbBackend,
+    SmbConnectionError,
+    open_remote,
+    parse_encoding,
+    reveal,
+)
+from syncengine.errors import EXIT_DIR_NOT_FOUND, ConfigError, DirNotFoundError
+from syncengine.remotes import open_backend
+
+from .smbd import SmbdServer, smbd_server  # noqa: F401 - the module-scoped fixture
+
+REPO = Path(__file__).resolve().parents[2]
+T1 = 1_600_000_000_123_456_789  # not a multiple of 100 ns: SMB keeps 1_600_000_000_123_456_700
+T2 = 1_500_000_000_000_000_000
+OLD = 1_600_000_000_000_000_000
+
+
+def _rclone_obscure(text: str) -> str:
+    res = subprocess.run(["rclone", "obscure", "-"], input=text, capture_output=True, text=True,
+                         timeout=30, check=True)
+    return res.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def obscured(smbd_server: SmbdServer) -> str:  # noqa: F811
+    """The server's password obscured by the real ``rclone obscure``."""
+    return _rclone_obscure(smbd_server.password)
+
+
+@pytest.fixture(scope="module")
+def conf(smbd_server: SmbdServer, obscured: str, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
+         ) -> Path:
+    """An rclone.conf with remote ``smbt`` (good password) and ``smbbad`` (wrong one)."""
+    path = tmp_path_factory.mktemp("conf") / "rclone.conf"
+    bad = smbd_server.rclone_section("smbbad", _rclone_obscure("Wrong-" + "pw-4711"))
+    path.write_text(smbd_server.rclone_section("smbt", obscured) + "\n" + bad)
+    path.chmod(0o600)
+    return path
+
+
+def _new_backend(server: SmbdServer, sub: str, **kw: object) -> SmbBackend:
+    return SmbBackend(server.host, f"{server.share}/{sub}" if sub else server.share,
+                      user=server.user, password=server.password, port=server.port,
+                      **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def backend(smbd_server: SmbdServer) -> Iterator[SmbBackend]:  # noqa: F811
+    """An SmbBackend rooted at a fresh empty directory of the share."""
+    sub = f"t-{uuid.uuid4().hex[:12]}"
+    b = _new_backend(smbd_server, sub)
+    b.mkdir("")
+    try:
+        yield b
+    finally:
+        b.close()
+        shutil.rmtree(smbd_server.share_path / sub, ignore_errors=True)
+
+
+def write(b: Backend, path: str, data: bytes) -> None:
+    with b.open_write(path) as fh:
+        fh.write(data)
+
+
+def read(b: Backend, path: str, offset: int = 0) -> bytes:
+    with b.open_read(path, offset) as fh:
+        return fh.read()
+
+
+def listing(b: Backend, path: str = "") -> list[tuple[str, int, bool]]:
+    return sorted((e.path, e.size, e.is_dir) for e in b.list_dir(path))
+
+
+def on_disk(server: SmbdServer, b: SmbBackend, rel: str = "") -> Path:
+    return server.share_path / b.base / rel
+
+
+# ----- conformance ---------------------------------------------------------------------------
+
+
+class TestConformance:
+    """What every Backend must do, here over SMB."""
+
+    def test_is_a_backend(self, backend: SmbBackend, smbd_server: SmbdServer) -> None:  # noqa: F811
+        assert isinstance(backend, Backend)
+        f = backend.features
+        assert (f.name, f.precision_ns, f.hashes, f.can_set_mtime) == ("smb", 1_000_000, (), True)
+        assert f.case_insensitive and f.partial_uploads
+        assert backend.describe() == (f"smb://{smbd_server.user}@127.0.0.1:{smbd_server.port}/"
+                                      f"{smbd_server.share}/{backend.base}")
+
+    def test_empty_root(self, backend: SmbBackend) -> None:
+        assert listing(backend) == []
+        root = backend.stat("")
+        assert root is not None and root.is_dir and root.size == -1
+
+    def test_write_read_stat(self, backend: SmbBackend) -> None:
+        write(backend, "f.txt", b"hello world")
+        assert read(backend, "f.txt") == b"hello world"
+        e = backend.stat("f.txt")
+        assert e == Entry("f.txt", 11, e.mtime_ns, False)
+
+    def test_open_read_with_offset_and_readinto(self, backend: SmbBackend) -> None:
+        data = os.urandom(3 * 1024 * 1024 + 17)
+        write(backend, "f", data)
+        assert read(backend, "f", 90) == data[90:]
+        assert read(backend, "f", len(data)) == b""
+        buf = bytearray(1024 * 1024)
+        got = bytearray()
+        with backend.open_read("f", 5) as fh:
+            while n := fh.readinto(buf):
+                got += buf[:n]
+        assert got == data[5:]
+
+    def test_open_write_creates_parents_and_truncates(self, backend: SmbBackend) -> None:
+        write(backend, "a/b/c.bin", b"long content")
+        write(backend, "a/b/c.bin", b"short")
+        assert read(backend, "a/b/c.bin") == b"short"
+        assert listing(backend) == [("a", -1, True)]
+        assert listing(backend, "a") == [("a/b", -1, True)]
+        assert listing(backend, "a/b") == [("a/b/c.bin", 5, False)]
+
+    def test_list_dir_mixed(self, backend: SmbBackend) -> None:
+        write(backend, "x.txt", b"1")
+        write(backend, "d/y.txt", b"22")
+        backend.mkdir("empty")
+        assert listing(backend) == [("d", -1, True), ("empty", -1, True), ("x.txt", 1, False)]
+        assert listing(backend, "empty") == []
+        names_only = sorted(e.path for e in backend.list_dir("", want_stat=False))
+        assert names_only == ["d", "empty", "x.txt"]
+
+    @pytest.mark.parametrize("path", ["missing", "missing/deeper"])
+    def test_list_missing_dir(self, backend: SmbBackend, path: str) -> None:
+        with pytest.raises(DirNotFoundError) as info:
+            list(backend.list_dir(path))
+        assert info.value.exit_code == EXIT_DIR_NOT_FOUND
+        assert isinstance(info.value, FileNotFoundError)
+
+    def test_list_a_file_is_dir_not_found(self, backend: SmbBackend) -> None:
+        write(backend, "file", b"x")
+        with pytest.raises(DirNotFoundError):
+            list(backend.list_dir("file"))
+
+    def test_stat(self, backend: SmbBackend) -> None:
+        write(backend, "d/f", b"abc")
+        assert backend.stat("missing") is None
+        assert backend.stat("d/missing") is None
+        assert backend.stat("d/f/below") is None
+        d = backend.stat("d")
+        assert d is not None and d.is_dir and d.size == -1
+        f = backend.stat("d/f")
+        assert f is not None and not f.is_dir and f.size == 3 and f.path == "d/f"
+        assert backend.is_file("d/f") and not backend.is_file("d")
+
+    def test_rename_and_replace(self, backend: SmbBackend) -> None:
+        write(backend, "src", b"new data")
+        write(backend, "dst", b"old")
+        backend.rename("src", "dst")
+        assert backend.stat("src") is None
+        assert read(backend, "dst") == b"new data"
+        assert listing(backend) == [("dst", 8, False)]
+
+    def test_rename_keeps_mtime_and_creates_parents(self, backend: SmbBackend) -> None:
+        write(backend, "a", b"x")
+        backend.set_mtime("a", T1)
+        backend.rename("a", "new/dir/b")
+        e = backend.stat("new/dir/b")
+        assert e is not None and e.mtime_ns == T1 // 100 * 100
+
+    def test_rename_missing_source(self, backend: SmbBackend) -> None:
+        with pytest.raises(FileNotFoundError):
+            backend.rename("nope", "other")
+
+    def test_rename_onto_directory_fails(self, backend: SmbBackend) -> None:
+        write(backend, "f", b"x")
+        backend.mkdir("d")
+        with pytest.raises(OSError):
+            backend.rename("f", "d")
+        assert read(backend, "f") == b"x"
+
+    def test_remove(self, backend: SmbBackend) -> None:
+        write(backend, "d/f", b"x")
+        backend.remove("d/f")
+        assert backend.stat("d/f") is None
+        with pytest.raises(FileNotFoundError) as info:
+            backend.remove("d/f")
+        assert info.value.errno == errno.ENOENT
+        assert "STATUS_OBJECT_NAME_NOT_FOUND" in str(info.value)
+
+    def test_remove_directory_fails(self, backend: SmbBackend) -> None:
+        backend.mkdir("d")
+        with pytest.raises(IsADirectoryError):
+            backend.remove("d")
+        assert backend.stat("d") is not None
+
+    def test_mkdir_rmdir(self, backend: SmbBackend) -> None:
+        backend.mkdir("p/q/r")
+        backend.mkdir("p/q/r")  # exists: fine
+        assert listing(backend, "p/q") == [("p/q/r", -1, True)]
+        backend.rmdir("p/q/r")
+        assert listing(backend, "p/q") == []
+        backend.rmdir("p/q")
+        backend.rmdir("p")
+        assert listing(backend) == []
+
+    def test_mkdir_over_file_fails(self, backend: SmbBackend) -> None:
+        write(backend, "f", b"x")
+        with pytest.raises(FileExistsError):
+            backend.mkdir("f")
+        with pytest.raises(OSError):
+            backend.mkdir("f/sub")
+
+    def test_rmdir_not_empty(self, backend: SmbBackend) -> None:
+        write(backend, "d/f", b"x")
+        with pytest.raises(OSError) as info:
+            backend.rmdir("d")
+        assert info.value.errno == errno.ENOTEMPTY
+        assert read(backend, "d/f") == b"x"
+
+    def test_rmdir_missing(self, backend: SmbBackend) -> None:
+        with pytest.raises(FileNotFoundError):
+            backend.rmdir("missing")
+
+    @pytest.mark.parametrize("when", [T1, T2, 1_234_567_891])
+    def test_set_mtime_keeps_100ns(self, backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+                                   when: int) -> None:
+        write(backend, "d/f", b"x")
+        backend.set_mtime("d/f", when)
+        want = when // 100 * 100
+        e = backend.stat("d/f")
+        assert e is not None and e.mtime_ns == want
+        (listed,) = list(backend.list_dir("d"))
+        assert listed.mtime_ns == want
+        # what Samba really stored on disk: the same 100 ns value
+        assert os.stat(on_disk(smbd_server, backend, "d/f")).st_mtime_ns == want
+
+    def test_set_mtime_on_directory(self, backend: SmbBackend) -> None:
+        backend.mkdir("d")
+        backend.set_mtime("d", T2)
+        d = backend.stat("d")
+        assert d is not None and d.mtime_ns == T2
+        assert [e.mtime_ns for e in backend.list_dir("")] == [T2]
+
+    def test_set_mtime_missing(self, backend: SmbBackend) -> None:
+        with pytest.raises(FileNotFoundError):
+            backend.set_mtime("missing", T1)
+
+    def test_mtime_is_recent_after_write(self, backend: SmbBackend) -> None:
+        write(backend, "f", b"x")
+        e = backend.stat("f")
+        assert e is not None and abs(e.mtime_ns - time.time_ns()) < 120e9
+
+    def test_hash_is_none(self, backend: SmbBackend) -> None:
+        write(backend, "f", b"some content")
+        assert backend.hash("f", "md5") is None
+        assert backend.hash("missing", "md5") is None
+
+    def test_unicode_and_spaces(self, backend: SmbBackend) -> None:
+        write(backend, "dir with space/ünï cödé.txt", b"u")
+        assert listing(backend, "dir with space") == [("dir with space/ünï cödé.txt", 1, False)]
+
+    def test_open_missing(self, backend: SmbBackend) -> None:
+        with pytest.raises(FileNotFoundError):
+            backend.open_read("missing")
+        backend.mkdir("d")
+        with pytest.raises(IsADirectoryError):
+            backend.open_write("d")
+
+
+# ----- SMB specifics -------------------------------------------------------------------------
+
+
+class TestSmb:
+    def test_listing_is_one_batch_per_buffer_and_exact(self, backend: SmbBackend,
+                                                       smbd_server: SmbdServer,  # noqa: F811
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+        """Many entries over several QUERY_DIRECTORY answers; times equal stat()'s."""
+        root = on_disk(smbd_server, backend, "many")
+        root.mkdir()
+        names = {f"file-{i:05d}-{'x' * (i % 40)}.dat" for i in range(1200)}
+        for i, n in enumerate(sorted(names)):
+            (root / n).write_bytes(b"y" * (i % 7))
+            os.utime(root / n, ns=(T1 + i * 1000, T1 + i * 1000 + 37))
+        monkeypatch.setattr(smb_mod, "_LIST_BUFFER", 64 * 1024)  # force several batches
+        entries = {e.name: e for e in backend.list_dir("many")}
+        assert set(entries) == names
+        for i, n in enumerate(sorted(names)):
+            assert entries[n].size == i % 7
+            assert entries[n].mtime_ns == (T1 + i * 1000 + 37) // 100 * 100
+        sample = sorted(names)[777]
+        assert backend.stat(f"many/{sample}") == entries[sample]
+
+    def test_names_are_encoded_like_rclone(self, backend: SmbBackend,
+                                           smbd_server: SmbdServer) -> None:  # noqa: F811
+        names = ["a:b?.txt ", "star*.", 'q"<>|', "back\\slash", "ctl\x01x", "fw：colon", "．",
+                 "．．", "‛．", "bad\udcff"]
+        for n in names:
+            write(backend, n, n.encode("utf-8", "surrogateescape"))
+        assert sorted(os.listdir(on_disk(smbd_server, backend))) == sorted([
+            "a：b？.txt␠", "star＊．", "q＂＜＞｜", "back＼slash", "ctl␁x", "fw‛：colon", "．",
+            "．．", "‛．", "bad‛FF"])
+        assert sorted(e.name for e in backend.list_dir("")) == sorted(names)
+        for n in names:
+            assert read(backend, n) == n.encode("utf-8", "surrogateescape")
+
+    def test_names_match_what_rclone_writes(self, backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+                                            conf: Path, tmp_path: Path) -> None:
+        """rclone copies awkward local names to the share; pysync lists the local names."""
+        names = {"a:b", "x*y?", "end.", "end ", "．", "fw＊", "c\x01d", "<q>|\"", "back\\s",
+                 "~t", " lead", "#%;!$`'[]"}
+        src = tmp_path / "names"
+        src.mkdir()
+        for n in names:
+            (src / n).write_bytes(n.encode())
+        res = subprocess.run(["rclone", "--config", str(conf), "copy", str(src),
+                              f"smbt:{smbd_server.share}/{backend.base}"],
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert {e.name for e in backend.list_dir("")} == names
+        assert set(os.listdir(on_disk(smbd_server, backend))) == \
+            {backend.to_server(n) for n in names}
+
+    @pytest.mark.parametrize("name, encoded", [
+        ("plain.txt", "plain.txt"),
+        (".", "．"), ("..", "．．"), ("．", "‛．"),
+        ("a:b", "a：b"), ("a：b", "a‛：b"), ("tail ", "tail␠"), ("tail.", "tail．"),
+        ("tail␠", "tail‛␠"), (" lead", " lead"), ("nul\x00", "nul␀"), ("q‛", "q‛‛"),
+        ("bad\udcff", "bad‛FF"), ("del\x7f", "del\x7f"),
+    ])
+    def test_name_encoder(self, name: str, encoded: str) -> None:
+        enc = NameEncoder()
+        assert enc.encode(name) == encoded
+        assert enc.decode(encoded) == name
+
+    def test_encoding_option(self) -> None:
+        assert parse_encoding("Raw") == 1
+        assert parse_encoding("Slash,Colon") == 2 | 128
+        assert NameEncoder(parse_encoding("Raw")).encode("a:b") == "a:b"
+        with pytest.raises(ConfigError, match="bad encoding"):
+            parse_encoding("Nope")
+
+    def test_root_is_a_file(self, backend: SmbBackend, smbd_server: SmbdServer) -> None:  # noqa: F811
+        write(backend, "f.bin", b"12345")
+        b = _new_backend(smbd_server, f"{backend.base}/f.bin")
+        try:
+            e = b.stat("")
+            assert e is not None and not e.is_dir and e.size == 5
+        finally:
+            b.close()
+
+    def test_share_root_and_server_root(self, smbd_server: SmbdServer) -> None:  # noqa: F811
+        b = _new_backend(smbd_server, "")
+        top = SmbBackend(smbd_server.host, "", user=smbd_server.user,
+                         password=smbd_server.password, port=smbd_server.port)
+        try:
+            assert b.describe().endswith(f":{smbd_server.port}/{smbd_server.share}/")
+            assert top.describe() == f"smb://{smbd_server.user}@127.0.0.1:{smbd_server.port}/"
+            b.mkdir("")  # the share itself: nothing to do
+            b.rmdir("")
+            root = b.stat("")
+            assert root is not None and root.is_dir
+            assert top.stat("") == Entry("", -1, 0, True)
+            with pytest.raises(OSError) as info:
+                list(top.list_dir(""))
+            assert info.value.errno == errno.EOPNOTSUPP
+            assert {e.name for e in top.list_dir(smbd_server.share)} == \
+                set(os.listdir(smbd_server.share_path))
+        finally:
+            b.close()
+            top.close()
+
+    def test_missing_share(self, smbd_server: SmbdServer) -> None:  # noqa: F811
+        b = SmbBackend(smbd_server.host, "noshare/dir", user=smbd_server.user,
+                       password=smbd_server.password, port=smbd_server.port)
+        try:
+            assert b.stat("") is None
+            with pytest.raises(DirNotFoundError):
+                list(b.list_dir(""))
+        finally:
+            b.close()
+
+    def test_concurrent_use_from_many_threads(self, backend: SmbBackend) -> None:
+        """Separate connections per concurrent operation; nothing mixed up or lost."""
+        errors: list[BaseException] = []
+        rng = random.Random(7)
+        payloads = {f"t{t}/f{i}": rng.randbytes(rng.randint(0, 600_000))
+                    for t in range(12) for i in range(6)}
+        barrier = threading.Barrier(12)
+
+        def worker(t: int) -> None:
+            try:
+                barrier.wait()
+                for i in range(6):
+                    path = f"t{t}/f{i}"
+                    write(backend, path + ".partial", payloads[path])
+                    backend.set_mtime(path + ".partial", T1 + t * 100 + i)
+                    backend.rename(path + ".partial", path)
+                    assert read(backend, path) == payloads[path]
+                    e = backend.stat(path)
+                    assert e is not None and e.size == len(payloads[path])
+                    assert e.mtime_ns == (T1 + t * 100 + i) // 100 * 100
+                    assert len(list(backend.list_dir(f"t{t}"))) == i + 1
+            except BaseException as err:  # reported by the main thread
+                errors.append(err)
+
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(12)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        assert not errors, errors[0]
+        assert 2 <= backend.connections <= 24
+        # a reader opened in one thread, read in another, closed in a third
+        reader = backend.open_read("t3/f2")
+        out: list[bytes] = []
+        th = threading.Thread(target=lambda: out.append(reader.read()))
+        th.start()
+        th.join(30)
+        closer = threading.Thread(target=reader.close)
+        closer.start()
+        closer.join(30)
+        assert out == [payloads["t3/f2"]]
+        backend.close()
+        assert backend.connections == 0
+        assert read(backend, "t0/f0") == payloads["t0/f0"]  # reconnects after close()
+
+    def test_lost_connections_are_reported_and_replaced(self, backend: SmbBackend,
+                                                        smbd_server: SmbdServer,  # noqa: F811
+                                                        ) -> None:
+        write(backend, "f", b"data" * 1000)
+        reader = backend.open_read("f")
+        assert smbd_server.kill_client_connections() >= 1
+        with pytest.raises(ConnectionResetError) as info:  # SmbConnectionError
+            reader.read()
+        assert info.value.errno == errno.ECONNRESET and info.value.retryable  # type: ignore[attr-defined]
+        reader.close()
+        deadline = time.monotonic() + 5
+        while True:  # the next operations reconnect (a stale idle one may fail once)
+            try:
+                assert read(backend, "f") == b"data" * 1000
+                break
+            except ConnectionResetError:
+                assert time.monotonic() < deadline
+        assert backend.stat("f") is not None
+
+    def test_case_insensitive_server(self, backend: SmbBackend) -> None:
+        write(backend, "Mixed.TXT", b"m")
+        e = backend.stat("mixed.txt")
+        assert e is not None and e.size == 1
+        assert backend.features.case_insensitive
+
+    def test_idle_connections_are_closed(self, smbd_server: SmbdServer,  # noqa: F811
+                                         obscured: str) -> None:
+        opts = {**smbd_server.options(obscured), "idle_timeout": "200ms"}
+        b = open_remote("idle", opts, smbd_server.share)
+        try:
+            assert b.stat("") is not None
+            assert b.connections == 1
+            deadline = time.monotonic() + 5
+            while b.connections and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert b.connections == 0
+            assert b.stat("") is not None  # and a new one comes when needed
+        finally:
+            b.close()
+
+
+# ----- options, passwords, errors ------------------------------------------------------------
+
+
+class TestOptionsAndErrors:
+    def test_reveal_matches_rclone_obscure(self) -> None:
+        for text in ("s3cret", "pässwörd with spaces", ""):
+            assert reveal(_rclone_obscure(text)) == text
+        with pytest.raises(ConfigError, match="is it obscured") as info:
+            reveal("not*base64")
+        assert "not*base64" not in str(info.value)
+        with pytest.raises(ConfigError, match="too short"):
+            reveal("YWJj")
+
+    def test_open_remote_options(self, smbd_server: SmbdServer, obscured: str) -> None:  # noqa: F811
+        opts = smbd_server.options(obscured)
+        b = open_remote("r", {**opts, "case_insensitive": "false", "domain": ""}, "s/d/")
+        assert not b.features.case_insensitive
+        assert (b.share, b.base, b.port) == ("s", "d", smbd_server.port)
+        d = open_remote("r", {"type": "smb", "host": "127.0.0.1"}, "")
+        assert d.port == 445 and d.user and d.features.case_insensitive
+        assert d.describe() == f"smb://{d.user}@127.0.0.1:445/"
+        for bad in ({"port": "x"}, {"port": "70000"}, {"case_insensitive": "maybe"},
+                    {"idle_timeout": "soon"}, {"host": ""}, {"encoding": "Bogus"},
+                    {"pass": "@@@"}):
+            with pytest.raises(ConfigError):
+                open_remote("r", {**opts, **bad}, "s")
+
+    def test_open_backend_dispatches_to_smb(self, conf: Path, smbd_server: SmbdServer  # noqa: F811
+                                            ) -> None:
+        b = open_backend(f"smbt:{smbd_server.share}/x", config_path=str(conf))
+        try:
+            assert isinstance(b, SmbBackend)
+            assert b.describe().endswith(f"/{smbd_server.share}/x")
+            assert b.stat("") is None or b.stat("") is not None  # connects fine
+        finally:
+            b.close()
+
+    def test_wrong_password(self, smbd_server: SmbdServer, caplog: pytest.LogCaptureFixture  # noqa: F811
+                            ) -> None:
+        secret = "Very-Wrong-" + uuid.uuid4().hex
+        caplog.set_level(logging.DEBUG)
+        b = SmbBackend(smbd_server.host, smbd_server.share, user=smbd_server.user,
+                       password=secret, port=smbd_server.port)
+        try:
+            with pytest.raises(SmbAuthError) as info:
+                b.stat("x")
+            err = info.value
+            assert isinstance(err, PermissionError) and isinstance(err, ConfigError)
+            assert err.errno == errno.EACCES and err.exit_code == 1 and not err.retryable
+            text = str(err)
+            assert "authentication failed" in text and "STATUS_LOGON_FAILURE" in text
+            assert f'user "{smbd_server.user}"' in text
+            for shown in (text, repr(err), repr(err.args), repr(b), b.describe(),
+                          repr(b._pool), caplog.text):
+                assert secret not in shown
+            with pytest.raises(SmbAuthError):
+                list(b.list_dir(""))
+            assert b.connections == 0
+        finally:
+            b.close()
+
+    def test_wrong_password_cli(self, conf: Path, smbd_server: SmbdServer) -> None:  # noqa: F811
+        res = pysync("lsf", "--config", str(conf), "-vv", f"smbbad:{smbd_server.share}/")
+        assert res.returncode == 1
+        out = res.stdout + res.stderr
+        assert "authentication failed" in out and "Traceback" not in out
+        assert "Wrong-pw-4711" not in out and _pass_of(conf, "smbbad") not in out
+        res = pysync("lsf", "--config", str(conf), "smbt:")  # no share: a clear error
+        assert res.returncode == 1 and "listing the shares of a server is not supported" in \
+            res.stderr and "Traceback" not in res.stderr
+
+    def test_connection_refused(self, smbd_server: SmbdServer) -> None:  # noqa: F811
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        b = SmbBackend("127.0.0.1", "share", user="u", password="pw-xyz", port=port)
+        with pytest.raises(SmbConnectionError) as info:
+            b.stat("")
+        assert isinstance(info.value, ConnectionError)
+        assert info.value.errno == errno.ECONNREFUSED and info.value.retryable
+        assert "pw-xyz" not in str(info.value)
+        b.close()
+
+
+def _pass_of(conf: Path, section: str) -> str:
+    lines = conf.read_text().split(f"[{section}]", 1)[1].splitlines()
+    return next(line.split("=", 1)[1].strip() for line in lines if line.startswith("pass"))
+
+
+# ----- the CLI through an rclone.conf --------------------------------------------------------
+
+
+def pysync(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "syncengine", *args], capture_output=True,
+                          text=True, timeout=120, cwd=REPO)
+
+
+def _tree(root: Path) -> dict[str, tuple[bytes, int]]:
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for f in files:
+            p = Path(dirpath, f)
+            out[str(p.relative_to(root))] = (p.read_bytes(), p.stat().st_mtime_ns)
+    return out
+
+
+def test_cli_copy_sync_check_roundtrip(conf: Path, smbd_server: SmbdServer,  # noqa: F811
+                                       tmp_path: Path) -> None:
+    """pysync copy/sync to an smb remote and back, check without a common hash, 8 transfers."""
+    src = tmp_path / "src"
+    rng = random.Random(3)
+    for i in range(30):
+        p = src / f"d{i % 4}" / f"file {i}.bin"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(rng.randbytes(rng.randint(0, 200_000)))
+        os.utime(p, ns=(OLD, OLD + i * 1_000_003))
+    (src / "big.bin").write_bytes(rng.randbytes(9 * 1024 * 1024))
+    (src / "odd: name?.txt").write_bytes(b"odd")
+    remote = f"smbt:{smbd_server.share}/cli-{uuid.uuid4().hex[:8]}"
+    on_share = smbd_server.share_path / remote.rsplit("/", 1)[1]
+
+    res = pysync("copy", "--config", str(conf), str(src), remote, "--transfers", "8")
+    assert res.returncode == 0, res.stderr
+    want = _tree(src)
+    got = _tree(on_share)
+    assert {k.replace("：", ":").replace("？", "?") for k in got} == set(want)
+    for rel, (data, mtime) in want.items():
+        enc = rel.replace(":", "：").replace("?", "？")
+        assert got[enc] == (data, mtime // 100 * 100)
+
+    for flag in ("--size-only", "--download"):
+        res = pysync("check", "--config", str(conf), str(src), remote, flag)
+        assert res.returncode == 0, res.stderr
+        assert "0 differences found" in res.stderr and f"{len(want)} matching files" in res.stderr
+
+    # sync: an extra file on the share goes, an unchanged tree transfers nothing
+    (on_share / "extra.txt").write_bytes(b"extra")
+    res = pysync("sync", "--config", str(conf), str(src), remote, "--transfers", "8", "-v")
+    assert res.returncode == 0, res.stderr
+    assert "extra.txt: Deleted" in res.stderr and "Copied" not in res.stderr
+    assert not (on_share / "extra.txt").exists()
+    res = pysync("sync", "--config", str(conf), str(src), remote, "-v")
+    assert res.returncode == 0 and "There was nothing to transfer" in res.stderr, res.stderr
+
+    # and back to a local tree: same data, the 100 ns times the share keeps
+    back = tmp_path / "back"
+    res = pysync("sync", "--config", str(conf), remote, str(back), "--transfers", "8")
+    assert res.returncode == 0, res.stderr
+    assert _tree(back) == {rel: (data, mtime // 100 * 100) for rel, (data, mtime) in want.items()}
+    res = pysync("check", "--config", str(conf), remote, str(back), "--download")
+    assert res.returncode == 0 and "0 differences found" in res.stderr, res.stderr
+
+    # the real rclone agrees with what pysync wrote (same name encoding, same sizes)
+    rc = subprocess.run(["rclone", "--config", str(conf), "check", "--size-only", str(src),
+                         remote], capture_output=True, text=True, timeout=60)
+    assert rc.returncode == 0, rc.stderr
+    assert "0 differences found" in rc.stderr
