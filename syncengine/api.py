@@ -48,6 +48,8 @@ def build_options(options: SyncOptions | None, filters: FilterOptions | None,
         elif kind == "list":
             value = tuple(value)
         (s_over if name in s_fields else f_over)[name] = value
+    if "multi_thread_streams" in s_over:
+        s_over["multi_thread_streams_set"] = True
     return dataclasses.replace(sync_opts, **s_over), dataclasses.replace(filt_opts, **f_over)
 
 

@@ -238,6 +238,10 @@ def _transfer_command(mode: str) -> Command:
 
         _check_args(mode, ns.args, 2, 2)
         sopts = _make(SyncOptions, ns)
+        if ns.multi_thread_streams is not None:
+            import dataclasses
+
+            sopts = dataclasses.replace(sopts, multi_thread_streams_set=True)
         src, dst, filt = _open_pair(ns, gopts, sopts)
         backup = None
         if sopts.backup_dir:

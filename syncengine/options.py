@@ -225,6 +225,9 @@ class SyncOptions:
                                        group="Copy",
                                        help="Number of streams to use for multi-thread "
                                             "downloads")
+    # set when --multi-thread-streams was given: local to local copies are single-stream
+    # unless it was (rclone); not a flag of its own
+    multi_thread_streams_set: bool = False
     delete_before: bool = option(False, flag="--delete-before", kind="bool", group="Sync",
                                  help="When synchronizing, delete files on destination before "
                                       "transferring")

@@ -251,3 +251,19 @@ def test_progress_draws_a_bar_on_a_terminal_and_plain_stats_otherwise(src: Path,
     piped = pysync("copy", "-P", str(src), str(dst / "pipe"))
     assert "%|" not in piped.stderr  # no bar when stderr is not a terminal
     assert "Transferred:" in piped.stderr and "50 / 50, 100%" in piped.stderr
+
+
+def test_multi_thread_streams_copy_identical_big_file(src: Path, dst: Path) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 12345)
+    write_tree(src, {"big.dat": data, "small.txt": "s"})
+    out = pysync("copy", "-v", "--multi-thread-streams", "3", "--multi-thread-cutoff", "1M",
+                 str(src), str(dst))
+    assert out.returncode == 0, out.stderr
+    assert "big.dat: Multi-thread Copied (new)" in out.stderr
+    assert "small.txt: Copied (new)" in out.stderr
+    assert (dst / "big.dat").read_bytes() == data
+    assert (dst / "big.dat").stat().st_mtime_ns == OLD
+    assert not list(dst.rglob("*.partial"))
+    # without the flag, local to local stays single-stream as in rclone
+    out = pysync("copy", "-v", "--multi-thread-cutoff", "1M", str(src), str(dst / "b"))
+    assert "big.dat: Copied (new)" in out.stderr
