@@ -102,4 +102,6 @@ class StatsReporter:
             print(format_stats_block(snap), file=sys.stderr, flush=True)
             if self.level < log.LOGGER.getEffectiveLevel():
                 return
+        if self.opts.stats <= 0:  # --stats 0 disables the final block too, as in rclone
+            return
         self._log(snap)

@@ -191,7 +191,11 @@ class Transferer:
             reader.close()
         if log.LOGGER.isEnabledFor(20):
             what = "Copied (replaced existing)" if replacing else "Copied (new)"
-            log.info(src.path, ("Multi-thread " + what) if multi else what)
+            if multi:
+                what = "Multi-thread " + what
+            if dst_path != src.path:  # e.g. the destination keeps its NFD name
+                what += f" to: {dst_path}"
+            log.info(src.path, what)
         return TransferResult(size, self.hash_kind, digest)
 
     def _copy_link(self, src: Entry, dst_path: str, *, replacing: bool) -> TransferResult:

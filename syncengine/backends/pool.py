@@ -44,12 +44,17 @@ class PoolStats:
 
 @dataclass(eq=False)
 class _Slot(Generic[T]):
-    """The connection a thread holds, with the number of its unreleased leases."""
+    """The connection a thread holds, with the number of its unreleased leases.
+
+    ``done`` once the last lease is released; ``retired`` when the pool was closed while it
+    was leased (it is then closed on release rather than pooled).
+    """
 
     conn: T
-    tid: int
     refs: int = 1
     broken: bool = False
+    retired: bool = False
+    done: bool = False
 
 
 @dataclass(eq=False)
@@ -126,9 +131,8 @@ class Pool(Generic[T]):
         self.wait_timeout = wait_timeout
         self._cond = threading.Condition(threading.Lock())
         self._idle: list[_Idle[T]] = []
-        self._slots: dict[int, _Slot[T]] = {}
-        self._leased: set[int] = set()  # id() of slots with unreleased leases
-        self._retired: set[int] = set()  # id() of slots to close on release (pool closed)
+        self._local = threading.local()  # .slot: the calling thread's current slot
+        self._leased: set[_Slot[T]] = set()  # slots with unreleased leases
         self._open = 0
         self._stats = PoolStats()
 
@@ -145,21 +149,20 @@ class Pool(Generic[T]):
         TimeoutError after ``wait_timeout`` seconds of that. Exceptions of ``factory``
         propagate.
         """
-        tid = threading.get_ident()
         deadline = None if self.wait_timeout is None else time.monotonic() + self.wait_timeout
         stale: list[T] = []
+        mine: _Slot[T] | None = getattr(self._local, "slot", None)
         try:
             with self._cond:
-                slot = self._slots.get(tid)
-                if slot is not None and not slot.broken and id(slot) not in self._retired:
-                    slot.refs += 1
-                    return Lease(self, slot)
+                if mine is not None and not (mine.broken or mine.retired or mine.done):
+                    mine.refs += 1
+                    return Lease(self, mine)
                 while True:
                     stale.extend(self._prune_locked())
                     while self._idle:
                         item = self._idle.pop()
                         if self._alive is None or self._alive_quiet(item.conn):
-                            return self._adopt_locked(item.conn, tid)
+                            return self._adopt_locked(item.conn)
                         stale.append(item.conn)
                         self._open -= 1
                     if not self.max_open or self._open < self.max_open:
@@ -183,12 +186,12 @@ class Pool(Generic[T]):
         with self._cond:
             self._stats.created += 1
             self._stats.max_open_seen = max(self._stats.max_open_seen, self._open)
-            return self._adopt_locked(conn, tid)
+            return self._adopt_locked(conn)
 
-    def _adopt_locked(self, conn: T, tid: int) -> Lease[T]:
-        slot = _Slot(conn, tid)
-        self._slots[tid] = slot
-        self._leased.add(id(slot))
+    def _adopt_locked(self, conn: T) -> Lease[T]:
+        slot = _Slot(conn)
+        self._local.slot = slot  # runs in the thread that asked for the lease
+        self._leased.add(slot)
         return Lease(self, slot)
 
     def _alive_quiet(self, conn: T) -> bool:
@@ -220,12 +223,9 @@ class Pool(Generic[T]):
             slot.refs -= 1
             if slot.refs > 0:
                 return
-            if self._slots.get(slot.tid) is slot:
-                del self._slots[slot.tid]
-            self._leased.discard(id(slot))
-            retired = id(slot) in self._retired
-            self._retired.discard(id(slot))
-            if slot.broken or retired or self.max_idle == 0:
+            slot.done = True
+            self._leased.discard(slot)
+            if slot.broken or slot.retired or self.max_idle == 0:
                 to_close.append(slot.conn)
                 self._open -= 1
             else:
@@ -257,10 +257,8 @@ class Pool(Generic[T]):
             idle = [item.conn for item in self._idle]
             self._idle.clear()
             self._open -= len(idle)
-            for slot in self._slots.values():
-                if id(slot) in self._leased:
-                    self._retired.add(id(slot))
-            self._slots.clear()  # this thread's next checkout gets a fresh connection
+            for slot in self._leased:
+                slot.retired = True  # closed on release; new checkouts get new connections
             self._cond.notify_all()
         self._close_all(idle)
         return len(idle)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import atexit
 import base64
 import binascii
+import contextlib
 import errno
 import getpass
 import hashlib
@@ -39,11 +40,9 @@ import socket
 import stat as _stat
 import struct
 import threading
-import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
@@ -95,9 +94,14 @@ _PACKET = 128 * _KIB  # largest SSH channel packet we accept
 _DEFAULT_CHUNK = 32 * _KIB  # SFTP read/write payload when the server states no limits
 _MAX_CHUNK = 255 * _KIB  # what OpenSSH accepts (256 KiB packets with headroom)
 _IN_FLIGHT = 8 * _MIB  # bytes requested ahead per open file
-_NETWORK_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT, errno.ECONNABORTED,
-                             errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH,
-                             errno.ENOTCONN, errno.ESHUTDOWN})
+_KEEPALIVE = 60  # seconds of silence before an SSH keepalive (long remote hash commands)
+# errnos the engine retries at low level (kept as they are); other network errnos of a dead
+# connection become ECONNRESET
+_TRANSIENT_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT,
+                               errno.ECONNABORTED, errno.ECONNREFUSED, errno.EHOSTUNREACH,
+                               errno.ENETUNREACH})
+_NETWORK_ERRNOS = _TRANSIENT_ERRNOS | {errno.ENOTCONN, errno.ESHUTDOWN, errno.ENETDOWN,
+                                       errno.EHOSTDOWN, errno.ENETRESET}
 
 
 # ----- rclone's obscure/reveal -----------------------------------------------------------------
@@ -179,13 +183,14 @@ def _errno_error(code: int, message: str, path: str | None = None) -> OSError:
 
 
 def _conn_error(exc: BaseException, what: str = "connection lost") -> OSError:
-    """A transient-looking OSError (errno kept when it is a network one, else ECONNRESET)."""
-    if isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS:
+    """A transient OSError for the engine (errno kept when it retries it, else ECONNRESET)."""
+    if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
         return _errno_error(exc.errno, f"{what}: {exc.strerror or exc}")
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return _errno_error(errno.ETIMEDOUT, f"{what}: i/o timeout")
-    text = str(exc) or type(exc).__name__
-    return _errno_error(errno.ECONNRESET, f"{what}: {text}")
+    if not str(exc):
+        return _errno_error(errno.ECONNRESET, f"{what} ({type(exc).__name__})")
+    return _errno_error(errno.ECONNRESET, f"{what}: {exc}")
 
 
 # ----- options ---------------------------------------------------------------------------------
@@ -741,6 +746,7 @@ class _Reader:
         self._chunk = chunk
         self._depth = max(1, depth)
         self._size: int | None = None
+        self._blind = False  # no size from FSTAT: read ahead without a bound
         self._initial = 0
         self._pending: deque[tuple[int, int, int]] = deque()
         self._results: dict[int, object] = {}
@@ -753,10 +759,11 @@ class _Reader:
     # paramiko calls this for each answer to one of our requests
     def _async_response(self, t: int, msg: Message, num: int) -> None:
         if num == self._fstat:
-            if t == CMD_ATTRS:
-                size = SFTPAttributes._from_msg(msg).st_size
-                if size is not None and self._size is None:
-                    self._size = int(size)
+            size = SFTPAttributes._from_msg(msg).st_size if t == CMD_ATTRS else None
+            if size is None:
+                self._blind = True
+            elif self._size is None:
+                self._size = int(size)
             return
         if t == CMD_DATA:
             self._results[num] = msg.get_string()
@@ -782,7 +789,7 @@ class _Reader:
         while len(self._pending) < self._depth and not self._eof:
             off = self._next
             if self._size is None:
-                if self._initial >= 2:
+                if self._initial >= 2 and not self._blind:
                     break
                 self._initial += 1
                 length = self._chunk
@@ -908,7 +915,8 @@ class _Reader:
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
             self._closed = True
-            self._lease.release(broken=True)  # outstanding requests: don't reuse
+            with contextlib.suppress(Exception):
+                self._lease.release(broken=True)  # outstanding requests: don't reuse
 
 
 class _Writer:
@@ -982,11 +990,16 @@ class _Writer:
         return self._closed
 
     def close(self) -> None:
-        """Wait for every write, close the handle, release the connection."""
+        """Wait for every write, close the handle, release the connection.
+
+        Raises the first error the server reported for a write or the close (unless
+        ``write`` raised one already).
+        """
         if self._closed:
             return
         self._closed = True
         client = self._client
+        error: BaseException | None = None
         try:
             while self._outstanding:
                 client._read_response()
@@ -994,11 +1007,14 @@ class _Writer:
             if not self._failed:
                 self._raise_pending()
         except BaseException as err:
-            if self._failed:  # the error was raised already; just let go of the connection
-                self._lease.release(broken=not self._lease.conn.alive())
-                return
-            raise self._backend._io_error(err, self._lease, self.name) from err
+            error = err
+        if error is None:
+            self._lease.release()
+            return
+        mapped = self._backend._io_error(error, self._lease, self.name)  # marks it broken
         self._lease.release()
+        if not self._failed:
+            raise mapped from error
 
     def __enter__(self) -> _Writer:
         return self
@@ -1009,7 +1025,8 @@ class _Writer:
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
             self._closed = True
-            self._lease.release(broken=True)
+            with contextlib.suppress(Exception):
+                self._lease.release(broken=True)
 
 
 # ----- hash commands ---------------------------------------------------------------------------
@@ -1036,8 +1053,10 @@ _HASH_CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 _POWERSHELL_ALGO = {"md5": "MD5", "sha1": "SHA1", "sha256": "SHA256"}
 #: Hashes looked for when the ``hashes`` option is empty: rclone's MD5 and SHA-1, plus
-#: XXH128 where the server has ``xxh128sum``.
+#: XXH128 where the server has a native ``xxh128sum``/``xxhsum`` (pysync prefers XXH128, and
+#: starting ``rclone hashsum`` once per file would be far slower than ``md5sum``).
 DEFAULT_HASHES = ("md5", "sha1", "xxh128")
+_NATIVE_ONLY = {"xxh128": ("xxh128sum", "xxhsum -H2")}
 
 
 def _powershell_commands(kind: str) -> tuple[str, str]:
@@ -1091,7 +1110,9 @@ class SftpBackend:
     directory. The first connection is made here, so that an unreachable host, a refused
     host key or failed authentication raise ConfigError (HostKeyError) at once.
 
-    Thread safety: every thread works on its own pooled connection (see :mod:`.pool`).
+    Thread safety: every thread works on its own pooled connection (see :mod:`.pool`); an
+    open reader or writer holds its thread's connection until closed, so it must be used and
+    closed by the thread that opened it (as the engine's transfers do).
     """
 
     def __init__(self, options: SftpOptions | Mapping[str, str], root: str = "", *,
@@ -1100,7 +1121,6 @@ class SftpBackend:
             SftpOptions.from_mapping(options)
         o = self.opts
         self.name = name
-        self._given_root = root
         if not o.host:
             extra = " (pysync does not support the ssh option)" if "ssh" in o.explicit else ""
             raise ConfigError(f"sftp remote needs a host{extra}")
@@ -1108,9 +1128,8 @@ class SftpBackend:
         self.hostname = str(self._ssh_cfg.get("hostname") or o.host)
         self.port = o.port or _parse_int("port", str(self._ssh_cfg.get("port") or "22"))
         self.user = o.user or str(self._ssh_cfg.get("user") or "") or _current_user()
-        self._url = f"sftp://{self.user}@{o.host}:{o.port or 22}/{root.rstrip('/') or ''}"
-        if root.startswith("/") and root.rstrip("/") == "":
-            self._url = f"sftp://{self.user}@{o.host}:{o.port or 22}//"
+        shown = "/" if root.startswith("/") and not root.strip("/") else root.rstrip("/")
+        self._url = f"sftp://{self.user}@{o.host}:{self.port}/{shown}"
         self._env = self._parse_env(o.set_env)
         self._verifier = self._make_verifier()
         self._keys = self._load_keys()
@@ -1130,10 +1149,11 @@ class SftpBackend:
                                        max_open=o.connections, idle_timeout=o.idle_timeout)
         try:
             lease = self._pool.lease()
-        except PysyncError:
-            raise
+        except PysyncError as err:  # host key or authentication refused
+            raise type(err)(f"NewFs: couldn't connect SSH: {err}") from None
         except Exception as err:
-            raise ConfigError(f"NewFs: couldn't connect SSH: {_describe_exc(err)}") from None
+            raise ConfigError("NewFs: couldn't connect SSH: "
+                              f"{_describe_exc(err, self.hostname, self.port)}") from None
         try:
             conn = lease.conn
             self._posix_rename = "posix-rename@openssh.com" in conn.client.extensions
@@ -1142,7 +1162,8 @@ class SftpBackend:
             self.root = self._resolve_root(conn.client, root)
         except Exception as err:
             lease.release(broken=True)
-            raise ConfigError(f"NewFs: {_describe_exc(err)}") from None
+            raise ConfigError(f"NewFs: {_describe_exc(err, self.hostname, self.port)}"
+                              ) from None
         lease.release()
         log.debug(self, f"Using root directory {self.root!r} (chunk size {self._chunk})")
         _LIVE.add(self)
@@ -1151,7 +1172,10 @@ class SftpBackend:
 
     def _ssh_config(self, host: str) -> dict[str, Any]:
         path = self.opts.ssh_config_file
-        if not path or path == "none" or not os.path.isfile(path):
+        if not path or path == "none":
+            return {}
+        path = _expand(path)
+        if not os.path.isfile(path):
             return {}
         try:
             cfg = paramiko.SSHConfig.from_path(path)
@@ -1316,6 +1340,7 @@ class SftpBackend:
             transport.handshake_timeout = o.connect_timeout
             transport.auth_timeout = o.connect_timeout
             transport.start_client(timeout=o.connect_timeout)
+            transport.set_keepalive(_KEEPALIVE)
             new_key = self._verifier.check(transport.get_remote_server_key())
             self._authenticate(transport)
             if new_key is not None:
@@ -1337,7 +1362,7 @@ class SftpBackend:
             self._serial += 1
             serial = self._serial
         log.debug(self, f"New connection #{serial} to {self.hostname}:{self.port} "
-                        f"({transport.remote_cipher}, {len(self._pool) if hasattr(self, '_pool') else 1} open)")
+                        f"({transport.remote_cipher})")
         return _Conn(transport, chan, client, serial)
 
     def _configure(self, transport: paramiko.Transport) -> None:
@@ -1444,10 +1469,7 @@ class SftpBackend:
         alive = conn.alive()
         if isinstance(err, OSError) and err.errno in (errno.ENOENT, errno.EACCES) and alive:
             return _errno_error(err.errno, err.strerror or os.strerror(err.errno), path)
-        if not alive or self._is_broken(err) or (isinstance(err, OSError) and
-                                                 err.errno in _NETWORK_ERRNOS):
-            if isinstance(err, OSError) and err.errno in _NETWORK_ERRNOS:
-                return err
+        if not alive or self._is_broken(err):
             return _conn_error(err)
         if isinstance(err, OSError) and err.errno is None:  # an SFTP status: "Failure"...
             return _errno_error(errno.EIO, str(err) or "Failure", path)
@@ -1459,7 +1481,7 @@ class SftpBackend:
             lease.mark_broken()
         return mapped
 
-    @contextmanager
+    @contextlib.contextmanager
     def _client(self, path: str | None = None) -> Iterator[_SftpClient]:
         """This thread's SFTP client; errors leaving the block are mapped (see _map_error)."""
         lease = self._lease()
@@ -1520,34 +1542,26 @@ class SftpBackend:
                                "posix_rename": self._posix_rename,
                                "connections": self.opts.connections})
 
-    def _detect_shell(self) -> str:
-        if self.opts.shell_type:
-            log.debug(self, f'Shell type "{self.opts.shell_type}" from config')
-            return self.opts.shell_type
-        try:
-            out, _, status = self._run("echo ${ShellId}%ComSpec%", timeout=30)
-        except OSError as err:
-            log.debug(self, f"Failed to get shell session for shell type detection: {err}")
-            return "none"
-        shell = "unix"
+    @staticmethod
+    def _shell_from_output(out: bytes) -> str:
+        """rclone's reading of ``echo ${ShellId}%ComSpec%``: unix, powershell or cmd."""
         text = out.decode("utf-8", "replace").strip()
-        if status == 0 and text:
-            if text.startswith("Microsoft.PowerShell"):
-                shell = "powershell"
-            elif not text.endswith("%ComSpec%") and (".exe" in text.lower() or
-                                                      ".com" in text.lower()):
-                shell = "cmd"
-        log.debug(self, f'Shell type "{shell}" detected (set option shell_type to override)')
-        return shell
+        if text.startswith("Microsoft.PowerShell"):
+            return "powershell"
+        if text and not text.endswith("%ComSpec%") and (".exe" in text.lower() or
+                                                         ".com" in text.lower()):
+            return "cmd"
+        return "unix"
 
     def _detect_hashes(self) -> tuple[str, ...]:
+        """Detect the shell and the hash commands (one remote command for a POSIX shell)."""
         o = self.opts
-        if o.disable_hashcheck:
-            return ()
-        self._shell = self._detect_shell()
-        if self._shell == "none":
+        if o.disable_hashcheck or o.shell_type == "none":
+            self._shell = o.shell_type or self._shell
             return ()
         kinds = o.hashes or DEFAULT_HASHES
+        candidates = {k: (_NATIVE_ONLY.get(k, _HASH_CANDIDATES.get(k, ())) if not o.hashes
+                          else _HASH_CANDIDATES.get(k, ())) for k in kinds}
         found: dict[str, str] = {}
         probe: list[str] = []
         for kind in kinds:
@@ -1556,13 +1570,40 @@ class SftpBackend:
                 continue
             if cmd:
                 found[kind] = cmd
-            elif kind in _HASH_CANDIDATES:
+            elif candidates[kind]:
                 probe.append(kind)
-        if probe and self._shell == "unix":
-            found.update(self._probe_unix(probe))
-            probe = [k for k in probe if k not in found and not self._probed_absent(k)]
+        shell = o.shell_type
+        if not shell or shell == "unix":
+            # the shell test and the probes of a POSIX shell in one command; other shells
+            # fail to parse it and are then detected alone
+            script = self._probe_script(probe, candidates)
+            cmd = "echo ${ShellId}%ComSpec%" + (f"; {script}" if script else "")
+            try:
+                out, _, status = self._run(cmd, timeout=60)
+            except OSError as err:
+                log.debug(self, f"Failed to run shell type detection command: {err}")
+                self._shell = shell or "none"
+                return ()
+            first = out.split(b"\n", 1)[0].strip()
+            if not shell and first.endswith(b"%ComSpec%") and first != b"%ComSpec%":
+                shell = self._shell_from_output(first)
+            elif not shell and not first.endswith(b"%ComSpec%"):
+                try:  # not a POSIX shell: detect it on its own, as rclone does
+                    again, _, status = self._run("echo ${ShellId}%ComSpec%", timeout=30)
+                except OSError:
+                    again, status = b"", 1
+                shell = self._shell_from_output(again) if status == 0 else "unix"
+            shell = shell or "unix"
+            if shell == "unix":
+                got, absent = self._parse_probe(out, probe, candidates)
+                found.update(got)
+                probe = [k for k in probe if k not in found and k not in absent]
+            if not o.shell_type:
+                log.debug(self, f'Shell type "{shell}" detected (set option shell_type to '
+                                "override)")
+        self._shell = shell
         for kind in probe:
-            cmd = self._probe_one(kind)
+            cmd = self._probe_one(kind, candidates[kind])
             if cmd:
                 found[kind] = cmd
         self._hash_cmds = {k: found[k] for k in kinds if k in found}
@@ -1571,25 +1612,23 @@ class SftpBackend:
                             "to override)")
         return tuple(self._hash_cmds)
 
-    _absent: frozenset[str] = frozenset()
-
-    def _probed_absent(self, kind: str) -> bool:
-        return kind in self._absent
-
-    def _probe_unix(self, kinds: list[str]) -> dict[str, str]:
-        """One remote command testing every candidate on the empty input (POSIX shells)."""
+    @staticmethod
+    def _probe_script(kinds: list[str], candidates: Mapping[str, tuple[str, ...]]) -> str:
+        """A POSIX shell script testing each candidate on the empty input, printing
+        ``<kind>:<index>`` for the first that works or ``<kind>:-``."""
         parts = []
         for kind in kinds:
             expr = f"echo {kind}:-"
-            for i, cmd in reversed(list(enumerate(_HASH_CANDIDATES[kind]))):
+            for i, cmd in reversed(list(enumerate(candidates[kind]))):
                 expr = (f'case "$({cmd} </dev/null 2>/dev/null)" in {_EMPTY_HASH[kind]}*) '
                         f"echo {kind}:{i};; *) {expr};; esac")
             parts.append(expr)
-        try:
-            out, _, _ = self._run("; ".join(parts), timeout=60)
-        except OSError as err:
-            log.debug(self, f"Hash command probe failed: {err}")
-            return {}
+        return "; ".join(parts)
+
+    @staticmethod
+    def _parse_probe(out: bytes, kinds: list[str], candidates: Mapping[str, tuple[str, ...]]
+                     ) -> tuple[dict[str, str], set[str]]:
+        """The commands found by :meth:`_probe_script` and the kinds it found none for."""
         found: dict[str, str] = {}
         absent: set[str] = set()
         for line in out.decode("utf-8", "replace").split():
@@ -1598,14 +1637,13 @@ class SftpBackend:
                 continue
             if index == "-":
                 absent.add(kind)
-            elif index.isdigit() and int(index) < len(_HASH_CANDIDATES[kind]):
-                found[kind] = _HASH_CANDIDATES[kind][int(index)]
-        self._absent = frozenset(absent)
-        return found
+            elif index.isdigit() and int(index) < len(candidates[kind]):
+                found[kind] = candidates[kind][int(index)]
+        return found, absent
 
-    def _probe_one(self, kind: str) -> str:
+    def _probe_one(self, kind: str, commands: tuple[str, ...]) -> str:
         """rclone's probing: run each candidate on the empty input, keep the first right one."""
-        candidates = [(c, c) for c in _HASH_CANDIDATES.get(kind, ())]
+        candidates = [(c, c) for c in commands]
         if self._shell == "powershell" and kind in _POWERSHELL_ALGO:
             candidates.append(_powershell_commands(kind))
         for file_cmd, empty_cmd in candidates:
@@ -1621,7 +1659,11 @@ class SftpBackend:
     # ----- remote commands --------------------------------------------------------------
 
     def _run(self, cmd: str, *, timeout: float | None = None) -> tuple[bytes, bytes, int]:
-        """Run ``cmd`` through this thread's SSH connection: (stdout, stderr, exit status)."""
+        """Run ``cmd`` through this thread's SSH connection: (stdout, stderr, exit status).
+
+        ``timeout`` bounds each wait for output (None: wait as long as it takes, as for a
+        hash of a huge file; the connection's keepalives keep it open meanwhile).
+        """
         log.debug(self, f"Running remote command: {cmd}")
         lease = self._lease()
         chan: paramiko.Channel | None = None
@@ -1629,7 +1671,7 @@ class SftpBackend:
             chan = lease.conn.transport.open_session(timeout=self.opts.connect_timeout)
             if self._env:
                 chan.update_environment(self._env)
-            chan.settimeout(timeout or self.opts.timeout or None)
+            chan.settimeout(timeout)
             chan.exec_command(cmd.encode("utf-8", "surrogateescape"))
             chan.shutdown_write()
             out = chan.makefile("rb").read()
@@ -1661,10 +1703,11 @@ class SftpBackend:
 
     # ----- listing ----------------------------------------------------------------------
 
-    def list_dir(self, path: str) -> Iterator[Entry]:
+    def list_dir(self, path: str, *, want_stat: bool = True) -> Iterator[Entry]:
         """The children of ``path`` (symlinks followed unless ``skip_links``).
 
-        Raises DirNotFoundError when ``path`` is not a directory.
+        Raises DirNotFoundError when ``path`` is not a directory. ``want_stat`` is accepted
+        for the engine's sake: READDIR carries sizes and times anyway.
         """
         full = self.full(path)
         prefix = path + "/" if path else ""
@@ -1883,7 +1926,8 @@ class SftpBackend:
             return None
         cmd = self._hash_cmds[kind]
         full = self.full(path)
-        out, err, status = self._run(f"{cmd} {_quote_shell_path(self._shell, self._shell_path(path))}")
+        arg = _quote_shell_path(self._shell, self._shell_path(path))
+        out, err, status = self._run(f"{cmd} {arg}")
         value = _parse_hash(out) if status == 0 else ""
         if status == 0 and re.fullmatch(r"[0-9a-f]+", value) and \
                 len(value) == len(_EMPTY_HASH[kind]):
@@ -1974,13 +2018,14 @@ def _read_public_blob(key_file: str) -> bytes:
     raise ConfigError(f"failed to read public key file: {key_file}.pub")
 
 
-def _describe_exc(err: BaseException) -> str:
+def _describe_exc(err: BaseException, host: str, port: int) -> str:
+    """An error of the first connection, worded like Go's net errors where it is one."""
     if isinstance(err, socket.gaierror):
-        return f"dial tcp: lookup failed: {err.strerror or err}"
-    if isinstance(err, OSError) and err.strerror:
-        return f"dial tcp: {err.strerror.lower()}"
+        return f"dial tcp: lookup {host}: {err.strerror or err}"
     if isinstance(err, (socket.timeout, TimeoutError)):
-        return "dial tcp: i/o timeout"
+        return f"dial tcp {host}:{port}: i/o timeout"
+    if isinstance(err, ConnectionError) and err.strerror:
+        return f"dial tcp {host}:{port}: connect: {err.strerror.lower()}"
     return str(err) or type(err).__name__
 
 
@@ -1989,5 +2034,3 @@ def open_remote(name: str, options: dict[str, str], path: str) -> SftpBackend:
     rooted at ``path``; what :mod:`syncengine.remotes` calls for ``type = sftp``."""
     return SftpBackend(options, path, name=name)
 
-
-_unused: Callable[..., Any] | None = None
