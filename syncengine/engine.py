@@ -246,9 +246,10 @@ class _Attempt:
                         if deeper or self.include_all_dst:
                             self.dirs_to_remove.append(d.path)
                             children.append((d.path, False, True, depth + 1))
-                    elif self.delete_mode == "after" and not deletes_only:
-                        self.to_delete.append(d)
-                    else:
+                    elif self.delete_mode == "after":
+                        if not deletes_only:
+                            self.to_delete.append(d)
+                    elif self.delete_mode == "during" or deletes_only:
                         checkers.submit(lambda d=d: self._delete(d))
             stack.extend(reversed(children))
 
@@ -346,6 +347,8 @@ class _Attempt:
                 self.error(s.path, err, log_it=f"Failed to copy: {err}")
                 return
         if o.dry_run:
+            if d is not None and (self.backup is not None or o.suffix):
+                self._move_to_backup(d, deleting=False)
             log.notice(s.path, "Skipped copy as --dry-run is set (size "
                        f"{format_size_short(s.size)})")
             self.stats.dry_run_transfer(s.path, s.size)
@@ -355,8 +358,9 @@ class _Attempt:
         replacing = d is not None
         try:
             if d is not None and (self.backup is not None or o.suffix):
-                self._move_to_backup(d)
+                self._move_to_backup(d, deleting=False)
                 replacing = False
+                dst_path = s.path  # the old name moved away: the copy takes the source's
             self._copy_with_low_level_retries(s, dst_path, replacing)
             with self._lock:
                 self.transfers += 1
@@ -408,13 +412,16 @@ class _Attempt:
 
     def _delete_checked(self, d: Entry) -> None:
         if self.opts.dry_run:
-            log.notice(d.path, "Skipped delete as --dry-run is set (size "
-                       f"{format_size_short(d.size)})")
+            if self.backup is not None or self.opts.suffix:
+                self._move_to_backup(d, deleting=True)
+            else:
+                log.notice(d.path, "Skipped delete as --dry-run is set (size "
+                           f"{format_size_short(d.size)})")
             self.stats.deleted(d.size)
             return
         try:
             if self.backup is not None or self.opts.suffix:
-                self._move_to_backup(d)
+                self._move_to_backup(d, deleting=True)
             else:
                 self.dst.remove(d.path)
                 log.info(d.path, "Deleted")
@@ -438,14 +445,25 @@ class _Attempt:
                       "--min-age/--max-age/--max-size) and sync treats it as absent - this "
                       "is rclone's behaviour; use copy, or --delete-excluded consciously")
 
-    def _move_to_backup(self, d: Entry) -> None:
+    def _move_to_backup(self, d: Entry, *, deleting: bool) -> None:
+        """Move the destination file away (``--backup-dir``/``--suffix``) as rclone logs it."""
         o = self.opts
         target = backup_path(d.path, o.suffix, o.suffix_keep_extension)
+        if o.dry_run:
+            if deleting:
+                what = "move into backup dir"
+            else:
+                what = f"move to {target}" if target != d.path else "move"
+            log.notice(d.path, f"Skipped {what} as --dry-run is set (size "
+                       f"{format_size_short(d.size)})")
+            return
         if self.backup is None:
             self.dst.rename(d.path, target)
         else:
             _move_between(self.dst, d.path, self.backup, target)
-        log.info(d.path, "Moved into backup dir")
+        log.info(d.path, "Moved (server-side)" + (f" to: {target}" if target != d.path else ""))
+        if deleting:
+            log.info(d.path, "Moved into backup dir")
 
     def delete_after(self, checkers: _Pool) -> None:
         """rclone's --delete-after: only when no error has been counted."""
@@ -461,15 +479,22 @@ class _Attempt:
 
     # ----- directories -------------------------------------------------------------------
 
-    def _make_dir(self, path: str) -> None:
+    def _make_dir(self, path: str, mtime_ns: int = 0) -> bool:
+        """Create an (empty source) directory, with its time where the backend keeps it."""
         if self.opts.dry_run:
             log.notice(path, "Skipped make directory as --dry-run is set")
-            return
+            return False
         try:
             self.dst.mkdir(path)
-            log.info(path, "Making directory")
+            if mtime_ns > 0 and self.set_dir_times:
+                self.dst.set_mtime(path, mtime_ns)
+                log.info(path, f"Made directory with metadata (mtime={_rfc3339_local(mtime_ns)})")
+            else:
+                log.info(path, "Making directory")
+            return True
         except OSError as err:
             self.error(path, err, log_it=f"Failed to make directory: {err}")
+            return False
 
     def remove_dirs(self) -> None:
         """Remove destination-only directories, deepest first, if empty; failures are quiet."""
@@ -509,18 +534,21 @@ class _Attempt:
 
     def _dir_pair(self, s: Entry, d: Entry | None) -> None:
         """A source directory met in the march: make it, fix its time, remember it."""
+        made = False
         if d is None:
             if self.opts.create_empty_src_dirs:
-                self._make_dir(s.path)
+                made = self._make_dir(s.path, s.mtime_ns)
             self._mark_modified(s.path)
         elif not self._dirs_equal(s, d) and self.set_dir_times and s.mtime_ns > 0:
             self._set_dir_time(s.path, s.mtime_ns, existed=True)
         if self.set_dir_times and s.mtime_ns > 0:  # 0: the source does not know the time
-            self.dir_items.append((s.path, s.mtime_ns, d is not None))
+            self.dir_items.append((s.path, s.mtime_ns, d is not None or made))
 
     def _set_dir_time(self, path: str, mtime_ns: int, *, existed: bool) -> None:
         if self.opts.dry_run:
-            log.notice(path, "Skipped set directory modification time as --dry-run is set")
+            size = _dir_size(self.dst, path) if existed else -1
+            log.notice(path, "Skipped set directory modification time as --dry-run is set"
+                       + (f" (size {format_size_short(size)})" if size >= 0 else ""))
             return
         try:
             self.dst.set_mtime(path, mtime_ns)
@@ -566,16 +594,41 @@ class _Attempt:
                 checkers.wait()
                 transfers.wait()
                 checkers.wait()
-            if self.sync and self.fatal is None:
-                if self.delete_mode == "after":
-                    self.delete_after(checkers)
-                self.remove_dirs()
-            if self.fatal is None:
+            if self.sync and self.fatal is None and self.delete_mode == "after":
+                self.delete_after(checkers)
+            if self.fatal is None:  # rclone: directory times first, then empty dirs go
                 self.fix_dir_times()
+            if self.sync and self.fatal is None:
+                self.remove_dirs()
         finally:
             self.cancel.set() if self.fatal is not None else None
             transfers.shutdown()
             checkers.shutdown()
+
+
+def _dir_size(backend: Backend, path: str) -> int:
+    """The size a directory reports (rclone shows it in dry-run notices), or -1."""
+    import os
+
+    full = getattr(backend, "full", None)
+    if full is None or backend.features.name != "local":
+        return -1
+    try:
+        return os.stat(full(path)).st_size
+    except OSError:
+        return -1
+
+
+def _rfc3339_local(ns: int) -> str:
+    """Go's RFC3339Nano in local time (``2026-11-28T16:38:32.234008551Z``)."""
+    import datetime as _dt
+
+    sec, frac = divmod(ns, 1_000_000_000)
+    t = _dt.datetime.fromtimestamp(sec).astimezone()
+    zone = t.strftime("%z")
+    zone = "Z" if zone in ("+0000", "") else f"{zone[:3]}:{zone[3:]}"
+    frac_text = f".{frac:09d}".rstrip("0") if frac else ""
+    return f"{t:%Y-%m-%dT%H:%M:%S}{frac_text}{zone}"
 
 
 def _move_between(a: Backend, path: str, b: Backend, target: str) -> None:
@@ -685,7 +738,7 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
     final_err: BaseException | None = None
     if result_errors:
         final_err = last.fatal or _pick_error(result_errors)
-    if final_err is None and stats.transfers() == 0 and last.deletes == 0:
+    if final_err is None and stats.transfers() == 0:
         log.info(None, "There was nothing to transfer")
     if final_err is None and opts.error_on_no_transfer and stats.transfers() == 0:
         final_err = NoTransferError("no files transferred")

@@ -74,7 +74,8 @@ class Filter:
             if include or glob == "*":
                 dir_globs, too_hard = split_dir_globs(glob)
                 if too_hard:
-                    log.info(None, dir_globs_info_message(glob))
+                    # rclone logs this while its flags load, before -v applies: DEBUG
+                    log.debug(None, dir_globs_info_message(glob))
                 for dir_glob in dir_globs:
                     if dir_glob == "/":
                         continue
