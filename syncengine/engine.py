@@ -196,47 +196,55 @@ class _Attempt:
         return entries
 
     def march(self, *, transfers: _Pool, checkers: _Pool, deletes_only: bool = False) -> None:
-        """Walk both trees directory by directory and dispatch each pair."""
-        stack: list[tuple[str, bool, bool, int]] = [("", True, True, 1)]
+        """Walk both trees directory by directory and dispatch each pair.
+
+        A directory is listed at its own path on each side: names are matched after NFC
+        normalisation, so the destination may spell a directory differently.
+        """
+        # (source dir, destination dir, listed on source, listed on destination, depth)
+        stack: list[tuple[str, str, bool, bool, int]] = [("", "", True, True, 1)]
         while stack:
             if self.cancel.is_set():
                 return
-            path, in_src, in_dst, depth = stack.pop()
+            spath, dpath, in_src, in_dst, depth = stack.pop()
             try:
-                src_entries = self._list(self.src, path, "source", False) if in_src else []
+                src_entries = self._list(self.src, spath, "source", False) if in_src else []
             except DirNotFoundError:
-                if not path:
+                if not spath:
                     raise
                 src_entries = []
             except OSError as err:
-                self.error(path, err, log_it=f"error reading source directory: {err}")
+                self.error(spath, err, log_it=f"error reading source directory: {err}")
                 continue
             dst_entries: list[Entry] = []
             if in_dst:
                 try:
-                    dst_entries = self._list(self.dst, path, "destination",
+                    dst_entries = self._list(self.dst, dpath, "destination",
                                              self.include_all_dst)
                 except DirNotFoundError:
                     dst_entries = []
                 except OSError as err:
-                    self.error(path, err, log_it=f"error reading destination directory: {err}")
+                    self.error(dpath, err,
+                               log_it=f"error reading destination directory: {err}")
                     in_dst = False
             deeper = self.max_depth <= 0 or depth < self.max_depth
-            if in_src and path and not src_entries:
-                self.src_empty_dirs.add(path)
-            children: list[tuple[str, bool, bool, int]] = []
+            if in_src and spath and not src_entries:
+                self.src_empty_dirs.add(dpath)
+            prefix = dpath + "/" if dpath else ""
+            children: list[tuple[str, str, bool, bool, int]] = []
             for s, d in self._pair(src_entries, dst_entries):
                 if s is not None and s.is_dir:
                     if not deeper:
                         continue
+                    target = d.path if d is not None else prefix + s.name
                     if not deletes_only:
-                        self._dir_pair(s, d)
-                    children.append((s.path, True, d is not None, depth + 1))
+                        self._dir_pair(s, d, target)
+                    children.append((s.path, target, True, d is not None, depth + 1))
                 elif s is not None:
                     if deletes_only:
                         continue
                     if d is None:
-                        self._queue_transfer(transfers, s, None, s.path)
+                        self._queue_transfer(transfers, s, None, prefix + s.name)
                     elif self.comparer.needs_io(s, d):
                         checkers.submit(lambda s=s, d=d: self._check(transfers, s, d))
                     else:
@@ -245,7 +253,7 @@ class _Attempt:
                     if d.is_dir:
                         if deeper or self.include_all_dst:
                             self.dirs_to_remove.append(d.path)
-                            children.append((d.path, False, True, depth + 1))
+                            children.append(("", d.path, False, True, depth + 1))
                     elif self.delete_mode == "after":
                         if not deletes_only:
                             self.to_delete.append(d)
@@ -532,17 +540,19 @@ class _Attempt:
             return True
         return bool(o.update and dt >= self.dir_window)
 
-    def _dir_pair(self, s: Entry, d: Entry | None) -> None:
-        """A source directory met in the march: make it, fix its time, remember it."""
+    def _dir_pair(self, s: Entry, d: Entry | None, target: str) -> None:
+        """A source directory met in the march: make it, fix its time, remember it.
+
+        ``target`` is the destination path (the existing destination spelling if any)."""
         made = False
         if d is None:
             if self.opts.create_empty_src_dirs:
-                made = self._make_dir(s.path, s.mtime_ns)
-            self._mark_modified(s.path)
+                made = self._make_dir(target, s.mtime_ns)
+            self._mark_modified(target)
         elif not self._dirs_equal(s, d) and self.set_dir_times and s.mtime_ns > 0:
-            self._set_dir_time(s.path, s.mtime_ns, existed=True)
+            self._set_dir_time(target, s.mtime_ns, existed=True)
         if self.set_dir_times and s.mtime_ns > 0:  # 0: the source does not know the time
-            self.dir_items.append((s.path, s.mtime_ns, d is not None or made))
+            self.dir_items.append((target, s.mtime_ns, d is not None or made))
 
     def _set_dir_time(self, path: str, mtime_ns: int, *, existed: bool) -> None:
         if self.opts.dry_run:
@@ -589,6 +599,8 @@ class _Attempt:
             if self.sync and self.delete_mode == "before":
                 self.march(transfers=transfers, checkers=checkers, deletes_only=True)
                 checkers.wait()
+                self.remove_dirs()  # rclone's delete pass ends by removing empty dirs
+                self.dirs_to_remove = []
             if self.fatal is None:
                 self.march(transfers=transfers, checkers=checkers)
                 checkers.wait()
