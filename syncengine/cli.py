@@ -253,7 +253,7 @@ def _transfer_command(mode: str) -> Command:
             result = run_copy(mode, src, dst, filt, sopts, stats=stats, backup=backup)
         finally:
             reporter.stop()
-        reporter.final()
+        reporter.final(failed=result.exit_code != 0)
         return result.exit_code
 
     return handler

@@ -230,29 +230,29 @@ class _Attempt:
             deeper = self.max_depth <= 0 or depth < self.max_depth
             if in_src and spath and not src_entries:
                 self.src_empty_dirs.add(dpath)
-            prefix = dpath + "/" if dpath else ""
             children: list[tuple[str, str, bool, bool, int]] = []
             for s, d in self._pair(src_entries, dst_entries):
                 if s is not None and s.is_dir:
-                    if not deeper:
-                        continue
-                    target = d.path if d is not None else prefix + s.name
+                    # rclone: an existing directory keeps its destination spelling, new
+                    # files and directories take the source's (src.Remote())
+                    target = d.path if d is not None else s.path
                     if not deletes_only:
                         self._dir_pair(s, d, target)
-                    children.append((s.path, target, True, d is not None, depth + 1))
+                    if deeper:  # a directory at the depth limit is handled, not entered
+                        children.append((s.path, target, True, d is not None, depth + 1))
                 elif s is not None:
                     if deletes_only:
                         continue
                     if d is None:
-                        self._queue_transfer(transfers, s, None, prefix + s.name)
+                        self._queue_transfer(transfers, s, None, s.path)
                     elif self.comparer.needs_io(s, d):
                         checkers.submit(lambda s=s, d=d: self._check(transfers, s, d))
                     else:
                         self._check(transfers, s, d)
                 elif d is not None and self.sync:
                     if d.is_dir:
+                        self.dirs_to_remove.append(d.path)
                         if deeper or self.include_all_dst:
-                            self.dirs_to_remove.append(d.path)
                             children.append(("", d.path, False, True, depth + 1))
                     elif self.delete_mode == "after":
                         if not deletes_only:
@@ -500,6 +500,9 @@ class _Attempt:
             else:
                 log.info(path, "Making directory")
             return True
+        except (FileExistsError, NotADirectoryError) as err:
+            log.debug(path, f"Failed to make directory: {err}")  # a file is in the way
+            return False
         except OSError as err:
             self.error(path, err, log_it=f"Failed to make directory: {err}")
             return False
@@ -561,8 +564,11 @@ class _Attempt:
                        + (f" (size {format_size_short(size)})" if size >= 0 else ""))
             return
         try:
+            cur = self.dst.stat(path)
+            if cur is None or not cur.is_dir:  # not made, or a file of that name is there
+                return
             self.dst.set_mtime(path, mtime_ns)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return
         except OSError as err:
             self.error(path, err, log_it="Failed to update directory timestamp or metadata: "

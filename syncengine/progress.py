@@ -95,13 +95,13 @@ class StatsReporter:
             self._bar.close()
             self._bar = None
 
-    def final(self) -> None:
+    def final(self, *, failed: bool = False) -> None:
         """Log the final stats (the block rclone prints at the end of a run)."""
         snap = self.stats.snapshot()
         if self.opts.progress:  # -P always ends with the stats block, as rclone does
             print(format_stats_block(snap), file=sys.stderr, flush=True)
             if self.level < log.LOGGER.getEffectiveLevel():
                 return
-        if self.opts.stats <= 0:  # --stats 0 disables the final block too, as in rclone
+        if self.opts.stats <= 0 and not failed:  # rclone: --stats 0 keeps it only on failure
             return
         self._log(snap)

@@ -79,8 +79,11 @@ def backup_path(path: str, suffix: str, keep_extension: bool) -> str:
         return path + suffix
     head, _, base = path.rpartition("/")
     stem, dot, ext = base.rpartition(".")
-    if not dot or not stem:
+    if not dot:
         return path + suffix
+    if not stem:  # ".ignore": all extension, the suffix goes in front (rclone)
+        new = suffix + base
+        return f"{head}/{new}" if head else new
     # the first extension is always kept, further ones only if they are known types
     exts = ["." + ext]
     while "." in stem:
