@@ -563,13 +563,10 @@ class _Attempt:
             log.notice(path, "Skipped set directory modification time as --dry-run is set"
                        + (f" (size {format_size_short(size)})" if size >= 0 else ""))
             return
-        try:
-            cur = self.dst.stat(path)
-            if cur is None or not cur.is_dir:  # not made, or a file of that name is there
-                return
+        try:  # like rclone's DirSetModTime this also touches a file that is in the way
             self.dst.set_mtime(path, mtime_ns)
         except (FileNotFoundError, NotADirectoryError):
-            return
+            return  # never made (e.g. below a file of that name): nothing to do
         except OSError as err:
             self.error(path, err, log_it="Failed to update directory timestamp or metadata: "
                        f"{err}")
