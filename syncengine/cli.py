@@ -166,8 +166,10 @@ def _fs_errors(spec: str, fn: Callable[[], T]) -> T:
 
     try:
         return fn()
-    except ConfigError as err:
-        raise ConfigError(f'Failed to create file system for "{spec}": {err}') from None
+    except ConfigError as err:  # keep the class (and so the exit code), prefix the message
+        err.message = f'Failed to create file system for "{spec}": {err.message}'
+        err.args = (err.message,)
+        raise
 
 
 def _cmd_lsf(ns: argparse.Namespace, gopts: GlobalOptions) -> int:

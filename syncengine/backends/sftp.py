@@ -172,9 +172,11 @@ class _Secret:
 
 
 class HostKeyError(ConfigError):
-    """The server's host key is unknown, changed or revoked (never retried; stops the run)."""
+    """The server's host key is unknown, changed or revoked (never retried; stops the run
+    with the fatal exit code 7)."""
 
     reference = "sftp-host-key"
+    exit_code = 7
 
 
 def _errno_error(code: int, message: str, path: str | None = None) -> OSError:

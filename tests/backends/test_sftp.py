@@ -368,7 +368,7 @@ def test_unknown_key_refused_before_credentials(sshd_server: SshdServer, tmp_pat
     msg = str(info.value)
     assert f"host key for {sshd_server.host_id} is not in known_hosts" in msg
     assert "SHA256:" in msg and "accept_new_host_key" in msg and str(empty) in msg
-    assert isinstance(info.value, ConfigError) and info.value.exit_code == 1
+    assert isinstance(info.value, ConfigError) and info.value.exit_code == 7
     logged = sshd_log_since(sshd_server, offset)
     assert "Accepted" not in logged and "Failed" not in logged  # nothing was offered
 
@@ -448,7 +448,7 @@ def test_cli_unknown_host_key_exit_code(sshd_server: SshdServer, tmp_path: Path,
     conf = tmp_path / "rclone.conf"
     conf.write_text(sshd_server.section("box", known_hosts_file=str(empty)))
     res = pysync("lsf", "box:" + str(tmp_path), "--config", str(conf), home=_isolated_home)
-    assert res.returncode == 1, res.stderr
+    assert res.returncode == 7, res.stderr
     assert 'Failed to create file system for "box:' in res.stderr
     assert "is not in known_hosts" in res.stderr and "Traceback" not in res.stderr
 
