@@ -18,6 +18,7 @@ from typing import Any
 from . import log
 from .backends.base import Backend
 from .backends.local import LocalBackend
+from .confvalues import parse_bool as _parse_bool
 from .errors import ConfigError
 
 __all__ = ["open_backend", "split_remote", "parse_spec", "ParsedSpec", "load_config",
@@ -413,15 +414,6 @@ def load_config(path: str | None = None) -> RcloneConfig:
 
 
 # ----- opening backends ------------------------------------------------------------------------
-
-
-def _parse_bool(key: str, value: str) -> bool:
-    if value in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if value in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ConfigError(f'couldn\'t parse config item "{key}" = "{value}" as bool: '
-                      f'parsing "{value}" as bool failed')
 
 
 def _storage_value(value: str) -> Any:

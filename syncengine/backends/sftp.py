@@ -75,6 +75,7 @@ from paramiko.sftp import (
 from paramiko.sftp_attr import SFTPAttributes
 
 from .. import log
+from ..confvalues import obscure, parse_bool, reveal
 from ..errors import ConfigError, DirNotFoundError, PysyncError
 from ..hashing import canonical
 from .base import Entry, Features
@@ -108,45 +109,6 @@ _NETWORK_ERRNOS = _TRANSIENT_ERRNOS | {errno.ENOTCONN, errno.ESHUTDOWN, errno.EN
 
 # rclone's fixed, public key for obscuring config values (fs/config/obscure). Obscuring keeps a
 # secret from being read over a shoulder; it is not encryption.
-_OBSCURE_KEY = bytes.fromhex("9c935b48730a554d6bfd7c63c886a92bd390198eb8128afbf4de162b8b95f638")
-_B64URL = re.compile(r"[A-Za-z0-9_-]*\Z")
-
-
-def _aes_ctr(iv: bytes, data: bytes) -> bytes:
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-    ctx = Cipher(algorithms.AES(_OBSCURE_KEY), modes.CTR(iv)).encryptor()
-    return ctx.update(data) + ctx.finalize()
-
-
-def reveal(value: str) -> str:
-    """The clear text of an rclone-obscured ``value`` (rclone's ``obscure.Reveal``).
-
-    Raises ValueError, worded as rclone, when ``value`` is not an obscured string; the
-    message never contains ``value``.
-    """
-    if not _B64URL.match(value):
-        raise ValueError("base64 decode failed when revealing password - is it obscured?")
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError):
-        raise ValueError("base64 decode failed when revealing password - is it obscured?"
-                         ) from None
-    if len(raw) < 16:
-        raise ValueError("input too short when revealing password - is it obscured?")
-    try:
-        return _aes_ctr(raw[:16], raw[16:]).decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError("revealed value is not UTF-8 - is it obscured?") from None
-
-
-def obscure(value: str) -> str:
-    """``value`` obscured as rclone's ``obscure.Obscure`` does (random IV, AES-CTR)."""
-    iv = os.urandom(16)
-    return base64.urlsafe_b64encode(iv + _aes_ctr(iv, value.encode("utf-8"))).decode(
-        "ascii").rstrip("=")
-
-
 class _Secret:
     """A revealed secret that never shows itself in a repr, str or traceback."""
 
@@ -199,12 +161,7 @@ def _conn_error(exc: BaseException, what: str = "connection lost") -> OSError:
 
 
 def _parse_bool(key: str, value: str) -> bool:
-    if value in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if value in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ConfigError(f'couldn\'t parse config item "{key}" = "{value}" as bool: '
-                      f'strconv.ParseBool: parsing "{value}": invalid syntax')
+    return parse_bool(key, value)
 
 
 def _parse_int(key: str, value: str) -> int:

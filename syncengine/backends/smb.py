@@ -24,8 +24,6 @@ messages or logs: the password is revealed only when a session is set up.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import errno
 import getpass
 import io
@@ -58,6 +56,8 @@ from smbprotocol.open import QueryDirectoryFlags, SMB2QueryDirectoryResponse
 from smbprotocol.session import Session
 
 from .. import log
+from ..confvalues import parse_bool
+from ..confvalues import reveal as _reveal
 from ..errors import ConfigError, DirNotFoundError, RetryableError
 from ..units import parse_duration
 from .base import Entry, Features
@@ -83,11 +83,6 @@ _FULL_DIR = struct.Struct("<IIqqqqqqIIIIQ")
 _ATTR_DIRECTORY = 0x10
 
 # rclone's fs/config/obscure key (AES-256-CTR; the IV is the first block of the value).
-_OBSCURE_KEY = bytes([
-    0x9C, 0x93, 0x5B, 0x48, 0x73, 0x0A, 0x55, 0x4D, 0x6B, 0xFD, 0x7C, 0x63, 0xC8, 0x86, 0xA9,
-    0x2B, 0xD3, 0x90, 0x19, 0x8E, 0xB8, 0x12, 0x8A, 0xFB, 0xF4, 0xDE, 0x16, 0x2B, 0x8B, 0x95,
-    0xF6, 0x38,
-])
 
 
 # ----- errors ------------------------------------------------------------------------------
@@ -192,18 +187,10 @@ def reveal(value: str) -> str:
 
     Raises ConfigError (without echoing the value) when it is not an obscured string.
     """
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError):
-        raise ConfigError("base64 decode failed when revealing password - is it obscured?"
-                          ) from None
-    if len(raw) < 16:
-        raise ConfigError("input too short when revealing password - is it obscured?")
-    dec = Cipher(algorithms.AES(_OBSCURE_KEY), modes.CTR(raw[:16])).decryptor()
-    data = dec.update(raw[16:]) + dec.finalize()
-    return data.decode("utf-8", "surrogateescape")
+        return _reveal(value)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 # ----- rclone's name encoding (lib/encoder) ------------------------------------------------
@@ -432,12 +419,7 @@ class NameEncoder:
 
 
 def _parse_bool(key: str, value: str) -> bool:
-    if value in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if value in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ConfigError(f'couldn\'t parse config item "{key}" = "{value}" as bool: '
-                      f'parsing "{value}" as bool failed')
+    return parse_bool(key, value)
 
 
 def _current_user() -> str:
