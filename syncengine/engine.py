@@ -441,8 +441,8 @@ class _Attempt:
 
     def _warn_if_source_excluded(self, d: Entry) -> None:
         """Loud warning where rclone deletes the destination copy of a filtered source file."""
-        if not self.filt.active or self.filt.files is not None:
-            return
+        if not self.filt.active or self.filt.files is not None or self.include_all_dst:
+            return  # nothing filtered, or --delete-excluded asked for exactly this
         try:
             s = self.src.stat(d.path)
         except OSError:
@@ -616,7 +616,8 @@ class _Attempt:
             if self.sync and self.fatal is None:
                 self.remove_dirs()
         finally:
-            self.cancel.set() if self.fatal is not None else None
+            if self.fatal is not None:
+                self.cancel.set()
             transfers.shutdown()
             checkers.shutdown()
 
@@ -661,11 +662,20 @@ def _move_between(a: Backend, path: str, b: Backend, target: str) -> None:
     raise UsageError("--backup-dir needs a destination that supports server-side moves")
 
 
+def _authority(backend: Backend) -> str:
+    """``scheme://user@host:port`` of a URL-style description (a remote's server)."""
+    text = backend.describe()
+    scheme, sep, rest = text.partition("://")
+    return scheme + sep + rest.split("/", 1)[0] if sep else text
+
+
 def _overlapping(src: Backend, dst: Backend, filt: Filter) -> bool:
     a = getattr(src, "root", None)
     b = getattr(dst, "root", None)
     if a is None or b is None or type(src) is not type(dst):
         return False
+    if src.features.name != "local" and _authority(src) != _authority(dst):
+        return False  # same path on two different servers
     a, b = a.rstrip("/") + "/", b.rstrip("/") + "/"
     if a == b:
         return True
@@ -692,8 +702,9 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
         raise UsageError("expecting length of --partial-suffix to be not greater than 16 but "
                          f"got {len(opts.partial_suffix)}")
     stats = stats or Stats()
-    same = getattr(src, "root", None) == getattr(dst, "root", None) and \
-        type(src) is type(dst)
+    src_root, dst_root = getattr(src, "root", None), getattr(dst, "root", None)
+    same = src_root is not None and src_root == dst_root and type(src) is type(dst) and \
+        src.describe() == dst.describe()
     if same and mode == "copy":
         log.error(None, "Nothing to do as source and destination are the same")
         return RunResult(stats=stats.snapshot())
