@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,7 +108,7 @@ class Comparer:
         if self.opts.ignore_size or src.size < 0 or dst.size < 0:
             return False
         if src.size == dst.size:
-            if log.LOGGER.isEnabledFor(10):
+            if log.LOGGER.isEnabledFor(logging.DEBUG):
                 log.debug(dst.path, f"size = {dst.size} OK")
             return False
         log.debug(src.path, f"size = {src.size} ({self._src_name})")
@@ -146,7 +147,7 @@ class Comparer:
                 log.debug(src.path, "Sizes identical")
                 return Decision(SKIP, "sizes identical")
             dt = dst.mtime_ns - src.mtime_ns
-            debug = log.LOGGER.isEnabledFor(10)
+            debug = log.LOGGER.isEnabledFor(logging.DEBUG)
             if -window < dt < window:
                 if debug:
                     log.debug(src.path, "Size and modification time the same (differ by "
@@ -214,6 +215,6 @@ class Comparer:
                       "differ, transferring")
             return d
         d = self.equal(src, dst)
-        if d.action == SKIP and log.LOGGER.isEnabledFor(10):
+        if d.action == SKIP and log.LOGGER.isEnabledFor(logging.DEBUG):
             log.debug(src.path, "Unchanged skipping")
         return d

@@ -27,6 +27,7 @@ from .errors import (
     UsageError,
 )
 from .filter import Filter
+from .listing import format_time
 from .options import SyncOptions
 from .transfer import TokenBucket, Transferer, backup_path
 from .units import format_size_short
@@ -496,7 +497,8 @@ class _Attempt:
             self.dst.mkdir(path)
             if mtime_ns > 0 and self.set_dir_times:
                 self.dst.set_mtime(path, mtime_ns)
-                log.info(path, f"Made directory with metadata (mtime={_rfc3339_local(mtime_ns)})")
+                stamp = format_time(mtime_ns, "RFC3339Nano")
+                log.info(path, f"Made directory with metadata (mtime={stamp})")
             else:
                 log.info(path, "Making directory")
             return True
@@ -633,18 +635,6 @@ def _dir_size(backend: Backend, path: str) -> int:
         return os.stat(full(path)).st_size
     except OSError:
         return -1
-
-
-def _rfc3339_local(ns: int) -> str:
-    """Go's RFC3339Nano in local time (``2026-11-28T16:38:32.234008551Z``)."""
-    import datetime as _dt
-
-    sec, frac = divmod(ns, 1_000_000_000)
-    t = _dt.datetime.fromtimestamp(sec).astimezone()
-    zone = t.strftime("%z")
-    zone = "Z" if zone in ("+0000", "") else f"{zone[:3]}:{zone[3:]}"
-    frac_text = f".{frac:09d}".rstrip("0") if frac else ""
-    return f"{t:%Y-%m-%dT%H:%M:%S}{frac_text}{zone}"
 
 
 def _move_between(a: Backend, path: str, b: Backend, target: str) -> None:

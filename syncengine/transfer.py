@@ -3,7 +3,7 @@ verification, mtime, atomic rename; plus rclone's backup-dir moves and the bandw
 
 from __future__ import annotations
 
-import datetime as _dt
+import logging
 import os
 import threading
 import time
@@ -16,6 +16,7 @@ from .backends.base import Backend, Entry
 from .errors import MaxTransferError, PysyncError, RetryableError, SourceChangedError
 from .hashing import new_hasher
 from .options import SyncOptions
+from .units import format_go_time
 
 __all__ = ["Transferer", "partial_name", "go_time_utc", "TokenBucket", "backup_path",
            "CorruptedError"]
@@ -192,7 +193,7 @@ class Transferer:
                 tr.done(err)
         finally:
             reader.close()
-        if log.LOGGER.isEnabledFor(20):
+        if log.LOGGER.isEnabledFor(logging.INFO):
             what = "Copied (replaced existing)" if replacing else "Copied (new)"
             if multi:
                 what = "Multi-thread " + what
@@ -234,7 +235,7 @@ class Transferer:
         if st.st_mtime_ns != mtime_ns:
             raise SourceChangedError(
                 "can't copy - source file is being updated (mod time changed from "
-                f"{_local_go_time(mtime_ns)} to {_local_go_time(st.st_mtime_ns)})")
+                f"{format_go_time(mtime_ns)} to {format_go_time(st.st_mtime_ns)})")
 
     def _stream(self, reader: BinaryIO, src: Entry, tmp: str, size: int, mtime_ns: int,
                 tr: Any) -> tuple[str | None, int]:
@@ -400,10 +401,3 @@ def _is_memory(reader: object) -> bool:
     import io
 
     return isinstance(reader, io.BytesIO)
-
-
-def _local_go_time(ns: int) -> str:
-    sec, frac = divmod(ns, 1_000_000_000)
-    t = _dt.datetime.fromtimestamp(sec).astimezone()
-    frac_text = f".{frac:09d}".rstrip("0") if frac else ""
-    return f"{t:%Y-%m-%d %H:%M:%S}{frac_text} {t:%z} {t.tzname()}"

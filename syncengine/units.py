@@ -891,3 +891,12 @@ def format_elapsed_ns(ns: int) -> str:
 def format_elapsed(seconds: float) -> str:
     """``format_elapsed_ns`` for an elapsed time given in (float) seconds."""
     return format_elapsed_ns(round(seconds * SECOND))
+
+
+def format_go_time(ns: int) -> str:
+    """A Unix-ns time printed like Go's ``time.Time.String()`` in local time
+    (``2026-11-28 16:38:32.234008551 +0100 CET``), as rclone prints times in messages."""
+    sec, frac = divmod(ns, 1_000_000_000)
+    t = _dt.datetime.fromtimestamp(sec).astimezone()
+    frac_text = f".{frac:09d}".rstrip("0") if frac else ""
+    return f"{t:%Y-%m-%d %H:%M:%S}{frac_text} {t:%z} {t.tzname()}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import hashlib
 import posixpath
 import random
@@ -14,7 +13,14 @@ from collections.abc import Iterable
 from .. import log
 from ..errors import FilterError
 from ..options import FilterOptions
-from ..units import DURATION_OFF, SIZE_OFF, format_bytes, format_duration, roundtrip_size
+from ..units import (
+    DURATION_OFF,
+    SIZE_OFF,
+    format_bytes,
+    format_duration,
+    format_go_time,
+    roundtrip_size,
+)
 from .glob import compile_glob, dir_globs_info_message, split_dir_globs
 from .rules import Rules, add_rule_text, read_lines
 
@@ -233,10 +239,10 @@ class Filter:
         lines: list[str] = []
         if self.mtime_from_ns is not None:
             lines.append("Last-modified date must be equal or greater than: "
-                         + _go_time(self.mtime_from_ns))
+                         + format_go_time(self.mtime_from_ns))
         if self.mtime_to_ns is not None:
             lines.append("Last-modified date must be equal or less than: "
-                         + _go_time(self.mtime_to_ns))
+                         + format_go_time(self.mtime_to_ns))
         if self.opts.min_size != SIZE_OFF and self.opts.min_size >= 0:
             lines.append(f"Minimum size is: {format_bytes(self.opts.min_size)}")
         if self.opts.max_size != SIZE_OFF and self.opts.max_size >= 0:
@@ -273,12 +279,3 @@ def _parse_hash_filter(text: str) -> tuple[int, int]:
         raise FilterError(
             f'filter: --hash-filter: can\'t parse K="{k_text}": invalid syntax') from None
     return k % n, n
-
-
-def _go_time(ns: int) -> str:
-    """A time printed like Go's time.Time.String() (local zone)."""
-    sec, frac = divmod(ns, 1_000_000_000)
-    t = _dt.datetime.fromtimestamp(sec).astimezone()
-    frac_text = f".{frac:09d}".rstrip("0") if frac else ""
-    offset = t.strftime("%z")
-    return f"{t:%Y-%m-%d %H:%M:%S}{frac_text} {offset} {t.tzname()}"
