@@ -13,6 +13,7 @@ from .backends.base import Backend, Entry
 from .errors import DirNotFoundError, PysyncError
 from .filter import Filter
 from .options import ListOptions
+from .units import format_rfc3339_nano
 from .walk import walk
 
 __all__ = ["lsf", "ls", "size", "format_time", "count_suffix"]
@@ -36,10 +37,10 @@ def format_time(mtime_ns: int, layout: str = "") -> str:
     zone = "Z" if zone == "+0000" else f"{zone[:3]}:{zone[3:]}"
     if name == "rfc3339":
         return time.strftime("%Y-%m-%dT%H:%M:%S", lt) + zone
-    if name in ("rfc3339nano", "max"):
+    if name == "rfc3339nano":
+        return format_rfc3339_nano(mtime_ns)
+    if name == "max":
         frac_text = f".{frac:09d}"
-        if name == "rfc3339nano":
-            frac_text = frac_text.rstrip("0").rstrip(".")
         return time.strftime("%Y-%m-%dT%H:%M:%S", lt) + frac_text + zone
     raise PysyncError(f"unsupported --time-format {layout!r}")
 

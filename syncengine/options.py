@@ -95,6 +95,24 @@ class FilterOptions:
     delete_excluded: bool = option(
         False, flag="--delete-excluded", kind="bool", group="Filter",
         help="Delete files on dest excluded from sync")
+    metadata_include: tuple[str, ...] = option(
+        [], flag="--metadata-include", kind="list", group="Filter",
+        help="Include metadatas matching pattern")
+    metadata_include_from: tuple[str, ...] = option(
+        [], flag="--metadata-include-from", kind="list", group="Filter",
+        help="Read metadata include patterns from file (use - to read from stdin)")
+    metadata_exclude: tuple[str, ...] = option(
+        [], flag="--metadata-exclude", kind="list", group="Filter",
+        help="Exclude metadatas matching pattern")
+    metadata_exclude_from: tuple[str, ...] = option(
+        [], flag="--metadata-exclude-from", kind="list", group="Filter",
+        help="Read metadata exclude patterns from file (use - to read from stdin)")
+    metadata_filter: tuple[str, ...] = option(
+        [], flag="--metadata-filter", kind="list", group="Filter",
+        help="Add a metadata filtering rule")
+    metadata_filter_from: tuple[str, ...] = option(
+        [], flag="--metadata-filter-from", kind="list", group="Filter",
+        help="Read metadata filtering patterns from a file (use - to read from stdin)")
 
 
 @dataclass(frozen=True, kw_only=True)

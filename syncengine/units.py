@@ -10,6 +10,7 @@ from decimal import Decimal
 from .errors import UsageError
 
 __all__ = [
+    "format_rfc3339_nano",
     "NS",
     "US",
     "MS",
@@ -900,3 +901,15 @@ def format_go_time(ns: int) -> str:
     t = _dt.datetime.fromtimestamp(sec).astimezone()
     frac_text = f".{frac:09d}".rstrip("0") if frac else ""
     return f"{t:%Y-%m-%d %H:%M:%S}{frac_text} {t:%z} {t.tzname()}"
+
+
+def format_rfc3339_nano(ns: int) -> str:
+    """A Unix-ns time in local time as Go's ``time.RFC3339Nano`` prints it
+    (``2006-01-02T15:04:05.999999999Z07:00``: trailing zeros of the fraction dropped,
+    ``Z`` for UTC)."""
+    sec, frac = divmod(ns, 1_000_000_000)
+    t = _dt.datetime.fromtimestamp(sec).astimezone()
+    frac_text = f".{frac:09d}".rstrip("0").rstrip(".")
+    zone = t.strftime("%z")
+    zone = "Z" if zone == "+0000" else f"{zone[:3]}:{zone[3:]}"
+    return f"{t:%Y-%m-%dT%H:%M:%S}{frac_text}{zone}"

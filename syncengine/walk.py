@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from . import log
 from .backends.base import Backend, Entry
@@ -40,6 +40,7 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
     append = out.append
     include_file = filt.include_file
     include_dir = filt.include_dir
+    read_meta = getattr(backend, "metadata", None) if filt.uses_metadata else None
     for e in raw:
         if e.is_dir:
             if markers and _dir_has_marker(backend, e.path, markers):
@@ -48,12 +49,24 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
             if not include_dir(e.path):
                 log.debug(e.path, "Excluded")
                 continue
-        elif not include_file(e.path, e.size, e.mtime_ns):
+        elif not include_file(e.path, e.size, e.mtime_ns,
+                              _metadata(read_meta, e.path) if read_meta else None):
             log.debug(e.path, "Excluded")
             continue
         append(e)
     out.sort(key=_key)
     return out
+
+
+def _metadata(read_meta: Callable[[str], Mapping[str, str] | None],
+              path: str) -> Mapping[str, str] | None:
+    """The metadata of a file for the metadata filter; an error is logged (as rclone's
+    "Failed to read metadata") and the file is judged as having none."""
+    try:
+        return read_meta(path)
+    except OSError as err:
+        log.error(path, f"Failed to read metadata: {err}")
+        return None
 
 
 def _key(e: Entry) -> str:

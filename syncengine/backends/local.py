@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import stat as _stat
@@ -11,6 +12,7 @@ from typing import BinaryIO
 from .. import log
 from ..errors import DirNotFoundError
 from ..hashing import hash_file
+from ..units import format_rfc3339_nano
 from .base import Entry, Features
 
 __all__ = ["LocalBackend", "LINK_SUFFIX"]
@@ -214,5 +216,115 @@ class LocalBackend:
                 return None
             raise
 
+    def metadata(self, path: str) -> dict[str, str] | None:
+        """rclone's local metadata of the file at ``path``: ``user.*`` xattrs (prefix
+        dropped, keys lower-cased), then ``mode`` (octal), ``uid``, ``gid``, ``rdev`` (hex,
+        when set), ``atime``, ``mtime`` and ``btime`` (RFC 3339 in local time).
+
+        Links are not followed unless ``-L``. Raises OSError when the file cannot be read.
+        """
+        full = self.full(path)
+        if self.links and path.endswith(LINK_SUFFIX) and not os.path.lexists(full):
+            full = full[: -len(LINK_SUFFIX)]
+        follow = self.copy_links
+        meta: dict[str, str] = _user_xattrs(full, follow)
+        meta.update(_stat_metadata(full, follow))
+        return meta
+
     def close(self) -> None:
         """Nothing to release for local disk."""
+
+
+# The metadata keys rclone's local backend owns; xattrs of these names are not reported.
+_SYSTEM_KEYS = frozenset(("mode", "uid", "gid", "rdev", "atime", "mtime", "btime"))
+_XATTR_PREFIX = "user."
+
+
+def _user_xattrs(full: str, follow: bool) -> dict[str, str]:
+    try:
+        names = os.listxattr(full, follow_symlinks=follow)
+    except OSError as err:
+        if err.errno in (errno.ENOTSUP, errno.EINVAL, errno.ENODATA):
+            return {}  # the filesystem has none: rclone reports no xattrs
+        raise
+    out: dict[str, str] = {}
+    for name in names:
+        key = name.lower()
+        if not key.startswith(_XATTR_PREFIX):
+            continue
+        key = key[len(_XATTR_PREFIX):]
+        if key in _SYSTEM_KEYS:
+            continue
+        try:
+            value = os.getxattr(full, name, follow_symlinks=follow)
+        except OSError as err:
+            if err.errno in (errno.ENOTSUP, errno.EINVAL, errno.ENODATA):
+                return {}
+            raise
+        out[key] = value.decode("utf-8", "surrogateescape")
+    return out
+
+
+class _StatxTimestamp(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_int64), ("tv_nsec", ctypes.c_uint32),
+                ("reserved", ctypes.c_int32)]
+
+
+class _Statx(ctypes.Structure):
+    _fields_ = [("mask", ctypes.c_uint32), ("blksize", ctypes.c_uint32),
+                ("attributes", ctypes.c_uint64), ("nlink", ctypes.c_uint32),
+                ("uid", ctypes.c_uint32), ("gid", ctypes.c_uint32),
+                ("mode", ctypes.c_uint16), ("spare0", ctypes.c_uint16),
+                ("ino", ctypes.c_uint64), ("size", ctypes.c_uint64),
+                ("blocks", ctypes.c_uint64), ("attributes_mask", ctypes.c_uint64),
+                ("atime", _StatxTimestamp), ("btime", _StatxTimestamp),
+                ("ctime", _StatxTimestamp), ("mtime", _StatxTimestamp),
+                ("rdev_major", ctypes.c_uint32), ("rdev_minor", ctypes.c_uint32),
+                ("dev_major", ctypes.c_uint32), ("dev_minor", ctypes.c_uint32),
+                ("spare", ctypes.c_uint64 * 14)]
+
+
+_AT_FDCWD = -100
+_AT_SYMLINK_NOFOLLOW = 0x100
+_STATX_WANTED = 0x1 | 0x2 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x800  # type..btime
+_statx_fn: object = None  # None: not looked up yet; False: unavailable
+
+
+def _libc_statx() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    global _statx_fn
+    if _statx_fn is None:
+        try:
+            fn = ctypes.CDLL(None, use_errno=True).statx
+            fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint,
+                           ctypes.POINTER(_Statx)]
+            fn.restype = ctypes.c_int
+            _statx_fn = fn
+        except (AttributeError, OSError):
+            _statx_fn = False
+    return _statx_fn or None  # type: ignore[return-value]
+
+
+def _stat_metadata(full: str, follow: bool) -> dict[str, str]:
+    """mode/uid/gid/rdev/atime/mtime/btime as rclone reads them: statx where the C library
+    has it (btime included, the epoch when the filesystem keeps none), else stat."""
+    fn = _libc_statx()
+    if fn is not None:
+        buf = _Statx()
+        flags = 0 if follow else _AT_SYMLINK_NOFOLLOW
+        if fn(_AT_FDCWD, os.fsencode(full), flags, _STATX_WANTED, ctypes.byref(buf)) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), full)
+        meta = {"mode": f"{buf.mode:o}", "uid": str(buf.uid), "gid": str(buf.gid)}
+        if buf.rdev_major or buf.rdev_minor:
+            meta["rdev"] = f"{(buf.rdev_major << 32) | buf.rdev_minor:x}"
+        for key in ("atime", "mtime", "btime"):
+            ts = getattr(buf, key)
+            meta[key] = format_rfc3339_nano(ts.tv_sec * 1_000_000_000 + ts.tv_nsec)
+        return meta
+    st = os.stat(full, follow_symlinks=follow)
+    meta = {"mode": f"{st.st_mode:o}", "uid": str(st.st_uid), "gid": str(st.st_gid)}
+    if st.st_rdev:
+        meta["rdev"] = f"{st.st_rdev:x}"
+    meta["atime"] = format_rfc3339_nano(st.st_atime_ns)
+    meta["mtime"] = format_rfc3339_nano(st.st_mtime_ns)
+    return meta

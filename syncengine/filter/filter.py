@@ -8,7 +8,7 @@ import posixpath
 import random
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from .. import log
 from ..errors import FilterError
@@ -58,7 +58,14 @@ class Filter:
         self.hash_k, self.hash_n = _parse_hash_filter(opts.hash_filter)
         self.file_rules = Rules()
         self.dir_rules = Rules()
-        self._parse_rules()
+        self.meta_rules = Rules()
+        _parse_rule_flags(opts.include, opts.include_from, opts.exclude, opts.exclude_from,
+                          opts.filter, opts.filter_from, self.add, self.clear)
+        # metadata rules never take --ignore-case (rclone compiles them case-sensitive)
+        _parse_rule_flags(opts.metadata_include, opts.metadata_include_from,
+                          opts.metadata_exclude, opts.metadata_exclude_from,
+                          opts.metadata_filter, opts.metadata_filter_from,
+                          self.meta_rules.add_glob, self.meta_rules.clear)
         self.files: set[str] | None = None
         self.dirs: set[str] | None = None
         self._parse_files_from()
@@ -94,35 +101,7 @@ class Filter:
         """The ``!`` rule: forget every rule added so far."""
         self.file_rules.clear()
         self.dir_rules.clear()
-
-    def _parse_rules(self) -> None:
-        o = self.opts
-        implicit_exclude = False
-        found_exclude = False
-        for glob in o.include:
-            self.add(True, glob)
-            implicit_exclude = True
-        for path in o.include_from:
-            for line in read_lines(path):
-                self.add(True, line)
-            implicit_exclude = True
-        for glob in o.exclude:
-            self.add(False, glob)
-            found_exclude = True
-        for path in o.exclude_from:
-            for line in read_lines(path):
-                self.add(False, line)
-            found_exclude = True
-        if implicit_exclude and found_exclude:
-            log.error(None, "Using --filter is recommended instead of both --include and "
-                      "--exclude as the order they are parsed in is indeterminate")
-        for text in o.filter:
-            add_rule_text(text, self.add, self.clear)
-        for path in o.filter_from:
-            for line in read_lines(path):
-                add_rule_text(line, self.add, self.clear)
-        if implicit_exclude:
-            self.add(False, "/**")
+        self.meta_rules.clear()
 
     def _parse_files_from(self) -> None:
         o = self.opts
@@ -157,7 +136,7 @@ class Filter:
     def _rules_inactive(self) -> bool:
         return (self.mtime_from_ns is None and self.mtime_to_ns is None
                 and self.opts.min_size < 0 and self.opts.max_size < 0
-                and not self.file_rules and not self.dir_rules
+                and not self.file_rules and not self.dir_rules and not self.meta_rules
                 and not self.opts.exclude_if_present and self.hash_n == 0)
 
     # ----- questions ------------------------------------------------------------------
@@ -183,11 +162,19 @@ class Filter:
                 return False
         return self.file_rules.include(remote)
 
-    def include_file(self, remote: str, size: int, mtime_ns: int) -> bool:
+    @property
+    def uses_metadata(self) -> bool:
+        """True when metadata rules are set, so listings must read each file's metadata."""
+        return bool(self.meta_rules) and self.files is None
+
+    def include_file(self, remote: str, size: int, mtime_ns: int,
+                     metadata: Mapping[str, str] | None = None) -> bool:
         """Whether the file ``remote`` takes part, logging the reason at DEBUG when not.
 
-        Checks in rclone's order: files-from, max-age, min-age, min-size, max-size, path
-        rules. ``size`` -1 means unknown (passes ``--max-size``, fails ``--min-size``).
+        Checks in rclone's order: files-from, max-age, min-age, min-size, max-size,
+        metadata, path rules. ``size`` -1 means unknown (passes ``--max-size``, fails
+        ``--min-size``). ``metadata`` (``key=value`` pairs) is only looked at when metadata
+        rules are set; a file without metadata is tested as the one string ``"\\x00=\\x00"``.
         """
         if self.files is not None:
             if remote not in self.files:
@@ -204,9 +191,21 @@ class Filter:
         if (o.min_size >= 0 and size < o.min_size) or (o.max_size >= 0 and size > o.max_size):
             log.debug(remote, "Excluded (Size Filter)")
             return False
+        if self.meta_rules and not self._include_metadata(metadata):
+            log.debug(remote, "Excluded (Metadata Filter)")
+            return False
         if not self.include_remote(remote):
             log.debug(remote, "Excluded (Path Filter)")
             return False
+        return True
+
+    def _include_metadata(self, metadata: Mapping[str, str] | None) -> bool:
+        """rclone's includeMany: the first rule matching any ``key=value`` string decides."""
+        pairs = [f"{k}={v}" for k, v in metadata.items()] if metadata else ["\x00=\x00"]
+        for rule in self.meta_rules:
+            search = rule.pattern.search
+            if any(search(p) for p in pairs):
+                return rule.include
         return True
 
     def include_dir(self, remote: str) -> bool:
@@ -251,7 +250,44 @@ class Filter:
         lines.extend(str(r) for r in self.file_rules)
         lines.append("--- Directory filter rules ---")
         lines.extend(str(r) for r in self.dir_rules)
+        if self.meta_rules:
+            lines.append("--- Metadata filter rules ---")
+            lines.extend(str(r) for r in self.meta_rules)
         return "\n".join(lines)
+
+
+def _parse_rule_flags(include: Iterable[str], include_from: Iterable[str],
+                      exclude: Iterable[str], exclude_from: Iterable[str],
+                      filters: Iterable[str], filter_from: Iterable[str],
+                      add: Callable[[bool, str], None], clear: Callable[[], None]) -> None:
+    """rclone's parseRules: the rule flags in rclone's fixed order, then the implicit
+    exclude-all when any include was given."""
+    implicit_exclude = False
+    found_exclude = False
+    for glob in include:
+        add(True, glob)
+        implicit_exclude = True
+    for path in include_from:
+        for line in read_lines(path):
+            add(True, line)
+        implicit_exclude = True
+    for glob in exclude:
+        add(False, glob)
+        found_exclude = True
+    for path in exclude_from:
+        for line in read_lines(path):
+            add(False, line)
+        found_exclude = True
+    if implicit_exclude and found_exclude:
+        log.error(None, "Using --filter is recommended instead of both --include and "
+                  "--exclude as the order they are parsed in is indeterminate")
+    for text in filters:
+        add_rule_text(text, add, clear)
+    for path in filter_from:
+        for line in read_lines(path):
+            add_rule_text(line, add, clear)
+    if implicit_exclude:
+        add(False, "/**")
 
 
 def _parse_hash_filter(text: str) -> tuple[int, int]:

@@ -520,3 +520,59 @@ def test_age_boundaries(tmp_path: Path) -> None:
         (["--max-age", "2w", "--min-age", "1.5d"], {"d3"}),
     ):
         _check(f"age {args}", args, root, tmp_path, expect_rclone=expected)
+
+
+def _metadata_tree(tmp_path: Path) -> Path:
+    """Files that differ in mode and user xattrs, plus a symlink, for the metadata filters."""
+    root = tmp_path / "t"
+    build_fixed_tree(root, {
+        "plain.txt": (3, DAY), "secret.txt": (5, DAY), "tagged.dat": (7, DAY),
+        "d/inner.dat": (2, DAY), "d/Upper.dat": (4, DAY), "empty/": None,
+    })
+    (root / "secret.txt").chmod(0o600)
+    (root / "d" / "inner.dat").chmod(0o640)
+    os.setxattr(root / "tagged.dat", "user.tag", b"keep")
+    os.setxattr(root / "d" / "Upper.dat", "user.Class", b"Archive")
+    os.symlink("plain.txt", root / "link")
+    return root
+
+
+@pytest.mark.parametrize("args", [
+    ["--metadata-include", "tag=keep"],
+    ["--metadata-exclude", "mode=100600"],
+    ["--metadata-filter", "+ mode=1006*", "--metadata-filter", "- *"],
+    ["--metadata-filter", "- mode=100644", "--metadata-filter", "!",
+     "--metadata-filter", "- tag=*"],
+    ["--metadata-include", "class=Archive"],  # keys are lower-cased, values are not
+    ["--metadata-include", "class=archive", "--ignore-case"],  # ignore-case: paths only
+    ["--metadata-include", "tag=keep", "--include", "*.txt"],
+    ["--metadata-exclude", "uid=*", "--metadata-include", "tag=keep"],
+    ["--metadata-include", "mode=1006*", "--max-size", "4B"],
+    ["--metadata-include", "btime=*", "--metadata-include", "atime=*"],
+    ["--metadata-include", "{{tag=k.*}}"],
+    ["--metadata-include", "[", "--metadata-include", "x"],  # bad glob: refused
+])
+def test_metadata_filters(tmp_path: Path, args: list[str]) -> None:
+    root = _metadata_tree(tmp_path)
+    _check(f"metadata {args}", ["-R", *args], root, tmp_path)
+
+
+def test_metadata_filter_files(tmp_path: Path) -> None:
+    root = _metadata_tree(tmp_path)
+    rules = tmp_path / "rules"
+    rules.write_text("# metadata rules\n+ tag=keep\n\n- mode=100600\n")
+    names = tmp_path / "names"
+    names.write_text("class=Archive\n")
+    _check("--metadata-filter-from", ["-R", "--metadata-filter-from", str(rules)], root,
+           tmp_path, expect_rclone={"d/", "d/Upper.dat", "d/inner.dat", "empty/",
+                                    "plain.txt", "tagged.dat"})
+    _check("--metadata-include-from", ["-R", "--metadata-include-from", str(names)], root,
+           tmp_path, expect_rclone={"d/", "d/Upper.dat", "empty/"})
+    _check("--metadata-exclude-from", ["-R", "--metadata-exclude-from", str(names)], root,
+           tmp_path)
+    _check("--metadata-exclude-from missing file",
+           ["-R", "--metadata-exclude-from", str(tmp_path / "nope")], root, tmp_path,
+           expect_rc=1)
+    _check("--files-from with a metadata rule",
+           ["-R", "--files-from", str(names), "--metadata-include", "x=y"], root, tmp_path,
+           expect_rc=1)

@@ -601,3 +601,41 @@ def test_replace_file_with_other_normal_form_and_backup(tmp_path: Path,
     _run_fixed(f"copy {flags}: src NFC name, dst NFD name, different content", tmp_path,
                {f"{NFC}.txt": (b"new content", DAY)}, {f"{NFD}.txt": (b"old", 2 * DAY)},
                "copy", flags, expect_rc=0)
+
+
+@pytest.mark.parametrize(("mode", "flags", "expect"), [
+    # the src private.txt (0600) is excluded, so the dst one (0644) is dst-only: deleted;
+    # the dst's own 0600 file is excluded there, so it stays
+    ("sync", ["--metadata-exclude", "mode=100600"], {"a.txt", "d/tagged.dat", "d/x.dat",
+                                                     "d/secret.dat"}),
+    ("sync", ["--metadata-exclude", "mode=100600", "--delete-excluded"],
+     {"a.txt", "d/tagged.dat", "d/x.dat"}),
+    ("copy", ["--metadata-include", "tag=keep"], {"private.txt", "old.txt", "d/secret.dat",
+                                                  "d/tagged.dat"}),
+    # only the link passes (mode 120777): the dst's regular files are excluded, so kept;
+    # the link is recreated as a symlink (not a regular file, so not in the set)
+    ("sync", ["-l", "--metadata-include", "mode=12*"], {"private.txt", "old.txt",
+                                                        "d/secret.dat"}),
+    ("copy", ["-L", "--metadata-include", "mode=100644"], {"a.txt", "link", "d/tagged.dat",
+                                                          "d/x.dat", "private.txt", "old.txt",
+                                                          "d/secret.dat"}),
+], ids=["sync-exclude-mode", "delete-excluded", "copy-include-xattr", "links", "copy-links"])
+def test_metadata_filters_sync(tmp_path: Path, mode: str, flags: list[str],
+                               expect: set[str]) -> None:
+    """Metadata filters choose files on both sides (the destination is filtered too)."""
+    now = time.time_ns()
+    proto, _ = _fixed(tmp_path, {"a.txt": (5, DAY), "private.txt": (7, DAY),
+                                 "d/tagged.dat": (9, DAY), "d/x.dat": (3, DAY)},
+                      {"private.txt": (2, 2 * DAY), "old.txt": (4, 2 * DAY),
+                       "d/secret.dat": (6, 2 * DAY)}, now)
+    for rel in ("src/private.txt", "dst/d/secret.dat"):
+        (proto / rel).chmod(0o600)
+    os.setxattr(proto / "src/d/tagged.dat", "user.tag", b"keep")
+    os.symlink("a.txt", proto / "src/link")
+    os.utime(proto / "src", ns=(now - 3 * DAY, now - 3 * DAY))
+    start = {"src": sh.snapshot(proto / "src"), "dst": sh.snapshot(proto / "dst"), "bak": {}}
+    r, p, out = sh.run_case(proto, start, mode, flags, tmp_path / "work")
+    _golden("metadata filter", r, r.rc == 0, f"exit {r.rc}")
+    got = _files(sh.snapshot(tmp_path / "work" / "r" / "dst"))
+    _golden("metadata filter", r, got == expect, f"dst files {sorted(got)}")
+    _fail_if(f"{mode} {flags}", r, p, out)

@@ -319,3 +319,71 @@ def test_hash_filter_partitions_every_name_exactly_once() -> None:
         [p.include_file("FILÉ1.JPG", 1, 0) for p in parts]
     assert Filter(FilterOptions(hash_filter="4/4")).include_file("x", 1, 0) == \
         Filter(FilterOptions(hash_filter="0/4")).include_file("x", 1, 0)
+
+
+# --- metadata filters (rclone's metaRules: key=value strings, the same glob engine) -----
+
+META_RULES = ("+ mode=1006*", "- tag=*")
+
+
+@pytest.mark.parametrize(("metadata", "want"), [
+    ({"mode": "100644", "tag": "x"}, True),  # first rule matching any pair decides
+    ({"mode": "100755", "tag": "x"}, False),
+    ({"mode": "100755"}, True),  # nothing matches: included
+    (None, True),
+    ({}, True),
+])
+def test_metadata_rules_first_match_over_all_pairs(metadata, want) -> None:
+    f = Filter(FilterOptions(metadata_filter=META_RULES))
+    assert f.active and f.uses_metadata
+    assert f.include_file("a", 1, 0, metadata) is want
+
+
+def test_no_metadata_is_tested_as_nul_pair() -> None:
+    # an include adds the implicit "- /**", which matches the "\x00=\x00" stand-in
+    f = Filter(FilterOptions(metadata_include=("tag=keep",)))
+    assert not f.include_file("a", 1, 0, None)
+    assert f.include_file("a", 1, 0, {"tag": "keep"})
+    assert not f.include_file("a", 1, 0, {"tag": "other"})
+    # a rule for the NUL pair itself
+    g = Filter(FilterOptions(metadata_exclude=("\x00=\x00",)))
+    assert not g.include_file("a", 1, 0, None)
+    assert g.include_file("a", 1, 0, {"k": "v"})
+
+
+def test_metadata_check_order_and_reason(capsys) -> None:
+    from syncengine import log
+
+    log.setup_logging(verbose=2)
+    try:
+        f = Filter(FilterOptions(metadata_exclude=("k=v",), max_size=10, exclude=("*.x",)))
+        capsys.readouterr()
+        assert not f.include_file("big.y", 11, 0, {"k": "v"})  # size is checked first
+        assert not f.include_file("m.x", 1, 0, {"k": "v"})  # then metadata, then path
+        assert not f.include_file("p.x", 1, 0, {"k": "w"})
+        text = capsys.readouterr().err
+        assert "big.y: Excluded (Size Filter)" in text
+        assert "m.x: Excluded (Metadata Filter)" in text
+        assert "p.x: Excluded (Path Filter)" in text
+    finally:
+        log.setup_logging()
+
+
+def test_metadata_rules_ignore_case_does_not_apply_and_bang_clears() -> None:
+    f = Filter(FilterOptions(metadata_include=("class=Archive",), ignore_case=True))
+    assert f.include_file("a", 1, 0, {"class": "Archive"})
+    assert not f.include_file("a", 1, 0, {"class": "archive"})
+    g = Filter(FilterOptions(metadata_filter=("- k=*", "!", "- j=*")))
+    assert [str(r) for r in g.meta_rules] == ["- (^|/)j=[^/]*$"]
+    assert g.include_file("a", 1, 0, {"k": "1"})
+
+
+def test_metadata_rules_in_dump_and_files_from_conflict(tmp_path) -> None:
+    f = Filter(FilterOptions(metadata_include=("tag=keep",)))
+    assert f.dump().splitlines()[-3:] == [
+        "--- Metadata filter rules ---", "+ (^|/)tag=keep$", "- ^.*$"]
+    assert "Metadata" not in Filter(FilterOptions(include=("x",))).dump()
+    names = tmp_path / "names"
+    names.write_text("a\n")
+    with pytest.raises(FilterError, match="overrides all other filters"):
+        Filter(FilterOptions(files_from=(str(names),), metadata_exclude=("k=v",)))
