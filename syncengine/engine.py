@@ -556,13 +556,19 @@ class _Attempt:
             self._mark_modified(target)
         elif not self._dirs_equal(s, d) and self.set_dir_times and s.mtime_ns > 0:
             self._set_dir_time(target, s.mtime_ns, existed=True)
+            if self.opts.dry_run:
+                # rclone's SetDirModTime returns no directory under --dry-run, so the delayed
+                # item it queues names the root: it is logged as the Fs, if the root changed
+                self.dir_items.append(("", s.mtime_ns, False))
+                return
         if self.set_dir_times and s.mtime_ns > 0:  # 0: the source does not know the time
             self.dir_items.append((target, s.mtime_ns, d is not None or made))
 
     def _set_dir_time(self, path: str, mtime_ns: int, *, existed: bool) -> None:
         if self.opts.dry_run:
             size = _dir_size(self.dst, path) if existed else -1
-            log.notice(path, "Skipped set directory modification time as --dry-run is set"
+            log.notice(path or self.dst.describe(),
+                       "Skipped set directory modification time as --dry-run is set"
                        + (f" (size {format_size_short(size)})" if size >= 0 else ""))
             return
         try:  # like rclone's DirSetModTime this also touches a file that is in the way
@@ -583,7 +589,7 @@ class _Attempt:
             return
         by_level: dict[int, list[tuple[str, int, bool]]] = {}
         for item in self.dir_items:
-            by_level.setdefault(item[0].count("/") + 1, []).append(item)
+            by_level.setdefault(item[0].count("/") + 1 if item[0] else 0, []).append(item)
         for level in sorted(by_level, reverse=True):
             for path, mtime, existed in by_level[level]:
                 if path not in self.modified_dirs:

@@ -34,6 +34,7 @@ class LocalBackend:
 
     def __init__(self, root: str, *, copy_links: bool = False, links: bool = False) -> None:
         self.root = os.path.abspath(os.path.expanduser(root)) if root else os.getcwd()
+        self._display = _display_root(root or ".")
         self.copy_links = copy_links
         self.links = links and not copy_links
 
@@ -41,7 +42,7 @@ class LocalBackend:
 
     def describe(self) -> str:
         """rclone's description of the Fs, used as the log subject."""
-        return f"Local file system at {self.root}"
+        return f"Local file system at {self._display}"
 
     def full(self, path: str) -> str:
         """The absolute OS path of ``path`` (relative to the root)."""
@@ -233,6 +234,17 @@ class LocalBackend:
 
     def close(self) -> None:
         """Nothing to release for local disk."""
+
+
+def _display_root(root: str) -> str:
+    """The root as rclone's local Fs prints it: cleaned lexically like Go's filepath.Clean
+    (not made absolute), with ``.``/``..`` segments shown as fullwidth dots, as rclone's
+    name encoding turns them when it prints the root."""
+    cleaned = os.path.normpath(root)
+    if cleaned.startswith("//"):
+        cleaned = "/" + cleaned.lstrip("/")
+    parts = ["\uff0e" * len(p) if p in (".", "..") else p for p in cleaned.split("/")]
+    return "/".join(parts)
 
 
 # The metadata keys rclone's local backend owns; xattrs of these names are not reported.
