@@ -229,8 +229,8 @@ class _Attempt:
                                log_it=f"error reading destination directory: {err}")
                     in_dst = False
             deeper = self.max_depth <= 0 or depth < self.max_depth
-            if in_src and spath and not src_entries:
-                self.src_empty_dirs.add(dpath)
+            if in_src and not deletes_only:
+                self._track_empty_src_dirs(spath, src_entries)
             children: list[tuple[str, str, bool, bool, int]] = []
             for s, d in self._pair(src_entries, dst_entries):
                 if s is not None and s.is_dir:
@@ -261,6 +261,26 @@ class _Attempt:
                     elif self.delete_mode == "during" or deletes_only:
                         checkers.submit(lambda d=d: self._delete(d))
             stack.extend(reversed(children))
+
+    def _track_empty_src_dirs(self, spath: str, src_entries: list[Entry]) -> None:
+        """rclone's srcEmptyDirs: every source directory is potentially empty until a file
+        turns up anywhere below it (with --create-empty-src-dirs, a subdirectory is enough
+        for its direct parent). Only such directories skip their delayed time."""
+        empty = self.src_empty_dirs
+        has_file = has_dir = False
+        for e in src_entries:
+            if e.is_dir:
+                empty.add(e.path)
+                has_dir = True
+            else:
+                has_file = True
+        if has_file:
+            path = spath
+            while path:
+                empty.discard(path)
+                path = path.rpartition("/")[0]
+        elif has_dir and self.opts.create_empty_src_dirs:
+            empty.discard(spath)
 
     def _pair(self, src: list[Entry], dst: list[Entry]
               ) -> Iterator[tuple[Entry | None, Entry | None]]:
@@ -493,6 +513,18 @@ class _Attempt:
         if self.opts.dry_run:
             log.notice(path, "Skipped make directory as --dry-run is set")
             return False
+        mkdir_metadata = getattr(self.dst, "mkdir_metadata", None)
+        if mkdir_metadata is not None and mtime_ns > 0 and self.set_dir_times:
+            # rclone's MkdirMetadata: whatever is at the path (even a file) is taken for the
+            # new directory and gets its time; its failures are counted, not logged
+            try:
+                mkdir_metadata(path, mtime_ns)
+            except (OSError, PysyncError) as err:
+                self.error(path, err)
+                return False
+            stamp = format_time(mtime_ns, "RFC3339Nano")
+            log.info(path, f"Made directory with metadata (mtime={stamp})")
+            return True
         try:
             self.dst.mkdir(path)
             if mtime_ns > 0 and self.set_dir_times:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from .. import log
-from ..errors import DirNotFoundError
+from ..errors import DirNotFoundError, PysyncError
 from ..hashing import hash_file
 from ..units import format_rfc3339_nano
 from .base import Entry, Features
@@ -34,7 +34,7 @@ class LocalBackend:
 
     def __init__(self, root: str, *, copy_links: bool = False, links: bool = False) -> None:
         self.root = os.path.abspath(os.path.expanduser(root)) if root else os.getcwd()
-        self._display = _display_root(root or ".")
+        self._given_root = _go_clean(root or ".")  # the root as rclone keeps and shows it
         self.copy_links = copy_links
         self.links = links and not copy_links
 
@@ -42,7 +42,9 @@ class LocalBackend:
 
     def describe(self) -> str:
         """rclone's description of the Fs, used as the log subject."""
-        return f"Local file system at {self._display}"
+        shown = "/".join("\uff0e" * len(p) if p in (".", "..") else p
+                         for p in self._given_root.split("/"))
+        return f"Local file system at {shown}"
 
     def full(self, path: str) -> str:
         """The absolute OS path of ``path`` (relative to the root)."""
@@ -217,6 +219,23 @@ class LocalBackend:
                 return None
             raise
 
+    def mkdir_metadata(self, path: str, mtime_ns: int) -> None:
+        """rclone's local MkdirMetadata with an mtime: make the directory unless something
+        is already at ``path`` (a file in the way is taken as it is), then set the time.
+
+        A file in place of a parent fails as rclone's does (``lstat <path>: not a
+        directory``, a PysyncError); other failures raise OSError.
+        """
+        full = self.full(path)
+        try:
+            os.lstat(full)
+        except FileNotFoundError:
+            os.makedirs(full, exist_ok=True)
+        except NotADirectoryError:
+            shown = os.path.join(self._given_root, path) if path else self._given_root
+            raise PysyncError(f"lstat {shown}: not a directory", path=path) from None
+        os.utime(full, ns=(mtime_ns, mtime_ns))
+
     def metadata(self, path: str) -> dict[str, str] | None:
         """rclone's local metadata of the file at ``path``: ``user.*`` xattrs (prefix
         dropped, keys lower-cased), then ``mode`` (octal), ``uid``, ``gid``, ``rdev`` (hex,
@@ -236,15 +255,13 @@ class LocalBackend:
         """Nothing to release for local disk."""
 
 
-def _display_root(root: str) -> str:
-    """The root as rclone's local Fs prints it: cleaned lexically like Go's filepath.Clean
-    (not made absolute), with ``.``/``..`` segments shown as fullwidth dots, as rclone's
-    name encoding turns them when it prints the root."""
+def _go_clean(root: str) -> str:
+    """The root cleaned lexically like Go's filepath.Clean (not made absolute), as rclone's
+    local Fs keeps it; rclone prints ``.``/``..`` segments of it as fullwidth dots."""
     cleaned = os.path.normpath(root)
     if cleaned.startswith("//"):
         cleaned = "/" + cleaned.lstrip("/")
-    parts = ["\uff0e" * len(p) if p in (".", "..") else p for p in cleaned.split("/")]
-    return "/".join(parts)
+    return cleaned
 
 
 # The metadata keys rclone's local backend owns; xattrs of these names are not reported.

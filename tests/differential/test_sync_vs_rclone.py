@@ -35,53 +35,6 @@ import pytest
 from . import sync_harness as sh
 from .trees import DAY, HOUR, build_tree
 
-# Known mismatches with rclone, still open in issue 3 (mostly dry-run directory notices and
-# directory times around empty source directories). They run and are reported as XFAIL; one
-# that starts to pass shows up as XPASS and should be taken off this list.
-KNOWN_MISMATCHES = frozenset({
-    "test_create_empty_src_dir_over_dst_file",
-    "test_dir_with_only_empty_subdirs[--ignore-existing]",
-    "test_dir_with_only_empty_subdirs[--size-only]",
-    "test_dry_run[--backup-dir+bak/old]",
-    "test_dry_run[--checksum+--delete-during]",
-    "test_dry_run[--create-empty-src-dirs]",
-    "test_dry_run[--delete-before]",
-    "test_dry_run[--suffix+.bak]",
-    "test_dry_run[none]",
-    "test_dry_run_directory_messages[--dry-run+--create-empty-src-dirs]",
-    "test_dry_run_directory_messages[--dry-run]",
-    "test_dry_run_new_dir_below_changed_dir",
-    "test_empty_src_dirs_below_dst_file",
-    "test_random_sync[s16-c2]",
-    "test_random_sync[s21-c5]",
-    "test_random_sync[s22-c2]",
-    "test_random_sync[s22-c3]",
-    "test_random_sync[s24-c0]",
-    "test_random_sync[s24-c2]",
-    "test_random_sync[s24-c5]",
-    "test_random_sync[s25-c1]",
-    "test_random_sync[s30-c0]",
-    "test_random_sync[s31-c1]",
-    "test_random_sync[s31-c5]",
-    "test_random_sync[s33-c2]",
-    "test_random_sync[s35-c0]",
-    "test_random_sync[s35-c1]",
-    "test_random_sync[s4-c2]",
-    "test_random_sync[s4-c4]",
-    "test_random_sync[s5-c1]",
-    "test_random_sync[s5-c2]",
-    "test_random_sync[s5-c4]",
-    "test_random_sync[s6-c0]",
-    "test_random_sync[s7-c4]",
-})
-
-
-@pytest.fixture(autouse=True)
-def _known_mismatch(request: pytest.FixtureRequest) -> None:
-    if request.node.name in KNOWN_MISMATCHES:
-        request.applymarker(pytest.mark.xfail(
-            strict=False, reason="known pysync/rclone mismatch, open in issue 3"))
-
 if sh.RCLONE is None:
     pytest.fail(
         "rclone is not on PATH: the differential tests need the real rclone "
@@ -639,3 +592,9 @@ def test_metadata_filters_sync(tmp_path: Path, mode: str, flags: list[str],
     got = _files(sh.snapshot(tmp_path / "work" / "r" / "dst"))
     _golden("metadata filter", r, got == expect, f"dst files {sorted(got)}")
     _fail_if(f"{mode} {flags}", r, p, out)
+
+
+def test_create_empty_src_dirs_below_dst_file(tmp_path: Path) -> None:
+    _run_fixed("copy --create-empty-src-dirs: src X/a/tmp/ (empty dirs), dst file X", tmp_path,
+               {"a": (3, DAY), "X/a/tmp": None}, {"a": (3, DAY), "X": (b"file", 2 * DAY)},
+               "copy", ["--create-empty-src-dirs", "--retries", "1"])
