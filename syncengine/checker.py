@@ -12,6 +12,7 @@ from .backends.base import Backend, Entry
 from .compare import common_hash
 from .errors import PysyncError
 from .filter import Filter
+from .march import pair_entries
 from .walk import list_dir_filtered
 
 __all__ = ["CheckOptions", "CheckResult", "run_check"]
@@ -31,6 +32,7 @@ class CheckOptions:
     match: TextIO | None = None
     differ: TextIO | None = None
     error: TextIO | None = None
+    no_unicode_normalization: bool = False
 
 
 @dataclass
@@ -119,44 +121,40 @@ class _Check:
 
     def run(self) -> CheckResult:
         src_desc, dst_desc = self.src.describe(), self.dst.describe()
-        stack = [("", True, True)]
+        # (source dir, destination dir, listed on source, listed on destination): a
+        # directory is listed at its own spelling on each side, names pair after NFC
+        stack: list[tuple[str, str, bool, bool]] = [("", "", True, True)]
+        normalize = not self.opts.no_unicode_normalization
         with ThreadPoolExecutor(max_workers=max(1, self.opts.checkers)) as pool:
             futures = []
             while stack:
-                path, in_s, in_d = stack.pop()
-                s_list = self._list(self.src, path, in_s)
-                d_list = self._list(self.dst, path, in_d)
-                d_map = {(e.name, e.is_dir): e for e in d_list}
-                for s in s_list:
-                    d = d_map.pop((s.name, s.is_dir), None)
-                    if s.is_dir:
-                        stack.append((s.path, True, d is not None))
-                        continue
-                    if d is None:
-                        if (s.name, True) in d_map:
-                            log.error(s.path, f"is file on {src_desc} but directory on "
-                                      f"{dst_desc}")
+                spath, dpath, in_s, in_d = stack.pop()
+                s_list = self._list(self.src, spath, in_s)
+                d_list = self._list(self.dst, dpath, in_d)
+                children: list[tuple[str, str, bool, bool]] = []
+                for s, d in pair_entries(s_list, d_list, normalize=normalize):
+                    if s is not None and s.is_dir:
+                        children.append((s.path, d.path if d else "", True, d is not None))
+                    elif s is not None and d is not None:
+                        futures.append(pool.submit(self.compare, s, d))
+                    elif s is not None:
                         log.error(s.path, f"file not in {dst_desc}")
                         with self.lock:
                             self.res.missing_on_dst += 1
                             self.res.differences += 1
                             self.res.errors += 1
-                        self.report(self.opts.missing_on_dst, "-", s.path)
-                        continue
-                    futures.append(pool.submit(self.compare, s, d))
-                for d in d_map.values():
-                    if d.is_dir:
+                        self.report(self.opts.missing_on_dst, "+", s.path)
+                    elif d is not None and d.is_dir:
                         if not self.opts.one_way:
-                            stack.append((d.path, False, True))
-                        continue
-                    if self.opts.one_way:
-                        continue
-                    log.error(d.path, f"file not in {src_desc}")
-                    with self.lock:
-                        self.res.missing_on_src += 1
-                        self.res.differences += 1
-                        self.res.errors += 1
-                    self.report(self.opts.missing_on_src, "+", d.path)
+                            children.append(("", d.path, False, True))
+                    elif d is not None and not self.opts.one_way:
+                        log.error(d.path, f"file not in {src_desc}")
+                        with self.lock:
+                            self.res.missing_on_src += 1
+                            self.res.differences += 1
+                            self.res.errors += 1
+                        self.report(self.opts.missing_on_src, "-", d.path)
+                stack.extend(reversed(children))
             for f in futures:
                 f.result()
         r = self.res

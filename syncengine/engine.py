@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from .errors import (
 )
 from .filter import Filter
 from .listing import format_time
+from .march import pair_entries
 from .options import SyncOptions
 from .transfer import TokenBucket, Transferer, backup_path
 from .units import format_size_short
@@ -80,12 +80,6 @@ def exit_code_for(err: BaseException | None) -> int:
     if isinstance(err, OSError) and err.errno in _NETWORK_ERRNOS:
         return 5
     return 1
-
-
-def _key(name: str, normalize: bool, fold: bool) -> str:
-    if normalize:
-        name = unicodedata.normalize("NFC", name)
-    return name.lower() if fold else name
 
 
 class _Pool:
@@ -284,29 +278,7 @@ class _Attempt:
 
     def _pair(self, src: list[Entry], dst: list[Entry]
               ) -> Iterator[tuple[Entry | None, Entry | None]]:
-        """Match entries by NFC name and type; duplicates are ignored with a NOTICE."""
-        n, f = self.normalize, self.fold
-        dst_map: dict[tuple[str, bool], Entry] = {}
-        for e in dst:
-            k = (_key(e.name, n, f), e.is_dir)
-            if k in dst_map:
-                log.notice(e.path, "Duplicate " + ("directory" if e.is_dir else "file")
-                           + " found in destination - ignoring")
-                continue
-            dst_map[k] = e
-        seen: set[tuple[str, bool]] = set()
-        for e in src:
-            k = (_key(e.name, n, f), e.is_dir)
-            if k in seen:
-                log.notice(e.path, "Duplicate " + ("directory" if e.is_dir else "file")
-                           + " found in source - ignoring")
-                continue
-            seen.add(k)
-            yield e, dst_map.pop(k, None)
-        for e in dst:
-            k = (_key(e.name, n, f), e.is_dir)
-            if dst_map.get(k) is e:
-                yield None, e
+        return pair_entries(src, dst, normalize=self.normalize, fold=self.fold)
 
     # ----- files -------------------------------------------------------------------------
 
