@@ -73,7 +73,10 @@ def _source(spec: str | Backend, filt: Filter, config_path: str | None, opts: Sy
     if entry is None or entry.is_dir or not isinstance(spec, str):
         return backend, filt
     if filt.active:
-        raise FilterError(f"Can't limit to single files when using filters: {spec}")
+        from .remotes import redact_spec
+
+        raise FilterError(f"Can't limit to single files when using filters: "
+                          f"{redact_spec(spec)}")
     parent, name = _parent(spec)
     backend = open_location(parent, config_path=config_path, copy_links=opts.copy_links,
                             links=opts.links)

@@ -163,11 +163,13 @@ def _source(ns: argparse.Namespace, spec: str, filt: Any, gopts: GlobalOptions
 def _fs_errors(spec: str, fn: Callable[[], T]) -> T:
     """Prefix a remote set-up error with the spec, as rclone's "Failed to create file system"."""
     from .errors import ConfigError
+    from .remotes import redact_spec
 
     try:
         return fn()
     except ConfigError as err:  # keep the class (and so the exit code), prefix the message
-        err.message = f'Failed to create file system for "{spec}": {err.message}'
+        err.message = (f'Failed to create file system for "{redact_spec(spec)}": '
+                       f'{err.message}')
         err.args = (err.message,)
         raise
 
@@ -303,6 +305,64 @@ def _version_text() -> str:
             f"- python/version: {platform.python_version()}")
 
 
+def _write(text: str) -> None:
+    """Print command output; a name the config file holds as invalid UTF-8 passes through."""
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
+    sys.stdout.flush()
+
+
+def _listremotes_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--long", action="store_true",
+                   help="Show type and description in addition to name")
+    p.add_argument("--json", action="store_true", help="Format output as JSON")
+    for flag, what in (("name", "name"), ("type", "type"),
+                       ("source", "source, e.g. 'file' or 'environment'"),
+                       ("description", "description")):
+        p.add_argument(f"--{flag}", default="", metavar="STRING",
+                       help=f"Filter remotes by {what}")
+    p.add_argument("--exact", action="store_true", help="Match filter strings exactly instead "
+                   "of using non-anchored glob matching")
+    p.add_argument("--order-by", default="", metavar="STRING", help="Instructions on how to "
+                   "order the result, e.g. 'type,name=descending'")
+
+
+def _cmd_listremotes(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
+    from . import remotes
+
+    _check_args("listremotes", ns.args, 0, 1)
+    found = remotes.select_remotes(
+        remotes.list_remotes(remotes.load_config(gopts.config or None)),
+        ns.args[0] if ns.args else "", name=ns.name, kind=ns.type, source=ns.source,
+        description=ns.description, exact=ns.exact, order_by=ns.order_by)
+    _write(remotes.format_remotes(found, long=ns.long, as_json=ns.json))
+    return 0
+
+
+def _cmd_config(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
+    from . import remotes
+
+    if not ns.args:
+        raise UsageError("pysync config needs a subcommand: file, show or redacted (pysync "
+                         "does not edit config files)")
+    sub, args = ns.args[0], ns.args[1:]
+    if sub == "file":
+        _check_args("file", args, 0, 0)
+        _write(remotes.config_location(gopts.config or None))
+        return 0
+    if sub not in ("show", "redacted"):
+        raise UsageError(f'unknown command "{sub}" for "pysync config"')
+    _check_args(sub, args, 0, 1)
+    cfg = remotes.load_config(gopts.config or None)
+    redacted = sub == "redacted"
+    _write(remotes.show_remote(cfg, args[0], redacted=redacted) if args
+           else remotes.show_config(cfg, redacted=redacted))
+    return 0
+
+
 _COMMANDS: dict[str, tuple[str, tuple[type, ...], Command]] = {
     "lsf": ("List directories and objects in remote:path formatted for parsing.",
             (ListOptions, FilterOptions), _cmd_lsf),
@@ -316,6 +376,10 @@ _COMMANDS: dict[str, tuple[str, tuple[type, ...], Command]] = {
     "check": ("Checks the files in the source and destination match.",
               (CheckFlags, FilterOptions), _cmd_check),
     "version": ("Show the version number.", (), _cmd_version),
+    "listremotes": ("List the remotes of the config file and the environment.", (),
+                    _cmd_listremotes),
+    "config": ("file | show [NAME] | redacted [NAME]: config path, remotes with secrets "
+               "masked (unknown NAME: exit 1).", (), _cmd_config),
 }
 
 
@@ -324,7 +388,7 @@ def _top_parser() -> _Parser:
                      description="pysync: rclone's copy and sync, in Python, over fsspec.",
                      formatter_class=argparse.RawDescriptionHelpFormatter,
                      epilog="commands:\n" + "\n".join(
-                         f"  {name:<10}{text}" for name, (text, _, _) in _COMMANDS.items())
+                         f"  {name:<13}{text}" for name, (text, _, _) in _COMMANDS.items())
                      + "\n\nRun 'pysync COMMAND --help' for a command's flags.")
     parser.add_argument("--version", action="store_true", help="Print the version number")
     parser.add_argument("command", nargs="?", help=argparse.SUPPRESS)
@@ -337,6 +401,8 @@ def _command_parser(name: str) -> _Parser:
     p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     if name == "size":
         p.add_argument("--json", action="store_true", help="Format output as JSON")
+    if name == "listremotes":
+        _listremotes_flags(p)
     for cls in classes:
         _add_options(p, cls)
     _add_options(p, GlobalOptions)

@@ -1,29 +1,38 @@
 """Turn a location (local path, `name:path` remote, `:type:path`, fsspec URL) into a Backend."""
 
 # Parsing follows rclone's fs/fspath rules; remotes come from an rclone-style INI config file
-# (load_config). Remote types: local, alias, memory and the pysync extension fsspec
-# (``protocol = ...`` plus storage options). URLs of any protocol fsspec knows (memory://,
-# s3://...) open an FsspecBackend; file:// is local.
+# (load_config) and from rclone's RCLONE_CONFIG_<NAME>_<OPTION> environment variables. Remote
+# types: local, alias, memory, sftp, smb and the pysync extension fsspec (``protocol = ...``
+# plus storage options). sftp:// (ssh://) and smb:// URLs open pysync's own sftp/smb backends;
+# URLs of any other protocol fsspec knows (memory://, s3://...) open an FsspecBackend; file://
+# is local. The rest of the module is what ``listremotes`` and ``config show|redacted|file``
+# print: secrets are masked there, as in every message and repr of this module.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import re
 import stat as _stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from . import log
 from .backends.base import Backend
 from .backends.local import LocalBackend
+from .confvalues import obscure
 from .confvalues import parse_bool as _parse_bool
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 __all__ = ["open_backend", "split_remote", "parse_spec", "ParsedSpec", "load_config",
            "find_config_file", "RcloneConfig", "join_root_path", "remote_description",
-           "SECRET_KEYS", "UNSUPPORTED_TYPES"]
+           "SECRET_KEYS", "UNSUPPORTED_TYPES", "option_secrecy", "redact_spec",
+           "config_env_var", "env_remotes", "remote_env_options", "backend_env_options",
+           "remote_options", "RemoteInfo", "list_remotes", "select_remotes", "format_remotes",
+           "show_remote", "show_config", "config_location", "KNOWN_TYPES"]
 
 # rclone's configNameRe (Python's Unicode \w covers Go's \w, \p{L} and \p{N}).
 _NAME = r"[\w.+@]+(?:[ -]+[\w.+@-]+)*"
@@ -65,10 +74,272 @@ _ENV_CONFIG_VARS = ("PYSYNC_CONFIG", "RCLONE_CONFIG")
 _warned_secret_files: set[str] = set()
 
 
+#: Every remote type ``config show`` knows (rclone's name for the ones pysync cannot open).
+KNOWN_TYPES = frozenset({"local", "alias", "memory", "fsspec", "sftp", "smb"}) | UNSUPPORTED_TYPES
+
+# rclone's IsPassword options ("*** ENCRYPTED ***" in config show) and Sensitive ones (XXX in
+# config redacted) of the backends pysync opens: backend/sftp/sftp.go, backend/smb/smb.go
+_PASSWORD_OPTIONS: dict[str, frozenset[str]] = {
+    "sftp": frozenset({"pass", "key_file_pass"}),
+    "smb": frozenset({"pass"}),
+}
+_SENSITIVE_OPTIONS: dict[str, frozenset[str]] = {
+    "sftp": frozenset({"host", "user", "key_pem"}),
+    "smb": frozenset({"host", "user", "domain", "spn"}),
+}
+# any other option whose name says secret (other types, fsspec storage options...) is masked too
+_SECRET_NAME_RE = re.compile(r"pass|secret|token|credential|private|cookie|sas_url|api_?key|"
+                             r"(?:^|_)key(?:$|_pem)")
+_NOT_SECRET = frozenset({"ask_password"})  # sftp's boolean, not a password
+_MASK_PASSWORD = "*** ENCRYPTED ***"
+_MASK = "XXX"
+_URL_MASK = "***"
+
+# backend types whose options can also come from RCLONE_<TYPE>_<OPTION> variables
+_ENV_BACKENDS = ("sftp", "smb")
+# protocols served by pysync's own backends, never by fsspec's (which skip host-key checks)
+_OWN_URL_PROTOCOLS = {"sftp": "sftp", "ssh": "sftp", "smb": "smb"}
+_ENV_REMOTE_RE = re.compile(r"RCLONE_CONFIG_(.+?)_TYPE=(.+)\Z")
+
+
+def option_secrecy(kind: str, key: str) -> str:
+    """``"password"``, ``"sensitive"`` or ``""`` for option ``key`` of a ``kind`` remote.
+
+    rclone's IsPassword/Sensitive marks for sftp and smb; for every type any option named
+    like a secret (``pass``, ``password``, ``token``, ``secret``, ``key``, ``key_pem``,
+    ``client_secret``...) is a password too, so no secret is ever printed in clear.
+    """
+    k = key.lower()
+    if k in _PASSWORD_OPTIONS.get(kind, ()):
+        return "password"
+    if k in _SENSITIVE_OPTIONS.get(kind, ()):
+        return "sensitive"
+    if k in _NOT_SECRET:
+        return ""
+    if k in SECRET_KEYS or _SECRET_NAME_RE.search(k):
+        return "password"
+    return ""
+
+
+def _go_upper(s: str) -> str:
+    """Go's ``strings.ToUpper``: simple (one rune to one rune) case mapping."""
+    return "".join(c if len(c.upper()) != 1 else c.upper() for c in s)
+
+
+def _go_lower(s: str) -> str:
+    """Go's ``strings.ToLower``: simple case mapping."""
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in s)
+
+
+def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
+
+
+def _shown(kind: str, key: str, value: str) -> str:
+    """How a debug line shows an option value (rclone's RedactOptionValue)."""
+    from .filter.glob import go_quote
+
+    return _MASK if value and option_secrecy(kind, key) else go_quote(value)
+
+
+def config_env_var(remote: str, key: str) -> str:
+    """rclone's ``ConfigToEnv``: the variable holding ``key`` of ``remote``.
+
+    ``("my-remote", "skip_links")`` gives ``RCLONE_CONFIG_MY-REMOTE_SKIP_LINKS``: the remote
+    name and the key are upper-cased, ``-`` in the key becomes ``_`` (not in the name).
+    """
+    return "RCLONE_CONFIG_" + _go_upper(remote + "_" + key.replace("-", "_"))
+
+
+def env_remotes(environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """``(name, type)`` of the remotes defined by ``RCLONE_CONFIG_<NAME>_TYPE`` variables, in
+    environment order, both lower-cased as rclone's ``GetRemotes`` does."""
+    out: list[tuple[str, str]] = []
+    for var, value in _environ(environ).items():
+        m = _ENV_REMOTE_RE.match(f"{var}={value}")
+        if m:
+            out.append((_go_lower(m.group(1)), _go_lower(m.group(2))))
+    return out
+
+
+def remote_env_options(name: str, environ: Mapping[str, str] | None = None, *,
+                       known: Iterable[str] = ()) -> dict[str, str]:
+    """The options of remote ``name`` set by ``RCLONE_CONFIG_<NAME>_<OPTION>`` variables.
+
+    The option is the lower-cased rest of the variable name. A variable that belongs to a
+    longer remote name in ``known`` (``RCLONE_CONFIG_A_B_HOST`` when remote ``a_b`` exists)
+    is left to that remote. Empty values count (they override the config file, as in rclone).
+    """
+    upper = _go_upper(name)
+    prefix = "RCLONE_CONFIG_" + upper + "_"
+    tails = {_go_upper(other)[len(upper) + 1:] + "_" for other in known
+             if _go_upper(other).startswith(upper + "_")}
+    out: dict[str, str] = {}
+    for var, value in _environ(environ).items():
+        if not var.startswith(prefix) or len(var) == len(prefix):
+            continue
+        rest = var[len(prefix):]
+        if any(rest.startswith(t) for t in tails):
+            continue
+        out[_go_lower(rest)] = value
+    return out
+
+
+def _backend_option_names(kind: str) -> frozenset[str]:
+    import importlib
+
+    try:
+        module = importlib.import_module(f".backends.{kind}", __package__)
+    except ModuleNotFoundError:
+        return frozenset()
+    names = getattr(module, "OPTION_NAMES", None) or getattr(module, "_KNOWN_OPTIONS", ())
+    return frozenset(names) - {"type"}
+
+
+def backend_env_options(kind: str, environ: Mapping[str, str] | None = None
+                        ) -> dict[str, str]:
+    """Options of every ``kind`` remote set by ``PYSYNC_<TYPE>_<OPTION>`` or rclone's
+    ``RCLONE_<TYPE>_<OPTION>`` (the first wins); only for sftp and smb and their options."""
+    if kind not in _ENV_BACKENDS:
+        return {}
+    env = _environ(environ)
+    out: dict[str, str] = {}
+    for key in sorted(_backend_option_names(kind)):
+        for prefix in (f"PYSYNC_{kind.upper()}_", f"RCLONE_{kind.upper()}_"):
+            var = prefix + key.upper()
+            if var in env:
+                out[key] = env[var]
+                log.debug(None, f"Setting {kind} {key}={_shown(kind, key, env[var])} from "
+                                f"environment variable {var}")
+                break
+    return out
+
+
+def remote_options(cfg: RcloneConfig, name: str, connection: Mapping[str, str] | None = None,
+                   *, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The options remote ``name`` opens with, merged as rclone's ``ConfigMap`` does.
+
+    Highest first: ``connection`` (``name,opt=val:``), ``RCLONE_CONFIG_<NAME>_<OPTION>``,
+    ``RCLONE_<TYPE>_<OPTION>`` (sftp, smb), the config file section (empty values there count
+    as unset). No ``type`` key in the result means there is no such remote.
+    """
+    env = _environ(environ)
+    section = {k: v for k, v in (cfg.section(name) or {}).items() if v != ""}
+    known = [*cfg.names(), *(n for n, _ in env_remotes(env))]
+    from_env = remote_env_options(name, env, known=known)
+    conn = dict(connection or {})
+    kind = conn.get("type", from_env.get("type", section.get("type")))
+    merged = dict(section)
+    if kind is not None:
+        merged.update(backend_env_options(kind, env))
+    for key, value in from_env.items():
+        log.debug(None, f"Setting {key}={_shown(kind or '', key, value)} for \"{name}\" from "
+                        f"environment variable {config_env_var(name, key)}")
+    merged.update(from_env)
+    merged.update(conn)
+    return merged
+
+
+# ----- secrets in specs ------------------------------------------------------------------------
+
+
+def _redact_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        if ":" in userinfo:
+            userinfo = userinfo.partition(":")[0] + ":" + _URL_MASK
+        return f"{scheme}{sep}{userinfo}@{hostport}{slash}{path}"
+    colon = netloc.find(":")
+    if (colon >= 0 and not netloc[colon + 1:].isdigit() and "@" in path
+            and not netloc.startswith("[")):
+        # an unescaped "/" in a password: hide everything up to the last "@"
+        tail = (slash + path).rpartition("@")[2]
+        return f"{scheme}{sep}{netloc[:colon]}:{_URL_MASK}@{tail}"
+    return url
+
+
+def _quote_value(value: str) -> str:
+    if any(c in value for c in ":,'\""):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def redact_spec(spec: str) -> str:
+    """``spec`` fit for a message: the password of a URL (``sftp://user:***@host/``) and
+    secret connection-string options (``:sftp,pass=***:path``) masked."""
+    if "://" in spec:
+        return "::".join(_redact_url(part) if "://" in part else part
+                         for part in spec.split("::"))
+    try:
+        parsed = parse_spec(spec)
+    except ConfigError:
+        return spec
+    if not parsed.config:
+        return spec
+    kind = parsed.name[1:] if parsed.name.startswith(":") else ""
+    if not any(v and option_secrecy(kind, k) == "password" for k, v in parsed.config.items()):
+        return spec
+    opts = "".join(
+        f",{k}=" + (_URL_MASK if v and option_secrecy(kind, k) == "password" else _quote_value(v))
+        for k, v in parsed.config.items())
+    return f"{parsed.name}{opts}:{parsed.path}"
+
+
+def _url_options(spec: str, protocol: str) -> tuple[str, dict[str, str], str]:
+    """``(type, options, path)`` of an ``sftp://``/``ssh://``/``smb://`` URL.
+
+    ``sftp://[user[:pass]@]host[:port][/path]``: the path is absolute (``/~/dir`` or no path
+    is the login directory); ``smb://[[domain;]user[:pass]@]host[:port][/share/dir]``. User,
+    domain and password are percent-decoded, the path is taken verbatim; the password is
+    obscured as the config file holds it.
+    """
+    kind = _OWN_URL_PROTOCOLS[protocol]
+    shown = redact_spec(spec)
+    rest = spec.split("://", 1)[1]
+    netloc, slash, path = rest.partition("/")
+    path = slash + path
+    userinfo, at, hostport = netloc.rpartition("@")
+    options: dict[str, str] = {"type": kind}
+    if at:
+        user, colon, password = userinfo.partition(":")
+        user = unquote(user)
+        if kind == "smb" and ";" in user:
+            domain, _, user = user.partition(";")
+            options["domain"] = domain
+        if user:
+            options["user"] = user
+        if colon:
+            options["pass"] = obscure(unquote(password))
+    if hostport.startswith("["):
+        host, bracket, port_part = hostport[1:].partition("]")
+        if not bracket or (port_part and not port_part.startswith(":")):
+            raise ConfigError(f'bad host in URL "{shown}"')
+        port = port_part[1:]
+        has_port = bool(port_part)
+    else:
+        host, colon, port = hostport.partition(":")
+        has_port = bool(colon)
+    if not host:
+        raise ConfigError(f'{kind} URL needs a host: "{shown}"')
+    if has_port:
+        if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            raise ConfigError(f'bad port in URL "{shown}"')
+        options["port"] = str(int(port))
+    options["host"] = host
+    if kind == "sftp":
+        if path == "/~" or path.startswith("/~/"):
+            path = path[3:]
+    else:
+        path = path.lstrip("/")
+    return kind, options, path
+
+
 # ----- spec parsing (rclone fs/fspath) ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ParsedSpec:
     """A location split as rclone's ``fspath.Parse`` does.
 
@@ -83,6 +354,14 @@ class ParsedSpec:
     config_string: str = ""
     config: dict[str, str] = field(default_factory=dict)
     url: str | None = None
+
+    def __repr__(self) -> str:  # never shows a secret option or a URL's password
+        kind = self.name[1:] if self.name.startswith(":") else ""
+        config = {k: _URL_MASK if v and option_secrecy(kind, k) == "password" else v
+                  for k, v in self.config.items()}
+        return (f"ParsedSpec(name={self.name!r}, path={redact_spec(self.path)!r}, "
+                f"config_string={redact_spec(self.config_string + ':')[:-1]!r}, "
+                f"config={config!r}, url={self.url!r})")
 
 
 def _fsspec_protocols() -> frozenset[str]:
@@ -254,7 +533,7 @@ def join_root_path(remote: str, file_path: str) -> str:
 # ----- the config file -------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(repr=False)
 class RcloneConfig:
     """The sections of an rclone-style config file: ``{name: {key: value}}``.
 
@@ -267,6 +546,9 @@ class RcloneConfig:
 
     def __contains__(self, name: object) -> bool:
         return name in self.sections
+
+    def __repr__(self) -> str:  # section names only: values may be secrets
+        return f"RcloneConfig(path={self.path!r}, sections={list(self.sections)!r})"
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.sections)
@@ -356,6 +638,14 @@ def find_config_file(config_path: str | None = None) -> tuple[str | None, bool]:
         if _no_config_path(explicit):
             return None, True
         return os.path.abspath(os.path.expanduser(explicit)), True
+    for cand in _config_candidates():
+        if os.path.isfile(cand):
+            return cand, False
+    return None, False
+
+
+def _config_candidates() -> list[str]:
+    """The default config locations, in the order :func:`find_config_file` tries them."""
     home = os.path.expanduser("~")
     xdg = os.environ.get("XDG_CONFIG_HOME")
     candidates: list[str] = []
@@ -364,10 +654,7 @@ def find_config_file(config_path: str | None = None) -> tuple[str | None, bool]:
             candidates.append(os.path.join(xdg, app, fname))
         candidates.append(os.path.join(home, ".config", app, fname))
     candidates.append(os.path.join(home, ".rclone.conf"))
-    for cand in candidates:
-        if os.path.isfile(cand):
-            return cand, False
-    return None, False
+    return candidates
 
 
 def _warn_if_exposed(cfg: RcloneConfig, mode: int) -> None:
@@ -454,10 +741,9 @@ class _Resolver:
             return self._local(spec, {})
         if parsed.name.startswith(":"):
             kind = parsed.name[1:]
-            options = dict(parsed.config)
+            options = {**backend_env_options(kind), **parsed.config}
         else:
-            section = self.config.section(parsed.name) or {}
-            options = {**section, **parsed.config}
+            options = remote_options(self.config, parsed.name, parsed.config)
             if "type" not in options:
                 raise ConfigError(f'didn\'t find section in config file ("{parsed.name}")')
             kind = options["type"]
@@ -521,6 +807,10 @@ class _Resolver:
             if not protocol:
                 raise ConfigError(f'fsspec remote "{parsed.name}" needs a "protocol" option '
                                   "(e.g. protocol = memory)")
+            if protocol.lower() in _OWN_URL_PROTOCOLS:
+                own = _OWN_URL_PROTOCOLS[protocol.lower()]
+                raise ConfigError(f'fsspec remote "{parsed.name}": protocol "{protocol}" is '
+                                  f'served by pysync\'s own backend - use "type = {own}"')
             storage = {k: _storage_value(v) for k, v in options.items()
                        if k not in _NOT_STORAGE_OPTIONS}
         if protocol in ("file", "local"):
@@ -540,10 +830,20 @@ class _Resolver:
             from fsspec.implementations.local import LocalFileSystem
 
             return self._local(LocalFileSystem._strip_protocol(spec) or "/", {})
+        if protocol in _OWN_URL_PROTOCOLS and spec[len(protocol):].startswith("://"):
+            kind, url_opts, path = _url_options(spec, protocol)
+            options = {**backend_env_options(kind), **url_opts}
+            name = ":" + kind
+            return self._open_type(kind, ParsedSpec(name, path, name), options, ())
+        for part in spec.split("::"):
+            m = _URL_RE.match(part)
+            if m and m.group(1).lower() in _OWN_URL_PROTOCOLS:
+                raise ConfigError(f'can\'t chain "{m.group(1)}://" URLs: use '
+                                  f'"{m.group(1)}://..." on its own (pysync\'s own backend)')
         try:
             fs, path = url_to_fs(spec, skip_instance_cache=True)
         except (ImportError, ValueError, TypeError) as err:
-            raise ConfigError(f'can\'t open "{spec}": {err}') from None
+            raise ConfigError(f'can\'t open "{redact_spec(spec)}": {err}') from None
         return FsspecBackend(fs, path)
 
 
@@ -563,3 +863,221 @@ def open_backend(spec: str, *, config_path: str | None = None, copy_links: bool 
 def remote_description(backend: Backend) -> str:
     """How rclone names ``backend`` in logs (its ``describe()``)."""
     return backend.describe()
+
+
+# ----- listremotes and config show/redacted/file -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteInfo:
+    """One remote as ``listremotes`` shows it (rclone's ``config.Remote``).
+
+    ``source`` is ``"environment"`` (``RCLONE_CONFIG_<NAME>_TYPE``) or ``"file"``.
+    """
+
+    name: str
+    type: str
+    source: str
+    description: str = ""
+
+
+def list_remotes(cfg: RcloneConfig, environ: Mapping[str, str] | None = None
+                 ) -> list[RemoteInfo]:
+    """The remotes rclone's ``GetRemotes`` finds: those defined in the environment first (in
+    its order, lower-cased), then the config file sections that have a ``type`` (in file
+    order) whose name is not already listed. Nothing is sorted."""
+    out = [RemoteInfo(name, kind, "environment") for name, kind in env_remotes(environ)]
+    seen = {r.name for r in out}
+    for section in cfg.names():
+        kind = cfg.get(section, "type")
+        if section not in seen and kind is not None:
+            out.append(RemoteInfo(section, kind, "file",
+                                  cfg.get(section, "description", "") or ""))
+    return out
+
+
+def _compile_filter(what: str, glob: str, exact: bool) -> re.Pattern[str]:
+    from .filter.glob import glob_to_regexp, re2_to_python
+
+    try:
+        regexp = glob_to_regexp(glob, ignore_case=True, path_mode=False, add_anchors=exact)
+        return re.compile(re2_to_python(regexp))
+    except ConfigError as err:
+        raise UsageError(f"invalid {what} filter argument: {err}") from None
+
+
+def select_remotes(remotes: Iterable[RemoteInfo], pattern: str = "", *, name: str = "",
+                   kind: str = "", source: str = "", description: str = "",
+                   exact: bool = False, order_by: str = "") -> list[RemoteInfo]:
+    """``listremotes``' filters and ``--order-by``, as rclone applies them.
+
+    Each filter is an rclone glob matched case-insensitively anywhere in the value (the whole
+    value with ``exact``); ``pattern`` may match any of the four fields. ``order_by`` is
+    ``field[=asc|desc],...`` over name, type, source, description (a stable sort).
+    Raises UsageError (exit 2) with rclone's wording for a bad glob or ``order_by``.
+    """
+    filters = [(what, _compile_filter(what, glob, exact)) for what, glob in (
+        ("all", pattern), ("name", name), ("type", kind), ("source", source),
+        ("description", description)) if glob]
+
+    def fields(r: RemoteInfo) -> dict[str, str]:
+        return {"name": r.name, "type": r.type, "source": r.source,
+                "description": r.description}
+
+    def keep(r: RemoteInfo) -> bool:
+        values = fields(r)
+        for what, rx in filters:
+            candidates = values.values() if what == "all" else (values[what],)
+            if not any(rx.search(v) for v in candidates):
+                return False
+        return True
+
+    out = [r for r in remotes if keep(r)]
+    if not order_by:
+        return out
+    keys: list[tuple[str, bool]] = []
+    for part in reversed(_go_lower(order_by).split(",")):
+        fld, eq, direction = part.partition("=")
+        descending = False
+        if eq:
+            if direction in ("descending", "desc"):
+                descending = True
+            elif direction not in ("ascending", "asc"):
+                raise UsageError(f"unknown --order-by direction {_go_quote(direction)}")
+        if fld not in ("name", "type", "source", "description"):
+            raise UsageError(f"unknown --order-by field {_go_quote(fld)}")
+        keys.append((fld, descending))
+    for fld, descending in keys:  # least significant first: stable sorts compose
+        out.sort(key=lambda r, f=fld: fields(r)[f], reverse=descending)
+    return out
+
+
+def _go_quote(s: str) -> str:
+    from .filter.glob import go_quote
+
+    return go_quote(s)
+
+
+def _pad(s: str, width: int) -> str:
+    """Go's ``%-*s``: pad to ``width`` runes."""
+    return s + " " * max(0, width - len(s))
+
+
+def _go_json_string(s: str) -> str:
+    """``s`` as Go's encoding/json writes a string (HTML characters escaped)."""
+    s = re.sub(r"[\ud800-\udfff]", "\ufffd", s)
+    out = json.dumps(s, ensure_ascii=False)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        out = out.replace(ch, esc)
+    return out
+
+
+def format_remotes(remotes: Iterable[RemoteInfo], *, long: bool = False,
+                   as_json: bool = False) -> str:
+    """``listremotes`` output: ``name:`` lines; with ``long`` rclone's aligned
+    ``name: type description`` columns; with ``as_json`` rclone's one-object-a-line array."""
+    items = list(remotes)
+    if as_json:
+        lines = ["{" + ",".join(f'"{k}":{_go_json_string(getattr(r, k))}'
+                                for k in ("name", "type", "source", "description")) + "}"
+                 for r in items]
+        return "[\n" + "".join(line + (",\n" if i < len(lines) - 1 else "\n")
+                               for i, line in enumerate(lines)) + "]\n"
+    if long:
+        # rclone sizes the columns in bytes and pads them in runes
+        width = max((len(r.name.encode("utf-8", "surrogateescape")) for r in items), default=0)
+        twidth = max((len(r.type.encode("utf-8", "surrogateescape")) for r in items), default=0)
+        return "".join(f"{_pad(r.name + ':', width + 1)} {_pad(r.type, twidth)} "
+                       f"{r.description}\n" for r in items)
+    return "".join(f"{r.name}:\n" for r in items)
+
+
+def _masked(kind: str, key: str, value: str, redacted: bool) -> str:
+    secrecy = option_secrecy(kind, key) if value else ""
+    if not secrecy:
+        return value
+    return _MASK_PASSWORD if secrecy == "password" and not redacted else _MASK
+
+
+def _remote_lines(cfg: RcloneConfig, name: str, env: Mapping[str, str],
+                  redacted: bool) -> list[str]:
+    known = [*cfg.names(), *(n for n, _ in env_remotes(env))]
+    from_env = remote_env_options(name, env, known=known)
+    section = cfg.section(name) or {}
+    kind = from_env.get("type", section.get("type", ""))
+    lines = [f"[{name}]"]
+    if not kind:
+        lines.append(f"# couldn't find type of fs for {_go_quote(name)}")
+    elif kind not in KNOWN_TYPES:
+        lines.append(f"# didn't find backend called {_go_quote(kind)}")
+    keys = list(section) + sorted((k for k in from_env if k not in section),
+                                  key=lambda k: k != "type")
+    for key in keys:
+        value = from_env.get(key, section.get(key, ""))
+        lines.append(f"{key} = {_masked(kind, key, value, redacted)}")
+    return lines
+
+
+_REDACTED_FOOTER = "### Double check the config for sensitive info before posting publicly\n"
+
+
+def show_remote(cfg: RcloneConfig, name: str, *, redacted: bool = False,
+                environ: Mapping[str, str] | None = None) -> str:
+    """``config show NAME`` (``redacted``: ``config redacted NAME``) as rclone prints it,
+    secrets masked.
+
+    The section's keys in file order with ``RCLONE_CONFIG_<NAME>_<KEY>`` overrides, then
+    keys only the environment sets. Passwords show as ``*** ENCRYPTED ***`` and rclone's
+    Sensitive options (sftp/smb host, user...) as ``XXX``; ``redacted`` shows both as ``XXX``
+    and adds rclone's closing line. Trailing colons of ``name`` are ignored. Raises
+    ConfigError (exit 1) when no section and no ``RCLONE_CONFIG_<NAME>_TYPE`` exists.
+    """
+    env = _environ(environ)
+    name = name.rstrip(":")
+    if name not in cfg and config_env_var(name, "type") not in env:
+        raise ConfigError(f'didn\'t find section in config file ("{name}")')
+    text = "\n".join(_remote_lines(cfg, name, env, redacted)) + "\n"
+    return text + (_REDACTED_FOOTER if redacted else "")
+
+
+def show_config(cfg: RcloneConfig, *, redacted: bool = False,
+                environ: Mapping[str, str] | None = None) -> str:
+    """``config show`` (``redacted``: ``config redacted``) for the whole config file.
+
+    ``config show`` prints the file as rclone re-serialises it (sections in file order,
+    ``key = value``, a blank line after each section, ``DEFAULT`` keys without a header;
+    comments are not kept) with secrets masked as in :func:`show_remote`; ``config redacted``
+    prints every section as :func:`show_remote` does, sorted by name. An empty config is
+    ``; empty config``.
+    """
+    if redacted:
+        if not cfg.sections:
+            return "; empty config\n" + _REDACTED_FOOTER
+        env = _environ(environ)
+        blocks = ["\n".join(_remote_lines(cfg, name, env, True)) + "\n"
+                  for name in sorted(cfg.sections, key=lambda n: n.encode("utf-8",
+                                                                          "surrogateescape"))]
+        return "\n".join(blocks) + _REDACTED_FOOTER
+    if not cfg.sections:
+        return "; empty config\n"
+    out: list[str] = []
+    for name, section in cfg.sections.items():
+        if name != "DEFAULT":
+            out.append(f"[{name}]\n")
+        kind = section.get("type", "")
+        out.extend(f"{k} = {_masked(kind, k, v, False)}\n" for k, v in section.items())
+        out.append("\n")
+    return "".join(out)
+
+
+def config_location(config_path: str | None = None) -> str:
+    """``config file``: where the config is read from, worded as rclone's."""
+    found, explicit = find_config_file(config_path)
+    if found is None:
+        if explicit:
+            return "Configuration is in memory only\n"
+        found = _config_candidates()[0]
+    if os.path.exists(found):
+        return f"Configuration file is stored at:\n{found}\n"
+    return f"Configuration file doesn't exist, but pysync will use this path:\n{found}\n"
