@@ -439,7 +439,13 @@ def _join_values(parser: argparse.ArgumentParser, args: list[str]) -> list[str]:
 
 
 def _split_command(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
-    """(flags before the command, command, everything after it)."""
+    """(flags before the command, command, everything after it).
+
+    As in rclone, flags may come before the command (``pysync --config F listremotes``):
+    the command is the first known command name; failing that, the first word."""
+    for i, arg in enumerate(argv):
+        if arg in _COMMANDS and (i == 0 or argv[i - 1] != "--"):
+            return argv[:i], arg, argv[i + 1:]
     for i, arg in enumerate(argv):
         if not arg.startswith("-"):
             return argv[:i], arg, argv[i + 1:]
@@ -465,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         before, command, rest = _split_command(argv)
         top = _top_parser()
-        if command is None or before:
+        if command is None or command not in _COMMANDS or "--version" in before:
             ns = top.parse_args(before + ([command] if command else []))
             if ns.version:
                 print(_version_text())
@@ -476,7 +482,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command not in _COMMANDS:
             raise UsageError(f'unknown command "{command}" for "pysync"')
         parser = _command_parser(command)
-        ns = parser.parse_intermixed_args(_join_values(parser, rest))
+        # flags given before the command belong to it too (rclone's flags are global)
+        ns = parser.parse_intermixed_args(_join_values(parser, before + rest))
         gopts = _make(GlobalOptions, ns)
         log.setup_logging(verbose=gopts.verbose + (2 if "filters" in gopts.dump else 0),
                           quiet=gopts.quiet, log_file=gopts.log_file or None,

@@ -37,11 +37,21 @@ def test_version_flag_and_command() -> None:
     assert run("version").stdout.startswith("pysync v")
 
 
-@pytest.mark.parametrize("command", ["lsf", "ls", "size", "version"])
+@pytest.mark.parametrize("command", ["lsf", "ls", "size", "version", "copy", "sync", "check",
+                                     "listremotes", "config"])
 def test_every_command_has_help(command: str) -> None:
     out = run(command, "--help")
     assert out.returncode == 0
     assert "usage: pysync " + command in out.stdout
+
+
+def test_flags_before_the_command(tree: Path) -> None:
+    # rclone's flags are global: they may come before the command name
+    out = run("--max-depth", "1", "-F", "p", "lsf", str(tree))
+    assert out.returncode == 0, out.stderr
+    assert sorted(out.stdout.splitlines()) == ["a/", "empty/", "y z.txt"]
+    bad = run("--no-such-flag", "lsf", str(tree))
+    assert bad.returncode == 2 and "unknown flag: --no-such-flag" in bad.stderr
 
 
 def test_lsf_formats(tree: Path) -> None:
