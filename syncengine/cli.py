@@ -492,9 +492,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PysyncError as err:
         _render_error(err)
         return err.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # in-process callers only: console() handles SIGINT itself
         log.error(None, "Interrupted")
-        return 1
+        return 130  # rclone: 128 + SIGINT
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -502,6 +502,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def console() -> NoReturn:
-    """Entry point of the ``pysync`` console script."""
-    sys.exit(main())
+    """Entry point of the ``pysync`` console script; SIGINT/SIGTERM end it like rclone."""
+    from .interrupt import signals_handled
+
+    with signals_handled():
+        code = main()
+    sys.exit(code)
 

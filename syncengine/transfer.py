@@ -3,15 +3,17 @@ verification, mtime, atomic rename; plus rclone's backup-dir moves and the bandw
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
-from . import log
+from . import interrupt, log
 from .backends.base import Backend, Entry
 from .errors import MaxTransferError, PysyncError, RetryableError, SourceChangedError
 from .hashing import new_hasher
@@ -19,9 +21,10 @@ from .options import SyncOptions
 from .units import format_go_time
 
 __all__ = ["Transferer", "partial_name", "go_time_utc", "TokenBucket", "backup_path",
-           "CorruptedError"]
+           "CorruptedError", "SourceOpenError"]
 
 CHUNK = 4 * 1024 * 1024
+_T = TypeVar("_T")
 _tls = threading.local()
 
 
@@ -40,6 +43,36 @@ class CorruptedError(RetryableError):
 
     reference = "corrupted-on-transfer"
     exit_code = 1
+
+
+# errors Go's os.Lstat reports (rclone's local backend lstat()s a source before opening it)
+_LSTAT_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG})
+
+
+class SourceOpenError(OSError):
+    """The source file could not be opened (unreadable, vanished since the listing...).
+
+    Keeps the errno of the underlying error (so retry classes and exit codes are unchanged)
+    and reads like rclone: ``failed to open source object: open <path>: permission denied``
+    (``lstat <path>: no such file or directory`` for a file that vanished).
+    """
+
+    def __str__(self) -> str:
+        return f"failed to open source object: {self.strerror}"
+
+    @classmethod
+    def wrap(cls, err: OSError, *, local: bool) -> SourceOpenError:
+        """The SourceOpenError for ``err``, the error of opening a source file."""
+        if local and err.errno is not None and err.filename is not None:
+            reason = os.strerror(err.errno)
+            reason = reason[:1].lower() + reason[1:]
+            verb = "lstat" if err.errno in _LSTAT_ERRNOS else "open"
+            text = f"{verb} {os.fsdecode(err.filename)}: {reason}"
+        else:
+            text = str(err)
+        new = cls(err.errno, text)
+        new.filename = err.filename
+        return new
 
 
 def go_time_utc(ns: int) -> str:
@@ -164,7 +197,7 @@ class Transferer:
             return self._copy_link(src, dst_path, replacing=replacing)
         final = dst_path
         tmp = partial_name(dst_path, src, opts.partial_suffix) if self.partial_ok else dst_path
-        reader = self.src.open_read(src.path)
+        reader = self._open_source(src)
         multi = False
         try:
             size, mtime_ns = self._stat_open(reader, src)
@@ -190,6 +223,8 @@ class Transferer:
                 self._remove_failed(tmp)
                 raise
             finally:
+                if tmp != final:
+                    interrupt.release(self.dst, tmp)
                 tr.done(err)
         finally:
             reader.close()
@@ -216,6 +251,25 @@ class Transferer:
         tr.done(None)
         log.info(src.path, "Copied (replaced existing)" if replacing else "Copied (new)")
         return TransferResult(len(data), None, None)
+
+    def _open_source(self, src: Entry) -> BinaryIO:
+        """Open the source for reading. A local file system's plain OSError is re-raised as
+        SourceOpenError (same errno, rclone's ``failed to open source object: ...`` text);
+        other errors keep their class (retry classes, exit codes)."""
+        try:
+            return self.src.open_read(src.path)
+        except OSError as err:
+            if not self._src_local or isinstance(
+                    err, (PysyncError, SourceOpenError, ConnectionError, TimeoutError)):
+                raise
+            raise SourceOpenError.wrap(err, local=True) from err
+
+    def _open_partial(self, tmp: str, opener: Callable[[], _T]) -> _T:
+        """Create the file ``tmp`` with ``opener``; a partial name is registered so that a
+        SIGINT/SIGTERM removes it (an --inplace target is left, as rclone does)."""
+        if not self.partial_ok:
+            return opener()
+        return interrupt.open_partial(self.dst, tmp, opener)
 
     def _stat_open(self, reader: BinaryIO, src: Entry) -> tuple[int, int]:
         """Size and mtime at open (rclone re-stats the source when it opens it)."""
@@ -249,7 +303,7 @@ class Transferer:
         total = 0
         hard_max = self._max if self._max >= 0 and self.opts.cutoff_mode.upper() == "HARD" \
             else -1
-        writer = self.dst.open_write(tmp)
+        writer = self._open_partial(tmp, lambda: self.dst.open_write(tmp))
         written = -1
         try:
             write = writer.write
@@ -311,11 +365,15 @@ class Transferer:
         streams = min(self.opts.multi_thread_streams, len(chunks))
         in_fd = reader.fileno()
         full = self.dst.full(tmp)  # type: ignore[attr-defined]
-        try:
-            out_fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(full), exist_ok=True)
-            out_fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+
+        def create() -> int:
+            try:
+                return os.open(full, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(full), exist_ok=True)
+                return os.open(full, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+
+        out_fd = self._open_partial(tmp, create)
         lock = threading.Lock()
         failed = threading.Event()
         next_chunk = iter(chunks)
