@@ -467,12 +467,12 @@ class _Attempt:
             log.info(d.path, "Moved into backup dir")
 
     def delete_after(self, checkers: _Pool) -> None:
-        """rclone's --delete-after: only when no error has been counted."""
-        if not self.to_delete:
-            return
+        """rclone's --delete-after: only when no error has been counted (the refusal is
+        logged, whether or not anything was to be deleted, and not counted again)."""
         if self.stats.errors() and not self.opts.ignore_errors:
             log.error(self.dst.describe(), ERROR_NOT_DELETING)
-            self.error("", PysyncError(ERROR_NOT_DELETING))
+            return
+        if not self.to_delete:
             return
         for d in self.to_delete:
             checkers.submit(lambda d=d: self._delete(d))
@@ -514,11 +514,12 @@ class _Attempt:
             return False
 
     def remove_dirs(self) -> None:
-        """Remove destination-only directories, deepest first, if empty; failures are quiet."""
-        if not self.dirs_to_remove:
-            return
+        """Remove destination-only directories, deepest first, if empty; failures are quiet.
+        After a counted error nothing is removed and rclone's refusal is logged."""
         if self.stats.errors() and not self.opts.ignore_errors:
             log.error(self.dst.describe(), ERROR_NOT_DELETING_DIRS)
+            return
+        if not self.dirs_to_remove:
             return
         for path in sorted(self.dirs_to_remove, key=lambda p: (-p.count("/"), p)):
             if self.opts.dry_run:

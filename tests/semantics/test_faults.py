@@ -63,7 +63,11 @@ def test_unreadable_source_file_fails_the_run_and_deletes_nothing(tool: str,
     assert (f"ERROR : locked.txt: Failed to copy: failed to open source object: open "
             f"{locked}: permission denied\n") in err
     assert f"ERROR : Local file system at {dst}: {NOT_DELETING}\n" in err
-    assert "NOTICE: Failed to sync" in err
+    assert (f"ERROR : Local file system at {dst}: not deleting directories as there were IO "
+            "errors\n") in err
+    # the refusals are not counted: one error, reported alone
+    assert ("NOTICE: Failed to sync: failed to open source object: open "
+            f"{locked}: permission denied\n") in err
     assert files_only(read_tree(dst)) == {
         "locked.txt": b"old locked", "extra.txt": b"extra", "olddir/x.txt": b"x",
         "ok.txt": b"ok", "sub/fine.txt": b"fine"}  # the readable files copied, none deleted
