@@ -376,16 +376,27 @@ class _Attempt:
     def _copy_with_low_level_retries(self, s: Entry, dst_path: str, replacing: bool) -> None:
         """One transfer, retried up to --low-level-retries times on transient errors only."""
         tries = max(1, self.opts.low_level_retries)
-        for n in range(1, tries + 1):
-            try:
-                self.transferer.copy(s, dst_path, replacing=replacing)
-                return
-            except (ConnectionError, TimeoutError, OSError) as err:
-                transient = isinstance(err, (ConnectionError, TimeoutError)) or \
-                    getattr(err, "errno", None) in _NETWORK_ERRNOS
-                if not transient or n == tries or self.cancel.is_set():
-                    raise
-                log.debug(s.path, f"Received error: {err} - low level retry {n}/{tries}")
+        # one accounting Transfer for all the tries, as rclone: a retried error is not
+        # counted, and the bytes of a failed try are not reported as transferred
+        tr = self.stats.start_transfer(s.path, s.size)
+        failure: BaseException | None = None
+        try:
+            for n in range(1, tries + 1):
+                try:
+                    self.transferer.copy(s, dst_path, replacing=replacing, tr=tr)
+                    return
+                except (ConnectionError, TimeoutError, OSError) as err:
+                    transient = isinstance(err, (ConnectionError, TimeoutError)) or \
+                        getattr(err, "errno", None) in _NETWORK_ERRNOS
+                    if not transient or n == tries or self.cancel.is_set():
+                        raise
+                    log.debug(s.path, f"Received error: {err} - low level retry {n}/{tries}")
+                    tr.restart()
+        except BaseException as err:
+            failure = err
+            raise
+        finally:
+            tr.done(failure)
 
     # ----- deletions ---------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from . import interrupt, log
 from .backends.base import Backend, Entry
@@ -19,6 +19,9 @@ from .errors import MaxTransferError, PysyncError, RetryableError, SourceChanged
 from .hashing import new_hasher
 from .options import SyncOptions
 from .units import format_go_time
+
+if TYPE_CHECKING:
+    from .accounting import Transfer
 
 __all__ = ["Transferer", "partial_name", "go_time_utc", "TokenBucket", "backup_path",
            "CorruptedError", "SourceOpenError"]
@@ -185,23 +188,32 @@ class Transferer:
 
     # ----- the copy ---------------------------------------------------------------------
 
-    def copy(self, src: Entry, dst_path: str, *, replacing: bool) -> TransferResult:
+    def copy(self, src: Entry, dst_path: str, *, replacing: bool,
+             tr: Transfer | None = None) -> TransferResult:
         """Copy ``src`` to ``dst_path``; the old destination stays intact until the rename.
 
         Raises SourceChangedError when the source changes while being read, CorruptedError
         when verification fails, MaxTransferError at ``--max-transfer``, or the OSError of
         a failed read/write. Never leaves a partial file behind on failure.
+
+        ``tr``: the caller's accounting Transfer (kept over low-level retries, as rclone
+        keeps one per file); the caller ends it. Without one the copy starts and ends its
+        own.
         """
         opts = self.opts
         if getattr(self.dst, "links", False) and dst_path.endswith(".rclonelink"):
-            return self._copy_link(src, dst_path, replacing=replacing)
+            return self._copy_link(src, dst_path, replacing=replacing, tr=tr)
         final = dst_path
         tmp = partial_name(dst_path, src, opts.partial_suffix) if self.partial_ok else dst_path
         reader = self._open_source(src)
         multi = False
         try:
             size, mtime_ns = self._stat_open(reader, src)
-            tr = self.stats.start_transfer(src.path, size)
+            own = tr is None
+            if tr is None:
+                tr = self.stats.start_transfer(src.path, size)
+            else:
+                tr.size = size
             err: BaseException | None = None
             try:
                 if self._multi_ok(size):
@@ -225,7 +237,8 @@ class Transferer:
             finally:
                 if tmp != final:
                     interrupt.release(self.dst, tmp)
-                tr.done(err)
+                if own:
+                    tr.done(err)
         finally:
             reader.close()
         if log.LOGGER.isEnabledFor(logging.INFO):
@@ -237,18 +250,23 @@ class Transferer:
             log.info(src.path, what)
         return TransferResult(size, self.hash_kind, digest)
 
-    def _copy_link(self, src: Entry, dst_path: str, *, replacing: bool) -> TransferResult:
+    def _copy_link(self, src: Entry, dst_path: str, *, replacing: bool,
+                   tr: Transfer | None) -> TransferResult:
         """``-l/--links``: a .rclonelink file becomes a symlink on a local destination."""
         with self.src.open_read(src.path) as reader:
             data = reader.read()
-        tr = self.stats.start_transfer(src.path, len(data))
+        own = tr is None
+        if tr is None:
+            tr = self.stats.start_transfer(src.path, len(data))
         try:
             self.dst.write_link(dst_path, os.fsdecode(data), src.mtime_ns)  # type: ignore[attr-defined]
             tr.add(len(data))
         except BaseException as e:
-            tr.done(e)
+            if own:
+                tr.done(e)
             raise
-        tr.done(None)
+        if own:
+            tr.done(None)
         log.info(src.path, "Copied (replaced existing)" if replacing else "Copied (new)")
         return TransferResult(len(data), None, None)
 

@@ -150,3 +150,32 @@ def test_failed_copy_removes_partial(src: Path, dst: Path) -> None:
     res = api.copy(str(src), BrokenWriter(str(dst)), retries=1)
     assert res.exit_code != 0
     assert read_tree(dst) == {}
+
+
+def test_low_level_retry_is_not_counted(src: Path, dst: Path, caplog) -> None:
+    """A transient error cured by a low-level retry is no error of the run (as rclone): the
+    file is copied once, counted once, and the bytes of the failed try are not reported."""
+    write_tree(src, {"a.dat": "x" * 5000, "b.dat": "y" * 10})
+    fails = {"a.dat": 2}
+
+    class Flaky(LocalBackend):
+        def open_write(self, path: str):  # type: ignore[override]
+            name = path.split("/")[-1].split(".")[0] + ".dat"
+            if fails.get(name, 0) > 0:
+                fails[name] -= 1
+                raise ConnectionResetError(104, "Connection reset by peer")
+            return super().open_write(path)
+
+    caplog.set_level(5)
+    res = api.copy(str(src), Flaky(str(dst)), retries=1)
+    assert res.exit_code == 0 and res.errors == []
+    assert res.stats.errors == 0 and res.stats.transfers == 2
+    assert res.stats.bytes == 5010
+    assert read_tree(dst) == {"a.dat": b"x" * 5000, "b.dat": b"y" * 10}
+    assert "low level retry 1/10" in caplog.text and "low level retry 2/10" in caplog.text
+    # a transient error on every try is counted once, after the last try
+    fails["a.dat"] = 99
+    (dst / "a.dat").unlink()
+    res = api.copy(str(src), Flaky(str(dst)), retries=1, low_level_retries=3)
+    assert res.exit_code != 0 and res.stats.errors == 1 and len(res.errors) == 1
+    assert not (dst / "a.dat").exists()
