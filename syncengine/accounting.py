@@ -462,6 +462,12 @@ class Stats:
                 self._retire_range(item.started, now)
             self._checks += 1
 
+    def add_checks(self, n: int) -> None:
+        """Count ``n`` checks decided at once without I/O (unchanged files found by the
+        march): they count like ``start_check``/``end_check`` pairs, in a single step."""
+        with self._lock:
+            self._checks += n
+
     # ----- transfers ---------------------------------------------------------------------
 
     def add_total_transfer(self, size: int, count: int = 1) -> None:

@@ -166,6 +166,23 @@ class Comparer:
             return Decision(SET_MTIME, "contents identical")
         return Decision(SKIP, "contents identical")
 
+    def fast_skip(self) -> Callable[[Entry, Entry], bool] | None:
+        """A predicate that is True for a pair the ladder would skip from sizes and times
+        alone, with nothing to log; None when the flags (or DEBUG logging) need the full
+        ladder for every pair. Used to decide unchanged files in bulk in the march."""
+        o = self.opts
+        if (o.ignore_existing or o.ignore_times or o.update or o.checksum or o.ignore_size
+                or self.window == MTIME_NOT_SUPPORTED or log.LOGGER.isEnabledFor(logging.DEBUG)):
+            return None
+        if o.size_only:
+            return lambda s, d: s.size == d.size and s.size >= 0
+        window = self.window
+
+        def same(s: Entry, d: Entry) -> bool:
+            return s.size == d.size and s.size >= 0 and -window < d.mtime_ns - s.mtime_ns < window
+
+        return same
+
     def needs_io(self, src: Entry, dst: Entry) -> bool:
         """True when deciding this pair may need hashes (so it belongs on a checker thread);
         False when ``need_transfer`` decides from sizes and times alone."""

@@ -198,6 +198,7 @@ class _Attempt:
         """
         # (source dir, destination dir, listed on source, listed on destination, depth)
         stack: list[tuple[str, str, bool, bool, int]] = [("", "", True, True, 1)]
+        fast_skip = self.comparer.fast_skip()
         while stack:
             if self.cancel.is_set():
                 return
@@ -226,6 +227,7 @@ class _Attempt:
             if in_src and not deletes_only:
                 self._track_empty_src_dirs(spath, src_entries)
             children: list[tuple[str, str, bool, bool, int]] = []
+            unchanged = 0
             for s, d in self._pair(src_entries, dst_entries):
                 if s is not None and s.is_dir:
                     # rclone: an existing directory keeps its destination spelling, new
@@ -240,6 +242,8 @@ class _Attempt:
                         continue
                     if d is None:
                         self._queue_transfer(transfers, s, None, s.path)
+                    elif fast_skip is not None and fast_skip(s, d):
+                        unchanged += 1  # the common case of a re-run: decided in bulk
                     elif self.comparer.needs_io(s, d):
                         checkers.submit(lambda s=s, d=d: self._check(transfers, s, d))
                     else:
@@ -254,6 +258,8 @@ class _Attempt:
                             self.to_delete.append(d)
                     elif self.delete_mode == "during" or deletes_only:
                         checkers.submit(lambda d=d: self._delete(d))
+            if unchanged:
+                self.stats.add_checks(unchanged)
             stack.extend(reversed(children))
 
     def _track_empty_src_dirs(self, spath: str, src_entries: list[Entry]) -> None:

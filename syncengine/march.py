@@ -10,13 +10,29 @@ from .backends.base import Entry
 
 __all__ = ["name_key", "pair_entries"]
 
+_nfc = unicodedata.normalize
+
 
 def name_key(name: str, normalize: bool = True, fold: bool = False) -> str:
     """The name two listings are matched by: NFC-normalised unless ``normalize`` is False
     (``--no-unicode-normalization``), lower-cased on a case-insensitive destination."""
-    if normalize:
-        name = unicodedata.normalize("NFC", name)
+    if normalize and not name.isascii():
+        name = _nfc("NFC", name)
     return name.lower() if fold else name
+
+
+def _keys(entries: list[Entry], normalize: bool, fold: bool) -> list[str]:
+    """The match key of every entry of one listing: the name key, with a ``/`` appended for
+    a directory (no name holds one), so a file and a directory of one name never pair."""
+    if not entries:
+        return []
+    first = entries[0]
+    cut = len(first.path) - len(first.name)  # one listing: every entry has this parent
+    keys = [e.path[cut:] + "/" if e.is_dir else e.path[cut:] for e in entries]
+    if normalize or fold:
+        keys = [name_key(k, normalize, fold) for k in keys] if fold else \
+            [k if k.isascii() else _nfc("NFC", k) for k in keys]
+    return keys
 
 
 def pair_entries(src: list[Entry], dst: list[Entry], *, normalize: bool = True,
@@ -25,24 +41,29 @@ def pair_entries(src: list[Entry], dst: list[Entry], *, normalize: bool = True,
     the destination-only entries. Entries pair by name key *and* type, so a file and a
     directory of the same name never pair; a second entry with the same key on one side
     is ignored with rclone's NOTICE."""
-    dst_map: dict[tuple[str, bool], Entry] = {}
-    for e in dst:
-        k = (name_key(e.name, normalize, fold), e.is_dir)
-        if k in dst_map:
-            log.notice(e.path, "Duplicate " + ("directory" if e.is_dir else "file")
-                       + " found in destination - ignoring")
-            continue
-        dst_map[k] = e
-    seen: set[tuple[str, bool]] = set()
-    for e in src:
-        k = (name_key(e.name, normalize, fold), e.is_dir)
-        if k in seen:
-            log.notice(e.path, "Duplicate " + ("directory" if e.is_dir else "file")
-                       + " found in source - ignoring")
-            continue
-        seen.add(k)
-        yield e, dst_map.pop(k, None)
-    for e in dst:
-        k = (name_key(e.name, normalize, fold), e.is_dir)
-        if dst_map.get(k) is e:
-            yield None, e
+    dst_keys = _keys(dst, normalize, fold)
+    dst_map = dict(zip(dst_keys, dst, strict=True))
+    if len(dst_map) != len(dst):  # duplicates: the first one wins
+        dst_map = {}
+        for k, e in zip(dst_keys, dst, strict=True):
+            if k in dst_map:
+                log.notice(e.path, "Duplicate " + ("directory" if e.is_dir else "file")
+                           + " found in destination - ignoring")
+                continue
+            dst_map[k] = e
+    src_keys = _keys(src, normalize, fold)
+    check_dups = len(set(src_keys)) != len(src)
+    seen: set[str] = set()
+    pop = dst_map.pop
+    for k, e in zip(src_keys, src, strict=True):
+        if check_dups:
+            if k in seen:
+                log.notice(e.path, "Duplicate " + ("directory" if e.is_dir else "file")
+                           + " found in source - ignoring")
+                continue
+            seen.add(k)
+        yield e, pop(k, None)
+    if dst_map:
+        for k, e in zip(dst_keys, dst, strict=True):
+            if dst_map.get(k) is e:
+                yield None, e

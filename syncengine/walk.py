@@ -27,7 +27,7 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
     else:  # names and types are enough (e.g. lsf --format p)
         raw = list(backend.list_dir(path, want_stat=False))  # type: ignore[call-arg]
     if include_all or not filt.active:
-        raw.sort(key=_key)
+        raw.sort()  # by path: entries are tuples led by their (unique) path
         return raw
     markers = filt.exclude_files
     # rclone's local listing is filter aware: files the path rules exclude are dropped
@@ -54,7 +54,7 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
             log.debug(e.path, "Excluded")
             continue
         append(e)
-    out.sort(key=_key)
+    out.sort()
     return out
 
 
@@ -67,10 +67,6 @@ def _metadata(read_meta: Callable[[str], Mapping[str, str] | None],
     except OSError as err:
         log.error(path, f"Failed to read metadata: {err}")
         return None
-
-
-def _key(e: Entry) -> str:
-    return e.path
 
 
 def _dir_has_marker(backend: Backend, path: str, markers: frozenset[str]) -> bool:

@@ -18,6 +18,7 @@ from .base import Entry, Features
 __all__ = ["LocalBackend", "LINK_SUFFIX"]
 
 LINK_SUFFIX = ".rclonelink"
+_S_IFMT, _S_IFREG, _S_IFDIR = _stat.S_IFMT(0o177777), _stat.S_IFREG, _stat.S_IFDIR
 
 
 class LocalBackend:
@@ -66,33 +67,36 @@ class LocalBackend:
             raise DirNotFoundError("directory not found", path=full) from None
         except NotADirectoryError:
             raise DirNotFoundError("directory not found", path=full) from None
+        out: list[Entry] = []
+        append = out.append
+        new = tuple.__new__  # Entry(...) without the named tuple's Python-level __new__
         with it:
             for de in it:
-                name = de.name
                 try:
                     if de.is_symlink():
-                        entry = self._link_entry(de, prefix + name)
+                        entry = self._link_entry(de, prefix + de.name)
                         if entry is not None:
-                            yield entry
+                            append(entry)
                         continue
                     if not want_stat:
                         if de.is_dir(follow_symlinks=False):
-                            yield Entry(prefix + name, -1, 0, True)
+                            append(new(Entry, (prefix + de.name, -1, 0, True)))
                         elif de.is_file(follow_symlinks=False):
-                            yield Entry(prefix + name, -1, 0, False)
+                            append(new(Entry, (prefix + de.name, -1, 0, False)))
                         else:
-                            log.notice(prefix + name, "Can't transfer non file/directory")
+                            log.notice(prefix + de.name, "Can't transfer non file/directory")
                         continue
                     st = de.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue  # vanished between readdir and stat: skipped silently
-                mode = st.st_mode
-                if _stat.S_ISDIR(mode):
-                    yield Entry(prefix + name, -1, st.st_mtime_ns, True)
-                elif _stat.S_ISREG(mode):
-                    yield Entry(prefix + name, st.st_size, st.st_mtime_ns, False)
+                kind = st.st_mode & _S_IFMT
+                if kind == _S_IFREG:
+                    append(new(Entry, (prefix + de.name, st.st_size, st.st_mtime_ns, False)))
+                elif kind == _S_IFDIR:
+                    append(new(Entry, (prefix + de.name, -1, st.st_mtime_ns, True)))
                 else:
-                    log.notice(prefix + name, "Can't transfer non file/directory")
+                    log.notice(prefix + de.name, "Can't transfer non file/directory")
+        return iter(out)
 
     def _link_entry(self, de: os.DirEntry[str], rel: str) -> Entry | None:
         if self.copy_links:
