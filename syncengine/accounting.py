@@ -261,6 +261,7 @@ class StatsSnapshot:
     deletes: int = 0
     deletes_size: int = 0
     deleted_dirs: int = 0
+    skipped_changing: int = 0  # pysync's --skip-changing: files left for a later run
     server_side_copies: int = 0
     server_side_copy_bytes: int = 0
     server_side_moves: int = 0
@@ -355,6 +356,11 @@ class Transfer:
         """End the transfer: counts ``error`` (once) or, without one, a completed transfer."""
         self._stats._finish_transfer(self, error)
 
+    def discard(self) -> None:
+        """End the transfer counting neither an error nor a completed transfer (a file
+        deliberately left for a later run); its bytes stay in the run's total."""
+        self._stats._finish_transfer(self, None, counted=False)
+
     def __enter__(self) -> Transfer:
         return self
 
@@ -401,6 +407,7 @@ class Stats:
         self._deletes = 0
         self._deletes_size = 0
         self._deleted_dirs = 0
+        self._skipped_changing = 0
         self._ssc = 0
         self._ssc_bytes = 0
         self._ssm = 0
@@ -462,6 +469,11 @@ class Stats:
                 self._retire_range(item.started, now)
             self._checks += 1
 
+    def skipped_changing(self) -> None:
+        """Count a file left out because it changed while being copied (--skip-changing)."""
+        with self._lock:
+            self._skipped_changing += 1
+
     def add_checks(self, n: int) -> None:
         """Count ``n`` checks decided at once without I/O (unchanged files found by the
         march): they count like ``start_check``/``end_check`` pairs, in a single step."""
@@ -509,7 +521,8 @@ class Stats:
         """Same as ``tr.done(error)``."""
         self._finish_transfer(tr, error)
 
-    def _finish_transfer(self, tr: Transfer, error: BaseException | None) -> None:
+    def _finish_transfer(self, tr: Transfer, error: BaseException | None, *,
+                         counted: bool = True) -> None:
         with self._lock:
             if tr._finished:
                 return
@@ -519,7 +532,7 @@ class Stats:
                 self._count_error(error)
             if tr in self._transferring:
                 del self._transferring[tr]
-                if error is None:
+                if error is None and counted:
                     self._transfers += 1
             self._retire_range(tr.started, now)
             if not self._transferring and not self._checking:
@@ -762,6 +775,7 @@ class Stats:
                 deletes=self._deletes,
                 deletes_size=self._deletes_size,
                 deleted_dirs=self._deleted_dirs,
+                skipped_changing=self._skipped_changing,
                 server_side_copies=self._ssc,
                 server_side_copy_bytes=self._ssc_bytes,
                 server_side_moves=self._ssm,
@@ -839,6 +853,8 @@ def format_stats_block(s: StatsSnapshot, *, bits: bool = False,
                    f"{format_bytes(s.deletes_size)} (freed)\n")
     if s.renames != 0:
         out.append(f"Renamed:       {s.renames:10d}\n")
+    if s.skipped_changing != 0:
+        out.append(f"Skipped:       {s.skipped_changing:10d} (changing, left for a later run)\n")
     if s.transfers != 0 or s.total_transfers != 0:
         out.append(f"Transferred:   {s.transfers:10d} / {s.total_transfers}, "
                    f"{percent(s.transfers, s.total_transfers)}\n")
@@ -918,6 +934,8 @@ def stats_json(s: StatsSnapshot, *, short: bool = False) -> dict[str, Any]:
         "transferTime": s.transfer_time,
         "transfers": s.transfers,
     }
+    if s.skipped_changing > 0:  # pysync's own field, only when --skip-changing skipped files
+        out["skippedChanging"] = s.skipped_changing
     if s.errors > 0:
         out["lastError"] = s.last_error if s.last_error is not None else ""
     if not short and s.checking:

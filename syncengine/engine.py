@@ -15,6 +15,7 @@ from .accounting import Stats
 from .backends.base import Backend, Entry
 from .compare import COPY, SET_MTIME, Comparer, common_hash
 from .errors import (
+    EXIT_SKIPPED_CHANGING,
     DirNotFoundError,
     FatalError,
     MaxDeleteError,
@@ -23,6 +24,7 @@ from .errors import (
     NoRetryError,
     NoTransferError,
     PysyncError,
+    SourceChangedError,
     UsageError,
 )
 from .filter import Filter
@@ -372,12 +374,20 @@ class _Attempt:
             with self._lock:
                 self.transfers += 1
         except Exception as err:
-            from .errors import SourceChangedError
-
             if isinstance(err, SourceChangedError):
                 with self._lock:
                     self.skipped_changing.append(s.path)
+            if self._skips(err):
+                # --skip-changing: a live file is left for a later run, not an error
+                self.stats.skipped_changing()
+                log.notice(s.path, f"Skipped copy: {err} (--skip-changing: left for a later "
+                           "run)")
+                return
             self.error(s.path, err, log_it=f"Failed to copy: {err}")
+
+    def _skips(self, err: BaseException) -> bool:
+        """True when ``err`` leaves the file for a later run instead of failing it."""
+        return self.opts.skip_changing and isinstance(err, SourceChangedError)
 
     def _copy_with_low_level_retries(self, s: Entry, dst_path: str, replacing: bool) -> None:
         """One transfer, retried up to --low-level-retries times on transient errors only."""
@@ -402,7 +412,10 @@ class _Attempt:
             failure = err
             raise
         finally:
-            tr.done(failure)
+            if failure is not None and self._skips(failure):
+                tr.discard()
+            else:
+                tr.done(failure)
 
     # ----- deletions ---------------------------------------------------------------------
 
@@ -787,6 +800,12 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
     if final_err is None and opts.error_on_no_transfer and stats.transfers() == 0:
         final_err = NoTransferError("no files transferred")
     code = exit_code_for(final_err)
+    if skipped and opts.skip_changing:
+        log.notice(None, f"{len(skipped)} file{'s' if len(skipped) != 1 else ''} changed "
+                   "while being copied and left for a later run (--skip-changing): "
+                   + ", ".join(skipped[:10]) + (", ..." if len(skipped) > 10 else ""))
+        if final_err is None:
+            code = EXIT_SKIPPED_CHANGING
     if final_err is not None:
         n = len(result_errors)
         if n > 1:

@@ -33,6 +33,7 @@ __all__ = [
     "EXIT_MAX_TRANSFER",
     "EXIT_NO_FILES_TRANSFERRED",
     "EXIT_MAX_DURATION",
+    "EXIT_SKIPPED_CHANGING",
     "PysyncError",
     "UsageError",
     "ConfigError",
@@ -60,6 +61,8 @@ EXIT_FATAL = 7
 EXIT_MAX_TRANSFER = 8
 EXIT_NO_FILES_TRANSFERRED = 9
 EXIT_MAX_DURATION = 10
+#: pysync's own: the run succeeded except for files --skip-changing left for a later run
+EXIT_SKIPPED_CHANGING = 11
 
 
 class PysyncError(Exception):

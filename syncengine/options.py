@@ -275,6 +275,9 @@ class SyncOptions:
                                           group="Local",
                                           help="Don't check to see if the files change during "
                                                "upload")
+    skip_changing: bool = option(False, flag="--skip-changing", kind="bool", group="Migration",
+                                 help="Leave files that change while being copied for a later "
+                                      "run: NOTICE, no error, exit code 11 if any (pysync only)")
     no_unicode_normalization: bool = option(False, flag="--no-unicode-normalization",
                                             kind="bool", group="Config",
                                             help="Don't normalize unicode characters in "

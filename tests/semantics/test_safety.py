@@ -179,3 +179,37 @@ def test_low_level_retry_is_not_counted(src: Path, dst: Path, caplog) -> None:
     res = api.copy(str(src), Flaky(str(dst)), retries=1, low_level_retries=3)
     assert res.exit_code != 0 and res.stats.errors == 1 and len(res.errors) == 1
     assert not (dst / "a.dat").exists()
+
+
+def test_skip_changing_leaves_live_file_for_later(src: Path, dst: Path, caplog) -> None:
+    """--skip-changing: the live file is skipped with a NOTICE, nothing torn, no error, the
+    rest of the run (deletions included) goes on, and the exit code is 11."""
+    write_tree(src, {"live.fdb": "v2" * 3_000_000, "static.dat": "s"}, mtime_ns=OLD + 10**9)
+    write_tree(dst, {"live.fdb": "v1-old-content", "extra.txt": "dst only"})
+    caplog.set_level(20)
+    res = api.sync(GrowingSource(str(src), "live.fdb"), str(dst), retries=3,
+                   skip_changing=True)
+    assert res.exit_code == 11 and res.errors == [] and res.attempts == 1
+    assert res.skipped_changing == ["live.fdb"]
+    assert res.stats.errors == 0 and res.stats.skipped_changing == 1
+    assert res.stats.transfers == 1  # static.dat only
+    tree = files_only(read_tree(dst))
+    assert tree == {"live.fdb": b"v1-old-content", "static.dat": b"s"}  # extra.txt deleted
+    assert not list(dst.rglob("*.partial"))
+    assert "Skipped copy: can't copy - source file is being updated" in caplog.text
+    assert "1 file changed while being copied and left for a later run" in caplog.text
+    from syncengine.accounting import format_stats_block, stats_json
+    assert stats_json(res.stats)["skippedChanging"] == 1
+    assert "Skipped:                1 (changing" in format_stats_block(res.stats)
+    # the next run, with the file quiet again, copies it and exits 0
+    res = api.sync(str(src), str(dst), skip_changing=True)
+    assert res.exit_code == 0
+    assert (dst / "live.fdb").read_bytes() == (src / "live.fdb").read_bytes()
+
+
+def test_skip_changing_cli_exit_code(src: Path, dst: Path) -> None:
+    write_tree(src, {"a": "1"})
+    out = pysync("copy", "--skip-changing", str(src), str(dst))
+    assert out.returncode == 0, out.stderr  # nothing changed: a plain success
+    assert (dst / "a").read_bytes() == b"1"
+    assert "exit code 11" in pysync("copy", "--help").stdout
