@@ -81,8 +81,8 @@ from ..hashing import canonical
 from .base import Entry, Features
 from .pool import Lease, Pool
 
-__all__ = ["SftpBackend", "SftpOptions", "HostKeyError", "open_remote", "reveal", "obscure",
-           "OPTION_NAMES"]
+__all__ = ["SftpBackend", "SftpOptions", "HostKeyError", "SftpConnectionLost", "open_remote",
+           "reveal", "obscure", "OPTION_NAMES"]
 
 # paramiko logs to "paramiko.*"; without a handler Python's last-resort handler would print
 # its transport errors (dropped connections...) on stderr. Applications may still add one.
@@ -146,15 +146,44 @@ def _errno_error(code: int, message: str, path: str | None = None) -> OSError:
     return OSError(code, message, path) if path is not None else OSError(code, message)
 
 
-def _conn_error(exc: BaseException, what: str = "connection lost") -> OSError:
-    """A transient OSError for the engine (errno kept when it retries it, else ECONNRESET)."""
+class SftpConnectionLost(PysyncError, ConnectionResetError):
+    """The SSH connection died under a request (``errno`` ECONNRESET, so the engine retries it
+    on a new connection).
+
+    rclone's pkg/sftp answers every request in flight on a dead connection with its
+    ``connection lost`` error, which is no syscall error and none of the errors rclone's
+    ``fserrors.ShouldRetry`` knows: when it is the last error of a run rclone exits with 1,
+    not 5. So does this error.
+    """
+
+    reference = "sftp-connection-lost"
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message, path=path)
+        self.errno = errno.ECONNRESET
+        self.strerror = message
+
+
+_LOST = "connection lost"
+
+
+def _conn_error(exc: BaseException, what: str = _LOST) -> OSError:
+    """A transient OSError for the engine (errno kept when it retries it, else ECONNRESET).
+
+    A connection that died under a request (``what`` is the default) is SftpConnectionLost,
+    unless it timed out or its errno says more than "reset".
+    """
     if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
-        return _errno_error(exc.errno, f"{what}: {exc.strerror or exc}")
+        message = f"{what}: {exc.strerror or exc}"
+        if exc.errno == errno.ECONNRESET and what == _LOST:
+            return SftpConnectionLost(message)
+        return _errno_error(exc.errno, message)
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return _errno_error(errno.ETIMEDOUT, f"{what}: i/o timeout")
-    if not str(exc):
-        return _errno_error(errno.ECONNRESET, f"{what} ({type(exc).__name__})")
-    return _errno_error(errno.ECONNRESET, f"{what}: {exc}")
+    message = f"{what}: {exc}" if str(exc) else f"{what} ({type(exc).__name__})"
+    if what == _LOST:
+        return SftpConnectionLost(message)
+    return _errno_error(errno.ECONNRESET, message)
 
 
 # ----- options ---------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from __future__ import annotations
 import errno
 import getpass
 import io
+import logging
 import os
 import re
 import stat as _stat
@@ -65,6 +66,13 @@ from .base import Entry, Features
 __all__ = ["SmbBackend", "open_remote", "SmbAuthError", "SmbConnectionError",
            "SmbUnsupportedError", "NameEncoder",
            "DEFAULT_ENCODING", "ENCODER_FLAGS", "parse_encoding", "reveal"]
+
+# smbprotocol, smbclient and spnego log to their own loggers; without a handler Python's
+# last-resort handler would print their warnings (e.g. "socket aborted by peer (ECONNRESET),
+# treating as EOF" when the server dies) bare on stderr. Applications may still add one.
+for _name in ("smbprotocol", "smbclient", "spnego"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
+del _name
 
 #: FILETIME of the Unix epoch (100 ns units since 1601-01-01 UTC).
 EPOCH_FILETIME = 116_444_736_000_000_000
@@ -818,8 +826,12 @@ class SmbBackend:
             name="smb", precision_ns=1_000_000, hashes=(), can_set_mtime=True,
             partial_uploads=True,
             writer_at=False, server_side_copy=False, case_insensitive=case_insensitive,
+            # rclone's smb backend has no DirSetModTime or MkdirMetadata and its directories
+            # are no SetModTimers: rclone never sets a directory's time on SMB (sync.go's
+            # setDirModTime is false), so "dir_set_mtime" tells the engine to do the same
             extra={"host": host, "port": self.port, "share": self.share,
-                   "mtime_resolution_ns": 100, "rclone_precision_ns": 1_000_000})
+                   "mtime_resolution_ns": 100, "rclone_precision_ns": 1_000_000,
+                   "dir_set_mtime": False})
 
     # ----- naming ---------------------------------------------------------------------
 
