@@ -184,7 +184,9 @@ class _Attempt:
 
     def _list(self, backend: Backend, path: str, side: str, include_all: bool) -> list[Entry]:
         try:
-            entries = list_dir_filtered(backend, self.filt, path, include_all=include_all)
+            entries = list_dir_filtered(backend, self.filt, path, include_all=include_all,
+                                        on_unsafe=self.error,  # counted: sync deletes nothing
+                                        strict_names=side == "source")
         except DirNotFoundError:
             if side == "source" or path:
                 raise

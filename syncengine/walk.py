@@ -9,23 +9,33 @@ from collections.abc import Callable, Iterator, Mapping
 from . import log
 from .backends.base import Backend, Entry
 from .filter import Filter
+from .names import UnsafeNameError, refusal, unsafe_name_reason
 
 __all__ = ["list_dir_filtered", "walk"]
 
 
 def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
-                      include_all: bool = False, want_stat: bool = True) -> list[Entry]:
+                      include_all: bool = False, want_stat: bool = True,
+                      on_unsafe: Callable[[str, UnsafeNameError], None] | None = None,
+                      strict_names: bool = True) -> list[Entry]:
     """The children of ``path`` that pass ``filt``, sorted by name (rclone's DirSorted).
 
     A directory whose listing holds an ``--exclude-if-present`` marker is empty; a child
     directory is dropped when it holds a marker or the directory rules exclude it; files are
     judged by ``Filter.include_file``. ``include_all`` (``--delete-excluded`` on the
     destination) skips every filter. Raises what ``backend.list_dir`` raises.
+
+    Entries of a non-local backend whose name is unsafe (``..``, ``/``, ``\\``, control
+    characters: :mod:`.names`) are dropped with an ERROR and passed to ``on_unsafe`` as
+    ``(path, error)`` so that the caller counts them; local names are never checked.
+    ``strict_names`` False: a destination's listing, see ``names.unsafe_name_reason``.
     """
     if want_stat or filt.uses_age or filt.opts.min_size >= 0 or filt.opts.max_size >= 0:
         raw = list(backend.list_dir(path))
     else:  # names and types are enough (e.g. lsf --format p)
         raw = list(backend.list_dir(path, want_stat=False))  # type: ignore[call-arg]
+    if backend.features.name != "local":
+        raw = _drop_unsafe(raw, path, on_unsafe, strict_names)
     if include_all or not filt.active:
         raw.sort()  # by path: entries are tuples led by their (unique) path
         return raw
@@ -56,6 +66,28 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
         append(e)
     out.sort()
     return out
+
+
+def _drop_unsafe(raw: list[Entry], path: str,
+                 on_unsafe: Callable[[str, UnsafeNameError], None] | None,
+                 strict: bool = True) -> list[Entry]:
+    """``raw`` without the entries whose name (the part after ``path/``) is unsafe."""
+    prefix = f"{path}/" if path else ""
+    cut = len(prefix)
+    bad = [e for e in raw if unsafe_name_reason(e.path[cut:], strict=strict) is not None
+           or not e.path.startswith(prefix)]
+    if not bad:
+        return raw
+    for e in bad:
+        name = e.path[cut:] if e.path.startswith(prefix) else e.path
+        reason = unsafe_name_reason(name, strict=strict) if e.path.startswith(prefix) \
+            else None
+        err = refusal(path, name, reason or "is not inside the listed directory")
+        log.error(None, str(err))
+        if on_unsafe is not None:
+            on_unsafe(path, err)
+    dropped = set(map(id, bad))
+    return [e for e in raw if id(e) not in dropped]
 
 
 def _metadata(read_meta: Callable[[str], Mapping[str, str] | None],

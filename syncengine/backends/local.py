@@ -12,6 +12,7 @@ from typing import BinaryIO
 from .. import log
 from ..errors import DirNotFoundError, PysyncError
 from ..hashing import hash_file
+from ..names import UnsafeNameError, unsafe_path_reason
 from ..units import format_rfc3339_nano
 from .base import Entry, Features
 
@@ -48,8 +49,17 @@ class LocalBackend:
         return f"Local file system at {shown}"
 
     def full(self, path: str) -> str:
-        """The absolute OS path of ``path`` (relative to the root)."""
-        return os.path.join(self.root, path) if path else self.root
+        """The absolute OS path of ``path`` (relative to the root).
+
+        Raises UnsafeNameError for an absolute path or one with a ``..`` segment: nothing
+        may name a file outside the root (a cheap substring test guards the split).
+        """
+        if not path:
+            return self.root
+        if path[0] == "/" or (".." in path and ".." in path.split("/")):
+            raise UnsafeNameError(f"refusing path {path!r}: it {unsafe_path_reason(path)} and "
+                                  f"would leave the root {self.root!r}", path=path)
+        return os.path.join(self.root, path)
 
     # ----- listing --------------------------------------------------------------------
 
