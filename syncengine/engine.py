@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import log
+from . import log, resume
 from .accounting import Stats
 from .backends.base import Backend, Entry
 from .compare import COPY, SET_MTIME, Comparer, common_hash
@@ -31,7 +31,7 @@ from .filter import Filter
 from .listing import format_time
 from .march import pair_entries
 from .options import SyncOptions
-from .transfer import TokenBucket, Transferer, backup_path
+from .transfer import TokenBucket, Transferer, backup_path, partial_name
 from .units import format_size_short
 from .walk import list_dir_filtered
 
@@ -152,6 +152,10 @@ class _Attempt:
                                      else None, bucket, self.cancel)
         self.to_delete: list[Entry] = []
         self.dirs_to_remove: list[str] = []
+        # --resume: partial files (and manifests) of earlier runs kept for this one
+        self.ours = resume.ours_pattern(opts.partial_suffix) if (
+            opts.resume and self.transferer.partial_ok) else None
+        self.kept_partials: set[str] = set()
         self.dir_items: list[tuple[str, int, bool]] = []  # (path, src mtime, existed on dst)
         self.modified_dirs: set[str] = set()
         self.src_empty_dirs: set[str] = set()
@@ -227,6 +231,8 @@ class _Attempt:
                     self.error(dpath, err,
                                log_it=f"error reading destination directory: {err}")
                     in_dst = False
+            if self.ours is not None and dst_entries:
+                dst_entries = self._set_aside_partials(dst_entries, src_entries, dpath)
             deeper = self.max_depth <= 0 or depth < self.max_depth
             if in_src and not deletes_only:
                 self._track_empty_src_dirs(spath, src_entries)
@@ -265,6 +271,49 @@ class _Attempt:
             if unchanged:
                 self.stats.add_checks(unchanged)
             stack.extend(reversed(children))
+
+    def _set_aside_partials(self, dst_entries: list[Entry], src_entries: list[Entry],
+                            dpath: str) -> list[Entry]:
+        """--resume: take the partial files and manifests out of a destination listing
+        (they are not files of the tree); keep those a source file of this very version
+        may resume from, remove the others (orphans of earlier runs or source versions)."""
+        assert self.ours is not None
+        search = self.ours.search
+        ours = [e for e in dst_entries if not e.is_dir and search(e.name)]
+        if not ours:
+            return dst_entries
+        suffix = self.opts.partial_suffix
+        wanted: set[str] = set()
+        for s in src_entries:
+            if not s.is_dir and s.size >= resume.MIN_SIZE:
+                p = partial_name(f"{dpath}/{s.name}" if dpath else s.name, s, suffix)
+                wanted.update((p, resume.manifest_path(p)))
+        for e in ours:
+            if e.path in wanted:
+                self.kept_partials.add(e.path)
+            else:
+                self._remove_partial(e.path, "stale partial file of an earlier run")
+        out = set(ours)
+        return [e for e in dst_entries if e not in out]
+
+    def _remove_partial(self, path: str, what: str) -> None:
+        if self.opts.dry_run:
+            log.notice(path, f"Skipped delete of {what} as --dry-run is set")
+            return
+        try:
+            self.dst.remove(path)
+            log.info(path, f"Removed {what}")
+        except OSError as err:
+            log.debug(path, f"Failed to remove {what}: {err}")
+
+    def drop_unused_partials(self) -> None:
+        """--resume: kept partial files that no transfer of this run took up are stale."""
+        used = self.transferer.partials_used
+        for path in sorted(self.kept_partials):
+            base = path[: -len(resume.MANIFEST_SUFFIX)] if path.endswith(
+                resume.MANIFEST_SUFFIX) else path
+            if base not in used and self.dst.stat(path) is not None:
+                self._remove_partial(path, "unused partial file of an earlier run")
 
     def _track_empty_src_dirs(self, spath: str, src_entries: list[Entry]) -> None:
         """rclone's srcEmptyDirs: every source directory is potentially empty until a file
@@ -656,6 +705,8 @@ class _Attempt:
                 checkers.wait()
             if self.sync and self.fatal is None and self.delete_mode == "after":
                 self.delete_after(checkers)
+            if self.kept_partials and self.fatal is None:
+                self.drop_unused_partials()
             if self.fatal is None:  # rclone: directory times first, then empty dirs go
                 self.fix_dir_times()
             if self.sync and self.fatal is None:

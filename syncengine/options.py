@@ -275,6 +275,10 @@ class SyncOptions:
                                           group="Local",
                                           help="Don't check to see if the files change during "
                                                "upload")
+    resume: bool = option(False, flag="--resume", kind="bool", group="Migration",
+                          help="Keep the partial file of an interrupted transfer (with a "
+                               "manifest) and continue it, verified, in the next run "
+                               "(pysync only)")
     skip_changing: bool = option(False, flag="--skip-changing", kind="bool", group="Migration",
                                  help="Leave files that change while being copied for a later "
                                       "run: NOTICE, no error, exit code 11 if any (pysync only)")

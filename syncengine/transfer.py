@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from . import interrupt, log
+from . import interrupt, log, resume
 from .backends.base import Backend, Entry
 from .errors import MaxTransferError, PysyncError, RetryableError, SourceChangedError
 from .hashing import new_hasher
@@ -185,6 +185,9 @@ class Transferer:
         self._src_local = src.features.name == "local"
         self._dst_local = dst.features.name == "local"
         self._dst_verifies = not self._dst_local
+        self._can_resume = (opts.resume and self.partial_ok
+                            and hasattr(dst, "open_write_at"))
+        self.partials_used: set[str] = set()  # partial names resumable transfers wrote
 
     # ----- the copy ---------------------------------------------------------------------
 
@@ -230,9 +233,17 @@ class Transferer:
                         log.error(final, f"partial file rename failed: {e}")
                         raise
                     log.debug(final, f"renamed to: {final}")
+                if self._resumable(size):
+                    resume.remove_manifest(self.dst, tmp)
             except BaseException as e:
                 err = e
-                self._remove_failed(tmp)
+                if self._resumable(size) and not isinstance(
+                        e, (SourceChangedError, CorruptedError)):
+                    log.info(tmp, "Keeping partial file for --resume")
+                else:
+                    self._remove_failed(tmp)
+                    if self._resumable(size):
+                        resume.remove_manifest(self.dst, tmp)
                 raise
             finally:
                 if tmp != final:
@@ -282,12 +293,63 @@ class Transferer:
                 raise
             raise SourceOpenError.wrap(err, local=True) from err
 
-    def _open_partial(self, tmp: str, opener: Callable[[], _T]) -> _T:
+    def _open_partial(self, tmp: str, opener: Callable[[], _T], size: int = -1) -> _T:
         """Create the file ``tmp`` with ``opener``; a partial name is registered so that a
-        SIGINT/SIGTERM removes it (an --inplace target is left, as rclone does)."""
-        if not self.partial_ok:
+        SIGINT/SIGTERM removes it (an --inplace target is left, as rclone does, and so is a
+        partial kept for --resume)."""
+        if not self.partial_ok or self._resumable(size):
             return opener()
         return interrupt.open_partial(self.dst, tmp, opener)
+
+    def _resumable(self, size: int) -> bool:
+        """True when a transfer of ``size`` bytes keeps its partial file for --resume."""
+        return self._can_resume and size >= resume.MIN_SIZE
+
+    def _resume_from(self, reader: BinaryIO, src: Entry, tmp: str, size: int, mtime_ns: int,
+                     hasher: Any, rh: Any) -> int:
+        """Where to continue a transfer whose partial file an earlier run left (0: start
+        afresh). The source's prefix is read into ``hasher`` and ``rh``; when it does not
+        match, the caller's reader and hashers are no longer usable (returns -1)."""
+        m = resume.read_manifest(self.dst, tmp)
+        if m is None or not m.matches(src.path, size, mtime_ns):
+            return 0
+        got = self.dst.stat(tmp)
+        if got is None or got.size < m.done:
+            return 0
+        with self.dst.open_read(tmp) as fh:  # the partial's prefix must be what was recorded
+            if _hash_prefix(fh, m.done, resume_hasher()) != m.prefix:
+                log.info(tmp, "Partial file does not match its resume manifest: starting again")
+                return 0
+        left = m.done
+        view = _buffer(min(left, CHUNK))
+        while left > 0:
+            n = reader.readinto(view[:min(left, len(view))])
+            if not n:
+                break
+            chunk = view[:n]
+            rh.update(chunk)
+            if hasher is not None:
+                hasher.update(chunk)
+            left -= n
+        self._check_source(reader, size, mtime_ns)
+        if left or rh.hexdigest() != m.prefix:
+            log.info(tmp, "Source does not match the partial file: starting again")
+            return -1
+        log.info(src.path, f"Resuming transfer at {m.done} bytes (partial file of an earlier "
+                 "run verified)")
+        return m.done
+
+    def _checkpoint(self, writer: Any, tmp: str, src: Entry, size: int, mtime_ns: int,
+                    done: int, rh: Any) -> None:
+        """Record that ``done`` leading bytes of the partial file are complete."""
+        flush = getattr(writer, "flush", None)
+        if flush is not None:
+            flush()
+        try:
+            resume.write_manifest(self.dst, tmp, resume.Manifest(
+                src.path, size, mtime_ns, done, rh.hexdigest()))
+        except OSError as err:
+            log.debug(tmp, f"Failed to write resume manifest: {err}")
 
     def _stat_open(self, reader: BinaryIO, src: Entry) -> tuple[int, int]:
         """Size and mtime at open (rclone re-stats the source when it opens it)."""
@@ -314,14 +376,28 @@ class Transferer:
         """Copy the data; returns (hash of what was read, size of what was written)."""
         hasher = new_hasher(self.hash_kind) if self.hash_kind else None
         limit = size if self.opts.local_no_check_updated else -1
+        rh = resume_hasher() if self._resumable(size) else None  # xxh3 of what is written
+        done = 0
+        if rh is not None:
+            self.partials_used.add(tmp)
+            done = self._resume_from(reader, src, tmp, size, mtime_ns, hasher, rh)
+            if done <= 0:
+                if done < 0:  # the source's prefix differs: read it again from the start
+                    reader.seek(0)
+                    hasher = new_hasher(self.hash_kind) if self.hash_kind else None
+                rh, done = resume_hasher(), 0
         view = _buffer(size)
         chunk_size = len(view)
         readinto = reader.readinto
         check = self._check_source
-        total = 0
+        total = done
+        next_checkpoint = done + resume.CHECKPOINT
         hard_max = self._max if self._max >= 0 and self.opts.cutoff_mode.upper() == "HARD" \
             else -1
-        writer = self._open_partial(tmp, lambda: self.dst.open_write(tmp))
+        if done:
+            writer = self.dst.open_write_at(tmp, done)  # type: ignore[attr-defined]
+        else:
+            writer = self._open_partial(tmp, lambda: self.dst.open_write(tmp), size)
         written = -1
         try:
             write = writer.write
@@ -346,6 +422,11 @@ class Transferer:
                         mv = mv[w:]
                 total += n
                 tr.add(n)
+                if rh is not None:
+                    rh.update(chunk)
+                    if total >= next_checkpoint:
+                        self._checkpoint(writer, tmp, src, size, mtime_ns, total, rh)
+                        next_checkpoint = total + resume.CHECKPOINT
                 if self.bucket is not None:
                     self.bucket.take(n)
                 if hard_max >= 0 and self.stats.bytes_total() > hard_max:
@@ -356,6 +437,12 @@ class Transferer:
                 written = os.fstat(fileno()).st_size
         finally:
             writer.close()
+        if done and rh is not None and total == size:
+            # a resumed file is checked whole: the kept prefix and the new tail together
+            other = self.dst.hash(tmp, "xxh3")
+            if other and other != rh.hexdigest():
+                raise CorruptedError(f"corrupted on transfer: resumed file {tmp} does not hash "
+                                     "like its source")
         if total != size and limit < 0 and self._src_local and not _is_memory(reader):
             raise SourceChangedError(
                 f"can't copy - source file is being updated (size changed from {size} to "
@@ -471,6 +558,23 @@ class Transferer:
                 self.dst.remove(tmp)
         except OSError as e:
             log.error(tmp, f"Failed to remove failed copy: {e}")
+
+
+def resume_hasher() -> Any:
+    """The hash --resume manifests record (xxh3: fast, and always available)."""
+    return new_hasher("xxh3")
+
+
+def _hash_prefix(fh: BinaryIO, n: int, hasher: Any) -> str:
+    """The hex digest of the first ``n`` bytes read from ``fh``."""
+    left = n
+    while left > 0:
+        data = fh.read(min(left, CHUNK))
+        if not data:
+            break
+        hasher.update(data)
+        left -= len(data)
+    return hasher.hexdigest() if left == 0 else ""
 
 
 def _is_memory(reader: object) -> bool:

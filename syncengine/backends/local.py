@@ -197,6 +197,18 @@ class LocalBackend:
             os.makedirs(os.path.dirname(full), exist_ok=True)
             return open(full, "wb", buffering=0)  # type: ignore[return-value]
 
+    def open_write_at(self, path: str, offset: int) -> BinaryIO:
+        """An unbuffered writer of the existing file ``path``, cut to ``offset`` bytes and
+        positioned there (resuming a partial file)."""
+        fh = open(self.full(path), "r+b", buffering=0)
+        try:
+            fh.truncate(offset)
+            fh.seek(offset)
+        except BaseException:
+            fh.close()
+            raise
+        return fh  # type: ignore[return-value]
+
     def rename(self, src: str, dst: str) -> None:
         """Atomically move ``src`` over ``dst``."""
         os.replace(self.full(src), self.full(dst))
