@@ -159,7 +159,9 @@ class _Attempt:
         self.dir_items: list[tuple[str, int, bool]] = []  # (path, src mtime, existed on dst)
         self.modified_dirs: set[str] = set()
         self.src_empty_dirs: set[str] = set()
-        self.set_dir_times = (not opts.no_update_dir_modtime and dst.features.can_set_mtime)
+        # rclone sets no directory time where its backend cannot (smb: "dir_set_mtime")
+        self.set_dir_times = (not opts.no_update_dir_modtime and dst.features.can_set_mtime
+                              and dst.features.extra.get("dir_set_mtime", True) is not False)
         self.dir_window = max(opts.modify_window, dst.features.precision_ns,
                               src.features.precision_ns)
         self.deletes = 0

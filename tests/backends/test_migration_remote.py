@@ -13,8 +13,9 @@ is told apart from one the server gave it. After the sync ``pysync check`` finds
 difference. The reverse direction (the remote as the source, a local destination) is covered
 by two copies and a sync from the same remote folder by both tools.
 
-Known difference, kept visible as a strict xfail: pysync sets directory times over SMB,
-which rclone's smb backend cannot do (see ``test_directory_times_match_rclone``).
+Directory times: rclone's smb backend cannot set them, so neither does pysync over SMB (the
+backend says so in ``Features.extra["dir_set_mtime"]``); see
+``test_directory_times_match_rclone``.
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path, home: Path) -> Iterat
         disk.mkdir()
         try:
             prefix = f"dst:{smbd.share}/mig-{tag}"
-            yield Target("smb", conf, declared_precision(prefix, conf, home), False, prefix,
+            yield Target("smb", conf, declared_precision(prefix, conf, home), True, prefix,
                          disk)
         finally:
             shutil.rmtree(disk, ignore_errors=True)
@@ -307,13 +308,7 @@ def test_four_phases_match_rclone(target: Target, tmp_path: Path, home: Path) ->
     assert res.returncode == 0 and "0 differences found" in res.stderr, res.stderr
 
 
-SMB_DIR_TIMES = pytest.mark.xfail(
-    strict=True, reason="pysync sets directory times on SMB, rclone does not: rclone's smb "
-    "backend has no DirSetModTime/MkdirMetadata (sync.go: setDirModTime is false); the engine "
-    "must honour Features.extra['dir_set_mtime'] (engine.py: set_dir_times)")
-
-
-@pytest.mark.parametrize("target", ["sftp", pytest.param("smb", marks=SMB_DIR_TIMES)],
+@pytest.mark.parametrize("target", ["sftp", "smb"],
                          indirect=True)
 def test_directory_times_match_rclone(target: Target, tmp_path: Path, home: Path) -> None:
     """The destination's directories get the times rclone gives them (or keeps)."""
