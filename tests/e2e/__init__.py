@@ -1,0 +1,1 @@
+"""End-to-end tests: whole migrations with pysync run as a subprocess against real servers."""
