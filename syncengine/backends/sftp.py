@@ -54,6 +54,7 @@ from paramiko.sftp import (
     CMD_DATA,
     CMD_EXTENDED,
     CMD_EXTENDED_REPLY,
+    CMD_FSETSTAT,
     CMD_FSTAT,
     CMD_HANDLE,
     CMD_INIT,
@@ -915,7 +916,7 @@ class _Writer:
     """
 
     def __init__(self, backend: SftpBackend, lease: Lease[_Conn], handle: bytes, path: str,
-                 chunk: int, depth: int) -> None:
+                 chunk: int, depth: int, offset: int = 0) -> None:
         self._backend = backend
         self._lease = lease
         self._client = lease.conn.client
@@ -923,7 +924,7 @@ class _Writer:
         self.name = path
         self._chunk = chunk
         self._depth = max(1, depth)
-        self._off = 0
+        self._off = offset
         self._outstanding: set[int] = set()
         self._error: BaseException | None = None
         self._failed = False
@@ -967,6 +968,18 @@ class _Writer:
             self._failed = True
             raise self._backend._io_error(err, self._lease, self.name) from err
         return total
+
+    def flush(self) -> None:
+        """Wait until the server has answered every write sent so far (raises its error)."""
+        if self._closed:
+            return
+        try:
+            while self._outstanding:
+                self._client._read_response()
+            self._raise_pending()
+        except BaseException as err:
+            self._failed = True
+            raise self._backend._io_error(err, self._lease, self.name) from err
 
     def writable(self) -> bool:
         """Always True."""
@@ -1792,6 +1805,32 @@ class SftpBackend:
                 handle = self._open_handle(client, full, flags)
             writer = _Writer(self, lease, handle, full, self._chunk,
                              self._depth(self.opts.disable_concurrent_writes))
+        except BaseException as err:
+            mapped = self._map_error(err, lease.conn, full)
+            lease.release(broken=self._is_broken(mapped) or not lease.conn.alive())
+            if mapped is err:
+                raise
+            raise mapped from err
+        return cast(BinaryIO, writer)
+
+    def open_write_at(self, path: str, offset: int) -> BinaryIO:
+        """A pipelined writer of the existing file ``path``, cut to ``offset`` bytes and
+        writing from there (resuming a partial file)."""
+        full = self.full(path)
+        lease = self._lease()
+        try:
+            client = lease.conn.client
+            handle = self._open_handle(client, full, SFTP_FLAG_WRITE)
+            attr = SFTPAttributes()
+            attr.st_size = offset
+            try:
+                client._request(CMD_FSETSTAT, handle, attr)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    client._request(CMD_CLOSE, handle)
+                raise
+            writer = _Writer(self, lease, handle, full, self._chunk,
+                             self._depth(self.opts.disable_concurrent_writes), offset)
         except BaseException as err:
             mapped = self._map_error(err, lease.conn, full)
             lease.release(broken=self._is_broken(mapped) or not lease.conn.alive())

@@ -24,6 +24,7 @@ messages or logs: the password is revealed only when a session is set up.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import getpass
 import io
@@ -1057,6 +1058,28 @@ class SmbBackend:
                 raw = smbclient.open_file(unc, mode="wb", buffering=0, share_access="rwd",
                                           **slot.kwargs)
         except (SMBException, OSError, ValueError) as err:
+            mapped = self._map_error(err, where)
+            self._pool.release(slot, broken=isinstance(mapped, ConnectionError))
+            if mapped is err:
+                raise
+            raise mapped from None
+        return _Writer(self, raw, slot, where)  # type: ignore[return-value]
+
+    def open_write_at(self, path: str, offset: int) -> BinaryIO:
+        """An unbuffered writer of the existing file ``path``, cut to ``offset`` bytes and
+        writing from there (resuming a partial file)."""
+        where = self._where(path)
+        slot = self._pool.acquire()
+        raw: Any = None
+        try:
+            raw = smbclient.open_file(self._unc(path), mode="r+b", buffering=0,
+                                      share_access="rwd", **slot.kwargs)
+            raw.truncate(offset)
+            raw.seek(offset)
+        except (SMBException, OSError, ValueError) as err:
+            if raw is not None:
+                with contextlib.suppress(Exception):
+                    raw.close()
             mapped = self._map_error(err, where)
             self._pool.release(slot, broken=isinstance(mapped, ConnectionError))
             if mapped is err:
