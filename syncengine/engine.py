@@ -840,9 +840,10 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
             break
         if isinstance(last_err, DirNotFoundError):
             break
+        # rclone logs this after the last attempt too
+        log.error(None, f"Attempt {attempt_no}/{retries} failed with "
+                  f"{len(attempt.errors)} errors and: {last_err}")
         if attempt_no < retries:
-            log.error(None, f"Attempt {attempt_no}/{retries} failed with "
-                      f"{len(attempt.errors)} errors and: {last_err}")
             stats.reset_errors()
             if opts.retries_sleep > 0:
                 time.sleep(opts.retries_sleep / 1e9)

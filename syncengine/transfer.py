@@ -556,8 +556,8 @@ class Transferer:
             if self.dst.stat(tmp) is not None:
                 log.info(tmp, "Removing failed copy")
                 self.dst.remove(tmp)
-        except OSError as e:
-            log.error(tmp, f"Failed to remove failed copy: {e}")
+        except OSError as e:  # rclone: INFO, the copy's own error is what counts
+            log.info(tmp, f"Failed to remove failed copy: {e}")
 
 
 def resume_hasher() -> Any:

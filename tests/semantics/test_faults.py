@@ -100,6 +100,7 @@ def test_file_vanishing_between_listing_and_copy(tool: str, retries: str,
     if retries == "1":
         assert done.returncode == 1, err
         assert "NOTICE: Failed to sync" in err
+        assert "ERROR : Attempt 1/1 failed with 1 errors and: " in err  # after the last too
         assert files_only(read_tree(dst)) == {"a_big.bin": big, "extra.txt": b"extra",
                                               "olddir/x.txt": b"x"}  # nothing deleted
         rerun = run(tool, "sync", str(src), str(dst))
