@@ -178,7 +178,12 @@ class _Check:
     def _list(self, backend: Backend, path: str, present: bool) -> list[Entry]:
         if not present:
             return []
-        return list_dir_filtered(backend, self.filt, path)
+        return list_dir_filtered(backend, self.filt, path, on_unsafe=self._unsafe)
+
+    def _unsafe(self, path: str, err: BaseException) -> None:
+        """A refused listed name (logged by the walker) counts as an error of the check."""
+        with self.lock:
+            self.res.errors += 1
 
 
 def run_check(src: Backend, dst: Backend, filt: Filter, opts: CheckOptions | None = None,

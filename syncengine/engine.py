@@ -29,7 +29,8 @@ from .errors import (
 )
 from .filter import Filter
 from .listing import format_time
-from .march import pair_entries
+from .march import name_key, pair_entries
+from .names import UnsafeNameError
 from .options import SyncOptions
 from .transfer import TokenBucket, Transferer, backup_path, partial_name
 from .units import format_size_short
@@ -156,6 +157,7 @@ class _Attempt:
         self.ours = resume.ours_pattern(opts.partial_suffix) if (
             opts.resume and self.transferer.partial_ok) else None
         self.kept_partials: set[str] = set()
+        self.refused_names: set[str] = set()  # source names of this directory refused
         self.dir_items: list[tuple[str, int, bool]] = []  # (path, src mtime, existed on dst)
         self.modified_dirs: set[str] = set()
         self.src_empty_dirs: set[str] = set()
@@ -188,11 +190,18 @@ class _Attempt:
 
     # ----- march -------------------------------------------------------------------------
 
+    def _refused(self, path: str, err: UnsafeNameError) -> None:
+        """A source entry refused for its name: counted, and its destination twin is kept
+        out of this directory's deletions (--delete-during/before delete as they go)."""
+        self.error(path, err)
+        self.refused_names.add(name_key(err.name, self.normalize, self.fold))
+
     def _list(self, backend: Backend, path: str, side: str, include_all: bool) -> list[Entry]:
         try:
-            entries = list_dir_filtered(backend, self.filt, path, include_all=include_all,
-                                        on_unsafe=self.error,  # counted: sync deletes nothing
-                                        strict_names=side == "source")
+            entries = list_dir_filtered(  # a refused name is counted: sync deletes nothing
+                backend, self.filt, path, include_all=include_all,
+                on_unsafe=self._refused if side == "source" else self.error,
+                strict_names=side == "source")
         except DirNotFoundError:
             if side == "source" or path:
                 raise
@@ -213,6 +222,7 @@ class _Attempt:
             if self.cancel.is_set():
                 return
             spath, dpath, in_src, in_dst, depth = stack.pop()
+            self.refused_names.clear()
             try:
                 src_entries = self._list(self.src, spath, "source", False) if in_src else []
             except DirNotFoundError:
@@ -233,6 +243,10 @@ class _Attempt:
                     self.error(dpath, err,
                                log_it=f"error reading destination directory: {err}")
                     in_dst = False
+            if self.refused_names and dst_entries:
+                refused = self.refused_names
+                dst_entries = [e for e in dst_entries
+                               if name_key(e.name, self.normalize, self.fold) not in refused]
             if self.ours is not None and dst_entries:
                 dst_entries = self._set_aside_partials(dst_entries, src_entries, dpath)
             deeper = self.max_depth <= 0 or depth < self.max_depth

@@ -80,9 +80,13 @@ def _walk_all(backend: Backend, filt: Filter, max_depth: int,
         errors += 1
         log.error(path, f"error listing: {err}")
 
+    def on_unsafe(path: str, err: BaseException) -> None:  # logged already: counted here
+        nonlocal errors
+        errors += 1
+
     try:
         for _, entries in walk(backend, filt, max_depth=max_depth, on_error=on_error,
-                               want_stat=want_stat):
+                               want_stat=want_stat, on_unsafe=on_unsafe):
             for e in entries:
                 visit(e)
     except OSError as err:

@@ -29,6 +29,7 @@ class UnsafeNameError(PysyncError, OSError):
 
     reference = "unsafe-name"
     retryable = False
+    name: str = ""
 
 
 def unsafe_name_reason(name: str, *, strict: bool = True) -> str | None:
@@ -70,5 +71,7 @@ def unsafe_path_reason(path: str) -> str | None:
 def refusal(dir_path: str, name: str, reason: str) -> UnsafeNameError:
     """The error for a refused listed name, naming it escaped (``repr``) and its directory."""
     where = f" in {dir_path!r}" if dir_path else ""
-    return UnsafeNameError(f"refusing unsafe name {name!r}{where} from the listing: it {reason}",
-                           path=dir_path or None)
+    err = UnsafeNameError(f"refusing unsafe name {name!r}{where} from the listing: it {reason}",
+                          path=dir_path or None)
+    err.name = name  # the refused name itself, for callers that must protect its twin
+    return err

@@ -115,19 +115,21 @@ def _dir_has_marker(backend: Backend, path: str, markers: frozenset[str]) -> boo
 
 def walk(backend: Backend, filt: Filter, *, max_depth: int = -1, include_all: bool = False,
          on_error: Callable[[str, BaseException], None] | None = None,
-         want_stat: bool = True) -> Iterator[tuple[str, list[Entry]]]:
+         want_stat: bool = True,
+         on_unsafe: Callable[[str, UnsafeNameError], None] | None = None,
+         ) -> Iterator[tuple[str, list[Entry]]]:
     """Yield ``(directory, filtered sorted entries)`` breadth first, from the root.
 
     ``max_depth`` 1 lists only the root; -1 is unlimited. A failure to list the root is
     raised; a failure below the root is passed to ``on_error`` (or raised when None), and
-    the walk goes on with the other directories.
+    the walk goes on with the other directories. ``on_unsafe``: see ``list_dir_filtered``.
     """
     queue: deque[tuple[str, int]] = deque([("", 1)])
     while queue:
         path, depth = queue.popleft()
         try:
             entries = list_dir_filtered(backend, filt, path, include_all=include_all,
-                                        want_stat=want_stat)
+                                        want_stat=want_stat, on_unsafe=on_unsafe)
         except OSError as err:
             if not path or on_error is None:
                 raise

@@ -356,3 +356,41 @@ def test_symlinks_out_of_the_tree_are_not_followed(tmp_path: Path) -> None:
     out = pysync("copy", "-L", str(tmp_path / "src"), str(tmp_path / "followed"))
     assert out.returncode == 0, out.stderr
     assert files_only(read_tree(tmp_path / "followed"))["dirlink/key"] == b"private"
+
+
+@pytest.mark.parametrize("mode", ["--delete-during", "--delete-before", "--delete-after"])
+def test_refused_source_name_protects_its_destination_twin(memroot: str, outer: Path,
+                                                           mode: str) -> None:
+    """A refused source entry is not "absent": its destination twin (a name the
+    destination's own listing accepts) is never deleted, whatever the delete mode."""
+    fs = MemoryFileSystem()
+    fs.pipe_file(f"{memroot}/good.txt", b"good")
+    src = HostileFs(memroot, {"": {"new\nline.txt": b"evil", "back\\slash.txt": b"evil"}})
+    write_tree(outer / "dst", {"new\nline.txt": "twin", "back\\slash.txt": "twin2",
+                               "gone.txt": "dst only"})
+    flag = {"--delete-during": "delete_during", "--delete-before": "delete_before",
+            "--delete-after": "delete_after"}[mode]
+    res = api.sync(src, str(outer / "dst"), retries=1, **{flag: True})
+    assert res.exit_code != 0
+    tree = files_only(read_tree(outer / "dst"))
+    assert tree["new\nline.txt"] == b"twin" and tree["back\\slash.txt"] == b"twin2"
+    assert tree["good.txt"] == b"good"
+
+
+def test_lsf_and_check_count_refused_names(memroot: str, outer: Path) -> None:
+    """Listing and check report a refused name as an error (exit code 1), not silently."""
+    from syncengine import listing
+    from syncengine.filter import Filter
+    from syncengine.options import ListOptions
+
+    out = io.StringIO()
+    with captured_log():
+        code = listing.lsf(hostile_source(memroot, outer), Filter(), ListOptions(recursive=True),
+                           max_depth=-1, out=out)
+    assert code == 1
+    assert sorted(out.getvalue().splitlines()) == ["d/", "d/inner.txt", "good.txt"]
+    write_tree(outer / "same", {"good.txt": "good", "d/inner.txt": "inner"})
+    with captured_log():
+        res = api.check(hostile_source(memroot, outer), str(outer / "same"))
+    assert res.errors == len(HOSTILE) + 1 and res.differences == 0 and res.matches == 2
+    assert res.error is not None
