@@ -14,6 +14,7 @@ from .options import (
     CheckFlags,
     FilterOptions,
     GlobalOptions,
+    LinkFlags,
     ListOptions,
     SyncOptions,
     option_fields,
@@ -156,8 +157,9 @@ def _source(ns: argparse.Namespace, spec: str, filt: Any, gopts: GlobalOptions
     """Open ``spec``; a path naming a file lists just that file (rclone's NewFsFile)."""
     from . import api
 
-    return _fs_errors(spec, lambda: api._source(spec, filt, gopts.config or None,
-                                                SyncOptions()))
+    links = SyncOptions(copy_links=bool(getattr(ns, "copy_links", False)),
+                        links=bool(getattr(ns, "links", False)))
+    return _fs_errors(spec, lambda: api._source(spec, filt, gopts.config or None, links))
 
 
 def _fs_errors(spec: str, fn: Callable[[], T]) -> T:
@@ -221,13 +223,15 @@ def _open_pair(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOptions 
 
     filt = _filter_from(ns, gopts)
     cfg = gopts.config or None
-    copy_links = bool(sopts and sopts.copy_links)
-    links = bool(sopts and sopts.links)
+    # check takes -L/-l as LinkFlags (copy and sync as SyncOptions)
+    copy_links = bool(getattr(ns, "copy_links", False))
+    links = bool(getattr(ns, "links", False))
     spec0, spec1 = ns.args[0], ns.args[1]
     if sopts is not None:
         src, filt = _fs_errors(spec0, lambda: api._source(spec0, filt, cfg, sopts))
     else:
-        src = _fs_errors(spec0, lambda: api.open_location(spec0, config_path=cfg))
+        src = _fs_errors(spec0, lambda: api.open_location(spec0, config_path=cfg,
+                                                          copy_links=copy_links, links=links))
     dst = _fs_errors(spec1, lambda: api.open_location(spec1, config_path=cfg,
                                                       copy_links=copy_links, links=links))
     return src, dst, filt
@@ -365,16 +369,17 @@ def _cmd_config(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
 
 _COMMANDS: dict[str, tuple[str, tuple[type, ...], Command]] = {
     "lsf": ("List directories and objects in remote:path formatted for parsing.",
-            (ListOptions, FilterOptions), _cmd_lsf),
-    "ls": ("List the objects in the path with size and path.", (FilterOptions,), _cmd_ls),
+            (ListOptions, FilterOptions, LinkFlags), _cmd_lsf),
+    "ls": ("List the objects in the path with size and path.", (FilterOptions, LinkFlags),
+           _cmd_ls),
     "size": ("Prints the total size and number of objects in remote:path.",
-             (FilterOptions,), _cmd_size),
+             (FilterOptions, LinkFlags), _cmd_size),
     "copy": ("Copy files from source to dest, skipping identical files.",
              (SyncOptions, FilterOptions), _transfer_command("copy")),
     "sync": ("Make source and dest identical, modifying destination only.",
              (SyncOptions, FilterOptions), _transfer_command("sync")),
     "check": ("Checks the files in the source and destination match.",
-              (CheckFlags, FilterOptions), _cmd_check),
+              (CheckFlags, FilterOptions, LinkFlags), _cmd_check),
     "version": ("Show the version number.", (), _cmd_version),
     "listremotes": ("List the remotes of the config file and the environment.", (),
                     _cmd_listremotes),

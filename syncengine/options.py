@@ -299,6 +299,19 @@ class SyncOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LinkFlags:
+    """The local backend's symlink flags for the commands that only read (lsf, ls, size,
+    check); copy and sync carry the same two in ``SyncOptions``."""
+
+    copy_links: bool = option(False, flag="--copy-links", short="-L", kind="bool",
+                              group="Local", help="Follow symlinks and copy the pointed to "
+                                                  "item")
+    links: bool = option(False, flag="--links", short="-l", kind="bool", group="Local",
+                         help="Translate symlinks to/from regular files with a '.rclonelink' "
+                              "extension")
+
+
+@dataclass(frozen=True, kw_only=True)
 class CheckFlags:
     """Flags of ``pysync check`` (report files are paths; ``-`` is standard output)."""
 

@@ -548,6 +548,11 @@ def _metadata_tree(tmp_path: Path) -> Path:
     ["--metadata-include", "tag=keep", "--include", "*.txt"],
     ["--metadata-exclude", "uid=*", "--metadata-include", "tag=keep"],
     ["--metadata-include", "mode=1006*", "--max-size", "4B"],
+    ["--metadata-exclude", "mode=1*", "-l"],  # the .rclonelink's own mode is 120777
+    ["--metadata-include", "mode=12*", "-l"],
+    ["--metadata-include", "mode=100644", "-L"],
+    ["-L", "--format", "ps"],
+    ["--links", "--format", "ps"],
     ["--metadata-include", "btime=*", "--metadata-include", "atime=*"],
     ["--metadata-include", "{{tag=k.*}}"],
     ["--metadata-include", "[", "--metadata-include", "x"],  # bad glob: refused
