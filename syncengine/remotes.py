@@ -137,7 +137,7 @@ def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
 
 def _shown(kind: str, key: str, value: str) -> str:
     """How a debug line shows an option value (rclone's RedactOptionValue)."""
-    from .filter.glob import go_quote
+    from .units import go_quote
 
     return _MASK if value and option_secrecy(kind, key) else go_quote(value)
 
@@ -953,7 +953,7 @@ def select_remotes(remotes: Iterable[RemoteInfo], pattern: str = "", *, name: st
 
 
 def _go_quote(s: str) -> str:
-    from .filter.glob import go_quote
+    from .units import go_quote
 
     return go_quote(s)
 

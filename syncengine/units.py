@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import time as _time
+import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
 
 from .errors import UsageError
 
 __all__ = [
+    "go_quote",
     "format_rfc3339_nano",
     "NS",
     "US",
@@ -116,15 +118,32 @@ def _escape_rune(r: int, quote: str) -> str:
     return f"\\U{r:08x}"
 
 
-def _go_quote(text: str) -> str:
-    """Go's strconv.Quote (and fmt's %q) of a string; undecodable bytes become \\xHH."""
+def go_quote(s: str) -> str:
+    """Quote ``s`` as Go's ``%q`` / ``strconv.Quote`` does (used in rclone's messages).
+
+    Lone surrogates from ``surrogateescape`` decoding stand for the raw bytes Go would
+    see, and are written as ``\\xNN`` like Go writes invalid UTF-8.
+    """
     out = ['"']
-    for ch in text:
-        r = ord(ch)
-        if 0xDC80 <= r <= 0xDCFF:  # a raw byte smuggled in by surrogateescape
-            out.append(f"\\x{r - 0xDC00:02x}")
+    for ch in s:
+        cp = ord(ch)
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif 0xD800 <= cp <= 0xDFFF:
+            if 0xDC80 <= cp <= 0xDCFF:
+                out.append(f"\\x{cp - 0xDC00:02x}")
+            else:
+                out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogatepass"))
+        elif ch == " " or (cp >= 0x20 and unicodedata.category(ch)[0] in "LMNPS"):
+            out.append(ch)
+        elif cp in _ESCAPES:
+            out.append(_ESCAPES[cp])
+        elif cp < 0x20 or cp == 0x7F:
+            out.append(f"\\x{cp:02x}")
+        elif cp < 0x10000:
+            out.append(f"\\u{cp:04x}")
         else:
-            out.append(_escape_rune(r, '"'))
+            out.append(f"\\U{cp:08x}")
     out.append('"')
     return "".join(out)
 
@@ -254,7 +273,7 @@ def _go_parse_float(s: str) -> float:
         return float("-inf") if low.startswith("-") else float("inf")
     consumed, ok = _read_float(s) if not special else (special, False)
     if not ok or consumed != len(s):
-        raise _GoError(f"strconv.ParseFloat: parsing {_go_quote(s)}: invalid syntax")
+        raise _GoError(f"strconv.ParseFloat: parsing {go_quote(s)}: invalid syntax")
     body = s.replace("_", "")
     try:
         if "x" in body[:3].lower():
@@ -264,7 +283,7 @@ def _go_parse_float(s: str) -> float:
     except OverflowError:
         value = float("inf")
     if value in (float("inf"), float("-inf")):
-        raise _GoError(f"strconv.ParseFloat: parsing {_go_quote(s)}: value out of range")
+        raise _GoError(f"strconv.ParseFloat: parsing {go_quote(s)}: value out of range")
     return value
 
 
@@ -323,7 +342,7 @@ def _size_set(raw: bytes) -> int:
     number = raw[: len(raw) - suffix_len].decode("utf-8", "surrogateescape")
     value = _go_parse_float(number)
     if value < 0:
-        raise _GoError(f"size can't be negative {_go_quote(number)}")
+        raise _GoError(f"size can't be negative {go_quote(number)}")
     return _go_f64_to_i64(value * multiplier)
 
 
@@ -342,7 +361,7 @@ def parse_size(text: str) -> int:
     try:
         return _size_set(_utf8(text))
     except _GoError as err:
-        raise UsageError(f"parsing {_go_quote(text)} as fs.SizeSuffix failed: {err}") from None
+        raise UsageError(f"parsing {go_quote(text)} as fs.SizeSuffix failed: {err}") from None
 
 
 _SIZE_STEPS = ((KIBI, 1, ""), (MEBI, KIBI, "Ki"), (GIBI, MEBI, "Mi"), (TEBI, GIBI, "Gi"),
@@ -758,7 +777,7 @@ def parse_duration(text: str, *, now: _dt.datetime | None = None) -> int:
     try:
         return _fs_parse_duration(text, lambda: _now_ns(now))
     except _GoError as err:
-        raise UsageError(f"parsing {_go_quote(text)} as fs.Duration failed: {err}") from None
+        raise UsageError(f"parsing {go_quote(text)} as fs.Duration failed: {err}") from None
 
 
 def parse_go_duration(text: str) -> int:
@@ -770,7 +789,7 @@ def parse_go_duration(text: str) -> int:
     try:
         return _go_parse_duration(text)
     except _GoError as err:
-        raise UsageError(f"parsing {_go_quote(text)} as time.Duration failed: {err}") from None
+        raise UsageError(f"parsing {go_quote(text)} as time.Duration failed: {err}") from None
 
 
 def _fmt_frac(v: int, prec: int) -> tuple[str, int]:

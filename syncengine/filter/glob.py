@@ -33,6 +33,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 
 from ..errors import FilterError
+from ..units import go_quote
 
 __all__ = [
     "GlobError",
@@ -94,39 +95,6 @@ _ERR_LARGE = "expression too large"
 # --------------------------------------------------------------------------------------
 # Go's %q
 # --------------------------------------------------------------------------------------
-
-_GO_ESCAPES = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}
-
-
-def go_quote(s: str) -> str:
-    """Quote ``s`` as Go's ``%q`` / ``strconv.Quote`` does (used in rclone's messages).
-
-    Lone surrogates from ``surrogateescape`` decoding stand for the raw bytes Go would
-    see, and are written as ``\\xNN`` like Go writes invalid UTF-8.
-    """
-    out = ['"']
-    for ch in s:
-        cp = ord(ch)
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif 0xD800 <= cp <= 0xDFFF:
-            if 0xDC80 <= cp <= 0xDCFF:
-                out.append(f"\\x{cp - 0xDC00:02x}")
-            else:
-                out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogatepass"))
-        elif ch == " " or (cp >= 0x20 and unicodedata.category(ch)[0] in "LMNPS"):
-            out.append(ch)
-        elif cp in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[cp])
-        elif cp < 0x20 or cp == 0x7F:
-            out.append(f"\\x{cp:02x}")
-        elif cp < 0x10000:
-            out.append(f"\\u{cp:04x}")
-        else:
-            out.append(f"\\U{cp:08x}")
-    out.append('"')
-    return "".join(out)
-
 
 # --------------------------------------------------------------------------------------
 # Glob → RE2 (fs/filter/glob.go globToRegexp)

@@ -845,3 +845,24 @@ def test_filter_uses_roundtripped_size(tmp_path: Path) -> None:
         assert [int(ln) for ln in lines if ln.isdigit()] == [want], text
         assert f"Minimum size is: {format_bytes(want)}" in lines
         assert f"Maximum size is: {format_bytes(want)}" in lines
+
+
+@pytest.mark.parametrize(("text", "quoted"), [
+    ("plain", '"plain"'),
+    ('say "hi"', '"say \\"hi\\""'),
+    ("back\\slash", '"back\\\\slash"'),
+    ("nl\ntab\tbell\a", '"nl\\ntab\\tbell\\a"'),
+    ("nul\x00del\x7f", '"nul\\x00del\\x7f"'),
+    ("é ü", '"é ü"'),
+    ("nbsp\u00a0", '"nbsp\\u00a0"'),  # a space other than ' ' is not graphic for Go
+    ("zw\u200b", '"zw\\u200b"'),  # a format character
+    ("smile\U0001F600", '"smile\U0001F600"'),
+    ("raw\udcff", '"raw\\xff"'),  # an undecodable byte kept by surrogateescape
+])
+def test_go_quote_is_strconv_quote(text: str, quoted: str) -> None:
+    """One Go %q for every message (filter globs, units, remotes)."""
+    from syncengine.filter.glob import go_quote as glob_quote
+    from syncengine.units import go_quote
+
+    assert go_quote(text) == quoted
+    assert glob_quote is go_quote
