@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import sys
 import threading
 import time
 import zlib
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from .accounting import Transfer
 
 __all__ = ["Transferer", "partial_name", "go_time_utc", "TokenBucket", "backup_path",
-           "CorruptedError", "SourceOpenError"]
+           "CorruptedError", "SourceOpenError", "DestWriteError", "preallocate"]
 
 CHUNK = 4 * 1024 * 1024
 _T = TypeVar("_T")
@@ -76,6 +77,74 @@ class SourceOpenError(OSError):
         new = cls(err.errno, text)
         new.filename = err.filename
         return new
+
+
+class DestWriteError(OSError):
+    """Writing the destination failed; reads like rclone (Go's error text, no ``[Errno]``):
+    ``write <path>: no space left on device``, or rclone's disk-full error of preallocation
+    ``preallocate: file too big for remaining disk space``. Keeps the errno."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+    @classmethod
+    def wrap(cls, err: OSError, path: str) -> DestWriteError:
+        """The DestWriteError for ``err``, the error of writing the local file ``path``."""
+        reason = os.strerror(err.errno) if err.errno is not None else str(err)
+        new = cls(err.errno, f"write {path}: {reason[:1].lower() + reason[1:]}")
+        new.filename = path
+        return new
+
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_FALLOC_FL_KEEP_SIZE, _FALLOC_FL_PUNCH_HOLE = 0x01, 0x02
+# rclone's order (lib/file/preallocate_unix.go): KEEP_SIZE, then KEEP_SIZE|PUNCH_HOLE for ZFS
+_FALLOC_FLAGS = (_FALLOC_FL_KEEP_SIZE, _FALLOC_FL_KEEP_SIZE | _FALLOC_FL_PUNCH_HOLE)
+_falloc: dict[str, Any] = {}  # "fn": libc's fallocate or None, "index": flags, "errno"
+_falloc_lock = threading.Lock()  # rclone serialises preallocations (preAllocateMu)
+
+
+def preallocate(fd: int, size: int) -> None:
+    """Reserve ``size`` bytes for the file ``fd`` without changing its size, as rclone's
+    local backend does before a write (Linux ``fallocate(FALLOC_FL_KEEP_SIZE)``).
+
+    A full disk raises DestWriteError(ENOSPC, ``preallocate: file too big for remaining
+    disk space``) before a byte is written; any other failure is ignored (rclone logs it at
+    DEBUG), and a file system without fallocate disables preallocation, as in rclone.
+    """
+    if size <= 0 or not sys.platform.startswith("linux"):
+        return
+    with _falloc_lock:
+        if "fn" not in _falloc:
+            _load_fallocate()
+        fn = _falloc["fn"]
+        while fn is not None and _falloc["index"] < len(_FALLOC_FLAGS):
+            if fn(fd, _FALLOC_FLAGS[_falloc["index"]], 0, size) == 0:
+                return
+            err = _falloc["errno"]()
+            if err == errno.EOPNOTSUPP:
+                _falloc["index"] += 1  # try the next combination; past the last: disabled
+                continue
+            if err in DISK_FULL_ERRNOS:
+                raise DestWriteError(err, "preallocate: file too big for remaining disk space")
+            if err != errno.EINTR:
+                return
+
+
+def _load_fallocate() -> None:
+    """Find libc's ``fallocate64`` (64-bit offsets on every ABI); ctypes is imported only
+    when a first file is written."""
+    import ctypes
+
+    _falloc.update(fn=None, index=0, errno=ctypes.get_errno)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = getattr(libc, "fallocate64", None) or libc.fallocate
+    except (OSError, AttributeError):
+        return
+    fn.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+    fn.restype = ctypes.c_int
+    _falloc["fn"] = fn
 
 
 def go_time_utc(ns: int) -> str:
@@ -237,8 +306,11 @@ class Transferer:
                     resume.remove_manifest(self.dst, tmp)
             except BaseException as e:
                 err = e
+                # --resume keeps the partial, unless it is wrong or the disk is full: a full
+                # disk is removed from, as rclone does, not left full for retries, other files
+                # and other programs (the rerun needs the space of the whole file anyway)
                 if self._resumable(size) and not isinstance(
-                        e, (SourceChangedError, CorruptedError)):
+                        e, (SourceChangedError, CorruptedError)) and not _disk_full(e):
                     log.info(tmp, "Keeping partial file for --resume")
                 else:
                     self._remove_failed(tmp)
@@ -292,6 +364,15 @@ class Transferer:
                     err, (PysyncError, SourceOpenError, ConnectionError, TimeoutError)):
                 raise
             raise SourceOpenError.wrap(err, local=True) from err
+
+    def _write_error(self, err: OSError, tmp: str) -> OSError:
+        """A local destination's plain write error as rclone words it (``write <path>: no
+        space left on device``); other errors unchanged."""
+        if not self._dst_local or err.errno is None or isinstance(
+                err, (PysyncError, DestWriteError)):
+            return err
+        full = getattr(self.dst, "full", None)
+        return DestWriteError.wrap(err, full(tmp) if full is not None else tmp)
 
     def _open_partial(self, tmp: str, opener: Callable[[], _T], size: int = -1) -> _T:
         """Create the file ``tmp`` with ``opener``; a partial name is registered so that a
@@ -400,6 +481,8 @@ class Transferer:
             writer = self._open_partial(tmp, lambda: self.dst.open_write(tmp), size)
         written = -1
         try:
+            if self._dst_local and size > 0 and hasattr(writer, "fileno"):
+                preallocate(writer.fileno(), size)  # a full disk fails here, as in rclone
             write = writer.write
             while True:
                 if self.cancel.is_set():
@@ -414,12 +497,15 @@ class Transferer:
                 chunk = view[:n]
                 if hasher is not None:
                     hasher.update(chunk)
-                w = write(chunk)
-                if w is not None and w < n:
-                    mv = chunk[w:]
-                    while mv:
-                        w = write(mv) or 0
-                        mv = mv[w:]
+                try:
+                    w = write(chunk)
+                    if w is not None and w < n:
+                        mv = chunk[w:]
+                        while mv:
+                            w = write(mv) or 0
+                            mv = mv[w:]
+                except OSError as e:
+                    raise self._write_error(e, tmp) from e
                 total += n
                 tr.add(n)
                 if rh is not None:
@@ -558,6 +644,11 @@ class Transferer:
                 self.dst.remove(tmp)
         except OSError as e:  # rclone: INFO, the copy's own error is what counts
             log.info(tmp, f"Failed to remove failed copy: {e}")
+
+
+def _disk_full(err: BaseException) -> bool:
+    """True for a full disk or an exhausted quota (ENOSPC, EDQUOT)."""
+    return isinstance(err, OSError) and err.errno in DISK_FULL_ERRNOS
 
 
 def resume_hasher() -> Any:
