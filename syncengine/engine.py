@@ -85,6 +85,10 @@ def exit_code_for(err: BaseException | None) -> int:
     return 1
 
 
+_SMALL_FILE = 256 * 1024  # new files below this size are sent in batches of _BATCH
+_BATCH = 8
+
+
 class _Pool:
     """A thread pool with a bounded backlog; ``wait`` joins everything submitted so far."""
 
@@ -254,6 +258,7 @@ class _Attempt:
                 self._track_empty_src_dirs(spath, src_entries)
             children: list[tuple[str, str, bool, bool, int]] = []
             unchanged = 0
+            small: list[Entry] = []  # new small files of this directory, sent in batches
             for s, d in self._pair(src_entries, dst_entries):
                 if s is not None and s.is_dir:
                     # rclone: an existing directory keeps its destination spelling, new
@@ -267,7 +272,13 @@ class _Attempt:
                     if deletes_only:
                         continue
                     if d is None:
-                        self._queue_transfer(transfers, s, None, s.path)
+                        if 0 <= s.size < _SMALL_FILE:
+                            small.append(s)
+                            if len(small) == _BATCH:
+                                self._queue_batch(transfers, small)
+                                small = []
+                        else:
+                            self._queue_transfer(transfers, s, None, s.path)
                     elif fast_skip is not None and fast_skip(s, d):
                         unchanged += 1  # the common case of a re-run: decided in bulk
                     elif self.comparer.needs_io(s, d):
@@ -284,6 +295,8 @@ class _Attempt:
                             self.to_delete.append(d)
                     elif self.delete_mode == "during" or deletes_only:
                         checkers.submit(lambda d=d: self._delete(d))
+            if small:
+                self._queue_batch(transfers, small)
             if unchanged:
                 self.stats.add_checks(unchanged)
             stack.extend(reversed(children))
@@ -399,6 +412,18 @@ class _Attempt:
         self.stats.add_total_transfer(s.size)
         self._mark_modified(dst_path.rpartition("/")[0])
         transfers.submit(lambda: self._transfer(s, d, dst_path))
+
+    def _queue_batch(self, transfers: _Pool, batch: list[Entry]) -> None:
+        """New small files of one directory, copied one after the other by one worker: the
+        per-file cost of the pool (task, future, wake-ups) is paid once per batch."""
+        self.stats.add_total_transfer(sum(e.size for e in batch), count=len(batch))
+        self._mark_modified(batch[0].path.rpartition("/")[0])
+
+        def run() -> None:
+            for s in batch:
+                self._transfer(s, None, s.path)
+
+        transfers.submit(run)
 
     def _transfer(self, s: Entry, d: Entry | None, dst_path: str) -> None:
         if self.cancel.is_set():

@@ -39,7 +39,7 @@ from .sshd import SshdServer, start_sshd
 
 BIG = "big.dat"
 BIG_SIZE = 40 * 1024 * 1024
-BWLIMIT = "12M"  # the upload of BIG takes more than 3 s: plenty of time to kill the server
+BWLIMIT = "6M"  # the upload of BIG takes more than 6 s: plenty of time to kill the server
 KILL_AT = 6 * 1024 * 1024  # bytes of BIG's partial file on the server before the kill
 WAIT_LIMIT = 60.0  # a safety net for a broken run, never a timing assertion
 LOG_LINE = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (ERROR|NOTICE|INFO|WARNING) ?: ")
