@@ -13,27 +13,17 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from syncengine import resume
-from tests.backends.test_server_faults import SftpTarget, SmbTarget, Target, tool_cmd, tool_env
+from tests.backends.test_server_faults import Target, tool_cmd, tool_env
+from tests.backends.test_server_faults import target as target  # the dedicated-server fixture
 
 MiB = 1024 * 1024
 SIZE = 64 * MiB
 LIMIT = 60.0  # safety net for a broken run, never a timing assertion
-
-
-@pytest.fixture(params=["sftp", "smb"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
-    """A dedicated server, stopped by PID afterwards."""
-    t: Target = SftpTarget(tmp_path) if request.param == "sftp" else SmbTarget(tmp_path)
-    try:
-        yield t
-    finally:
-        t.stop()
 
 
 def _recorded(dst: Path, at_least: int) -> dict | None:
