@@ -7,6 +7,7 @@ Examples::
     python -m bench --list                  # the rows and what they run
     python -m bench --rows copy-small,noop-sync-small --reps 5
     python -m bench --rows 'sweep-*' --workdir /data/bench --out /tmp/sweeps.json
+    python -m bench --quick --rows 'sftp-*,smb-*'   # against loopback sshd/smbd (root)
 
 Data sets are generated once under ``--workdir`` (default ``/tmp/pysync-bench``) and reused.
 Results: the table of medians on stdout, every repetition in ``--out`` (default
@@ -53,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the rows and exit")
     p.add_argument("--no-million", action="store_true",
                    help="skip the listing row and its million-entry data set")
+    p.add_argument("--no-remote", action="store_true",
+                   help="skip the sftp-*/smb-* rows (they start a loopback sshd and smbd; "
+                        "smbd needs root)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="JSON with every repetition (default bench/results/latest.json)")
     p.add_argument("--chart", type=Path, default=None,
@@ -75,6 +79,9 @@ def _list_rows(sizes: Sizes, workdir: Path) -> str:
         mark = "  (sweep)" if r.is_sweep else ""
         lines.append(f"{r.name:<{width}}  {r.title}{mark}")
         setup = "stdout to /dev/null" if r.setup == "list" else f"{r.setup} destination"
+        if r.remote is not None:
+            way = f"local -> {r.remote}" if r.direction == "up" else f"{r.remote} -> local"
+            setup += f", {way} over 127.0.0.1"
         lines.append(f"{'':<{width}}    {cmd} [{setup}] on {r.dataset}: {ds.description}")
     return "\n".join(lines)
 
@@ -91,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         patterns = [p.strip() for chunk in args.rows for p in chunk.split(",") if p.strip()]
     try:
         rows = select_rows(patterns, no_million=args.no_million)
+        if args.no_remote:
+            rows = [r for r in rows if r.remote is None]
     except ValueError as exc:
         print(f"python -m bench: {exc} (see --list)", file=sys.stderr)
         return 2

@@ -12,6 +12,11 @@ Set-ups:
     it they are put back and the destination is repaired (all untimed);
 ``list``
     no destination: the command lists the source and its output goes to ``/dev/null``.
+
+Remote rows (``remote`` set: ``sftp`` or ``smb``) run against the loopback servers of
+:mod:`bench.servers`: ``direction`` ``up`` copies the local data set to the server, ``down``
+copies the data set from the server to a local folder.  Both tools get the same
+``--config`` and the same flags.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 
-__all__ = ["Row", "ALL_ROWS", "select_rows", "PRESTAGE_FILTERS"]
+__all__ = ["Row", "ALL_ROWS", "select_rows", "PRESTAGE_FILTERS", "remote_kinds"]
 
 PRESTAGE_FILTERS = ("--filter", "- index*", "--filter", "+ *.dat", "--filter", "- **",
                     "--min-age", "1d")
@@ -36,6 +41,8 @@ class Row:
     setup: str = "fresh"  # fresh, prepared, changed, list
     sweep: str | None = None  # e.g. "--transfers 1" for the sweep rows
     title: str = ""
+    remote: str | None = None  # "sftp" or "smb": the loopback server on one side
+    direction: str = "up"  # with remote: "up" local -> server, "down" server -> local
 
     @property
     def is_sweep(self) -> bool:
@@ -57,6 +64,18 @@ ALL_ROWS: tuple[Row, ...] = (
         title="sync after 10% of the MailStore files changed"),
     Row("lsf-million", "million", "lsf", ("-R", "--format", "p"), setup="list",
         title="lsf -R --format p of the empty-file tree (output to /dev/null)"),
+    Row("sftp-up-mailstore", "mailstore", "copy", remote="sftp", direction="up",
+        title="initial copy of the MailStore archive to the loopback SFTP server"),
+    Row("sftp-down-mailstore", "mailstore", "copy", remote="sftp", direction="down",
+        title="initial copy of the MailStore archive from the loopback SFTP server"),
+    Row("sftp-noop-sync-mailstore", "mailstore", "sync", setup="prepared", remote="sftp",
+        direction="up", title="sync of an up-to-date MailStore archive on the SFTP server"),
+    Row("smb-up-mailstore", "mailstore", "copy", remote="smb", direction="up",
+        title="initial copy of the MailStore archive to the loopback SMB server"),
+    Row("smb-down-mailstore", "mailstore", "copy", remote="smb", direction="down",
+        title="initial copy of the MailStore archive from the loopback SMB server"),
+    Row("smb-noop-sync-mailstore", "mailstore", "sync", setup="prepared", remote="smb",
+        direction="up", title="sync of an up-to-date MailStore archive on the SMB server"),
     Row("sweep-transfers-1", "mailstore", "copy", ("--transfers", "1"),
         sweep="--transfers 1", title="sweep: initial copy of the MailStore archive"),
     Row("sweep-transfers-4", "mailstore", "copy", ("--transfers", "4"),
@@ -85,3 +104,8 @@ def select_rows(patterns: list[str] | None, *, no_million: bool = False,
     if no_million:
         chosen = [r for r in chosen if r.dataset != "million"]
     return chosen
+
+
+def remote_kinds(rows: list[Row] | tuple[Row, ...]) -> set[str]:
+    """The loopback servers (``sftp``, ``smb``) the rows need."""
+    return {r.remote for r in rows if r.remote is not None}

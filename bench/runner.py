@@ -5,6 +5,10 @@ row says (:mod:`bench.rows`), and then every repetition runs pysync, then rclone
 a destination in the same state (removed, or prepared, untimed).  Before every timed run the
 page cache's dirty data is flushed (``os.sync``, untimed) so neither tool pays for the other's
 write-back.  Each run's wall time, peak RSS, CPU times, exit code and stderr tail are kept.
+
+The remote rows (``sftp-*``, ``smb-*``) run against one loopback sshd and one loopback smbd
+(:mod:`bench.servers`), started once for the whole run when such a row is selected and stopped
+by PID at the end (also on Ctrl-C or an error); both tools get the same ``--config``.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from .datasets import (
     tree_totals,
 )
 from .measure import Measurement, run_measured
-from .rows import ALL_ROWS, Row
+from .rows import ALL_ROWS, Row, remote_kinds
+from .servers import ServerError, Servers, stage_tree, start_servers
 
 __all__ = ["BenchConfig", "TOOLS", "default_tools", "tool_env", "run_bench", "summarize_row",
            "DEFAULT_WORKDIR", "DEFAULT_OUT"]
@@ -216,10 +221,46 @@ class ChangedFiles:
 # --- running ---------------------------------------------------------------------------------
 
 
-def build_command(prefix: list[str], row: Row, src: Path, dst: Path | None) -> list[str]:
-    """``prefix command [args] SRC [DST]``."""
+def build_command(prefix: list[str], row: Row, src: str | Path, dst: str | Path | None,
+                  extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """``prefix command [args] [extra] SRC [DST]`` (``extra``: e.g. ``--config FILE``)."""
     paths = [str(src)] if dst is None else [str(src), str(dst)]
-    return [*prefix, row.command, *row.args, *paths]
+    return [*prefix, row.command, *row.args, *extra, *paths]
+
+
+@dataclass
+class Endpoints:
+    """Where a row reads and writes: as the tools spell it and where it is on this machine."""
+
+    src: str  # the source argument of both tools
+    dst: str | None  # the destination argument (None: a listing row)
+    dst_disk: Path | None  # the destination folder on this machine (servers run here too)
+    staged: Path | None = None  # a copy of the data set made for the server (removed after)
+
+
+def row_endpoints(row: Row, ds: Dataset, workdir: Path, servers: Servers | None) -> Endpoints:
+    """The source and destination of ``row``: local folders, or paths through a server.
+
+    Up rows write into the server's area (``servers.area``); down rows read the data set
+    through the sshd directly and through the smbd from a hard-linked copy in its share.
+    """
+    local_dst = workdir / "dst" / row.name
+    if row.remote is None:
+        if row.setup == "list":
+            return Endpoints(str(ds.src), None, None)
+        return Endpoints(str(ds.src), str(local_dst), local_dst)
+    if servers is None:
+        raise ServerError(f"row {row.name} needs the {row.remote} server, which is not running")
+    if row.direction == "up":
+        disk = servers.area(row.remote) / "dst" / row.name
+        return Endpoints(str(ds.src), servers.remote_path(row.remote, disk), disk)
+    if row.direction != "down":
+        raise ValueError(f"row {row.name}: direction must be up or down")
+    if row.remote == "sftp":  # the sshd serves this machine's file system
+        return Endpoints(servers.remote_path("sftp", ds.src), str(local_dst), local_dst)
+    staged = servers.area(row.remote) / "data" / ds.root.name
+    return Endpoints(servers.remote_path(row.remote, staged), str(local_dst), local_dst,
+                     staged)
 
 
 def summarize_row(row_result: dict[str, Any]) -> dict[str, Any]:
@@ -228,13 +269,14 @@ def summarize_row(row_result: dict[str, Any]) -> dict[str, Any]:
     for tool in TOOLS:
         runs = [r for r in row_result.get("runs", []) if r["tool"] == tool]
         if not runs:
-            out[tool] = {"status": "missing", "median_s": None, "peak_rss_mib": None, "runs": 0}
+            out[tool] = {"status": "FAIL" if row_result.get("error") else "missing",
+                         "median_s": None, "peak_rss_mib": None, "runs": 0}
             continue
         failed = [r for r in runs if not r["ok"]]
         secs = [r["seconds"] for r in runs if r["ok"]]
         rss = [r["maxrss_mib"] for r in runs if r["maxrss_kib"]]
         out[tool] = {
-            "status": "FAIL" if failed else "ok",
+            "status": "FAIL" if failed or row_result.get("error") else "ok",
             "failed_runs": len(failed),
             "runs": len(runs),
             "median_s": round(statistics.median(secs), 4) if secs and not failed else None,
@@ -252,15 +294,26 @@ def summarize_row(row_result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_row(row: Row, ds: Dataset, cfg: BenchConfig, env: dict[str, str],
-             result: dict[str, Any]) -> None:
+             result: dict[str, Any], servers: Servers | None = None) -> None:
     """Run every repetition of ``row``, appending each run to ``result['runs']``."""
     log = cfg.log
-    dst_root = cfg.workdir / "dst"
-    dst = None if row.setup == "list" else dst_root / row.name
+    ends = row_endpoints(row, ds, cfg.workdir, servers)
+    dst = ends.dst_disk
+    extra: list[str] = []
+    if row.remote is not None:
+        assert servers is not None
+        extra = servers.config_args()
+        env = servers.env(env)
+        result["remote"] = {"kind": row.remote, "direction": row.direction, "src": ends.src,
+                            "dst": ends.dst, "config": str(servers.conf)}
+    if row.remote is not None and row.setup == "changed":
+        raise ValueError(f"row {row.name}: the changed set-up is for local rows only")
     changed = ChangedFiles(ds, cfg.changed_fraction) if row.setup == "changed" else None
     if changed is not None:
         result["changed_files"] = len(changed.rels)
     try:
+        if ends.staged is not None:
+            stage_tree(ds.src, ends.staged)
         ds.warm()
         if dst is not None:
             _rmtree(dst)
@@ -276,7 +329,7 @@ def _run_row(row: Row, ds: Dataset, cfg: BenchConfig, env: dict[str, str],
                     changed.apply(rep)
                 if cfg.flush:
                     os.sync()
-                cmd = build_command(cfg.tools[tool], row, ds.src, dst)
+                cmd = build_command(cfg.tools[tool], row, ends.src, ends.dst, extra)
                 load1 = _load1()
                 m: Measurement = run_measured(cmd, env=env, cwd=cfg.workdir,
                                               timeout=cfg.timeout)
@@ -302,6 +355,8 @@ def _run_row(row: Row, ds: Dataset, cfg: BenchConfig, env: dict[str, str],
             changed.restore()
         if dst is not None:
             _rmtree(dst)
+        if ends.staged is not None:
+            _rmtree(ends.staged)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -351,8 +406,12 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         log(f"warning: load average {results['load1_start']} on {cpus} CPU(s): other work is "
             "running, figures will be noisy (the alternation keeps the comparison fair-ish)")
     dst_root = cfg.workdir / "dst"
+    servers: Servers | None = None
+    server_error: str | None = None
     try:
-        _rmtree(dst_root)
+        # only this run's destinations: another run may be using the same work dir
+        for row in cfg.rows:
+            _rmtree(dst_root / row.name)
         needed = [k for k in KIND_ORDER if any(r.dataset == k for r in cfg.rows)]
         datasets: dict[str, Dataset] = {}
         for kind in needed:
@@ -361,6 +420,16 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
             ds.refresh_mtimes()
             datasets[kind] = ds
             results["datasets"][kind] = ds.summary()
+        kinds = remote_kinds(cfg.rows)
+        if kinds:
+            try:
+                with _no_sigint():  # a Ctrl-C during start-up must not leave a server behind
+                    servers = start_servers(cfg.workdir, kinds, log)
+                results["servers"] = {"pids": dict(servers.pids), "dir": str(servers.base)}
+            except ServerError as exc:
+                server_error = str(exc)
+                log(f"warning: the loopback servers did not start, the remote rows FAIL: {exc}")
+                results["servers"] = {"error": server_error}
         for row in cfg.rows:
             ds = datasets[row.dataset]
             log(f"row {row.name}: {row.title} [{ds.kind}: {ds.description}]")
@@ -369,8 +438,12 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                 "command": row.command, "args": list(row.args), "setup": row.setup,
                 "sweep": row.sweep, "runs": []}
             results["rows"].append(row_result)
+            if row.remote is not None and servers is None:
+                row_result["error"] = server_error or "no server"
+                row_result["summary"] = summarize_row(row_result)
+                continue
             try:
-                _run_row(row, ds, cfg, env, row_result)
+                _run_row(row, ds, cfg, env, row_result, servers)
             finally:
                 row_result["summary"] = summarize_row(row_result)
                 if cfg.out is not None:
@@ -379,8 +452,17 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         results["interrupted"] = True
         raise
     finally:
+        if servers is not None:
+            try:
+                with _no_sigint():
+                    servers.stop()
+            except Exception as exc:  # noqa: BLE001 - report, keep the results
+                log(f"warning: stopping the loopback servers: {exc}")
         with contextlib.suppress(OSError):
-            _rmtree(dst_root)
+            for row in cfg.rows:
+                _rmtree(dst_root / row.name)
+            if dst_root.is_dir() and not any(dst_root.iterdir()):
+                dst_root.rmdir()
         results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         results["total_seconds"] = round(time.perf_counter() - t_start, 1)
         results["load1_end"] = _load1()

@@ -1,11 +1,15 @@
-"""The benchmark harness on tiny data sets: figures for both tools, the table, FAIL rows, reuse."""
+"""The benchmark harness on tiny data sets: figures for both tools, the table, FAIL rows, reuse,
+and the remote rows against a loopback sshd and smbd (config accepted by both tools)."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -13,10 +17,19 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # bench/ is not an installed package
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench.cli import main as bench_main  # noqa: E402
 from bench.datasets import Dataset, Sizes  # noqa: E402
 from bench.report import format_table  # noqa: E402
-from bench.rows import select_rows  # noqa: E402
-from bench.runner import BenchConfig, default_tools, run_bench  # noqa: E402
+from bench.rows import remote_kinds, select_rows  # noqa: E402
+from bench.runner import (  # noqa: E402
+    BenchConfig,
+    build_command,
+    default_tools,
+    row_endpoints,
+    run_bench,
+    tool_env,
+)
+from bench.servers import ServerError, Servers, start_servers  # noqa: E402
 
 TINY = Sizes(large_files=1, large_size=64 * 1024, mail_stores=1, mail_dat_per_store=2,
              mail_dat_size=32 * 1024, small_files=10, small_min=1024, small_max=4096,
@@ -80,3 +93,107 @@ def test_data_set_is_generated_once_then_reused(tmp_path: Path) -> None:
     other = Dataset.for_sizes("mailstore", Sizes(mail_stores=1, mail_dat_per_store=1,
                                                  mail_dat_size=1024), tmp_path)
     assert other.root != ds.root
+
+
+# ----- the remote rows: loopback sshd and smbd ---------------------------------------------------
+
+REMOTE_ROWS = {"sftp-up-mailstore", "sftp-down-mailstore", "sftp-noop-sync-mailstore",
+               "smb-up-mailstore", "smb-down-mailstore", "smb-noop-sync-mailstore"}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_remote_rows_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = select_rows(["sftp-*", "smb-*"])
+    assert {r.name for r in rows} == REMOTE_ROWS
+    assert remote_kinds(rows) == {"sftp", "smb"}
+    assert remote_kinds(select_rows(["copy-*"])) == set()
+    for row in rows:
+        assert row.dataset == "mailstore" and row.direction in ("up", "down")
+        assert row.setup in ("fresh", "prepared")
+    assert {r.name for r in select_rows(None)} >= REMOTE_ROWS  # part of the full run
+    assert bench_main(["--list", "--quick"]) == 0
+    out = capsys.readouterr().out
+    for name in REMOTE_ROWS:
+        assert name in out
+    assert "local -> sftp over 127.0.0.1" in out and "smb -> local over 127.0.0.1" in out
+
+
+def test_remote_endpoints_and_commands(tmp_path: Path) -> None:
+    ds = Dataset.for_sizes("mailstore", TINY, tmp_path)
+    share = tmp_path / "srv" / "smbd" / "share"
+    servers = Servers(base=tmp_path / "srv", conf=tmp_path / "srv" / "rclone.conf",
+                      home=tmp_path / "srv" / "home", sshd=object(),
+                      smbd=SimpleNamespace(share_path=share, share="pysync"))
+    by_name = {r.name: r for r in select_rows(["sftp-*", "smb-*"])}
+    up = row_endpoints(by_name["sftp-up-mailstore"], ds, tmp_path, servers)
+    assert up.src == str(ds.src) and up.dst == f"benchsftp:{up.dst_disk}"
+    down = row_endpoints(by_name["sftp-down-mailstore"], ds, tmp_path, servers)
+    assert down.src == f"benchsftp:{ds.src}" and down.dst_disk == tmp_path / "dst" / \
+        "sftp-down-mailstore"
+    smb_up = row_endpoints(by_name["smb-up-mailstore"], ds, tmp_path, servers)
+    assert smb_up.dst == "benchsmb:pysync/dst/smb-up-mailstore"
+    assert smb_up.dst_disk == share / "dst" / "smb-up-mailstore"
+    smb_down = row_endpoints(by_name["smb-down-mailstore"], ds, tmp_path, servers)
+    assert smb_down.staged is not None and smb_down.staged.parent == share / "data"
+    assert smb_down.src == f"benchsmb:pysync/data/{ds.root.name}"
+    cmd = build_command(["rclone"], by_name["smb-up-mailstore"], smb_up.src, smb_up.dst,
+                        servers.config_args())
+    assert cmd == ["rclone", "copy", "--config", str(servers.conf), str(ds.src), smb_up.dst]
+    env = servers.env({"SSH_AUTH_SOCK": "/x", "RCLONE_SFTP_KEY_FILE": "k", "PATH": "/bin"})
+    assert env == {"PATH": "/bin", "HOME": str(servers.home),
+                   "RCLONE_CONFIG": str(servers.conf)}
+    with pytest.raises(ServerError):
+        row_endpoints(by_name["sftp-up-mailstore"], ds, tmp_path, None)
+
+
+@pytest.mark.skipif(shutil.which("rclone") is None, reason="rclone not on PATH")
+def test_servers_write_a_config_both_tools_accept(tmp_path: Path) -> None:
+    servers = start_servers(tmp_path / "work", {"sftp", "smb"})
+    pids = dict(servers.pids)
+    try:
+        assert set(pids) == {"sshd", "smbd"} and all(_alive(p) for p in pids.values())
+        conf = servers.conf.read_text()
+        assert "[benchsftp]" in conf and "[benchsmb]" in conf and "shell_type = unix" in conf
+        for kind in ("sftp", "smb"):
+            folder = servers.area(kind) / "probe"
+            folder.mkdir(parents=True)
+            (folder / f"hello-{kind}.txt").write_text("hi\n")
+            remote = servers.remote_path(kind, folder)
+            env = servers.env(tool_env())
+            for prefix in default_tools().values():
+                res = subprocess.run([*prefix, "lsf", *servers.config_args(), remote],
+                                     capture_output=True, text=True, env=env, timeout=120,
+                                     stdin=subprocess.DEVNULL)
+                assert res.returncode == 0, f"{prefix[-1]} {kind}: {res.stderr}"
+                assert res.stdout.split() == [f"hello-{kind}.txt"], (prefix, kind, res.stdout)
+    finally:
+        servers.stop()
+    assert not any(_alive(p) for p in pids.values())
+    assert not servers.base.exists()
+
+
+@pytest.mark.skipif(shutil.which("rclone") is None, reason="rclone not on PATH")
+def test_remote_rows_run_both_tools_and_stop_the_servers(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, ["sftp-up-mailstore", "sftp-down-mailstore", "smb-up-mailstore",
+                             "smb-down-mailstore"], default_tools())
+    results = run_bench(cfg)
+    files = results["datasets"]["mailstore"]["files"]
+    assert [r["name"] for r in results["rows"]] == [r.name for r in cfg.rows]
+    for row in results["rows"]:
+        assert sorted(r["tool"] for r in row["runs"]) == ["pysync", "rclone"]
+        for run in row["runs"]:
+            assert run["ok"], (row["name"], run["tool"], run["stderr_tail"])
+            assert run["dst_files"] == files, (row["name"], run["tool"])
+            assert "--config" in run["cmd"]
+        assert not row["summary"]["dst_mismatch"]
+    pids = results["servers"]["pids"]
+    assert set(pids) == {"sshd", "smbd"} and not any(_alive(p) for p in pids.values())
+    work = tmp_path / "work"
+    assert not Path(results["servers"]["dir"]).exists() and not (work / "dst").exists()
