@@ -85,6 +85,7 @@ def exit_code_for(err: BaseException | None) -> int:
     return 1
 
 
+_READ_AHEAD = 16  # remote directories listed ahead of the march
 _SMALL_FILE = 256 * 1024  # new files below this size are sent in batches of _BATCH
 _BATCH = 8
 
@@ -161,7 +162,12 @@ class _Attempt:
         self.ours = resume.ours_pattern(opts.partial_suffix) if (
             opts.resume and self.transferer.partial_ok) else None
         self.kept_partials: set[str] = set()
-        self.refused_names: set[str] = set()  # source names of this directory refused
+        # remote listings are read ahead on threads (a round trip each); local ones are
+        # faster read in line than handed between threads under the GIL
+        remote = src.features.name != "local" or dst.features.name != "local"
+        self._readahead = ThreadPoolExecutor(max_workers=max(1, min(8, opts.checkers)),
+                                             thread_name_prefix="list") if remote else None
+        self._listings: dict[tuple[str, str], Future[tuple[list[Entry], set[str]]]] = {}
         self.dir_items: list[tuple[str, int, bool]] = []  # (path, src mtime, existed on dst)
         self.modified_dirs: set[str] = set()
         self.src_empty_dirs: set[str] = set()
@@ -194,24 +200,48 @@ class _Attempt:
 
     # ----- march -------------------------------------------------------------------------
 
-    def _refused(self, path: str, err: UnsafeNameError) -> None:
-        """A source entry refused for its name: counted, and its destination twin is kept
-        out of this directory's deletions (--delete-during/before delete as they go)."""
-        self.error(path, err)
-        self.refused_names.add(name_key(err.name, self.normalize, self.fold))
+    def _list(self, backend: Backend, path: str, side: str, include_all: bool
+              ) -> tuple[list[Entry], set[str]]:
+        """The filtered listing of ``path`` and the name keys of the entries refused for
+        their names (a source's refused entry keeps its destination twin out of this
+        directory's deletions: --delete-during/before delete as they go)."""
+        refused: set[str] = set()
 
-    def _list(self, backend: Backend, path: str, side: str, include_all: bool) -> list[Entry]:
+        def on_unsafe(where: str, err: UnsafeNameError) -> None:
+            self.error(where, err)  # counted: sync deletes nothing afterwards
+            if side == "source":
+                refused.add(name_key(err.name, self.normalize, self.fold))
+
         try:
-            entries = list_dir_filtered(  # a refused name is counted: sync deletes nothing
-                backend, self.filt, path, include_all=include_all,
-                on_unsafe=self._refused if side == "source" else self.error,
-                strict_names=side == "source")
+            entries = list_dir_filtered(backend, self.filt, path, include_all=include_all,
+                                        on_unsafe=on_unsafe, strict_names=side == "source")
         except DirNotFoundError:
             if side == "source" or path:
                 raise
-            return []
+            return [], refused
         self.stats.listed(len(entries))
-        return entries
+        return entries, refused
+
+    def _fetch(self, side: str, path: str) -> tuple[list[Entry], set[str]]:
+        """The listing of ``path`` on ``side``: the one read ahead if any (its exception,
+        if listing failed, is raised here as it would have been), else read now."""
+        future = self._listings.pop((side, path), None)
+        if future is not None:
+            return future.result()
+        if side == "source":
+            return self._list(self.src, path, side, False)
+        return self._list(self.dst, path, side, self.include_all_dst)
+
+    def _read_ahead(self, stack: list[tuple[str, str, bool, bool, int]]) -> None:
+        """Start listing the directories the march will take next (top of the stack)."""
+        assert self._readahead is not None
+        for spath, dpath, in_src, in_dst, _depth in stack[-_READ_AHEAD:]:
+            for side, path, wanted, backend, include_all in (
+                    ("source", spath, in_src, self.src, False),
+                    ("destination", dpath, in_dst, self.dst, self.include_all_dst)):
+                if wanted and (side, path) not in self._listings:
+                    self._listings[(side, path)] = self._readahead.submit(
+                        self._list, backend, path, side, include_all)
 
     def march(self, *, transfers: _Pool, checkers: _Pool, deletes_only: bool = False) -> None:
         """Walk both trees directory by directory and dispatch each pair.
@@ -222,13 +252,16 @@ class _Attempt:
         # (source dir, destination dir, listed on source, listed on destination, depth)
         stack: list[tuple[str, str, bool, bool, int]] = [("", "", True, True, 1)]
         fast_skip = self.comparer.fast_skip()
+        self._listings.clear()
         while stack:
             if self.cancel.is_set():
                 return
+            if self._readahead is not None:
+                self._read_ahead(stack)
             spath, dpath, in_src, in_dst, depth = stack.pop()
-            self.refused_names.clear()
+            refused: set[str] = set()
             try:
-                src_entries = self._list(self.src, spath, "source", False) if in_src else []
+                src_entries, refused = self._fetch("source", spath) if in_src else ([], refused)
             except DirNotFoundError:
                 if not spath:
                     raise
@@ -239,16 +272,14 @@ class _Attempt:
             dst_entries: list[Entry] = []
             if in_dst:
                 try:
-                    dst_entries = self._list(self.dst, dpath, "destination",
-                                             self.include_all_dst)
+                    dst_entries = self._fetch("destination", dpath)[0]
                 except DirNotFoundError:
                     dst_entries = []
                 except OSError as err:
                     self.error(dpath, err,
                                log_it=f"error reading destination directory: {err}")
                     in_dst = False
-            if self.refused_names and dst_entries:
-                refused = self.refused_names
+            if refused and dst_entries:
                 dst_entries = [e for e in dst_entries
                                if name_key(e.name, self.normalize, self.fold) not in refused]
             if self.ours is not None and dst_entries:
@@ -757,6 +788,9 @@ class _Attempt:
                 self.cancel.set()
             transfers.shutdown()
             checkers.shutdown()
+            if self._readahead is not None:
+                self._readahead.shutdown(wait=True, cancel_futures=True)
+                self._listings.clear()
 
 
 def _dir_size(backend: Backend, path: str) -> int:
