@@ -493,7 +493,7 @@ class _Attempt:
                 self._move_to_backup(d, deleting=False)
                 replacing = False
                 dst_path = s.path  # the old name moved away: the copy takes the source's
-            self._copy_with_low_level_retries(s, dst_path, replacing)
+            self._copy_with_low_level_retries(s, dst_path, replacing, d if replacing else None)
             with self._lock:
                 self.transfers += 1
         except Exception as err:
@@ -512,7 +512,8 @@ class _Attempt:
         """True when ``err`` leaves the file for a later run instead of failing it."""
         return self.opts.skip_changing and isinstance(err, SourceChangedError)
 
-    def _copy_with_low_level_retries(self, s: Entry, dst_path: str, replacing: bool) -> None:
+    def _copy_with_low_level_retries(self, s: Entry, dst_path: str, replacing: bool,
+                                     old: Entry | None = None) -> None:
         """One transfer, retried up to --low-level-retries times on transient errors only."""
         tries = max(1, self.opts.low_level_retries)
         # one accounting Transfer for all the tries, as rclone: a retried error is not
@@ -522,7 +523,7 @@ class _Attempt:
         try:
             for n in range(1, tries + 1):
                 try:
-                    self.transferer.copy(s, dst_path, replacing=replacing, tr=tr)
+                    self.transferer.copy(s, dst_path, replacing=replacing, tr=tr, old=old)
                     return
                 except (ConnectionError, TimeoutError, OSError) as err:
                     transient = isinstance(err, (ConnectionError, TimeoutError)) or \

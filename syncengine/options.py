@@ -279,6 +279,10 @@ class SyncOptions:
                           help="Keep the partial file of an interrupted transfer (with a "
                                "manifest) and continue it, verified, in the next run "
                                "(pysync only)")
+    append_verify: bool = option(False, flag="--append-verify", kind="bool", group="Migration",
+                                 help="When the destination is a verified prefix of a grown "
+                                      "source, send only the tail, then verify the whole file "
+                                      "(pysync only)")
     skip_changing: bool = option(False, flag="--skip-changing", kind="bool", group="Migration",
                                  help="Leave files that change while being copied for a later "
                                       "run: NOTICE, no error, exit code 11 if any (pysync only)")

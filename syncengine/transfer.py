@@ -261,7 +261,7 @@ class Transferer:
     # ----- the copy ---------------------------------------------------------------------
 
     def copy(self, src: Entry, dst_path: str, *, replacing: bool,
-             tr: Transfer | None = None) -> TransferResult:
+             tr: Transfer | None = None, old: Entry | None = None) -> TransferResult:
         """Copy ``src`` to ``dst_path``; the old destination stays intact until the rename.
 
         Raises SourceChangedError when the source changes while being read, CorruptedError
@@ -270,11 +270,15 @@ class Transferer:
 
         ``tr``: the caller's accounting Transfer (kept over low-level retries, as rclone
         keeps one per file); the caller ends it. Without one the copy starts and ends its
-        own.
+        own. ``old``: the destination file being replaced (--append-verify looks at it).
         """
         opts = self.opts
         if getattr(self.dst, "links", False) and dst_path.endswith(".rclonelink"):
             return self._copy_link(src, dst_path, replacing=replacing, tr=tr)
+        if old is not None and self._can_append(old, src):
+            appended = self._append(src, old, dst_path, tr)
+            if appended is not None:
+                return appended
         final = dst_path
         tmp = partial_name(dst_path, src, opts.partial_suffix) if self.partial_ok else dst_path
         reader = self._open_source(src)
@@ -332,6 +336,83 @@ class Transferer:
                 what += f" to: {dst_path}"
             log.info(src.path, what)
         return TransferResult(size, self.hash_kind, digest)
+
+    def _can_append(self, old: Entry, src: Entry) -> bool:
+        """--append-verify may apply: a smaller destination file that can be reopened."""
+        return (self.opts.append_verify and self.partial_ok and not old.is_dir
+                and 0 < old.size < src.size and hasattr(self.dst, "open_write_at"))
+
+    def _append(self, src: Entry, old: Entry, final: str, tr: Transfer | None
+                ) -> TransferResult | None:
+        """--append-verify: when the destination file is exactly the start of the grown
+        source, move it aside under the partial name, append the rest, check the whole
+        file and rename it back; None when it is no such prefix (copy whole instead).
+
+        The final name never holds a torn file: it holds the old version until it is moved
+        aside, then nothing, then the complete new one; a failure puts the old one back.
+        """
+        reader = self._open_source(src)
+        try:
+            size, mtime_ns = self._stat_open(reader, src)
+            if not 0 < old.size < size:
+                return None
+            hasher = new_hasher(self.hash_kind) if self.hash_kind else None
+            rh = resume_hasher()
+            left = old.size
+            view = _buffer(min(left, CHUNK))
+            while left > 0:  # the source's first bytes, into both hashes
+                n = reader.readinto(view[:min(left, len(view))])
+                if not n:
+                    return None
+                rh.update(view[:n])
+                if hasher is not None:
+                    hasher.update(view[:n])
+                left -= n
+            self._check_source(reader, size, mtime_ns)
+            theirs = self.dst.hash(final, "xxh3")
+            if theirs is None:
+                with self.dst.open_read(final) as fh:
+                    theirs = _hash_prefix(fh, old.size, resume_hasher())
+            if theirs != rh.hexdigest():
+                log.debug(src.path, "--append-verify: destination is not a prefix of the source")
+                return None
+            tmp = partial_name(final, src, self.opts.partial_suffix)
+            own = tr is None
+            if tr is None:
+                tr = self.stats.start_transfer(src.path, size - old.size)
+            else:
+                tr.size = size - old.size
+            err: BaseException | None = None
+            self.dst.rename(final, tmp)
+            try:
+                digest, written = self._stream(reader, src, tmp, size, mtime_ns, tr,
+                                               start=(old.size, hasher, rh))
+                self.dst.set_mtime(tmp, mtime_ns)
+                self._verify(src, tmp, size, digest, written)
+                self.dst.rename(tmp, final)
+            except BaseException as e:
+                err = e
+                self._put_back(tmp, final, old)
+                raise
+            finally:
+                if own:
+                    tr.done(err)
+        finally:
+            reader.close()
+        log.info(src.path, f"Copied (replaced existing): appended {size - old.size} bytes to "
+                 "the verified destination")
+        return TransferResult(size, self.hash_kind, digest)
+
+    def _put_back(self, tmp: str, final: str, old: Entry) -> None:
+        """Undo a failed append: the old version, as it was, under its final name."""
+        try:
+            with self.dst.open_write_at(tmp, old.size):  # type: ignore[attr-defined]
+                pass
+            self.dst.set_mtime(tmp, old.mtime_ns)
+            self.dst.rename(tmp, final)
+            log.info(final, "Put the destination file back after a failed append")
+        except OSError as e:
+            log.error(final, f"Failed to put the destination file back from {tmp}: {e}")
 
     def _copy_link(self, src: Entry, dst_path: str, *, replacing: bool,
                    tr: Transfer | None) -> TransferResult:
@@ -453,13 +534,21 @@ class Transferer:
                 f"{format_go_time(mtime_ns)} to {format_go_time(st.st_mtime_ns)})")
 
     def _stream(self, reader: BinaryIO, src: Entry, tmp: str, size: int, mtime_ns: int,
-                tr: Any) -> tuple[str | None, int]:
-        """Copy the data; returns (hash of what was read, size of what was written)."""
+                tr: Any, start: tuple[int, Any, Any] | None = None) -> tuple[str | None, int]:
+        """Copy the data; returns (hash of what was read, size of what was written).
+
+        ``start``: ``(n, hasher, xxh3)`` when ``tmp`` already holds the first ``n`` bytes,
+        verified, which ``reader`` has been read past and both hashes have seen
+        (--append-verify); only the rest is written and the whole file is checked.
+        """
         hasher = new_hasher(self.hash_kind) if self.hash_kind else None
         limit = size if self.opts.local_no_check_updated else -1
         rh = resume_hasher() if self._resumable(size) else None  # xxh3 of what is written
+        checkpoints = rh is not None
         done = 0
-        if rh is not None:
+        if start is not None:
+            done, hasher, rh = start
+        elif rh is not None:
             self.partials_used.add(tmp)
             done = self._resume_from(reader, src, tmp, size, mtime_ns, hasher, rh)
             if done <= 0:
@@ -510,7 +599,7 @@ class Transferer:
                 tr.add(n)
                 if rh is not None:
                     rh.update(chunk)
-                    if total >= next_checkpoint:
+                    if checkpoints and total >= next_checkpoint:
                         self._checkpoint(writer, tmp, src, size, mtime_ns, total, rh)
                         next_checkpoint = total + resume.CHECKPOINT
                 if self.bucket is not None:

@@ -98,3 +98,29 @@ def test_resume_after_interruption(target: Target, tmp_path: Path, what: str) ->
     assert stats["bytes"] == SIZE - manifest["done"] and stats["bytes"] <= 0.7 * SIZE
     assert (dst / "big.dat").read_bytes() == data
     assert not list(dst.rglob("*.partial")) and not list(dst.rglob("*" + resume.MANIFEST_SUFFIX))
+
+
+def test_append_verify_sends_only_the_tail(target: Target, tmp_path: Path) -> None:
+    """A grown source whose old version is on the server: only the new tail goes over."""
+    home = tmp_path / "home"
+    home.mkdir()
+    src = tmp_path / "src"
+    src.mkdir()
+    data = os.urandom(12 * MiB)
+    (src / "big.dat").write_bytes(data[: 9 * MiB])
+    first = subprocess.run([*tool_cmd("pysync"), "copy", str(src), target.remote("app"),
+                            "--config", str(target.conf)], capture_output=True, text=True,
+                           timeout=120, env=tool_env(home), stdin=subprocess.DEVNULL)
+    assert first.returncode == 0, first.stderr
+    (src / "big.dat").write_bytes(data)  # the service appended 3 MiB
+    out = subprocess.run([*tool_cmd("pysync"), "copy", str(src), target.remote("app"),
+                          "--config", str(target.conf), "--append-verify", "-v",
+                          "--use-json-log"], capture_output=True, text=True, timeout=120,
+                         env=tool_env(home), stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    stats = [json.loads(line)["stats"] for line in out.stderr.splitlines()
+             if line.startswith("{") and '"stats"' in line][-1]
+    assert stats["bytes"] == 3 * MiB
+    assert "appended 3145728 bytes to the verified destination" in out.stderr
+    assert (target.on_disk("app") / "big.dat").read_bytes() == data
+    assert not list(target.on_disk("app").rglob("*.partial"))
