@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backends.base import Backend, Entry
-from .checker import CheckOptions, CheckResult, run_check
 from .engine import RunResult, run_copy
 from .errors import FilterError, UsageError
 from .filter import Filter
 from .options import FilterOptions, SyncOptions, option_fields
 from .walk import walk
+
+if TYPE_CHECKING:  # check() imports the checker when it is used: copy and sync start faster
+    from .checker import CheckOptions, CheckResult
 
 __all__ = ["copy", "sync", "check", "list_files", "open_location", "build_options"]
 
@@ -142,6 +144,8 @@ def check(src: str | Backend, dst: str | Backend, *, filters: FilterOptions | No
           options: CheckOptions | None = None, config_path: str | None = None) -> CheckResult:
     """Compare ``src`` and ``dst`` as ``rclone check`` does; ``result.differences`` is 0 when
     they match."""
+    from .checker import run_check
+
     filt = Filter(filters or FilterOptions())
     src_b = open_location(src, config_path=config_path)
     dst_b = open_location(dst, config_path=config_path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from typing import BinaryIO, Protocol
 
@@ -53,6 +52,8 @@ def new_hasher(kind: str) -> Hasher:
         return xxhash.xxh3_128()
     if kind == "crc32":
         return _Crc32()
+    import hashlib  # only md5/sha1/sha256 need it: start-up stays lean
+
     return hashlib.new(kind)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import time
 from collections.abc import Callable
@@ -189,6 +188,8 @@ def size(backend: Backend, filt: Filter, *, max_depth: int, as_json: bool, spec:
 
     errors = _walk_all(backend, filt, max_depth, visit)
     if as_json:
+        import json
+
         out.write(json.dumps({"count": count, "bytes": total, "sizeless": sizeless},
                              separators=(",", ":")) + "\n")
     else:

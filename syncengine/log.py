@@ -6,7 +6,6 @@ NullHandler); the CLI, or an application, installs a handler with ``setup_loggin
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -82,6 +81,8 @@ class JsonFormatter(logging.Formatter):
         if obj:
             out["object"] = obj
         out.update(getattr(record, "fields", {}) or {})
+        import json
+
         return json.dumps(out, ensure_ascii=False, default=str)
 
 

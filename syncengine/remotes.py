@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import re
@@ -18,7 +17,6 @@ import stat as _stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 from . import log
 from .backends.base import Backend
@@ -304,6 +302,8 @@ def _url_options(spec: str, protocol: str) -> tuple[str, dict[str, str], str]:
     options: dict[str, str] = {"type": kind}
     if at:
         user, colon, password = userinfo.partition(":")
+        from urllib.parse import unquote
+
         user = unquote(user)
         if kind == "smb" and ";" in user:
             domain, _, user = user.partition(";")
@@ -966,6 +966,8 @@ def _pad(s: str, width: int) -> str:
 def _go_json_string(s: str) -> str:
     """``s`` as Go's encoding/json writes a string (HTML characters escaped)."""
     s = re.sub(r"[\ud800-\udfff]", "\ufffd", s)
+    import json
+
     out = json.dumps(s, ensure_ascii=False)
     for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
                     ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):

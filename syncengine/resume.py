@@ -11,7 +11,6 @@ value, and so must the source's; only then are those bytes kept and the rest sen
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass
 
@@ -56,6 +55,8 @@ def read_manifest(dst: Backend, partial: str) -> Manifest | None:
         if dst.stat(path) is None:
             return None
         with dst.open_read(path) as fh:
+            import json
+
             data = json.loads(fh.read(64 * 1024))
         if data.pop("v", None) != _VERSION:
             return None
@@ -69,6 +70,8 @@ def write_manifest(dst: Backend, partial: str, manifest: Manifest) -> None:
     """Write the manifest of ``partial`` (to a temporary name, then renamed over)."""
     path = manifest_path(partial)
     tmp = path + ".tmp"
+    import json
+
     data = json.dumps({"v": _VERSION, **asdict(manifest)}).encode()
     with dst.open_write(tmp) as fh:
         fh.write(data)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import posixpath
 import random
 import time
@@ -157,6 +156,8 @@ class Filter:
             return remote in self.files
         if self.hash_n:
             key = unicodedata.normalize("NFC", remote).lower().encode("utf-8", "surrogateescape")
+            import hashlib
+
             value = int.from_bytes(hashlib.md5(key).digest()[:8], "little")
             if value % self.hash_n != self.hash_k:
                 return False
