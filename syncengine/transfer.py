@@ -358,16 +358,8 @@ class Transferer:
                 return None
             hasher = new_hasher(self.hash_kind) if self.hash_kind else None
             rh = resume_hasher()
-            left = old.size
-            view = _buffer(min(left, CHUNK))
-            while left > 0:  # the source's first bytes, into both hashes
-                n = reader.readinto(view[:min(left, len(view))])
-                if not n:
-                    return None
-                rh.update(view[:n])
-                if hasher is not None:
-                    hasher.update(view[:n])
-                left -= n
+            if not _read_prefix(reader, old.size, rh, hasher):  # into both hashes
+                return None
             self._check_source(reader, size, mtime_ns)
             theirs = self.dst.hash(final, "xxh3")
             if theirs is None:
@@ -482,19 +474,9 @@ class Transferer:
             if _hash_prefix(fh, m.done, resume_hasher()) != m.prefix:
                 log.info(tmp, "Partial file does not match its resume manifest: starting again")
                 return 0
-        left = m.done
-        view = _buffer(min(left, CHUNK))
-        while left > 0:
-            n = reader.readinto(view[:min(left, len(view))])
-            if not n:
-                break
-            chunk = view[:n]
-            rh.update(chunk)
-            if hasher is not None:
-                hasher.update(chunk)
-            left -= n
+        complete = _read_prefix(reader, m.done, rh, hasher)
         self._check_source(reader, size, mtime_ns)
-        if left or rh.hexdigest() != m.prefix:
+        if not complete or rh.hexdigest() != m.prefix:
             log.info(tmp, "Source does not match the partial file: starting again")
             return -1
         log.info(src.path, f"Resuming transfer at {m.done} bytes (partial file of an earlier "
@@ -745,16 +727,25 @@ def resume_hasher() -> Any:
     return new_hasher("xxh3")
 
 
-def _hash_prefix(fh: BinaryIO, n: int, hasher: Any) -> str:
-    """The hex digest of the first ``n`` bytes read from ``fh``."""
+def _read_prefix(fh: BinaryIO, n: int, *hashers: Any) -> bool:
+    """Read the first ``n`` bytes of ``fh`` into every hasher given (None ones skipped);
+    False when ``fh`` ends sooner. Uses this thread's transfer buffer."""
+    hashers = tuple(h for h in hashers if h is not None)
+    view = _buffer(min(n, CHUNK))
     left = n
     while left > 0:
-        data = fh.read(min(left, CHUNK))
-        if not data:
-            break
-        hasher.update(data)
-        left -= len(data)
-    return hasher.hexdigest() if left == 0 else ""
+        got = fh.readinto(view[:min(left, len(view))])
+        if not got:
+            return False
+        for h in hashers:
+            h.update(view[:got])
+        left -= got
+    return True
+
+
+def _hash_prefix(fh: BinaryIO, n: int, hasher: Any) -> str:
+    """The hex digest of the first ``n`` bytes read from ``fh`` ("" if it is shorter)."""
+    return hasher.hexdigest() if _read_prefix(fh, n, hasher) else ""
 
 
 def _is_memory(reader: object) -> bool:
