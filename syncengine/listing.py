@@ -12,7 +12,7 @@ from .backends.base import Backend, Entry
 from .errors import DirNotFoundError, PysyncError
 from .filter import Filter
 from .options import ListOptions
-from .units import format_rfc3339_nano
+from .units import format_rfc3339
 from .walk import walk
 
 __all__ = ["lsf", "ls", "size", "format_time", "count_suffix"]
@@ -23,24 +23,17 @@ _FORMAT_LETTERS = "pstmhiotTeM"
 def format_time(mtime_ns: int, layout: str = "") -> str:
     """Local time as rclone prints it by default (``2006-01-02 15:04:05``) or by a Go layout
     name (``RFC3339``, ``RFC3339Nano``, ``unix``, ``unixnano``, ``max``)."""
-    sec, frac = divmod(mtime_ns, 1_000_000_000)
-    lt = time.localtime(sec)
+    sec = mtime_ns // 1_000_000_000
     if not layout or layout == "2006-01-02 15:04:05":
-        return time.strftime("%Y-%m-%d %H:%M:%S", lt)
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(sec))
     name = layout.lower()
     if name == "unix":
         return str(sec)
     if name == "unixnano":
         return str(mtime_ns)
-    zone = time.strftime("%z", lt)
-    zone = "Z" if zone == "+0000" else f"{zone[:3]}:{zone[3:]}"
-    if name == "rfc3339":
-        return time.strftime("%Y-%m-%dT%H:%M:%S", lt) + zone
-    if name == "rfc3339nano":
-        return format_rfc3339_nano(mtime_ns)
-    if name == "max":
-        frac_text = f".{frac:09d}"
-        return time.strftime("%Y-%m-%dT%H:%M:%S", lt) + frac_text + zone
+    fraction = {"rfc3339": "none", "rfc3339nano": "nano", "max": "max"}.get(name)
+    if fraction is not None:
+        return format_rfc3339(mtime_ns, fraction)
     raise PysyncError(f"unsupported --time-format {layout!r}")
 
 

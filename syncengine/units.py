@@ -12,7 +12,7 @@ from .errors import UsageError
 
 __all__ = [
     "go_quote",
-    "format_rfc3339_nano",
+    "format_rfc3339",
     "NS",
     "US",
     "MS",
@@ -922,13 +922,16 @@ def format_go_time(ns: int) -> str:
     return f"{t:%Y-%m-%d %H:%M:%S}{frac_text} {t:%z} {t.tzname()}"
 
 
-def format_rfc3339_nano(ns: int) -> str:
-    """A Unix-ns time in local time as Go's ``time.RFC3339Nano`` prints it
-    (``2006-01-02T15:04:05.999999999Z07:00``: trailing zeros of the fraction dropped,
-    ``Z`` for UTC)."""
+def format_rfc3339(ns: int, fraction: str = "nano") -> str:
+    """A Unix-ns time in local time as Go prints it with ``time.RFC3339Nano``
+    (``2006-01-02T15:04:05.999999999Z07:00``: trailing zeros of the fraction dropped, ``Z``
+    for UTC); ``fraction`` "max" keeps all nine digits (rclone's ``max`` layout), "none"
+    drops the fraction (``time.RFC3339``)."""
     sec, frac = divmod(ns, 1_000_000_000)
     t = _dt.datetime.fromtimestamp(sec).astimezone()
-    frac_text = f".{frac:09d}".rstrip("0").rstrip(".")
+    frac_text = "" if fraction == "none" else f".{frac:09d}"
+    if fraction == "nano":
+        frac_text = frac_text.rstrip("0").rstrip(".")
     zone = t.strftime("%z")
     zone = "Z" if zone == "+0000" else f"{zone[:3]}:{zone[3:]}"
     return f"{t:%Y-%m-%dT%H:%M:%S}{frac_text}{zone}"

@@ -13,7 +13,7 @@ from .. import log
 from ..errors import DirNotFoundError, PysyncError
 from ..hashing import hash_file
 from ..names import UnsafeNameError, unsafe_path_reason
-from ..units import format_rfc3339_nano
+from ..units import format_rfc3339
 from .base import Entry, Features
 
 __all__ = ["LocalBackend", "LINK_SUFFIX"]
@@ -374,12 +374,12 @@ def _stat_metadata(full: str, follow: bool) -> dict[str, str]:
             meta["rdev"] = f"{(buf.rdev_major << 32) | buf.rdev_minor:x}"
         for key in ("atime", "mtime", "btime"):
             ts = getattr(buf, key)
-            meta[key] = format_rfc3339_nano(ts.tv_sec * 1_000_000_000 + ts.tv_nsec)
+            meta[key] = format_rfc3339(ts.tv_sec * 1_000_000_000 + ts.tv_nsec)
         return meta
     st = os.stat(full, follow_symlinks=follow)
     meta = {"mode": f"{st.st_mode:o}", "uid": str(st.st_uid), "gid": str(st.st_gid)}
     if st.st_rdev:
         meta["rdev"] = f"{st.st_rdev:x}"
-    meta["atime"] = format_rfc3339_nano(st.st_atime_ns)
-    meta["mtime"] = format_rfc3339_nano(st.st_mtime_ns)
+    meta["atime"] = format_rfc3339(st.st_atime_ns)
+    meta["mtime"] = format_rfc3339(st.st_mtime_ns)
     return meta
