@@ -6,13 +6,10 @@ The server runs on this machine, so what the backend does is checked on the loca
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import errno
 import hashlib
 import hmac
-import io
-import logging
 import os
 import pwd
 import stat
@@ -25,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from syncengine import log
 from syncengine.backends.base import Backend
 from syncengine.backends.pool import Pool
 from syncengine.backends.sftp import (
@@ -37,6 +33,7 @@ from syncengine.backends.sftp import (
     reveal,
 )
 from syncengine.errors import ConfigError, DirNotFoundError
+from tests.logcapture import captured_log
 
 from . import sshd as _sshd
 from .sshd import KEY_PASSPHRASE, SshAgent, SshdServer
@@ -61,22 +58,6 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if var.startswith(("RCLONE_SFTP_", "PYSYNC_SFTP_")):
             monkeypatch.delenv(var)
     return home
-
-
-@contextlib.contextmanager
-def captured_log() -> Iterator[io.StringIO]:
-    """Everything the syncengine logger emits (DEBUG and up) inside the block."""
-    buf = io.StringIO()
-    handler = logging.StreamHandler(buf)
-    handler.setFormatter(log.RcloneFormatter())
-    old = log.LOGGER.level
-    log.LOGGER.addHandler(handler)
-    log.LOGGER.setLevel(logging.DEBUG)
-    try:
-        yield buf
-    finally:
-        log.LOGGER.removeHandler(handler)
-        log.LOGGER.setLevel(old)
 
 
 def sshd_log_since(server: SshdServer, offset: int) -> str:

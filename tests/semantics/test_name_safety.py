@@ -20,7 +20,6 @@ import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
 import syncengine.api as api
-from syncengine import log
 from syncengine.backends.base import Entry
 from syncengine.backends.fsspec import FsspecBackend
 from syncengine.backends.local import LocalBackend
@@ -28,6 +27,7 @@ from syncengine.names import UnsafeNameError, unsafe_name_reason
 from tests.backends.smbd import SmbdServer, smbd_server  # noqa: F401 - the module fixture
 from tests.backends.sshd import SshdServer
 from tests.backends.sshd import sshd_server as sshd_server  # the session-scoped fixture
+from tests.logcapture import captured_log as _captured_log
 from tests.semantics.conftest import OLD, files_only, pysync, read_tree, write_tree
 
 # ----- helpers ---------------------------------------------------------------------------------
@@ -47,20 +47,9 @@ HOSTILE: dict[str, bytes | None] = {
 }
 
 
-@contextlib.contextmanager
-def captured_log() -> Iterator[io.StringIO]:
-    """Everything the syncengine logger emits inside the block, as rclone formats it."""
-    buf = io.StringIO()
-    handler = logging.StreamHandler(buf)
-    handler.setFormatter(log.RcloneFormatter())
-    old = log.LOGGER.level
-    log.LOGGER.addHandler(handler)
-    log.LOGGER.setLevel(logging.INFO)
-    try:
-        yield buf
-    finally:
-        log.LOGGER.removeHandler(handler)
-        log.LOGGER.setLevel(old)
+def captured_log() -> contextlib.AbstractContextManager[io.StringIO]:
+    """Everything the syncengine logger emits at INFO and up inside the block."""
+    return _captured_log(logging.INFO)
 
 
 class HostileFs(FsspecBackend):
