@@ -6,8 +6,6 @@ Imports are lazy so ``pysync --version`` starts fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 
 __all__ = [
@@ -27,7 +25,10 @@ __all__ = [
     "errors",
 ]
 
+TYPE_CHECKING = False  # typing itself is not imported: start-up stays lean
 if TYPE_CHECKING:
+    from typing import Any
+
     from . import errors
     from .accounting import Stats
     from .api import check, copy, list_files, sync

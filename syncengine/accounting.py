@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from .errors import MaxDeleteError, PysyncError
+from .record import record
 from .units import (
     SECOND,
     format_bytes,
@@ -202,7 +202,7 @@ class _Ewma:
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TransferStat:
     """One active transfer at snapshot time (an entry of rclone's ``transferring``)."""
 
@@ -228,7 +228,7 @@ class TransferStat:
         return eta_seconds(self.bytes, self.size, self.speed_avg)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CheckStat:
     """One active check at snapshot time (an entry of rclone's ``checking``)."""
 
@@ -237,7 +237,7 @@ class CheckStat:
     started: float = 0.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StatsSnapshot:
     """Immutable copy of every counter of a ``Stats`` at one instant.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ from .engine import RunResult, run_copy
 from .errors import FilterError, UsageError
 from .filter import Filter
 from .options import FilterOptions, SyncOptions, option_fields
+from .record import replace
 from .walk import walk
 
 if TYPE_CHECKING:  # check() imports the checker when it is used: copy and sync start faster
@@ -52,7 +52,7 @@ def build_options(options: SyncOptions | None, filters: FilterOptions | None,
         (s_over if name in s_fields else f_over)[name] = value
     if "multi_thread_streams" in s_over:
         s_over["multi_thread_streams_set"] = True
-    return dataclasses.replace(sync_opts, **s_over), dataclasses.replace(filt_opts, **f_over)
+    return replace(sync_opts, **s_over), replace(filt_opts, **f_over)
 
 
 def open_location(spec: str | Backend, *, config_path: str | None = None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import TextIO
 
 from . import log
@@ -13,12 +12,13 @@ from .compare import common_hash
 from .errors import PysyncError
 from .filter import Filter
 from .march import pair_entries
+from .record import field, record
 from .walk import list_dir_filtered
 
 __all__ = ["CheckOptions", "CheckResult", "run_check"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class CheckOptions:
     """What ``check`` compares and where it writes its reports (streams may be None)."""
 
@@ -35,7 +35,7 @@ class CheckOptions:
     no_unicode_normalization: bool = False
 
 
-@dataclass
+@record
 class CheckResult:
     """Counts of a check and the error it ends with (None when the trees match)."""
 

@@ -25,8 +25,40 @@ __all__ = ["main"]
 T = TypeVar("T")
 
 
+_help_columns: list[int] = []
+
+
+def _help_width() -> int:
+    """The width shutil.get_terminal_size() gives argparse, found without importing shutil:
+    argparse imports it (and with it bz2, lzma and fnmatch) for every parser it builds."""
+    if not _help_columns:
+        try:
+            columns = int(os.environ.get("COLUMNS", "0"))
+        except ValueError:
+            columns = 0
+        if columns <= 0:
+            try:
+                columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+            except (AttributeError, ValueError, OSError):
+                columns = 0
+        _help_columns.append((columns or 80) - 2)
+    return _help_columns[0]
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.HelpFormatter(prog, width=_help_width())
+
+
+def _raw_formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, width=_help_width())
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad command line as one rclone-like line and exit code 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         if message.startswith("unrecognized arguments: "):
@@ -247,9 +279,9 @@ def _transfer_command(mode: str) -> Command:
         _check_args(mode, ns.args, 2, 2)
         sopts = _make(SyncOptions, ns)
         if ns.multi_thread_streams is not None:
-            import dataclasses
+            from .record import replace
 
-            sopts = dataclasses.replace(sopts, multi_thread_streams_set=True)
+            sopts = replace(sopts, multi_thread_streams_set=True)
         src, dst, filt = _open_pair(ns, gopts, sopts)
         backup = None
         if sopts.backup_dir:
@@ -391,7 +423,7 @@ _COMMANDS: dict[str, tuple[str, tuple[type, ...], Command]] = {
 def _top_parser() -> _Parser:
     parser = _Parser(prog="pysync", allow_abbrev=False,
                      description="pysync: rclone's copy and sync, in Python, over fsspec.",
-                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     formatter_class=_raw_formatter,
                      epilog="commands:\n" + "\n".join(
                          f"  {name:<13}{text}" for name, (text, _, _) in _COMMANDS.items())
                      + "\n\nRun 'pysync COMMAND --help' for a command's flags.")
@@ -510,7 +542,8 @@ def console() -> NoReturn:
     """Entry point of the ``pysync`` console script; SIGINT/SIGTERM end it like rclone."""
     from .interrupt import signals_handled
 
-    _tune_malloc()
+    if any(":" in arg for arg in sys.argv[1:]):  # a remote may take part (name:path, URL)
+        _tune_malloc()
     with signals_handled():
         code = main()
     sys.exit(code)
@@ -522,8 +555,10 @@ def _tune_malloc() -> None:
     paramiko and smbprotocol allocate a fresh buffer per message; above glibc's default mmap
     threshold each one is mmap'ed, zero-filled by page faults, and unmapped again, which
     costs more system time than the copy itself. A 32 MiB threshold (128 MiB trim) keeps them
-    on the heap for reuse. Only the console script does this (it is process-wide); a library
-    user's process is left alone. Anything but glibc: nothing happens.
+    on the heap for reuse. Only the console script does this (it is process-wide; a library
+    user's process is left alone), and only when an argument has a colon, as every remote,
+    URL and connection string does: local runs skip importing ctypes. Anything but glibc:
+    nothing happens.
     """
     if not sys.platform.startswith("linux"):
         return

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from . import log
 from .backends.base import Backend, Entry
 from .options import SyncOptions
+from .record import record
 
 __all__ = ["Decision", "Comparer", "SKIP", "COPY", "SET_MTIME", "MTIME_NOT_SUPPORTED",
            "common_hash", "format_go_duration_ns"]
@@ -23,7 +23,7 @@ MTIME_NOT_SUPPORTED = -1
 _HASH_PREFERENCE = ("xxh3", "xxh128", "md5", "sha1", "sha256", "crc32")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Decision:
     """What to do with a pair: ``skip``, ``copy`` or ``set_mtime`` (identical contents)."""
 

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import log, resume
@@ -32,6 +31,7 @@ from .listing import format_time
 from .march import name_key, pair_entries
 from .names import UnsafeNameError
 from .options import SyncOptions
+from .record import field, record
 from .transfer import TokenBucket, Transferer, backup_path, partial_name
 from .units import format_size_short
 from .walk import list_dir_filtered
@@ -44,7 +44,7 @@ _NETWORK_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT, errno.ECONNAB
                    errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EAGAIN}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FileError:
     """One error of a run: the path it concerns ("" for the run) and the exception."""
 
@@ -55,7 +55,7 @@ class FileError:
         return f"{self.path}: {self.error}" if self.path else str(self.error)
 
 
-@dataclass
+@record
 class RunResult:
     """What a copy or sync did: final stats, every counted error, and rclone's exit code."""
 

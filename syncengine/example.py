@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import random
 import time
-from dataclasses import dataclass
+
+from .record import record
 
 __all__ = ["MailStoreShape", "make_mailstore_tree"]
 
 DAY_NS = 86400 * 1_000_000_000
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class MailStoreShape:
     """How big the generated archive is. Sizes are bytes."""
 

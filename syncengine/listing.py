@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 import time
 from collections.abc import Callable
 from typing import TextIO
@@ -38,6 +37,8 @@ def format_time(mtime_ns: int, layout: str = "") -> str:
 
 
 def _mime(name: str) -> str:
+    import mimetypes  # lsf's m format only
+
     mtype, _ = mimetypes.guess_type(name, strict=False)
     if not mtype:
         return "application/octet-stream"

@@ -8,11 +8,12 @@ flag's name, default and help exist only here. ``kind`` says how the CLI parses 
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from typing import Any
-
+from .record import Field, field, fields, record
 from .units import DURATION_OFF, SIZE_OFF
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["FilterOptions", "ListOptions", "option", "option_fields"]
 
@@ -27,12 +28,12 @@ def option(default: Any, *, flag: str, help: str, kind: str, short: str | None =
     return field(default=default, metadata=meta)
 
 
-def option_fields(cls: type) -> list[dataclasses.Field[Any]]:
+def option_fields(cls: type) -> list[Field]:
     """The fields of an options class that carry CLI metadata, in declaration order."""
-    return [f for f in dataclasses.fields(cls) if "flag" in f.metadata]
+    return [f for f in fields(cls) if "flag" in f.metadata]
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class FilterOptions:
     """Which files and directories take part, exactly as rclone's filter flags choose them.
 
@@ -115,7 +116,7 @@ class FilterOptions:
         help="Read metadata filtering patterns from a file (use - to read from stdin)")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class ListOptions:
     """Options of ``pysync lsf`` (rclone lsf's own flags)."""
 
@@ -143,7 +144,7 @@ class ListOptions:
                                    "default 2006-01-02 15:04:05)")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class GlobalOptions:
     """Flags every command takes: logging, config file, dumps."""
 
@@ -164,7 +165,7 @@ class GlobalOptions:
                        help="List of items to dump from: filters")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class SyncOptions:
     """How ``copy`` and ``sync`` compare, transfer, delete and report; rclone's defaults.
 
@@ -302,7 +303,7 @@ class SyncOptions:
                             help="Show progress during transfer")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class LinkFlags:
     """The local backend's symlink flags for the commands that only read (lsf, ls, size,
     check); copy and sync carry the same two in ``SyncOptions``."""
@@ -315,7 +316,7 @@ class LinkFlags:
                               "extension")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class CheckFlags:
     """Flags of ``pysync check`` (report files are paths; ``-`` is standard output)."""
 

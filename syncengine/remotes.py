@@ -15,7 +15,6 @@ import posixpath
 import re
 import stat as _stat
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import log
@@ -24,6 +23,7 @@ from .backends.local import LocalBackend
 from .confvalues import obscure
 from .confvalues import parse_bool as _parse_bool
 from .errors import ConfigError, UsageError
+from .record import field, record
 
 __all__ = ["open_backend", "split_remote", "parse_spec", "ParsedSpec", "load_config",
            "find_config_file", "RcloneConfig", "join_root_path", "remote_description",
@@ -339,7 +339,7 @@ def _url_options(spec: str, protocol: str) -> tuple[str, dict[str, str], str]:
 # ----- spec parsing (rclone fs/fspath) ---------------------------------------------------------
 
 
-@dataclass(frozen=True, repr=False)
+@record(frozen=True, repr=False)
 class ParsedSpec:
     """A location split as rclone's ``fspath.Parse`` does.
 
@@ -533,7 +533,7 @@ def join_root_path(remote: str, file_path: str) -> str:
 # ----- the config file -------------------------------------------------------------------------
 
 
-@dataclass(repr=False)
+@record(repr=False)
 class RcloneConfig:
     """The sections of an rclone-style config file: ``{name: {key: value}}``.
 
@@ -868,7 +868,7 @@ def remote_description(backend: Backend) -> str:
 # ----- listremotes and config show/redacted/file -----------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RemoteInfo:
     """One remote as ``listremotes`` shows it (rclone's ``config.Remote``).
 

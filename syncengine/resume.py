@@ -12,10 +12,10 @@ value, and so must the source's; only then are those bytes kept and the rest sen
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 
 from . import log
 from .backends.base import Backend
+from .record import asdict, record
 
 __all__ = ["Manifest", "CHECKPOINT", "MIN_SIZE", "MANIFEST_SUFFIX", "manifest_path",
            "read_manifest", "write_manifest", "remove_manifest", "ours_pattern"]
@@ -26,7 +26,7 @@ MANIFEST_SUFFIX = ".resume"
 _VERSION = 1
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Manifest:
     """What a resumable partial file holds: ``done`` leading bytes of the source ``src``
     (of ``size`` bytes, modified at ``mtime_ns``) whose xxh3 is ``prefix``."""

@@ -11,7 +11,6 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from . import interrupt, log, resume
@@ -19,6 +18,7 @@ from .backends.base import Backend, Entry
 from .errors import MaxTransferError, PysyncError, RetryableError, SourceChangedError
 from .hashing import new_hasher
 from .options import SyncOptions
+from .record import record
 from .units import format_go_time
 
 if TYPE_CHECKING:
@@ -223,7 +223,7 @@ class TokenBucket:
             time.sleep(wait)
 
 
-@dataclass
+@record
 class TransferResult:
     """What one transfer produced."""
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import time as _time
 import unicodedata
 from collections.abc import Callable
-from decimal import Decimal
 
 from .errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import datetime as _dt
 
 __all__ = [
     "go_quote",
@@ -293,6 +295,8 @@ def _format_float_f(x: float) -> str:
         return "NaN"
     if x in (float("inf"), float("-inf")):
         return "+Inf" if x > 0 else "-Inf"
+    from decimal import Decimal  # rare: float flag values only
+
     text = format(Decimal(repr(x)), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -724,6 +728,7 @@ def _go_parse_time(layout: str, chunks: list[tuple[str, int]], value: str) -> in
 def _now_ns(now: _dt.datetime | None) -> int:
     if now is None:
         return _time.time_ns()
+    import datetime as _dt
     if now.tzinfo is None:
         now = now.astimezone()
     delta = now - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -916,6 +921,8 @@ def format_elapsed(seconds: float) -> str:
 def format_go_time(ns: int) -> str:
     """A Unix-ns time printed like Go's ``time.Time.String()`` in local time
     (``2026-11-28 16:38:32.234008551 +0100 CET``), as rclone prints times in messages."""
+    import datetime as _dt
+
     sec, frac = divmod(ns, 1_000_000_000)
     t = _dt.datetime.fromtimestamp(sec).astimezone()
     frac_text = f".{frac:09d}".rstrip("0") if frac else ""
@@ -927,6 +934,8 @@ def format_rfc3339(ns: int, fraction: str = "nano") -> str:
     (``2006-01-02T15:04:05.999999999Z07:00``: trailing zeros of the fraction dropped, ``Z``
     for UTC); ``fraction`` "max" keeps all nine digits (rclone's ``max`` layout), "none"
     drops the fraction (``time.RFC3339``)."""
+    import datetime as _dt
+
     sec, frac = divmod(ns, 1_000_000_000)
     t = _dt.datetime.fromtimestamp(sec).astimezone()
     frac_text = "" if fraction == "none" else f".{frac:09d}"

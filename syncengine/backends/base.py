@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import BinaryIO, NamedTuple, Protocol, runtime_checkable
+
+from ..record import field, record
 
 __all__ = ["Entry", "Features", "Backend"]
 
@@ -26,7 +27,7 @@ class Entry(NamedTuple):
         return self.path.rpartition("/")[2]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Features:
     """What a backend can do; detected once when it is opened."""
 

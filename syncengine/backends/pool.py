@@ -21,16 +21,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Generic, TypeVar
+
+from ..record import field, record
 
 __all__ = ["Pool", "Lease", "PoolStats"]
 
 T = TypeVar("T")
 
 
-@dataclass
+@record
 class PoolStats:
     """Counters of a pool (a snapshot)."""
 
@@ -42,7 +43,7 @@ class PoolStats:
     max_open_seen: int = 0
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class _Slot(Generic[T]):
     """The connection a thread holds, with the number of its unreleased leases.
 
@@ -57,7 +58,7 @@ class _Slot(Generic[T]):
     done: bool = False
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class _Idle(Generic[T]):
     conn: T
     since: float = field(default_factory=time.monotonic)

@@ -43,7 +43,6 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
 import paramiko
@@ -79,6 +78,7 @@ from .. import log
 from ..confvalues import obscure, parse_bool, reveal
 from ..errors import ConfigError, DirNotFoundError, PysyncError
 from ..hashing import canonical
+from ..record import field, record
 from .base import Entry, Features
 from .pool import Lease, Pool
 
@@ -268,7 +268,7 @@ OPTION_NAMES = frozenset({
 })
 
 
-@dataclass
+@record
 class SftpOptions:
     """The parsed options of one sftp remote (rclone's names; see rclone's sftp docs).
 
@@ -410,7 +410,7 @@ class SftpOptions:
 # ----- known_hosts -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _KnownKey:
     """One known_hosts line: ``marker`` is "", ``@revoked`` or ``@cert-authority``."""
 

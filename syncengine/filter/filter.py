@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import posixpath
-import random
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -12,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from .. import log
 from ..errors import FilterError
 from ..options import FilterOptions
+from ..record import replace
 from ..units import (
     DURATION_OFF,
     SIZE_OFF,
@@ -39,7 +38,7 @@ class Filter:
         opts = opts or FilterOptions()
         # rclone 1.75 rebuilds its filter options from their printed form, so sizes are
         # rounded as "1.074Ki" would be; do the same to choose the same files
-        self.opts = opts = dataclasses.replace(
+        self.opts = opts = replace(
             opts, min_size=roundtrip_size(opts.min_size) if opts.min_size >= 0 else opts.min_size,
             max_size=roundtrip_size(opts.max_size) if opts.max_size >= 0 else opts.max_size)
         now = time.time_ns() if now_ns is None else now_ns
@@ -307,6 +306,8 @@ def _parse_hash_filter(text: str) -> tuple[int, int]:
     if n == 0:
         raise FilterError("filter: --hash-filter: N must be greater than 0")
     if k_text == "@":
+        import random
+
         return random.randrange(n), n
     try:
         k = int(k_text)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 
 from ..errors import FilterError
+from ..record import record
 from .glob import compile_glob, go_quote
 
 __all__ = ["Rule", "Rules", "read_lines", "add_rule_text"]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Rule:
     """One rule: include or exclude, the RE2 text rclone would print, and the compiled regexp."""
 

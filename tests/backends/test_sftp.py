@@ -6,7 +6,6 @@ The server runs on this machine, so what the backend does is checked on the loca
 from __future__ import annotations
 
 import base64
-import dataclasses
 import errno
 import hashlib
 import hmac
@@ -33,6 +32,7 @@ from syncengine.backends.sftp import (
     reveal,
 )
 from syncengine.errors import ConfigError, DirNotFoundError
+from syncengine.record import replace
 from tests.logcapture import captured_log
 
 from . import sshd as _sshd
@@ -272,7 +272,7 @@ def test_links_and_odd_names(shared: SftpBackend, remote_dir: Path) -> None:
     assert odd in entries and entries[odd].size == 12
     with b.open_read(odd) as r:
         assert r.read() == b"latin-1 name"
-    skip = SftpBackend(dataclasses.replace(b.opts, skip_links=True), str(remote_dir))
+    skip = SftpBackend(replace(b.opts, skip_links=True), str(remote_dir))
     try:
         assert "l/link.txt" not in {e.path for e in skip.list_dir("l")}
     finally:

@@ -1,0 +1,94 @@
+"""syncengine.record: the dataclass subset pysync's records use, checked against dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from syncengine.record import FrozenInstanceError, asdict, field, fields, record, replace
+
+
+@record(frozen=True, kw_only=True)
+class Opts:
+    name: str = "x"
+    items: tuple[str, ...] = field(default_factory=tuple, metadata={"flag": "--items"})
+    secret: str = field(default="", repr=False)
+
+
+@record(frozen=True, slots=True)
+class Pair:
+    action: str
+    reason: str = ""
+
+
+@record
+class Bag:
+    found: list[str] = field(default_factory=list)
+    count: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class DPair:
+    action: str
+    reason: str = ""
+
+
+def test_defaults_factories_and_field_order() -> None:
+    o = Opts()
+    assert (o.name, o.items, o.secret) == ("x", (), "")
+    assert [f.name for f in fields(Opts)] == ["name", "items", "secret"]
+    assert fields(o)[1].metadata == {"flag": "--items"}
+    a, b = Bag(), Bag()
+    a.found.append("f")
+    assert b.found == []  # a fresh list per instance, not a shared default
+
+
+def test_keyword_only_and_positional_init_errors() -> None:
+    with pytest.raises(TypeError):
+        Opts("y")  # type: ignore[misc]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nope'"):
+        Opts(nope=1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="missing"):
+        Pair()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="multiple values"):
+        Pair("a", action="b")  # type: ignore[misc]
+    with pytest.raises(TypeError, match="positional"):
+        Pair("a", "b", "c")  # type: ignore[call-arg]
+    assert Pair("copy", reason="sizes differ").reason == "sizes differ"
+
+
+def test_frozen_and_slots() -> None:
+    o = Opts(name="a")
+    with pytest.raises(FrozenInstanceError):
+        o.name = "b"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del o.name  # type: ignore[misc]
+    p = Pair("skip")
+    assert not hasattr(p, "__dict__")
+    with pytest.raises(AttributeError):
+        p.action = "copy"  # type: ignore[misc]
+    bag = Bag()
+    bag.count = 3  # not frozen: assignable
+    assert bag.count == 3
+
+
+def test_eq_hash_repr_as_dataclasses() -> None:
+    assert Pair("a", "b") == Pair("a", "b") and Pair("a") != Pair("b")
+    assert hash(Pair("a", "b")) == hash(Pair("a", "b"))
+    assert Pair("a") != DPair("a")  # other classes never compare equal
+    assert repr(Pair("a", "b")) == repr(DPair("a", "b")).replace("DPair", "Pair")
+    assert repr(Opts(secret="hidden")) == "Opts(name='x', items=())"  # repr=False left out
+    with pytest.raises(TypeError):
+        hash(Bag())  # eq and not frozen: unhashable, as dataclasses
+
+
+def test_replace_and_asdict() -> None:
+    o = Opts(name="a", items=("i",))
+    r = replace(o, name="b")
+    assert (r.name, r.items) == ("b", ("i",)) and o.name == "a"
+    with pytest.raises(TypeError):
+        replace(o, nope=1)
+    assert asdict(Pair("a", "b")) == {"action": "a", "reason": "b"}
+    with pytest.raises(TypeError):
+        fields(object())
