@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
 
 from .errors import MaxDeleteError, PysyncError
 from .record import record
@@ -18,6 +17,10 @@ from .units import (
     format_go_duration,
     format_rate,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "AVERAGE_PERIOD",

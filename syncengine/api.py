@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
 from .backends.base import Backend, Entry
 from .engine import RunResult, run_copy
@@ -13,7 +12,10 @@ from .options import FilterOptions, SyncOptions, option_fields
 from .record import replace
 from .walk import walk
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # check() imports the checker when it is used: copy and sync start faster
+    from typing import Any
+
     from .checker import CheckOptions, CheckResult
 
 __all__ = ["copy", "sync", "check", "list_files", "open_location", "build_options"]

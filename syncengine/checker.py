@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TextIO
 
 from . import log
 from .backends.base import Backend, Entry
@@ -14,6 +13,10 @@ from .filter import Filter
 from .march import pair_entries
 from .record import field, record
 from .walk import list_dir_filtered
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = ["CheckOptions", "CheckResult", "run_check"]
 

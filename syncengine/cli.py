@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, TypeVar
 
 from . import __version__
 from .errors import EXIT_USAGE, PysyncError, UsageError
@@ -20,9 +19,13 @@ from .options import (
     option_fields,
 )
 
-__all__ = ["main"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn, TypeVar
 
-T = TypeVar("T")
+    T = TypeVar("T")
+
+__all__ = ["main"]
 
 
 _help_columns: list[int] = []
@@ -59,6 +62,13 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _formatter)
         super().__init__(*args, **kwargs)
+
+    def format_usage(self) -> str:
+        """A one-line usage. argparse's parse_intermixed_args formats the full usage of every
+        flag before each parse, for error messages this parser never prints (``error``
+        raises one rclone-like line instead). ``--help`` shows this line, as rclone's help
+        does, and then every flag with its help."""
+        return f"usage: {self.prog} [flags]\n"
 
     def error(self, message: str) -> NoReturn:
         if message.startswith("unrecognized arguments: "):

@@ -7,9 +7,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
-from . import log, resume
+from . import interrupt, log, resume
 from .accounting import Stats
 from .backends.base import Backend, Entry
 from .compare import COPY, SET_MTIME, Comparer, common_hash
@@ -35,6 +34,10 @@ from .record import field, record
 from .transfer import TokenBucket, Transferer, backup_path, partial_name
 from .units import format_size_short
 from .walk import list_dir_filtered
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["FileError", "RunResult", "run_copy", "exit_code_for"]
 
@@ -505,6 +508,11 @@ class _Attempt:
                 self.stats.skipped_changing()
                 log.notice(s.path, f"Skipped copy: {err} (--skip-changing: left for a later "
                            "run)")
+                return
+            if isinstance(err, interrupt.InterruptedRunError):
+                # the process is exiting on a signal: rclone says nothing of the transfers it
+                # cuts short, so neither do we (the error still counts)
+                self.error(s.path, err)
                 return
             self.error(s.path, err, log_it=f"Failed to copy: {err}")
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import zlib
-from typing import BinaryIO, Protocol
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Protocol
+else:
+    Protocol = object  # typing.Protocol for type checkers only
 
 __all__ = ["HASH_NAMES", "Hasher", "new_hasher", "hash_stream", "hash_file", "SLICE"]
 

@@ -24,15 +24,19 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
 
 from . import log
 from .errors import PysyncError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
 __all__ = ["open_partial", "release", "remove_partials", "signals_handled", "live_partials",
            "exit_code", "signal_name", "InterruptedRunError"]
 
-T = TypeVar("T")
 
 # Go's names for the signals rclone handles (syscall.Signal.String()).
 _SIGNAL_NAMES = {signal.SIGINT: "interrupt", signal.SIGTERM: "terminated"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TextIO
 
 from . import log
 from .backends.base import Backend, Entry
@@ -13,6 +12,10 @@ from .filter import Filter
 from .options import ListOptions
 from .units import format_rfc3339
 from .walk import walk
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = ["lsf", "ls", "size", "format_time", "count_suffix"]
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import IO, Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 __all__ = ["NOTICE", "debug", "info", "notice", "error", "setup_logging", "RcloneFormatter",
            "JsonFormatter", "LOGGER"]

@@ -6,11 +6,14 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from typing import Any
 
 from . import log
 from .accounting import Stats, format_stats_block, format_stats_one_line, stats_json
 from .options import SyncOptions
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["StatsReporter"]
 

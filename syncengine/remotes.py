@@ -15,7 +15,6 @@ import posixpath
 import re
 import stat as _stat
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
 
 from . import log
 from .backends.base import Backend
@@ -24,6 +23,10 @@ from .confvalues import obscure
 from .confvalues import parse_bool as _parse_bool
 from .errors import ConfigError, UsageError
 from .record import field, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["open_backend", "split_remote", "parse_spec", "ParsedSpec", "load_config",
            "find_config_file", "RcloneConfig", "join_root_path", "remote_description",

@@ -11,7 +11,6 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from . import interrupt, log, resume
 from .backends.base import Backend, Entry
@@ -21,14 +20,18 @@ from .options import SyncOptions
 from .record import record
 from .units import format_go_time
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, BinaryIO, TypeVar
+
     from .accounting import Transfer
+
+    _T = TypeVar("_T")
 
 __all__ = ["Transferer", "partial_name", "go_time_utc", "TokenBucket", "backup_path",
            "CorruptedError", "SourceOpenError", "DestWriteError", "preallocate"]
 
 CHUNK = 4 * 1024 * 1024
-_T = TypeVar("_T")
 _tls = threading.local()
 
 

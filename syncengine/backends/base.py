@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import BinaryIO, NamedTuple, Protocol, runtime_checkable
+from collections import namedtuple
 
 from ..record import field, record
 
-__all__ = ["Entry", "Features", "Backend"]
+TYPE_CHECKING = False  # typing is not imported at run time: start-up stays lean
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import BinaryIO, NamedTuple, Protocol
+
+    class _EntryFields(NamedTuple):
+        path: str
+        size: int
+        mtime_ns: int
+        is_dir: bool = False
+else:
+    _EntryFields = namedtuple("Entry", ("path", "size", "mtime_ns", "is_dir"), defaults=(False,))
+    Protocol = object
+
+__all__ = ["Entry", "Features", "Backend", "is_backend"]
 
 
-class Entry(NamedTuple):
+class Entry(_EntryFields):
     """One listed item. ``path`` is relative to the backend root, ``/``-separated, no leading
-    slash. ``size`` is -1 when unknown (and for directories); ``mtime_ns`` is Unix ns.
+    slash. ``size`` is -1 when unknown (and for directories); ``mtime_ns`` is Unix ns;
+    ``is_dir`` defaults to False.
 
     A named tuple: immutable, and cheap to build by the million in listings."""
 
-    path: str
-    size: int
-    mtime_ns: int
-    is_dir: bool = False
+    __slots__ = ()
 
     @property
     def name(self) -> str:
@@ -42,9 +53,11 @@ class Features:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-@runtime_checkable
 class Backend(Protocol):
-    """The small contract every backend fulfils. Paths are relative to the backend root."""
+    """The small contract every backend fulfils. Paths are relative to the backend root.
+
+    A ``typing.Protocol`` for type checkers (backends match it by shape, none inherits it);
+    at run time a plain class, so that ``typing`` need not be imported."""
 
     features: Features
 
@@ -98,3 +111,14 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release connections and handles."""
         ...
+
+
+_BACKEND_METHODS = tuple(name for name, value in vars(Backend).items()
+                         if callable(value) and not name.startswith("_"))
+
+
+def is_backend(obj: object) -> bool:
+    """True when ``obj`` has ``features`` and every method of :class:`Backend`: the check
+    ``isinstance`` makes for a runtime-checkable Protocol."""
+    return hasattr(obj, "features") and all(callable(getattr(obj, name, None))
+                                            for name in _BACKEND_METHODS)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import stat as _stat
 from collections.abc import Iterator
-from typing import BinaryIO
 
 from .. import log
 from ..errors import DirNotFoundError, PysyncError
@@ -15,6 +13,10 @@ from ..hashing import hash_file
 from ..names import UnsafeNameError, unsafe_path_reason
 from ..units import format_rfc3339
 from .base import Entry, Features
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 __all__ = ["LocalBackend", "LINK_SUFFIX"]
 
@@ -320,51 +322,54 @@ def _user_xattrs(full: str, follow: bool) -> dict[str, str]:
     return out
 
 
-class _StatxTimestamp(ctypes.Structure):
-    _fields_ = [("tv_sec", ctypes.c_int64), ("tv_nsec", ctypes.c_uint32),
-                ("reserved", ctypes.c_int32)]
-
-
-class _Statx(ctypes.Structure):
-    _fields_ = [("mask", ctypes.c_uint32), ("blksize", ctypes.c_uint32),
-                ("attributes", ctypes.c_uint64), ("nlink", ctypes.c_uint32),
-                ("uid", ctypes.c_uint32), ("gid", ctypes.c_uint32),
-                ("mode", ctypes.c_uint16), ("spare0", ctypes.c_uint16),
-                ("ino", ctypes.c_uint64), ("size", ctypes.c_uint64),
-                ("blocks", ctypes.c_uint64), ("attributes_mask", ctypes.c_uint64),
-                ("atime", _StatxTimestamp), ("btime", _StatxTimestamp),
-                ("ctime", _StatxTimestamp), ("mtime", _StatxTimestamp),
-                ("rdev_major", ctypes.c_uint32), ("rdev_minor", ctypes.c_uint32),
-                ("dev_major", ctypes.c_uint32), ("dev_minor", ctypes.c_uint32),
-                ("spare", ctypes.c_uint64 * 14)]
-
-
 _AT_FDCWD = -100
 _AT_SYMLINK_NOFOLLOW = 0x100
 _STATX_WANTED = 0x1 | 0x2 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x800  # type..btime
-_statx_fn: object = None  # None: not looked up yet; False: unavailable
+_statx: Any = None  # None: not looked up yet; False: unavailable; else (ctypes, fn, struct)
 
 
-def _libc_statx() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    global _statx_fn
-    if _statx_fn is None:
+def _libc_statx() -> Any:
+    """``(ctypes, statx, struct statx)`` from the C library, or None; built on first use, so
+    that ctypes is imported only when metadata is read."""
+    global _statx
+    if _statx is None:
+        import ctypes
+
+        class Timestamp(ctypes.Structure):
+            _fields_ = [("tv_sec", ctypes.c_int64), ("tv_nsec", ctypes.c_uint32),
+                        ("reserved", ctypes.c_int32)]
+
+        class Statx(ctypes.Structure):
+            _fields_ = [("mask", ctypes.c_uint32), ("blksize", ctypes.c_uint32),
+                        ("attributes", ctypes.c_uint64), ("nlink", ctypes.c_uint32),
+                        ("uid", ctypes.c_uint32), ("gid", ctypes.c_uint32),
+                        ("mode", ctypes.c_uint16), ("spare0", ctypes.c_uint16),
+                        ("ino", ctypes.c_uint64), ("size", ctypes.c_uint64),
+                        ("blocks", ctypes.c_uint64), ("attributes_mask", ctypes.c_uint64),
+                        ("atime", Timestamp), ("btime", Timestamp),
+                        ("ctime", Timestamp), ("mtime", Timestamp),
+                        ("rdev_major", ctypes.c_uint32), ("rdev_minor", ctypes.c_uint32),
+                        ("dev_major", ctypes.c_uint32), ("dev_minor", ctypes.c_uint32),
+                        ("spare", ctypes.c_uint64 * 14)]
+
         try:
             fn = ctypes.CDLL(None, use_errno=True).statx
             fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint,
-                           ctypes.POINTER(_Statx)]
+                           ctypes.POINTER(Statx)]
             fn.restype = ctypes.c_int
-            _statx_fn = fn
+            _statx = (ctypes, fn, Statx)
         except (AttributeError, OSError):
-            _statx_fn = False
-    return _statx_fn or None  # type: ignore[return-value]
+            _statx = False
+    return _statx or None
 
 
 def _stat_metadata(full: str, follow: bool) -> dict[str, str]:
     """mode/uid/gid/rdev/atime/mtime/btime as rclone reads them: statx where the C library
     has it (btime included, the epoch when the filesystem keeps none), else stat."""
-    fn = _libc_statx()
-    if fn is not None:
-        buf = _Statx()
+    found = _libc_statx()
+    if found is not None:
+        ctypes, fn, statx_type = found
+        buf = statx_type()
         flags = 0 if follow else _AT_SYMLINK_NOFOLLOW
         if fn(_AT_FDCWD, os.fsencode(full), flags, _STATX_WANTED, ctypes.byref(buf)) != 0:
             code = ctypes.get_errno()

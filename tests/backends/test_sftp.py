@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from syncengine.backends.base import Backend
+from syncengine.backends.base import is_backend
 from syncengine.backends.pool import Pool
 from syncengine.backends.sftp import (
     HostKeyError,
@@ -161,7 +161,7 @@ def test_options_parse_and_errors() -> None:
 
 def test_conformance_listing_and_data(shared: SftpBackend, remote_dir: Path) -> None:
     b = shared
-    assert isinstance(b, Backend)
+    assert is_backend(b)
     assert b.describe() == f"sftp://{b.user}@127.0.0.1:{b.port}/{remote_dir}"  # //abs/path
     assert b.stat("") is not None and b.stat("").is_dir
     b.mkdir("c/d/e")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from syncengine.backends import smb as smb_mod
-from syncengine.backends.base import Backend, Entry
+from syncengine.backends.base import Backend, Entry, is_backend
 from syncengine.backends.smb import (
     NameEncoder,
     SmbAuthError,
@@ -110,7 +110,7 @@ class TestConformance:
     """What every Backend must do, here over SMB."""
 
     def test_is_a_backend(self, backend: SmbBackend, smbd_server: SmbdServer) -> None:  # noqa: F811
-        assert isinstance(backend, Backend)
+        assert is_backend(backend)
         f = backend.features
         assert (f.name, f.precision_ns, f.hashes, f.can_set_mtime) == ("smb", 1_000_000, (), True)
         assert f.case_insensitive and f.partial_uploads

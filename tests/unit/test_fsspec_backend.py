@@ -17,7 +17,7 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 from fsspec.spec import AbstractFileSystem
 
-from syncengine.backends.base import Backend, Entry
+from syncengine.backends.base import Backend, Entry, Features, is_backend
 from syncengine.backends.fsspec import (
     MODTIME_NOT_SUPPORTED_NS,
     FsspecBackend,
@@ -87,7 +87,9 @@ class TestConformance:
     """What every Backend must do, whatever is behind it."""
 
     def test_is_a_backend(self, backend: Backend) -> None:
-        assert isinstance(backend, Backend)
+        assert is_backend(backend)
+        assert not is_backend(object()) and not is_backend(backend.features)
+        assert isinstance(backend.features, Features)
         assert backend.describe()
         assert backend.features.precision_ns >= 1
 
