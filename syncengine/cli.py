@@ -550,13 +550,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def console() -> NoReturn:
     """Entry point of the ``pysync`` console script; SIGINT/SIGTERM end it like rclone."""
-    from .interrupt import signals_handled
+    from .interrupt import leave, signals_handled
 
     if any(":" in arg for arg in sys.argv[1:]):  # a remote may take part (name:path, URL)
         _tune_malloc()
     with signals_handled():
         code = main()
-    sys.exit(code)
+    leave(code)
 
 
 def _tune_malloc() -> None:

@@ -30,11 +30,11 @@ from .errors import PysyncError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, TypeVar
+    from typing import Any, NoReturn, TypeVar
 
     T = TypeVar("T")
 
-__all__ = ["open_partial", "release", "remove_partials", "signals_handled", "live_partials",
+__all__ = ["leave", "open_partial", "release", "remove_partials", "signals_handled", "live_partials",
            "exit_code", "signal_name", "InterruptedRunError"]
 
 
@@ -154,6 +154,21 @@ def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
+
+
+def leave(code: int) -> NoReturn:
+    """End the process with ``code`` as a Go program ends: the exit handlers run (logging's
+    shutdown, paramiko's and smbclient's clean-ups) and the output is flushed, but the
+    interpreter's tear-down of every module (~6 ms here, a tenth of a no-op sync) is
+    skipped. While a non-daemon thread still runs, a normal ``sys.exit`` waits for it."""
+    main = threading.main_thread()
+    if any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        sys.exit(code)
+    import atexit
+
+    atexit._run_exitfuncs()
+    _flush()
+    os._exit(code)
 
 
 def _on_signal(signum: int, frame: object) -> None:
