@@ -149,3 +149,35 @@ def test_symlinks_are_skipped_with_notice(tree: Path) -> None:
     out = run("lsf", str(tree))
     assert "link" not in out.stdout
     assert "link: Can't follow symlink without -L/--copy-links" in out.stderr
+
+
+# ----- leaving the process (interrupt.leave: exit handlers and flushes, no tear-down) -------
+
+
+def test_log_file_is_complete_when_the_process_ends(tmp_path: Path, tree: Path) -> None:
+    log_file = tmp_path / "run.log"
+    out = run("copy", "-v", "--log-file", str(log_file), str(tree), str(tmp_path / "dst"))
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""  # with --log-file everything goes to the file, as with rclone
+    text = log_file.read_text()
+    assert "INFO  : a/b/x.dat: Copied (new)" in text
+    assert "Transferred:" in text and text.rstrip().endswith("s")  # the final stats block
+
+
+def test_failing_run_logs_to_file_and_keeps_its_exit_code(tmp_path: Path) -> None:
+    log_file = tmp_path / "run.log"
+    out = run("copy", "--log-file", str(log_file), str(tmp_path / "missing"),
+              str(tmp_path / "dst"))
+    assert out.returncode == 3  # rclone: directory not found
+    assert "directory not found" in log_file.read_text()
+
+
+def test_large_output_is_flushed_before_the_process_ends(tmp_path: Path) -> None:
+    root = tmp_path / "many"
+    root.mkdir()
+    names = [f"file-{i:05d}-{'x' * 40}.txt" for i in range(3000)]  # ~150 KB > a pipe buffer
+    for name in names:
+        (root / name).touch()
+    out = run("lsf", str(root))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == names
