@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-__all__ = ["leave", "open_partial", "release", "remove_partials", "signals_handled", "live_partials",
-           "exit_code", "signal_name", "InterruptedRunError"]
+__all__ = ["leave", "open_partial", "release", "remove_partials", "signals_handled",
+           "live_partials", "exit_code", "signal_name", "InterruptedRunError"]
 
 
 # Go's names for the signals rclone handles (syscall.Signal.String()).

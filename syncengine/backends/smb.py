@@ -13,6 +13,14 @@ for its duration (a reader or writer keeps it until closed), so threads work in 
 separate connections; pairs idle for ``idle_timeout`` are logged off; a pair whose connection
 broke is dropped; :meth:`SmbBackend.close` logs them all off.
 
+Listings: one round trip per directory. :meth:`SmbBackend.list_dir` sends one related
+compound request: CREATE (the directory), QUERY_DIRECTORY (restart scan, up to 1 MiB, credits
+permitting), a second QUERY_DIRECTORY and CLOSE. When the second one answers
+``STATUS_NO_MORE_FILES`` the first answer held the whole directory; otherwise (a directory
+larger than one answer) the compound's entries are dropped and the directory is listed again
+on an open handle, one ``QUERY_DIRECTORY`` exchange per batch - as are directories on a DFS
+share (smbclient resolves the referrals) or when the connection is short of credits.
+
 Times: SMB carries FILETIMEs (100 ns units). Listings parse the raw ``QUERY_DIRECTORY``
 records, because ``smbclient.scandir``'s ``smb_info`` rounds them to datetimes (1 us); Samba
 keeps the full 100 ns (measured: a time set over SMB reads back exact to 100 ns).
@@ -41,6 +49,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
 import smbclient
+from smbclient._pool import get_smb_tree
 from smbprotocol import MAX_PAYLOAD_SIZE
 from smbprotocol.connection import Connection
 from smbprotocol.exceptions import (
@@ -52,9 +61,18 @@ from smbprotocol.exceptions import (
     SMBOSError,
     SMBResponseException,
 )
-from smbprotocol.file_info import FileInformationClass
+from smbprotocol.file_info import FileAttributes, FileInformationClass
 from smbprotocol.header import NtStatus
-from smbprotocol.open import QueryDirectoryFlags, SMB2QueryDirectoryResponse
+from smbprotocol.open import (
+    CreateDisposition,
+    CreateOptions,
+    DirectoryAccessMask,
+    ImpersonationLevel,
+    Open,
+    QueryDirectoryFlags,
+    ShareAccess,
+    SMB2QueryDirectoryResponse,
+)
 from smbprotocol.session import Session
 
 from .. import log
@@ -81,6 +99,11 @@ EPOCH_FILETIME = 116_444_736_000_000_000
 IO_CHUNK = 4 * 1024 * 1024
 #: The largest QUERY_DIRECTORY answer asked for (credits permitting).
 _LIST_BUFFER = 1024 * 1024
+#: The answer size of the compound's second QUERY_DIRECTORY (one credit): it only tells
+#: whether the first answer held the whole directory (STATUS_NO_MORE_FILES).
+_PROBE_BUFFER = MAX_PAYLOAD_SIZE
+#: [MS-SMB2] 3.2.4.1.4: the FileId that means "the open of this compound's CREATE".
+_CHAINED_FILE_ID = b"\xff" * 16
 _DEFAULT_PORT = 445
 _DEFAULT_IDLE_NS = 60 * 1_000_000_000
 _CONNECT_TIMEOUT = 60
@@ -950,9 +973,11 @@ class SmbBackend:
     def list_dir(self, path: str, want_stat: bool = True) -> Iterator[Entry]:
         """The direct children of ``path``; raises DirNotFoundError if it is no directory.
 
-        One QUERY_DIRECTORY exchange per (up to 1 MiB) batch of entries, no stat per entry;
-        times keep the full 100 ns FILETIME resolution. ``want_stat`` is accepted for the
-        walker's names-only listings: sizes and times come at no extra cost here.
+        One round trip (a CREATE, QUERY_DIRECTORY, QUERY_DIRECTORY, CLOSE compound) for a
+        directory whose entries fit one (up to 1 MiB) answer; a larger one is listed again
+        with one QUERY_DIRECTORY exchange per batch. No stat per entry; times keep the full
+        100 ns FILETIME resolution. ``want_stat`` is accepted for the walker's names-only
+        listings: sizes and times come at no extra cost here.
         """
         where = self._where(path)
         share, _ = self._split(path)
@@ -963,31 +988,26 @@ class SmbBackend:
         unc = self._unc(path)
         prefix = path.strip("/") + "/" if path.strip("/") else ""
         slot = self._pool.acquire()
+        state = _ListState()
         broken = False
-        raw: Any = None
         try:
             try:
-                raw = smbclient.open_file(unc, mode="rb", buffering=0, file_type="dir",
-                                          share_access="rwd", **slot.kwargs)
-            except (SMBException, OSError, ValueError) as err:
-                mapped = self._map_error(err, where)
+                records = _list_compound(unc, slot.kwargs, state)
+                if records is None:  # larger than one answer, DFS, short of credits
+                    records = _list_batches(unc, slot.kwargs, state)
+            except _OpenError as failed:
+                mapped = self._map_error(failed.err, where)
+                broken = isinstance(mapped, ConnectionError)
                 if getattr(mapped, "errno", None) in (errno.ENOENT, errno.ENOTDIR):
                     raise DirNotFoundError("directory not found", path=where) from None
                 raise mapped from None
-            try:
-                records = list(_query_directory(raw))
             except (SMBException, OSError, ValueError) as err:
                 mapped = self._map_error(err, where)
                 broken = isinstance(mapped, ConnectionError)
                 raise mapped from None
         finally:
-            if raw is not None:
-                try:
-                    raw.close()
-                except Exception:  # the listing is complete (or failed) already
-                    broken = True
-                    _forget(raw)
-            self._pool.release(slot, broken=broken)
+            # a handle whose CLOSE failed may linger on the server: drop that connection
+            self._pool.release(slot, broken=broken or state.drop)
         decode = self.from_server
         for name, attrs, write_time, size in records:
             if name in (".", ".."):
@@ -1174,7 +1194,135 @@ def _os_error(code: int, status: str, where: str) -> OSError:
     return OSError(code, f"{os.strerror(code)} ({status})", where)
 
 
-def _query_directory(raw: Any) -> Iterator[tuple[str, int, int, int]]:
+_Record = tuple[str, int, int, int]
+
+
+class _OpenError(Exception):
+    """Opening the directory to list failed with ``err`` (DirNotFoundError if not found)."""
+
+    def __init__(self, err: BaseException) -> None:
+        super().__init__(str(err))
+        self.err = err
+
+
+class _ListState:
+    """What a listing leaves behind: ``drop`` when its connection should not be reused."""
+
+    __slots__ = ("drop",)
+
+    def __init__(self) -> None:
+        self.drop = False
+
+
+def _tree_of(unc: str, kwargs: dict[str, Any]) -> tuple[Any, str]:
+    """(TreeConnect, path in the tree) of ``unc`` on the slot's connection (``kwargs``);
+    failures as _OpenError, like ``smbclient.open_file``'s."""
+    try:
+        tree, name = get_smb_tree(unc, **kwargs)
+    except SMBResponseException as exc:
+        raise _OpenError(SMBOSError(exc.status, unc)) from None
+    except (SMBException, OSError, ValueError) as err:
+        raise _OpenError(err) from None
+    return tree, str(name)
+
+
+def _list_compound(unc: str, kwargs: dict[str, Any], state: _ListState
+                   ) -> list[_Record] | None:
+    """The records of directory ``unc`` from one related compound request (one round trip):
+    CREATE, QUERY_DIRECTORY (restart), QUERY_DIRECTORY, CLOSE.
+
+    None when that cannot tell the whole listing: the second QUERY_DIRECTORY found more
+    entries (the directory is larger than one answer), the share is a DFS root (smbclient
+    resolves its referrals) or the connection lacks the credits; the caller then lists with
+    :func:`_list_batches`. Raises _OpenError when the CREATE failed, the QUERY_DIRECTORY
+    error otherwise. Every request's response is received, errors or not, so that the
+    connection's credits and pending requests stay in order.
+    """
+    tree, name = _tree_of(unc, kwargs)
+    if tree.is_dfs_share:
+        return None
+    conn = tree.session.connection
+    # Each request of the compound is charged its credits when sent (and asks as many back):
+    # CREATE, CLOSE and the second QUERY_DIRECTORY (64 KiB) one each, the first
+    # QUERY_DIRECTORY one per 64 KiB of answer - what is left, up to _LIST_BUFFER. (Without
+    # multi-credit, SMB 2.0.2, every request takes one message id and answers 64 KiB.)
+    spare = conn.sequence_window["high"] - conn.sequence_window["low"] - 3
+    if spare < 1:
+        return None
+    if conn.supports_multi_credit:
+        out_len = min(_LIST_BUFFER, conn.max_transact_size, spare * MAX_PAYLOAD_SIZE)
+    else:
+        out_len = MAX_PAYLOAD_SIZE
+    info_class = FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION
+    fd = Open(tree, name)
+    fd.file_id = _CHAINED_FILE_ID  # the related requests act on the CREATE's open
+    create, _ = fd.create(
+        ImpersonationLevel.Impersonation,
+        DirectoryAccessMask.FILE_LIST_DIRECTORY | DirectoryAccessMask.FILE_READ_ATTRIBUTES,
+        FileAttributes.FILE_ATTRIBUTE_DIRECTORY,
+        ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE
+        | ShareAccess.FILE_SHARE_DELETE,
+        CreateDisposition.FILE_OPEN, CreateOptions.FILE_DIRECTORY_FILE, send=False)
+    query, _ = fd.query_directory("*", info_class, flags=QueryDirectoryFlags.SMB2_RESTART_SCANS,
+                                  max_output=out_len, send=False)
+    probe, _ = fd.query_directory("*", info_class, flags=0, max_output=_PROBE_BUFFER,
+                                  send=False)
+    close, _ = fd.close(send=False)
+    try:
+        requests = conn.send_compound([create, query, probe, close], tree.session.session_id,
+                                      tree.tree_connect_id, related=True)
+    except BaseException:
+        state.drop = True  # nothing or not all of it went out: the sequence window is off
+        raise
+    answers: list[Any] = []
+    try:
+        for request in requests:
+            try:
+                answers.append(conn.receive(request))
+            except Exception as err:  # a failed CREATE fails the rest too: looked at below
+                answers.append(err)
+    except BaseException:  # interrupted: answers left pending
+        state.drop = True
+        raise
+    opened, listed, more, closed = answers
+    if isinstance(opened, SMBResponseException):
+        raise _OpenError(SMBOSError(opened.status, unc))
+    if isinstance(opened, Exception):
+        raise _OpenError(opened)
+    if isinstance(closed, Exception):
+        state.drop = True
+    if isinstance(listed, (NoMoreFiles, NoSuchFile)):
+        return []
+    if isinstance(listed, Exception):
+        raise listed
+    if isinstance(more, Exception) and not isinstance(more, SMBResponseException):
+        raise more  # the connection failed
+    if not isinstance(more, (NoMoreFiles, NoSuchFile)):
+        return None  # more entries (or an odd answer): list again, in batches
+    answer = SMB2QueryDirectoryResponse()
+    answer.unpack(listed["data"].get_value())
+    return list(_records(answer["buffer"].get_value()))
+
+
+def _list_batches(unc: str, kwargs: dict[str, Any], state: _ListState) -> list[_Record]:
+    """The records of directory ``unc``: opened, one QUERY_DIRECTORY exchange per batch,
+    closed. Raises _OpenError when the open failed, the listing's error otherwise."""
+    try:
+        raw = smbclient.open_file(unc, mode="rb", buffering=0, file_type="dir",
+                                  share_access="rwd", **kwargs)
+    except (SMBException, OSError, ValueError) as err:
+        raise _OpenError(err) from None
+    try:
+        return list(_query_directory(raw))
+    finally:
+        try:
+            raw.close()
+        except Exception:  # the listing is complete (or failed) already
+            state.drop = True
+            _forget(raw)
+
+
+def _query_directory(raw: Any) -> Iterator[_Record]:
     """``(name, attributes, last write FILETIME, size)`` of every entry of an open directory.
 
     Sends SMB2 QUERY_DIRECTORY (FileIdFullDirectoryInformation) itself and parses the raw
@@ -1206,17 +1354,23 @@ def _query_directory(raw: Any) -> Iterator[tuple[str, int, int, int]]:
         buf = answer["buffer"].get_value()
         if not buf:
             return
-        off = 0
-        size = _FULL_DIR.size
-        while True:
-            (next_off, _index, _created, _accessed, written, _changed, eof, _alloc, attrs,
-             name_len, _ea, _reserved, _file_id) = _FULL_DIR.unpack_from(buf, off)
-            name = bytes(buf[off + size:off + size + name_len]).decode("utf-16-le",
-                                                                       "surrogatepass")
-            yield name, attrs, written, eof
-            if not next_off:
-                break
-            off += next_off
+        yield from _records(buf)
+
+
+def _records(buf: bytes) -> Iterator[_Record]:
+    """The records of one QUERY_DIRECTORY (FileIdFullDirectoryInformation) answer."""
+    if not buf:
+        return
+    off = 0
+    size = _FULL_DIR.size
+    while True:
+        (next_off, _index, _created, _accessed, written, _changed, eof, _alloc, attrs,
+         name_len, _ea, _reserved, _file_id) = _FULL_DIR.unpack_from(buf, off)
+        name = bytes(buf[off + size:off + size + name_len]).decode("utf-16-le", "surrogatepass")
+        yield name, attrs, written, eof
+        if not next_off:
+            break
+        off += next_off
 
 
 # ----- opening from a config section --------------------------------------------------------

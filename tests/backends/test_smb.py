@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from smbprotocol import transport as smb_transport
+from smbprotocol.connection import Connection
 
 from syncengine.backends import smb as smb_mod
 from syncengine.backends.base import Backend, Entry, is_backend
@@ -101,6 +103,38 @@ def listing(b: Backend, path: str = "") -> list[tuple[str, int, bool]]:
 
 def on_disk(server: SmbdServer, b: SmbBackend, rel: str = "") -> Path:
     return server.share_path / b.base / rel
+
+
+def _count_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, the size of every TCP send of every SMB connection (one per round trip
+    of a request or compound), appended to the returned list."""
+    sends: list[int] = []
+    real = smb_transport.Tcp.send
+
+    def send(self: smb_transport.Tcp, data: bytes) -> None:
+        sends.append(len(data))
+        real(self, data)
+
+    monkeypatch.setattr(smb_transport.Tcp, "send", send)
+    return sends
+
+
+def _one_connection(b: SmbBackend) -> Connection:
+    """``b`` left with one pooled connection, set up (tree connected) by a listing; that one."""
+    b.close()
+    list(b.list_dir(""))
+    assert b.connections == 1
+    return _the_connection(b)
+
+
+def _the_connection(b: SmbBackend) -> Connection:
+    """The one pooled connection of ``b``."""
+    slot = b._pool.acquire()
+    try:
+        (conn,) = slot.cache.values()
+        return conn
+    finally:
+        b._pool.release(slot)
 
 
 # ----- conformance ---------------------------------------------------------------------------
@@ -317,6 +351,119 @@ class TestSmb:
             assert entries[n].mtime_ns == (T1 + i * 1000 + 37) // 100 * 100
         sample = sorted(names)[777]
         assert backend.stat(f"many/{sample}") == entries[sample]
+
+    @pytest.mark.parametrize("count, name_len, buffer", [
+        (300, 120, 16 * 1024),  # the answer buffer made small for the test
+        (2600, 200, None),  # the real 1 MiB buffer: ~1.3 MB of records
+    ])
+    def test_listing_larger_than_one_answer_is_complete(
+            self, backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+            monkeypatch: pytest.MonkeyPatch, count: int, name_len: int,
+            buffer: int | None) -> None:
+        """The compound's first answer cannot hold them all: the directory is listed again
+        in batches, every entry exactly once, with its size and 100 ns time."""
+        root = on_disk(smbd_server, backend, "big")
+        root.mkdir()
+        names = [f"{i:05d}-" + "n" * (name_len - 6) for i in range(count)]
+        for i, n in enumerate(names):
+            if i % 97 == 5:
+                (root / n).mkdir()
+            else:
+                (root / n).write_bytes(b"z" * (i % 11))
+            os.utime(root / n, ns=(T2, T1 + i * 100_001))
+        if buffer is not None:
+            monkeypatch.setattr(smb_mod, "_LIST_BUFFER", buffer)
+        _one_connection(backend)
+        sends = _count_sends(monkeypatch)
+        entries = list(backend.list_dir("big"))
+        assert len(sends) > 1  # the batch path really ran
+        assert sorted(e.path for e in entries) == [f"big/{n}" for n in names]
+        by_name = {e.name: e for e in entries}
+        for i, n in enumerate(names):
+            e = by_name[n]
+            assert e.is_dir == (i % 97 == 5)
+            assert e.size == (-1 if e.is_dir else i % 11)
+            assert e.mtime_ns == (T1 + i * 100_001) // 100 * 100
+
+    def test_small_listing_is_one_round_trip(self, backend: SmbBackend,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+        """CREATE, QUERY_DIRECTORY, QUERY_DIRECTORY and CLOSE go out in one TCP send, and
+        each is answered (no request left pending, the credits come back)."""
+        for i in range(40):
+            write(backend, f"d/f{i:02d}", b"x" * i)
+        backend.mkdir("d/sub")
+        backend.mkdir("empty")
+        conn = _one_connection(backend)
+        sends = _count_sends(monkeypatch)
+        before = dict(conn.sequence_window)
+        assert listing(backend, "d") == sorted(
+            [(f"d/f{i:02d}", i, False) for i in range(40)] + [("d/sub", -1, True)])
+        assert len(sends) == 1
+        assert listing(backend, "empty") == []
+        assert len(sends) == 2
+        assert conn.outstanding_requests == {}
+        after = conn.sequence_window
+        assert after["high"] - after["low"] >= before["high"] - before["low"]
+        assert backend.connections == 1
+
+    def test_listing_with_few_credits_uses_batches(self, backend: SmbBackend,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+        """Too few credits for the compound: the open-query-close path still lists."""
+        write(backend, "d/a", b"1")
+        write(backend, "d/b", b"22")
+        conn = _one_connection(backend)
+        if not conn.supports_multi_credit:
+            pytest.skip("the server negotiated SMB 2.0.2 (no credit charges)")
+        with conn.sequence_lock:  # pretend only 3 credits are left (the server has more)
+            conn.sequence_window["high"] = conn.sequence_window["low"] + 3
+        sends = _count_sends(monkeypatch)
+        assert listing(backend, "d") == [("d/a", 1, False), ("d/b", 2, False)]
+        assert len(sends) > 1
+        assert conn.outstanding_requests == {}
+        sends.clear()
+        assert listing(backend, "d") == [("d/a", 1, False), ("d/b", 2, False)]
+        assert len(sends) == 1  # the batch path asked for credits: the compound fits again
+
+    def test_listing_errors_keep_the_connection(self, backend: SmbBackend,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+        """A missing directory or a file is DirNotFoundError (one round trip); every answer
+        of the failed compound is collected and the connection is kept and still works."""
+        write(backend, "file", b"x")
+        backend.mkdir("d")
+        conn = _one_connection(backend)
+        sends = _count_sends(monkeypatch)
+        for path in ("missing", "missing/deeper", "file", "file/below", "d/missing"):
+            sends.clear()
+            with pytest.raises(DirNotFoundError) as info:
+                list(backend.list_dir(path))
+            assert isinstance(info.value, FileNotFoundError)
+            assert info.value.exit_code == EXIT_DIR_NOT_FOUND
+            assert len(sends) == 1, path
+            assert conn.outstanding_requests == {}
+        assert _the_connection(backend) is conn and backend.connections == 1
+        sends.clear()
+        assert listing(backend) == [("d", -1, True), ("file", 1, False)]
+        assert len(sends) == 1
+
+    def test_connection_lost_during_a_listing(self, backend: SmbBackend,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+        """The socket goes away with the compound: a retryable SmbConnectionError, the
+        connection is dropped from the pool and the next listing reconnects."""
+        backend.mkdir("d")
+        _one_connection(backend)
+        real = smb_transport.Tcp.send
+
+        def lose(self: smb_transport.Tcp, data: bytes) -> None:
+            monkeypatch.setattr(smb_transport.Tcp, "send", real)
+            self.close()  # the requests never reach the server, no answer ever comes
+
+        monkeypatch.setattr(smb_transport.Tcp, "send", lose)
+        with pytest.raises(ConnectionResetError) as info:  # SmbConnectionError
+            list(backend.list_dir("d"))
+        assert info.value.retryable  # type: ignore[attr-defined]
+        assert backend.connections == 0
+        assert listing(backend) == [("d", -1, True)]
+        assert backend.connections == 1
 
     def test_names_are_encoded_like_rclone(self, backend: SmbBackend,
                                            smbd_server: SmbdServer) -> None:  # noqa: F811
