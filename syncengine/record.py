@@ -10,8 +10,8 @@ declaration order (``ClassVar`` excluded), defaults and ``field(default_factory=
 metadata=..., repr=...)``, positional or ``kw_only`` ``__init__``, ``frozen`` (assignment
 raises ``FrozenInstanceError``, an AttributeError), ``slots``, ``eq`` (with ``__hash__`` over
 the fields when frozen, none when not) and ``repr``. ``fields``, ``replace`` and a shallow
-``asdict`` work on instances and classes. A class that defines its own ``__init__``,
-``__repr__`` or ``__eq__`` keeps it. Type checkers see a dataclass (PEP 681).
+``asdict`` work on instances and classes; records pickle and copy. A class that defines its
+own ``__init__``, ``__repr__`` or ``__eq__`` keeps it. Type checkers see a dataclass (PEP 681).
 """
 
 from __future__ import annotations
@@ -180,6 +180,15 @@ def _frozen_delattr(self: Any, name: str) -> None:
     raise FrozenInstanceError(f"cannot delete field {name!r}")
 
 
+def _slots_getstate(self: Any) -> list[Any]:
+    return [getattr(self, f.name) for f in self.__record_fields__]
+
+
+def _slots_setstate(self: Any, state: list[Any]) -> None:
+    for f, value in zip(self.__record_fields__, state, strict=True):
+        object.__setattr__(self, f.name, value)  # frozen too: unpickling builds the record
+
+
 def _build(cls: type, *, frozen: bool, kw_only: bool, slots: bool, eq: bool,
            repr: bool) -> type:
     flds = _collect(cls)
@@ -191,6 +200,9 @@ def _build(cls: type, *, frozen: bool, kw_only: bool, slots: bool, eq: bool,
         namespace = {k: v for k, v in body.items()
                      if k not in ("__dict__", "__weakref__") and k not in names}
         namespace["__slots__"] = tuple(f.name for f in flds)
+        if frozen:  # pickle and copy would set the slots with the refused __setattr__
+            namespace.setdefault("__getstate__", _slots_getstate)
+            namespace.setdefault("__setstate__", _slots_setstate)
         cls = type(cls)(cls.__name__, cls.__bases__, namespace)
     else:
         for f in flds:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 
 import pytest
 
@@ -92,3 +94,10 @@ def test_replace_and_asdict() -> None:
     assert asdict(Pair("a", "b")) == {"action": "a", "reason": "b"}
     with pytest.raises(TypeError):
         fields(object())
+
+
+@pytest.mark.parametrize("value", [Opts(name="a", items=("i",)), Pair("copy", "sizes differ")])
+def test_records_pickle_and_copy(value: object) -> None:
+    # frozen records refuse __setattr__: pickle and copy must build them all the same
+    assert pickle.loads(pickle.dumps(value)) == value
+    assert copy.copy(value) == value and copy.deepcopy(value) == value
