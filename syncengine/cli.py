@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -28,24 +29,20 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
-_help_columns: list[int] = []
-
-
+@functools.cache
 def _help_width() -> int:
     """The width shutil.get_terminal_size() gives argparse, found without importing shutil:
     argparse imports it (and with it bz2, lzma and fnmatch) for every parser it builds."""
-    if not _help_columns:
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
         try:
-            columns = int(os.environ.get("COLUMNS", "0"))
-        except ValueError:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
             columns = 0
-        if columns <= 0:
-            try:
-                columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-            except (AttributeError, ValueError, OSError):
-                columns = 0
-        _help_columns.append((columns or 80) - 2)
-    return _help_columns[0]
+    return (columns or 80) - 2
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
