@@ -496,6 +496,7 @@ class _Pool:
         self._cond = threading.Condition()
         self._idle: list[_Slot] = []
         self._live: set[_Slot] = set()
+        self._connecting = 0  # set-ups under way (at most one at a time)
         self._drainer: threading.Thread | None = None
         self._stopping = False
 
@@ -509,24 +510,41 @@ class _Pool:
             return len(self._live)
 
     def acquire(self) -> _Slot:
-        """An idle connection, or a new one (SmbAuthError, SmbConnectionError)."""
+        """An idle connection, or a new one (SmbAuthError, SmbConnectionError).
+
+        One connection is set up at a time: a set-up (NTLM and key derivation in Python) costs
+        the CPU of a dozen listings, and several at once only queue for the GIL. A thread that
+        finds no idle connection while another one is being set up waits for whichever comes
+        first, a connection given back or its own turn to connect.
+        """
         dead: list[_Slot] = []
         found: _Slot | None = None
         with self._cond:
             self._stopping = False
-            while self._idle:
-                slot = self._idle.pop()
-                if self._alive(slot):
-                    found = slot
+            while True:
+                while self._idle:
+                    slot = self._idle.pop()
+                    if self._alive(slot):
+                        found = slot
+                        break
+                    self._live.discard(slot)
+                    dead.append(slot)
+                if found is not None or not self._connecting:
                     break
-                self._live.discard(slot)
-                dead.append(slot)
+                self._cond.wait()
+            if found is None:
+                self._connecting += 1
         for slot in dead:  # the server or the network dropped them while idle
             _disconnect(slot, self.host, self.port, logoff=False)
         if found is not None:
             return found
         slot = _Slot(self._kwargs)
-        self._connect(slot)
+        try:
+            self._connect(slot)
+        finally:
+            with self._cond:
+                self._connecting -= 1
+                self._cond.notify_all()
         with self._cond:
             self._live.add(slot)
         return slot
@@ -541,13 +559,13 @@ class _Pool:
         with self._cond:
             slot.last_used = time.monotonic()
             self._idle.append(slot)
-            if self.idle_timeout_s > 0:
-                if self._drainer is None or not self._drainer.is_alive():
-                    self._drainer = threading.Thread(
-                        target=_drain_loop, args=(weakref.ref(self),),
-                        name=f"smb-idle-{self.key}", daemon=True)
-                    self._drainer.start()
-                self._cond.notify_all()
+            if self.idle_timeout_s > 0 and (self._drainer is None
+                                            or not self._drainer.is_alive()):
+                self._drainer = threading.Thread(
+                    target=_drain_loop, args=(weakref.ref(self),),
+                    name=f"smb-idle-{self.key}", daemon=True)
+                self._drainer.start()
+            self._cond.notify_all()  # wakes a waiting acquire() (and the drainer, to re-arm)
 
     def _alive(self, slot: _Slot) -> bool:
         conn = slot.cache.get(self.key)

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from smbprotocol import transport as smb_transport
@@ -598,6 +599,80 @@ class TestSmb:
         backend.close()
         assert backend.connections == 0
         assert read(backend, "t0/f0") == payloads["t0/f0"]  # reconnects after close()
+
+    def test_connections_are_set_up_one_at_a_time(self, backend: SmbBackend,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+        """Twelve threads listing at once on a fresh pool: set-ups never overlap, the pool
+        grows only while threads find no idle connection, and every listing is right."""
+        for t in range(12):
+            write(backend, f"d{t}/f", b"x" * t)
+        backend.close()  # a fresh pool
+        pool = backend._pool
+        active, peak, setups = [0], [0], [0]
+        lock = threading.Lock()
+        real_connect = pool._connect
+
+        def counting_connect(slot: Any) -> None:
+            with lock:
+                active[0] += 1
+                setups[0] += 1
+                peak[0] = max(peak[0], active[0])
+            try:
+                time.sleep(0.05)  # a slow set-up, so that the others pile up behind it
+                real_connect(slot)
+            finally:
+                with lock:
+                    active[0] -= 1
+
+        monkeypatch.setattr(pool, "_connect", counting_connect)
+        barrier = threading.Barrier(12)
+        results: dict[int, list[tuple[str, int, bool]]] = {}
+        errors: list[BaseException] = []
+
+        def worker(t: int) -> None:
+            try:
+                barrier.wait()
+                for _ in range(5):
+                    results[t] = listing(backend, f"d{t}")
+            except BaseException as err:  # reported by the main thread
+                errors.append(err)
+
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(12)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        assert not errors, errors[0]
+        assert results == {t: [(f"d{t}/f", t, False)] for t in range(12)}
+        assert peak[0] == 1  # never two set-ups at once
+        assert 1 <= setups[0] == backend.connections <= 12
+
+    def test_a_failed_set_up_does_not_strand_the_waiting_threads(
+            self, smbd_server: SmbdServer) -> None:  # noqa: F811
+        b = SmbBackend(smbd_server.host, smbd_server.share, user=smbd_server.user,
+                       password="Wrong-" + uuid.uuid4().hex, port=smbd_server.port)
+        outcome: list[str] = []
+        barrier = threading.Barrier(6)
+
+        def worker() -> None:
+            barrier.wait()
+            try:
+                b.stat("x")
+                outcome.append("ok")
+            except SmbAuthError:
+                outcome.append("auth")
+
+        threads = [threading.Thread(target=worker) for _ in range(6)]
+        try:
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join(60)
+            assert not any(th.is_alive() for th in threads)  # each waiter got its turn
+            assert outcome == ["auth"] * 6
+            assert b.connections == 0
+        finally:
+            b.close()
 
     def test_lost_connections_are_reported_and_replaced(self, backend: SmbBackend,
                                                         smbd_server: SmbdServer,  # noqa: F811
