@@ -9,9 +9,10 @@ What it supports, with ``dataclasses``' meaning: fields from the class annotatio
 declaration order (``ClassVar`` excluded), defaults and ``field(default_factory=...,
 metadata=..., repr=...)``, positional or ``kw_only`` ``__init__``, ``frozen`` (assignment
 raises ``FrozenInstanceError``, an AttributeError), ``slots``, ``eq`` (with ``__hash__`` over
-the fields when frozen, none when not) and ``repr``. ``fields``, ``replace`` and a shallow
-``asdict`` work on instances and classes; records pickle and copy. A class that defines its
-own ``__init__``, ``__repr__`` or ``__eq__`` keeps it. Type checkers see a dataclass (PEP 681).
+the fields when frozen, none when not) and ``repr``. ``fields`` works on records and their
+classes, ``replace`` and a shallow ``asdict`` on records; records pickle and copy. A class that
+defines its own ``__init__``, ``__repr__`` or ``__eq__`` keeps it. Type checkers see a
+dataclass (PEP 681).
 """
 
 from __future__ import annotations
