@@ -1061,6 +1061,13 @@ class SmbBackend:
 
     # ----- data -----------------------------------------------------------------------
 
+    def _open_failed(self, slot: _Slot, err: BaseException, where: str) -> BaseException:
+        """The mapped error of a failed open; ``slot`` is given back (dropped when the
+        connection is in trouble)."""
+        mapped = self._map_error(err, where)
+        self._pool.release(slot, broken=isinstance(mapped, ConnectionError))
+        return mapped
+
     def open_read(self, path: str, offset: int = 0) -> BinaryIO:
         """An unbuffered reader positioned at ``offset`` (keeps a connection until closed)."""
         where = self._where(path)
@@ -1070,9 +1077,7 @@ class SmbBackend:
             raw = smbclient.open_file(unc, mode="rb", buffering=0, share_access="rwd",
                                       **slot.kwargs)
         except (SMBException, OSError, ValueError) as err:
-            mapped = self._map_error(err, where)
-            self._pool.release(slot, broken=isinstance(mapped, ConnectionError))
-            raise mapped from None
+            raise self._open_failed(slot, err, where) from None
         reader = _Reader(self, raw, slot, where)
         if offset:
             reader.seek(offset)
@@ -1096,8 +1101,7 @@ class SmbBackend:
                 raw = smbclient.open_file(unc, mode="wb", buffering=0, share_access="rwd",
                                           **slot.kwargs)
         except (SMBException, OSError, ValueError) as err:
-            mapped = self._map_error(err, where)
-            self._pool.release(slot, broken=isinstance(mapped, ConnectionError))
+            mapped = self._open_failed(slot, err, where)
             if mapped is err:
                 raise
             raise mapped from None
@@ -1118,8 +1122,7 @@ class SmbBackend:
             if raw is not None:
                 with contextlib.suppress(Exception):
                     raw.close()
-            mapped = self._map_error(err, where)
-            self._pool.release(slot, broken=isinstance(mapped, ConnectionError))
+            mapped = self._open_failed(slot, err, where)
             if mapped is err:
                 raise
             raise mapped from None
@@ -1232,6 +1235,14 @@ class _ListState:
         self.drop = False
 
 
+def _answer_size(conn: Any, credits: int) -> int:
+    """How large a QUERY_DIRECTORY answer to ask for with ``credits`` to spend: one credit
+    per 64 KiB, up to _LIST_BUFFER and the server's limit (without multi-credit, 64 KiB)."""
+    if not conn.supports_multi_credit:
+        return MAX_PAYLOAD_SIZE
+    return min(_LIST_BUFFER, conn.max_transact_size, credits * MAX_PAYLOAD_SIZE)
+
+
 def _tree_of(unc: str, kwargs: dict[str, Any]) -> tuple[Any, str]:
     """(TreeConnect, path in the tree) of ``unc`` on the slot's connection (``kwargs``);
     failures as _OpenError, like ``smbclient.open_file``'s."""
@@ -1267,10 +1278,7 @@ def _list_compound(unc: str, kwargs: dict[str, Any], state: _ListState
     spare = conn.sequence_window["high"] - conn.sequence_window["low"] - 3
     if spare < 1:
         return None
-    if conn.supports_multi_credit:
-        out_len = min(_LIST_BUFFER, conn.max_transact_size, spare * MAX_PAYLOAD_SIZE)
-    else:
-        out_len = MAX_PAYLOAD_SIZE
+    out_len = _answer_size(conn, spare)
     info_class = FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION
     fd = Open(tree, name)
     fd.file_id = _CHAINED_FILE_ID  # the related requests act on the CREATE's open
@@ -1352,12 +1360,9 @@ def _query_directory(raw: Any) -> Iterator[_Record]:
     flags = QueryDirectoryFlags.SMB2_RESTART_SCANS
     info_class = FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION
     while True:
-        if conn.supports_multi_credit:
-            avail = max(1, conn.sequence_window["high"] - conn.sequence_window["low"])
-            out_len = min(_LIST_BUFFER, conn.max_transact_size, avail * MAX_PAYLOAD_SIZE)
-            credits = _LIST_BUFFER // MAX_PAYLOAD_SIZE
-        else:
-            out_len, credits = MAX_PAYLOAD_SIZE, 1
+        out_len = _answer_size(
+            conn, max(1, conn.sequence_window["high"] - conn.sequence_window["low"]))
+        credits = _LIST_BUFFER // MAX_PAYLOAD_SIZE if conn.supports_multi_credit else 1
         query, _ = fd.query_directory("*", info_class, flags=flags, max_output=out_len,
                                       send=False)
         request = conn.send(query, sid=tree.session.session_id, tid=tree.tree_connect_id,
