@@ -120,6 +120,16 @@ def _count_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return sends
 
 
+def _in_threads(worker: Any, count: int) -> None:
+    """Run ``worker(i)`` for i in range(count) on as many threads at once; all must end."""
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert not any(th.is_alive() for th in threads)
+
+
 def _one_connection(b: SmbBackend) -> Connection:
     """``b`` left with one pooled connection, set up (tree connected) by a listing; that one."""
     b.close()
@@ -579,11 +589,7 @@ class TestSmb:
             except BaseException as err:  # reported by the main thread
                 errors.append(err)
 
-        threads = [threading.Thread(target=worker, args=(t,)) for t in range(12)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join(60)
+        _in_threads(worker, 12)
         assert not errors, errors[0]
         assert 2 <= backend.connections <= 24
         # a reader opened in one thread, read in another, closed in a third
@@ -637,11 +643,7 @@ class TestSmb:
             except BaseException as err:  # reported by the main thread
                 errors.append(err)
 
-        threads = [threading.Thread(target=worker, args=(t,)) for t in range(12)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join(60)
+        _in_threads(worker, 12)
         assert not errors, errors[0]
         assert results == {t: [(f"d{t}/f", t, False)] for t in range(12)}
         assert peak[0] == 1  # never two set-ups at once
@@ -654,7 +656,7 @@ class TestSmb:
         outcome: list[str] = []
         barrier = threading.Barrier(6)
 
-        def worker() -> None:
+        def worker(_: int) -> None:
             barrier.wait()
             try:
                 b.stat("x")
@@ -662,13 +664,8 @@ class TestSmb:
             except SmbAuthError:
                 outcome.append("auth")
 
-        threads = [threading.Thread(target=worker) for _ in range(6)]
         try:
-            for th in threads:
-                th.start()
-            for th in threads:
-                th.join(60)
-            assert not any(th.is_alive() for th in threads)  # each waiter got its turn
+            _in_threads(worker, 6)  # each waiter gets its turn: every thread ends
             assert outcome == ["auth"] * 6
             assert b.connections == 0
         finally:
