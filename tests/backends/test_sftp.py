@@ -122,7 +122,7 @@ def test_reveal_matches_rclone() -> None:
     mine = obscure(clear)
     assert mine != obscure(clear)  # random IV
     assert reveal(mine) == clear
-    back = subprocess.run(["rclone", "reveal", mine], capture_output=True, text=True,
+    back = subprocess.run(["rclone", "reveal", "--", mine], capture_output=True, text=True,
                           check=True, timeout=60)
     assert back.stdout.strip() == clear
     for bad in ("not obscured!", "c2hvcnQ", ""):
