@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from . import interrupt, log, resume
 from .accounting import Stats
-from .backends.base import Backend, Entry
+from .backends.base import Backend, Entry, can_move
 from .compare import COPY, SET_MTIME, Comparer, common_hash
 from .errors import (
     EXIT_SKIPPED_CHANGING,
@@ -491,11 +491,16 @@ class _Attempt:
                 self.transfers += 1
             return
         replacing = d is not None
-        try:
-            if d is not None and (self.backup is not None or o.suffix):
+        if d is not None and (self.backup is not None or o.suffix):
+            try:
                 self._move_to_backup(d, deleting=False)
-                replacing = False
-                dst_path = s.path  # the old name moved away: the copy takes the source's
+            except Exception as err:  # logged where it happened (rclone: no "Failed to copy")
+                self.stats.dequeue_transfer(s.size)
+                self.error(d.path, err)
+                return
+            replacing = False
+            dst_path = s.path  # the old name moved away: the copy takes the source's
+        try:
             self._copy_with_low_level_retries(s, dst_path, replacing, d if replacing else None)
             with self._lock:
                 self.transfers += 1
@@ -582,17 +587,22 @@ class _Attempt:
                            f"{format_size_short(d.size)})")
             self.stats.deleted(d.size)
             return
-        try:
-            if self.backup is not None or self.opts.suffix:
+        if self.backup is not None or self.opts.suffix:
+            try:
                 self._move_to_backup(d, deleting=True)
-            else:
+            except (OSError, MaxDeleteError) as err:
+                self.error(d.path, err, log_it=f"Couldn't move into backup dir: {err}")
+                return
+        else:
+            try:
                 self.dst.remove(d.path)
-                log.info(d.path, "Deleted")
-            self.stats.deleted(d.size)
-            with self._lock:
-                self.deletes += 1
-        except OSError as err:
-            self.error(d.path, err, log_it=f"Couldn't delete: {err}")
+            except OSError as err:
+                self.error(d.path, err, log_it=f"Couldn't delete: {err}")
+                return
+            log.info(d.path, "Deleted")
+        self.stats.deleted(d.size)
+        with self._lock:
+            self.deletes += 1
 
     def _warn_if_source_excluded(self, d: Entry) -> None:
         """Loud warning where rclone deletes the destination copy of a filtered source file."""
@@ -609,7 +619,15 @@ class _Attempt:
                       "is rclone's behaviour; use copy, or --delete-excluded consciously")
 
     def _move_to_backup(self, d: Entry, *, deleting: bool) -> None:
-        """Move the destination file away (``--backup-dir``/``--suffix``) as rclone logs it."""
+        """Move the destination file away (``--backup-dir``/``--suffix``) as rclone's
+        MoveBackupDir does and logs it: a checking transfer ("moving") and a rename."""
+        self.stats.start_check(d.path, "moving", queued=False)
+        try:
+            self._move_to_backup_checked(d, deleting)
+        finally:
+            self.stats.end_check(d.path)  # the error is counted by the caller
+
+    def _move_to_backup_checked(self, d: Entry, deleting: bool) -> None:
         o = self.opts
         target = backup_path(d.path, o.suffix, o.suffix_keep_extension)
         if o.dry_run:
@@ -620,13 +638,57 @@ class _Attempt:
             log.notice(d.path, f"Skipped {what} as --dry-run is set (size "
                        f"{format_size_short(d.size)})")
             return
-        if self.backup is None:
-            self.dst.rename(d.path, target)
+        into = self.backup if self.backup is not None else self.dst
+        old = into.stat(target)
+        if old is not None and not old.is_dir:
+            # rclone's Move first deletes the file it would replace (an earlier backup):
+            # a delete like any other, counted against --max-delete and logged
+            self._count_delete()
+            try:
+                into.remove(target)
+            except OSError as err:
+                log.error(target, f"Couldn't delete: {err}")
+                raise
+            log.info(target, "Deleted")
+            self.stats.deleted(old.size)
+        try:
+            if self.backup is None:
+                self.dst.rename(d.path, target)
+                moved = True
+            else:
+                moved = _move_between(self.dst, d.path, self.backup, target)
+        except OSError as err:
+            log.error(d.path, f"Couldn't move: {err}")
+            raise
+        if moved:
+            self.stats.renamed()
+            log.info(d.path, "Moved (server-side)" + (f" to: {target}" if target != d.path
+                                                       else ""))
         else:
-            _move_between(self.dst, d.path, self.backup, target)
-        log.info(d.path, "Moved (server-side)" + (f" to: {target}" if target != d.path else ""))
+            self._copy_then_delete(d, into, target)
         if deleting:
             log.info(d.path, "Moved into backup dir")
+
+    def _copy_then_delete(self, d: Entry, into: Backend, target: str) -> None:
+        """rclone's Move where the server cannot move (fs.ErrorCantMove, e.g. SMB across
+        shares): copy the file to the backup through the backends, then delete it."""
+        log.debug(d.path, "Can't move, switching to copy")
+        with self.dst.open_read(d.path) as reader, into.open_write(target) as writer:
+            while True:
+                chunk = reader.read(1 << 20)
+                if not chunk:
+                    break
+                writer.write(chunk)
+        if into.features.can_set_mtime and d.mtime_ns > 0:
+            into.set_mtime(target, d.mtime_ns)
+        got = into.stat(target)
+        if got is None or (d.size >= 0 and got.size != d.size):
+            raise OSError(errno.EIO, f"backup copy of {d.path} is incomplete")
+        log.info(d.path, "Copied (new)" + (f" to: {target}" if target != d.path else ""))
+        self._count_delete()
+        self.dst.remove(d.path)
+        log.info(d.path, "Deleted")
+        self.stats.deleted(d.size)
 
     def delete_after(self, checkers: _Pool) -> None:
         """rclone's --delete-after: only when no error has been counted (the refusal is
@@ -815,46 +877,87 @@ def _dir_size(backend: Backend, path: str) -> int:
         return -1
 
 
-def _move_between(a: Backend, path: str, b: Backend, target: str) -> None:
-    """Move ``path`` of backend ``a`` to ``target`` of backend ``b`` on the same remote."""
-    import os
-
-    a_root = getattr(a, "root", None)
-    b_root = getattr(b, "root", None)
-    if a_root is not None and b_root is not None:
-        src = os.path.join(a_root, path)
-        dst = os.path.join(b_root, target)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        os.replace(src, dst)
-        return
-    raise UsageError("--backup-dir needs a destination that supports server-side moves")
+def _move_between(a: Backend, path: str, b: Backend, target: str) -> bool:
+    """Move ``path`` of backend ``a`` to ``target`` of backend ``b`` (the same remote) on the
+    server, through the backends only; False when the server cannot (SMB across shares)."""
+    if not can_move(b):  # refused at set-up (_backup_dir): never reached in a run
+        raise FatalError(ERROR_NO_MOVE)
+    return b.move_from(a, path, target)  # type: ignore[attr-defined]
 
 
-def _authority(backend: Backend) -> str:
-    """``scheme://user@host:port`` of a URL-style description (a remote's server)."""
-    text = backend.describe()
-    scheme, sep, rest = text.partition("://")
-    return scheme + sep + rest.split("/", 1)[0] if sep else text
+ERROR_NO_MOVE = "can't use --backup-dir on a remote which doesn't support server-side move or copy"
 
 
-def _overlapping(src: Backend, dst: Backend, filt: Filter) -> bool:
-    a = getattr(src, "root", None)
-    b = getattr(dst, "root", None)
-    if a is None or b is None or type(src) is not type(dst):
+def _same_config(a: Backend, b: Backend) -> bool:
+    """rclone's SameConfig: the same remote (config entry)."""
+    return a is b or (can_move(a) and a.same_remote(b))  # type: ignore[attr-defined]
+
+
+def _overlap_root(b: Backend) -> str:
+    """rclone's fixRoot: the root without outer slashes, plus a trailing one ("" stays)."""
+    if can_move(b):
+        root = str(b.overlap_root()).strip("/")  # type: ignore[attr-defined]
+    else:
+        root = str(getattr(b, "root", "")).strip("/")
+    return root + "/" if root else root
+
+
+def _dir_included(outer: Backend, rel: str, filt: Filter) -> bool:
+    """rclone's filterCheck: is directory ``rel`` of ``outer`` walked by the filters
+    (directory rules, files-from, --exclude-if-present markers)?"""
+    rel = rel.strip("/")
+    for marker in filt.exclude_files:
+        try:
+            if outer.stat(f"{rel}/{marker}" if rel else marker) is not None:
+                return False
+        except OSError as err:
+            log.error(outer.describe(), "Failed to discover whether directory is included: "
+                      f"{err}")
+            return True
+    return filt.include_dir(rel)
+
+
+def _overlapping(fdst: Backend, fsrc: Backend, filt: Filter) -> bool:
+    """rclone's OverlappingFilterCheck: the same remote and one root inside the other,
+    unless the filters exclude the inner one."""
+    if not _same_config(fdst, fsrc):
         return False
-    if src.features.name != "local" and _authority(src) != _authority(dst):
-        return False  # same path on two different servers
-    a, b = a.rstrip("/") + "/", b.rstrip("/") + "/"
+    a, b = _overlap_root(fdst), _overlap_root(fsrc)
     if a == b:
         return True
-    if b.startswith(a):  # destination inside the source: fine if the filters exclude it
-        rel = b[len(a):].rstrip("/")
-        parts = rel.split("/")
-        for i in range(1, len(parts) + 1):
-            if not filt.include_dir("/".join(parts[:i])):
-                return False
-        return True
-    return a.startswith(b)
+    if a.startswith(b):
+        return _dir_included(fsrc, a[len(b):], filt)
+    if b.startswith(a):
+        return _dir_included(fdst, b[len(a):], filt)
+    return False
+
+
+def _backup_dir(src: Backend, dst: Backend, backup: Backend | None, filt: Filter,
+                opts: SyncOptions) -> None:
+    """rclone's BackupDir set-up checks for ``--backup-dir``/``--suffix`` (copy and sync),
+    made before anything is transferred; raises FatalError with rclone's message."""
+    if backup is None:
+        if opts.suffix and not can_move(dst) and not callable(getattr(dst, "rename", None)):
+            raise FatalError(ERROR_NO_MOVE)
+        return
+    if not _same_config(dst, backup):
+        raise FatalError("parameter to --backup-dir has to be on the same remote as "
+                         "destination")
+    if _overlapping(backup, dst, filt):
+        raise FatalError("destination and parameter to --backup-dir mustn't overlap")
+    if _overlapping(backup, src, filt):
+        raise FatalError("source and parameter to --backup-dir mustn't overlap")
+    if not can_move(backup):
+        raise FatalError(ERROR_NO_MOVE)
+
+
+def _refused(mode: str, stats: Stats, err: FatalError) -> RunResult:
+    """A run refused at set-up: logged and counted as rclone does (exit 7)."""
+    stats.error(err)
+    log.error(None, "Fatal error received - not attempting retries")
+    log.notice(None, f"Failed to {mode}: {err}")
+    return RunResult(stats=stats.snapshot(), errors=[FileError("", err)], error=err,
+                     exit_code=err.exit_code)
 
 
 def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOptions, *,
@@ -876,12 +979,15 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
     if same and mode == "copy":
         log.error(None, "Nothing to do as source and destination are the same")
         return RunResult(stats=stats.snapshot())
-    if mode == "sync" and _overlapping(src, dst, filt):
-        err = FatalError("can't sync or move files on overlapping remotes (try excluding the "
-                         "destination with a filter rule)")
-        log.notice(None, f"Failed to sync: {err}")
-        return RunResult(stats=stats.snapshot(), errors=[FileError("", err)], error=err,
-                         exit_code=err.exit_code)
+    if mode == "sync" and _overlapping(dst, src, filt):
+        return _refused(mode, stats, FatalError(
+            "can't sync or move files on overlapping remotes (try excluding the destination "
+            "with a filter rule)"))
+    if backup is not None or opts.suffix:
+        try:
+            _backup_dir(src, dst, backup, filt, opts)
+        except FatalError as err:
+            return _refused(mode, stats, err)
     if mode == "sync" and filt.uses_age and not filt.opts.delete_excluded:
         log.notice(None, "WARNING: sync with --min-age/--max-age: a source file excluded by age "
                    "(e.g. changed recently) counts as absent, so its older destination copy "

@@ -20,7 +20,7 @@ else:
     _EntryFields = namedtuple("Entry", ("path", "size", "mtime_ns", "is_dir"), defaults=(False,))
     Protocol = object
 
-__all__ = ["Entry", "Features", "Backend", "is_backend"]
+__all__ = ["Entry", "Features", "Backend", "ServerSideMove", "is_backend", "can_move"]
 
 
 class Entry(_EntryFields):
@@ -113,6 +113,37 @@ class Backend(Protocol):
         ...
 
 
+class ServerSideMove(Protocol):
+    """The optional server-side move of a backend (rclone's ``Fs.Move``), which
+    ``--backup-dir`` and ``--suffix`` need. A backend that has it defines both methods; one
+    without it is refused for ``--backup-dir`` at set-up, before anything is transferred.
+
+    The engine never moves a file by itself: every backup move goes through these methods,
+    so it only ever touches the filesystem the backends stand for (a move on an SFTP remote
+    is a rename on the server, never on the disk of the machine running pysync).
+    """
+
+    def same_remote(self, other: object) -> bool:
+        """True when ``other`` is the same remote as this backend (rclone's ``SameConfig``:
+        the same config entry, hence the same server and credentials). Only then may the
+        two be a destination and its ``--backup-dir``."""
+        ...
+
+    def overlap_root(self) -> str:
+        """The root as a ``/``-separated path in the remote's namespace, without leading or
+        trailing ``/`` (rclone's ``fixRoot``), to tell whether two roots of the same remote
+        overlap; lowercase where the remote ignores case."""
+        ...
+
+    def move_from(self, other: object, path: str, target: str) -> bool:
+        """Move file ``path`` of backend ``other`` (the same remote) to ``target`` under this
+        backend's root on the server: parents are created, an existing file at ``target`` is
+        replaced. Returns False, having changed nothing, when the server cannot move between
+        these two roots (an SMB rename across shares); the caller then copies and deletes,
+        as rclone does on ``fs.ErrorCantMove``."""
+        ...
+
+
 _BACKEND_METHODS = tuple(name for name, value in vars(Backend).items()
                          if callable(value) and not name.startswith("_"))
 
@@ -122,3 +153,9 @@ def is_backend(obj: object) -> bool:
     ``isinstance`` makes for a runtime-checkable Protocol."""
     return hasattr(obj, "features") and all(callable(getattr(obj, name, None))
                                             for name in _BACKEND_METHODS)
+
+
+def can_move(obj: object) -> bool:
+    """True when ``obj`` has the optional :class:`ServerSideMove` methods."""
+    return all(callable(getattr(obj, name, None))
+               for name in ("same_remote", "overlap_root", "move_from"))

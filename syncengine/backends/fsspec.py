@@ -387,11 +387,16 @@ class FsspecBackend:
 
     def rename(self, src: str, dst: str) -> None:
         """Move file ``src`` over ``dst``, replacing it and keeping its modification time."""
-        fsrc, fdst = self.full(src), self.full(dst)
+        self._rename_from(self, src, dst)
+
+    def _rename_from(self, owner: FsspecBackend, src: str, dst: str) -> None:
+        """Move ``owner``'s file ``src`` over ``dst`` here (one filesystem), keeping its
+        modification time where ``mv`` is a copy."""
+        fsrc, fdst = owner.full(src), self.full(dst)
         if self._is_memory:
             self._memory_rename(fsrc, fdst)
             return
-        before = self.stat(src) if self._mv_is_copy and self.features.can_set_mtime else None
+        before = owner.stat(src) if self._mv_is_copy and self.features.can_set_mtime else None
         if not self._mv_replaces and self.fs.exists(fdst):
             self.fs.rm_file(fdst)
         try:
@@ -406,6 +411,26 @@ class FsspecBackend:
             self.fs.mv(fsrc, fdst)
         if before is not None and before.mtime_ns:
             self.set_mtime(dst, before.mtime_ns)
+
+    # ----- server-side move (optional, see base.ServerSideMove) ---------------------------
+
+    def same_remote(self, other: object) -> bool:
+        """The same filesystem: one instance, or one class with the same options."""
+        if not isinstance(other, FsspecBackend):
+            return False
+        return other.fs is self.fs or (type(other.fs) is type(self.fs) and
+                                       other.fs.storage_options == self.fs.storage_options)
+
+    def overlap_root(self) -> str:
+        """The root path on the filesystem."""
+        return self.path.strip("/")
+
+    def move_from(self, other: object, path: str, target: str) -> bool:
+        """``fs.mv`` of ``other``'s file to ``target`` here, parents made first."""
+        assert isinstance(other, FsspecBackend)
+        self._ensure_parent(self.full(target))
+        self._rename_from(other, path, target)
+        return True
 
     def _memory_rename(self, fsrc: str, fdst: str) -> None:
         fs = self.fs

@@ -219,6 +219,25 @@ class LocalBackend:
         """Delete the file at ``path``."""
         os.unlink(self.full(path))
 
+    # ----- server-side move (optional, see base.ServerSideMove) ---------------------------
+
+    def same_remote(self, other: object) -> bool:
+        """Every local root is the one ``local`` remote of rclone."""
+        return isinstance(other, LocalBackend)
+
+    def overlap_root(self) -> str:
+        """The absolute root (rclone compares the roots as given: pysync resolves them
+        first, so ``d`` and ``/abs/d`` are seen to be one directory)."""
+        return self.root.strip(os.sep).replace(os.sep, "/")
+
+    def move_from(self, other: object, path: str, target: str) -> bool:
+        """``os.replace`` of ``other``'s file to ``target`` here, parents created."""
+        assert isinstance(other, LocalBackend)
+        dst = self.full(target)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        os.replace(other.full(path), dst)
+        return True
+
     def mkdir(self, path: str) -> None:
         """Create ``path`` and its parents."""
         os.makedirs(self.full(path), exist_ok=True)

@@ -1850,7 +1850,10 @@ class SftpBackend:
 
     def rename(self, src: str, dst: str) -> None:
         """Move ``src`` over ``dst`` (posix-rename@openssh.com, else remove + rename)."""
-        fsrc, fdst = self.full(src), self.full(dst)
+        self._rename_full(self.full(src), self.full(dst))
+
+    def _rename_full(self, fsrc: str, fdst: str) -> None:
+        """Rename server path ``fsrc`` over ``fdst``, creating ``fdst``'s parents."""
         bsrc, bdst = self._b(fsrc), self._b(fdst)
         with self._client(fsrc) as client:
             try:
@@ -1877,6 +1880,27 @@ class SftpBackend:
             except FileNotFoundError:
                 pass
             client.rename(bsrc, bdst)
+
+    # ----- server-side move (optional, see base.ServerSideMove) ---------------------------
+
+    def same_remote(self, other: object) -> bool:
+        """The same config entry (rclone's SameConfig) and the same server and login (two
+        on-the-fly ``:sftp,host=...:`` remotes share a name, not a server)."""
+        if not isinstance(other, SftpBackend):
+            return False
+        return self.name == other.name and (self.hostname, self.port, self.user) == (
+            other.hostname, other.port, other.user)
+
+    def overlap_root(self) -> str:
+        """The absolute root on the server."""
+        return self.root.strip("/")
+
+    def move_from(self, other: object, path: str, target: str) -> bool:
+        """A rename ON THE SERVER of ``other``'s file to ``target`` under this root, its
+        parent directories created there (rclone's sftp Move)."""
+        assert isinstance(other, SftpBackend)
+        self._rename_full(other.full(path), self.full(target))
+        return True
 
     def remove(self, path: str) -> None:
         """Delete the file at ``path``."""

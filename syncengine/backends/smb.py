@@ -1140,6 +1140,33 @@ class SmbBackend:
             self._mkdirs(share, inner[:-1])
             self._call(where, smbclient.replace, self._unc(src), self._unc(dst))
 
+    # ----- server-side move (optional, see base.ServerSideMove) ---------------------------
+
+    def same_remote(self, other: object) -> bool:
+        """The same config entry (rclone's SameConfig) on the same server and login."""
+        if not isinstance(other, SmbBackend):
+            return False
+        return self.name == other.name and (self.host, self.port, self.user) == (
+            other.host, other.port, other.user)
+
+    def overlap_root(self) -> str:
+        """``share/dir`` of the root, lowercase where the share ignores case."""
+        root = "/".join(p for p in (self.share, self.base) if p)
+        return root.lower() if self.features.case_insensitive else root
+
+    def move_from(self, other: object, path: str, target: str) -> bool:
+        """An SMB rename on the share of ``other``'s file to ``target`` here, parents made
+        (rclone's smb Move); False across shares, where SMB cannot rename."""
+        assert isinstance(other, SmbBackend)
+        src_share, _ = other._split(path)
+        share, inner = self._split(target)
+        if not share or src_share != share:
+            return False
+        if len(inner) > 1:
+            self._mkdirs(share, inner[:-1])
+        self._call(other._where(path), smbclient.replace, other._unc(path), self._unc(target))
+        return True
+
     def remove(self, path: str) -> None:
         """Delete the file at ``path`` (IsADirectoryError for a directory)."""
         self._call(self._where(path), smbclient.remove, self._unc(path))
