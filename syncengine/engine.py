@@ -660,7 +660,8 @@ class _Attempt:
         except OSError as err:
             log.error(d.path, f"Couldn't move: {err}")
             raise
-        if moved:
+        if moved:  # a checking transfer in rclone: its bytes are not transferred ones
+            self.stats.server_side_move(max(d.size, 0), checking=True)
             self.stats.renamed()
             log.info(d.path, "Moved (server-side)" + (f" to: {target}" if target != d.path
                                                        else ""))
@@ -893,13 +894,14 @@ def _same_config(a: Backend, b: Backend) -> bool:
     return a is b or (can_move(a) and a.same_remote(b))  # type: ignore[attr-defined]
 
 
-def _overlap_root(b: Backend) -> str:
-    """rclone's fixRoot: the root without outer slashes, plus a trailing one ("" stays)."""
-    if can_move(b):
-        root = str(b.overlap_root()).strip("/")  # type: ignore[attr-defined]
-    else:
-        root = str(getattr(b, "root", "")).strip("/")
-    return root + "/" if root else root
+def _overlap_key(b: Backend) -> str | None:
+    """rclone's fixRoot, prefixed with the storage: ``storage/root/`` (``storage/`` for the
+    top); None when the backend cannot say where it is (no overlap is assumed)."""
+    if not can_move(b):
+        return None
+    storage, root = b.overlap_root()  # type: ignore[attr-defined]
+    root = str(root).strip("/")
+    return f"{storage}/{root}/" if root else f"{storage}/"
 
 
 def _dir_included(outer: Backend, rel: str, filt: Filter) -> bool:
@@ -918,11 +920,13 @@ def _dir_included(outer: Backend, rel: str, filt: Filter) -> bool:
 
 
 def _overlapping(fdst: Backend, fsrc: Backend, filt: Filter) -> bool:
-    """rclone's OverlappingFilterCheck: the same remote and one root inside the other,
-    unless the filters exclude the inner one."""
-    if not _same_config(fdst, fsrc):
+    """rclone's OverlappingFilterCheck: one root inside the other on the same storage,
+    unless the filters exclude the inner one. (rclone compares roots only for the same
+    config entry and as typed; pysync compares where they physically are, so that no alias
+    or relative path lets a backup land in the source or the destination.)"""
+    a, b = _overlap_key(fdst), _overlap_key(fsrc)
+    if a is None or b is None:
         return False
-    a, b = _overlap_root(fdst), _overlap_root(fsrc)
     if a == b:
         return True
     if a.startswith(b):

@@ -755,7 +755,7 @@ class _Resolver:
     def _open_type(self, kind: str, parsed: ParsedSpec, options: Mapping[str, str],
                    chain: tuple[str, ...]) -> Backend:
         if kind == "local":
-            return self._local(parsed.path, options)
+            return self._local(parsed.path, options, parsed.name.lstrip(":"))
         if kind == "alias":
             return self._alias(parsed, options, chain)
         if kind in ("fsspec", "memory"):
@@ -776,13 +776,13 @@ class _Resolver:
             raise ConfigError(f'remote type "{kind}" is not supported yet')
         raise ConfigError(f'didn\'t find backend called "{kind}"')
 
-    def _local(self, path: str, options: Mapping[str, str]) -> Backend:
+    def _local(self, path: str, options: Mapping[str, str], name: str = "local") -> Backend:
         copy_links = self.copy_links or _parse_bool("copy_links", options.get("copy_links",
                                                                               "false"))
         links = self.links or _parse_bool("links", options.get("links", "false"))
         if copy_links and links:
             raise ConfigError("can't use -l/--links with -L/--copy-links")
-        return LocalBackend(path, copy_links=copy_links, links=links)
+        return LocalBackend(path, copy_links=copy_links, links=links, name=name)
 
     def _alias(self, parsed: ParsedSpec, options: Mapping[str, str],
                chain: tuple[str, ...]) -> Backend:

@@ -129,10 +129,13 @@ class ServerSideMove(Protocol):
         two be a destination and its ``--backup-dir``."""
         ...
 
-    def overlap_root(self) -> str:
-        """The root as a ``/``-separated path in the remote's namespace, without leading or
-        trailing ``/`` (rclone's ``fixRoot``), to tell whether two roots of the same remote
-        overlap; lowercase where the remote ignores case."""
+    def overlap_root(self) -> tuple[str, str]:
+        """Where the root physically is: the storage (``local``, ``sftp://host:port``...)
+        and the root as a ``/``-separated path on it, without leading or trailing ``/``
+        (rclone's ``fixRoot``; lowercase where the storage ignores case). Two backends
+        overlap when the storage is the same and one path contains the other, whatever
+        remote names they were opened through (stricter than rclone, which compares the
+        roots only for the same config entry)."""
         ...
 
     def move_from(self, other: object, path: str, target: str) -> bool:

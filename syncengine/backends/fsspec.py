@@ -421,9 +421,10 @@ class FsspecBackend:
         return other.fs is self.fs or (type(other.fs) is type(self.fs) and
                                        other.fs.storage_options == self.fs.storage_options)
 
-    def overlap_root(self) -> str:
-        """The root path on the filesystem."""
-        return self.path.strip("/")
+    def overlap_root(self) -> tuple[str, str]:
+        """The filesystem (class and options) and the root path on it."""
+        return (f"fsspec:{type(self.fs).__name__}:{sorted(self.fs.storage_options.items())!r}",
+                self.path.strip("/"))
 
     def move_from(self, other: object, path: str, target: str) -> bool:
         """``fs.mv`` of ``other``'s file to ``target`` here, parents made first."""

@@ -36,7 +36,10 @@ class LocalBackend:
                         hashes=("md5", "sha1", "sha256", "crc32", "xxh3", "xxh128"),
                         can_set_mtime=True, partial_uploads=True, writer_at=True)
 
-    def __init__(self, root: str, *, copy_links: bool = False, links: bool = False) -> None:
+    def __init__(self, root: str, *, copy_links: bool = False, links: bool = False,
+                 name: str = "local") -> None:
+        #: rclone's Fs name: ``local`` for a plain path, else the config section's name
+        self.name = name
         self.root = os.path.abspath(os.path.expanduser(root)) if root else os.getcwd()
         self._given_root = _go_clean(root or ".")  # the root as rclone keeps and shows it
         self.copy_links = copy_links
@@ -222,13 +225,14 @@ class LocalBackend:
     # ----- server-side move (optional, see base.ServerSideMove) ---------------------------
 
     def same_remote(self, other: object) -> bool:
-        """Every local root is the one ``local`` remote of rclone."""
-        return isinstance(other, LocalBackend)
+        """rclone's SameConfig: a plain path is the ``local`` remote, a ``name:`` remote of
+        type local is another one, although both reach this machine's disk."""
+        return isinstance(other, LocalBackend) and other.name == self.name
 
-    def overlap_root(self) -> str:
-        """The absolute root (rclone compares the roots as given: pysync resolves them
-        first, so ``d`` and ``/abs/d`` are seen to be one directory)."""
-        return self.root.strip(os.sep).replace(os.sep, "/")
+    def overlap_root(self) -> tuple[str, str]:
+        """This machine's disk and the absolute root (rclone compares the roots as given:
+        pysync resolves them, so ``d`` and ``/abs/d`` are seen to be one directory)."""
+        return "local", self.root.strip(os.sep).replace(os.sep, "/")
 
     def move_from(self, other: object, path: str, target: str) -> bool:
         """``os.replace`` of ``other``'s file to ``target`` here, parents created."""

@@ -1891,9 +1891,9 @@ class SftpBackend:
         return self.name == other.name and (self.hostname, self.port, self.user) == (
             other.hostname, other.port, other.user)
 
-    def overlap_root(self) -> str:
-        """The absolute root on the server."""
-        return self.root.strip("/")
+    def overlap_root(self) -> tuple[str, str]:
+        """The server and the absolute root on it."""
+        return f"sftp://{self.hostname}:{self.port}", self.root.strip("/")
 
     def move_from(self, other: object, path: str, target: str) -> bool:
         """A rename ON THE SERVER of ``other``'s file to ``target`` under this root, its

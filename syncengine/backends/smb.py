@@ -1149,10 +1149,11 @@ class SmbBackend:
         return self.name == other.name and (self.host, self.port, self.user) == (
             other.host, other.port, other.user)
 
-    def overlap_root(self) -> str:
-        """``share/dir`` of the root, lowercase where the share ignores case."""
+    def overlap_root(self) -> tuple[str, str]:
+        """The server and ``share/dir`` of the root, lowercase where the share ignores case."""
         root = "/".join(p for p in (self.share, self.base) if p)
-        return root.lower() if self.features.case_insensitive else root
+        return (f"smb://{self.host.lower()}:{self.port}",
+                root.lower() if self.features.case_insensitive else root)
 
     def move_from(self, other: object, path: str, target: str) -> bool:
         """An SMB rename on the share of ``other``'s file to ``target`` here, parents made
