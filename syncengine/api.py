@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from .backends.base import Backend, Entry
 from .engine import RunResult, run_copy
-from .errors import FilterError, UsageError
+from .errors import FatalError, FilterError, PysyncError, UsageError
 from .filter import Filter
 from .options import FilterOptions, SyncOptions, option_fields
 from .record import replace
@@ -89,6 +89,18 @@ def _source(spec: str | Backend, filt: Filter, config_path: str | None, opts: Sy
     return backend, single
 
 
+def open_backup_dir(spec: str, *, config_path: str | None = None) -> Backend:
+    """The backend of ``--backup-dir``; FatalError (exit 7) with rclone's message when it
+    cannot be opened (``failed to make fs for --backup-dir "spec": ...``)."""
+    from .remotes import redact_spec
+
+    try:
+        return open_location(spec, config_path=config_path)
+    except (PysyncError, OSError) as err:
+        raise FatalError(f'failed to make fs for --backup-dir "{redact_spec(spec)}": '
+                         f"{err}") from None
+
+
 def _parent(spec: str) -> tuple[str, str]:
     head, sep, name = spec.rstrip("/").rpartition("/")
     if sep:
@@ -108,7 +120,7 @@ def _run(mode: str, src: str | Backend, dst: str | Backend, options: SyncOptions
     dst_b = open_location(dst, config_path=config_path)
     backup = None
     if opts.backup_dir:
-        backup = open_location(opts.backup_dir, config_path=config_path)
+        backup = open_backup_dir(opts.backup_dir, config_path=config_path)
     try:
         return run_copy(mode, src_b, dst_b, filt, opts, backup=backup)
     finally:

@@ -292,7 +292,14 @@ def _transfer_command(mode: str) -> Command:
         src, dst, filt = _open_pair(ns, gopts, sopts)
         backup = None
         if sopts.backup_dir:
-            backup = api.open_location(sopts.backup_dir, config_path=gopts.config or None)
+            from .errors import FatalError
+
+            try:
+                backup = api.open_backup_dir(sopts.backup_dir, config_path=gopts.config or None)
+            except FatalError as err:  # rclone: a fatal error of the run, not a usage one
+                from .engine import refuse_run
+
+                return refuse_run(mode, Stats(), err).exit_code
         stats = Stats()
         reporter = StatsReporter(stats, sopts, json_log=gopts.use_json_log)
         reporter.start()

@@ -39,7 +39,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["FileError", "RunResult", "run_copy", "exit_code_for"]
+__all__ = ["FileError", "RunResult", "run_copy", "exit_code_for", "refuse_run"]
 
 ERROR_NOT_DELETING = "not deleting files as there were IO errors"
 ERROR_NOT_DELETING_DIRS = "not deleting directories as there were IO errors"
@@ -955,7 +955,7 @@ def _backup_dir(src: Backend, dst: Backend, backup: Backend | None, filt: Filter
         raise FatalError(ERROR_NO_MOVE)
 
 
-def _refused(mode: str, stats: Stats, err: FatalError) -> RunResult:
+def refuse_run(mode: str, stats: Stats, err: FatalError) -> RunResult:
     """A run refused at set-up: logged and counted as rclone does (exit 7)."""
     stats.error(err)
     log.error(None, "Fatal error received - not attempting retries")
@@ -984,14 +984,14 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
         log.error(None, "Nothing to do as source and destination are the same")
         return RunResult(stats=stats.snapshot())
     if mode == "sync" and _overlapping(dst, src, filt):
-        return _refused(mode, stats, FatalError(
+        return refuse_run(mode, stats, FatalError(
             "can't sync or move files on overlapping remotes (try excluding the destination "
             "with a filter rule)"))
     if backup is not None or opts.suffix:
         try:
             _backup_dir(src, dst, backup, filt, opts)
         except FatalError as err:
-            return _refused(mode, stats, err)
+            return refuse_run(mode, stats, err)
     if mode == "sync" and filt.uses_age and not filt.opts.delete_excluded:
         log.notice(None, "WARNING: sync with --min-age/--max-age: a source file excluded by age "
                    "(e.g. changed recently) counts as absent, so its older destination copy "

@@ -324,3 +324,19 @@ def test_sftp_backup_moves_on_the_server_not_locally(sshd_server: SshdServer, tm
     assert not (server / "d/gone.txt").exists()
     assert "dir/a.txt: Moved (server-side)" in res.stderr
     assert "gone.txt: Moved into backup dir" in res.stderr
+
+
+def test_backup_dir_that_cannot_be_opened_is_fatal(tmp_path: Path, home: Path) -> None:
+    """rclone: ``failed to make fs for --backup-dir "...": ...``, exit 7, nothing moved."""
+    src, conf = tmp_path / "src", tmp_path / "rclone.conf"
+    conf.write_text("[dst]\ntype = local\n")
+    _write(src / "a.txt", b"new", _T0 + 5)
+    for tool in TOOLS:
+        _write(tmp_path / tool / "a.txt", b"old", _T0)
+        res = run(tool, ["copy", str(src), str(tmp_path / tool), "--config", str(conf),
+                         "--backup-dir", "nosuch:bak"], home)
+        assert res.returncode == 7, f"{tool}: {res.stderr}"
+        assert 'Failed to copy: failed to make fs for --backup-dir "nosuch:bak": didn\'t find ' \
+            'section in config file ("nosuch")' in res.stderr, f"{tool}: {res.stderr}"
+        assert "Traceback" not in res.stderr
+        assert (tmp_path / tool / "a.txt").read_bytes() == b"old"
