@@ -672,24 +672,36 @@ class _Attempt:
 
     def _copy_then_delete(self, d: Entry, into: Backend, target: str) -> None:
         """rclone's Move where the server cannot move (fs.ErrorCantMove, e.g. SMB across
-        shares): copy the file to the backup through the backends, then delete it."""
+        shares): copy the file to the backup through the backends (a transfer), then
+        delete it (a delete, counted against --max-delete)."""
         log.debug(d.path, "Can't move, switching to copy")
-        with self.dst.open_read(d.path) as reader, into.open_write(target) as writer:
-            while True:
-                chunk = reader.read(1 << 20)
-                if not chunk:
-                    break
-                writer.write(chunk)
-        if into.features.can_set_mtime and d.mtime_ns > 0:
-            into.set_mtime(target, d.mtime_ns)
-        got = into.stat(target)
-        if got is None or (d.size >= 0 and got.size != d.size):
-            raise OSError(errno.EIO, f"backup copy of {d.path} is incomplete")
+        tr = self.stats.start_transfer(d.path, d.size, queued=False)
+        failure: BaseException | None = None
+        try:
+            with self.dst.open_read(d.path) as reader, into.open_write(target) as writer:
+                while chunk := reader.read(1 << 20):
+                    writer.write(chunk)
+                    tr.add(len(chunk))
+            if into.features.can_set_mtime and d.mtime_ns > 0:
+                into.set_mtime(target, d.mtime_ns)
+            got = into.stat(target)
+            if got is None or (d.size >= 0 and got.size != d.size):
+                raise OSError(errno.EIO, f"backup copy of {d.path} is incomplete")
+        except BaseException as err:
+            failure = err
+            raise
+        finally:
+            tr.done(failure)
         log.info(d.path, "Copied (new)" + (f" to: {target}" if target != d.path else ""))
         self._count_delete()
-        self.dst.remove(d.path)
+        self.stats.start_check(d.path, "deleting", queued=False)
+        try:
+            self.dst.remove(d.path)
+        finally:
+            self.stats.end_check(d.path)
         log.info(d.path, "Deleted")
         self.stats.deleted(d.size)
+        self.stats.renamed()
 
     def delete_after(self, checkers: _Pool) -> None:
         """rclone's --delete-after: only when no error has been counted (the refusal is

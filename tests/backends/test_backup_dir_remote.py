@@ -15,10 +15,12 @@ move made on this machine's disk (the bug of issue #11) can neither succeed nor 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -127,6 +129,10 @@ def make_trees(seed: int, src: Path, dsts: list[Path], baks: list[Path]) -> None
                 _write(bak / name, b"earlier backup " + name.encode(), _T0)
     for dst in dsts:
         dst.mkdir(parents=True, exist_ok=True)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def contents(root: Path) -> dict[str, tuple[int, str]]:
@@ -340,3 +346,82 @@ def test_backup_dir_that_cannot_be_opened_is_fatal(tmp_path: Path, home: Path) -
             'section in config file ("nosuch")' in res.stderr, f"{tool}: {res.stderr}"
         assert "Traceback" not in res.stderr
         assert (tmp_path / tool / "a.txt").read_bytes() == b"old"
+
+
+def _second_share(smbd: SmbdServer, name: str, conf: Path, home: Path) -> Path:
+    """Add share ``name`` to the running smbd (its config reloaded on SIGHUP) and wait
+    until a client sees it; returns its folder."""
+    folder = smbd.base / name
+    folder.mkdir(exist_ok=True)
+    text = smbd.conf.read_text()
+    if f"[{name}]" not in text:
+        smbd.conf.write_text(text + f"\n[{name}]\n    path = {folder}\n    read only = no\n"
+                             f"    valid users = {smbd.user}\n")
+        assert smbd.proc is not None
+        os.kill(smbd.proc.pid, signal.SIGHUP)
+    for _ in range(100):
+        if run("rclone", ["lsf", f"dst:{name}", "--config", str(conf)], home).returncode == 0:
+            return folder
+    raise AssertionError(f"smbd never served share {name}")
+
+
+def test_smb_backup_dir_on_another_share_copies_then_deletes(
+        smbd_server: SmbdServer, tmp_path: Path, home: Path) -> None:  # noqa: F811
+    """rclone's smb Move cannot rename across shares (fs.ErrorCantMove): the file is copied
+    into the backup dir on the other share and deleted from the destination."""
+    conf = tmp_path / "rclone.conf"
+    conf.write_text(smbd_server.rclone_section("dst", _obscure(smbd_server.password)))
+    conf.chmod(0o600)
+    other = _second_share(smbd_server, "bakshare", conf, home)
+    tag = uuid.uuid4().hex[:8]
+    src = tmp_path / "src"
+    _write(src / "a.txt", b"new", _T0 + 5)
+    disk = smbd_server.share_path / f"x-{tag}"
+    res = {}
+    for tool in TOOLS:
+        _write(disk / tool / "a.txt", b"old", _T0)
+        _write(disk / tool / "sub/gone.txt", b"gone", _T0)
+        res[tool] = run(tool, ["sync", str(src), f"dst:{smbd_server.share}/x-{tag}/{tool}",
+                               "--backup-dir", f"dst:bakshare/{tag}-{tool}", "--suffix", ".b",
+                               "--config", str(conf), "-v"], home)
+    try:
+        for tool in TOOLS:
+            assert res[tool].returncode == 0, res[tool].stderr
+            assert contents(disk / tool) == {"a.txt": (3, _sha(b"new"))}
+            assert contents(other / f"{tag}-{tool}") == {
+                "a.txt.b": (3, _sha(b"old")), "sub/gone.txt.b": (4, _sha(b"gone"))}
+        lines = file_lines(res["pysync"].stderr)
+        assert lines == file_lines(res["rclone"].stderr)
+        assert "INFO: sub/gone.txt: Copied (new) to: sub/gone.txt.b" in lines
+    finally:
+        shutil.rmtree(disk, ignore_errors=True)
+        for tool in TOOLS:
+            shutil.rmtree(other / f"{tag}-{tool}", ignore_errors=True)
+
+
+def test_fsspec_backup_dir_moves_with_fs_mv(tmp_path: Path) -> None:
+    """An fsspec destination moves its backups with the filesystem's own mv, never through
+    this machine's disk (memory:// has no local path at all)."""
+    import fsspec
+
+    import syncengine
+
+    fs = fsspec.filesystem("memory")
+    root = f"/bak-{uuid.uuid4().hex[:8]}"
+    fs.pipe(f"{root}/d/a.txt", b"old")
+    fs.pipe(f"{root}/d/sub/gone.txt", b"gone")
+    _write(tmp_path / "src/a.txt", b"new", _T0)
+    try:
+        res = syncengine.sync(str(tmp_path / "src"), f"memory://{root}/d",
+                              backup_dir=f"memory://{root}/bak")
+        assert res.exit_code == 0, res.errors
+        assert fs.cat(f"{root}/bak/a.txt") == b"old"
+        assert fs.cat(f"{root}/bak/sub/gone.txt") == b"gone"
+        assert fs.cat(f"{root}/d/a.txt") == b"new"
+        assert not fs.exists(f"{root}/d/sub/gone.txt")
+        res = syncengine.sync(str(tmp_path / "src"), f"memory://{root}/d",
+                              backup_dir=f"memory://{root}/d/old")
+        assert res.exit_code == 7
+        assert str(res.error) == "destination and parameter to --backup-dir mustn't overlap"
+    finally:
+        fs.rm(root, recursive=True)
