@@ -86,6 +86,7 @@ def _source(spec: str | Backend, filt: Filter, config_path: str | None, opts: Sy
                             links=opts.links)
     single = Filter()
     single.files, single.dirs = {name}, set()
+    single.single_file = name
     return backend, single
 
 

@@ -951,20 +951,30 @@ def _overlapping(fdst: Backend, fsrc: Backend, filt: Filter) -> bool:
 def _backup_dir(src: Backend, dst: Backend, backup: Backend | None, filt: Filter,
                 opts: SyncOptions) -> None:
     """rclone's BackupDir set-up checks for ``--backup-dir``/``--suffix`` (copy and sync),
-    made before anything is transferred; raises FatalError with rclone's message."""
+    made before anything is transferred; raises FatalError with rclone's message. For a
+    single-file source (rclone's CopyFile) only equal roots are refused, and only without
+    --suffix, and the message says so."""
     if backup is None:
-        if opts.suffix and not can_move(dst) and not callable(getattr(dst, "rename", None)):
-            raise FatalError(ERROR_NO_MOVE)
-        return
+        return  # --suffix alone: the destination renames its own files
+    prefix = "creating Fs for --backup-dir failed: " if filt.single_file else ""
     if not _same_config(dst, backup):
-        raise FatalError("parameter to --backup-dir has to be on the same remote as "
+        raise FatalError(f"{prefix}parameter to --backup-dir has to be on the same remote as "
                          "destination")
-    if _overlapping(backup, dst, filt):
-        raise FatalError("destination and parameter to --backup-dir mustn't overlap")
-    if _overlapping(backup, src, filt):
-        raise FatalError("source and parameter to --backup-dir mustn't overlap")
+    if not filt.single_file:
+        if _overlapping(backup, dst, filt):
+            raise FatalError("destination and parameter to --backup-dir mustn't overlap")
+        if _overlapping(backup, src, filt):
+            raise FatalError("source and parameter to --backup-dir mustn't overlap")
+    elif not opts.suffix:
+        key = _overlap_key(backup)
+        if key is not None and key == _overlap_key(dst):
+            raise FatalError(f"{prefix}destination and parameter to --backup-dir mustn't be "
+                             "the same")
+        if key is not None and key == _overlap_key(src):
+            raise FatalError(f"{prefix}source and parameter to --backup-dir mustn't be the "
+                             "same")
     if not can_move(backup):
-        raise FatalError(ERROR_NO_MOVE)
+        raise FatalError(prefix + ERROR_NO_MOVE)
 
 
 def refuse_run(mode: str, stats: Stats, err: FatalError) -> RunResult:

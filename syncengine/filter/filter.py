@@ -66,6 +66,8 @@ class Filter:
                           self.meta_rules.add_glob, self.meta_rules.clear)
         self.files: set[str] | None = None
         self.dirs: set[str] | None = None
+        #: the name of the one file a single-file source copies (rclone's srcFileName)
+        self.single_file = ""
         self._parse_files_from()
         self.exclude_files = frozenset(opts.exclude_if_present)
 

@@ -425,3 +425,32 @@ def test_fsspec_backup_dir_moves_with_fs_mv(tmp_path: Path) -> None:
         assert str(res.error) == "destination and parameter to --backup-dir mustn't overlap"
     finally:
         fs.rm(root, recursive=True)
+
+
+@pytest.mark.parametrize(("backup", "flags", "code", "message"), [
+    ("TOOL", [], 7, "creating Fs for --backup-dir failed: destination and parameter to "
+     "--backup-dir mustn't be the same"),
+    ("src", [], 7, "creating Fs for --backup-dir failed: source and parameter to "
+     "--backup-dir mustn't be the same"),
+    ("TOOL/bak", [], 0, ""),
+    ("TOOL", ["--suffix", ".b"], 0, ""),
+], ids=["dst-same", "src-same", "inside-dst", "suffix-in-dst"])
+def test_single_file_source_backup_checks_match_rclone(tmp_path: Path, home: Path, backup: str,
+                                                       flags: list[str], code: int,
+                                                       message: str) -> None:
+    """A single-file source is rclone's CopyFile: only a backup dir equal to the source's or
+    the destination's folder is refused (and not with --suffix), the message prefixed."""
+    _write(tmp_path / "src/a.txt", b"new", _T0 + 5)
+    out = {}
+    for tool in TOOLS:
+        _write(tmp_path / tool / "a.txt", b"old", _T0)
+        out[tool] = res = run(tool, ["copy", str(tmp_path / "src/a.txt"), str(tmp_path / tool),
+                                     "--backup-dir", str(tmp_path / backup.replace("TOOL", tool)),
+                                     "-v", *flags], home)
+        assert res.returncode == code, f"{tool}: {res.stderr}"
+        if message:
+            assert f"Failed to copy: {message}" in res.stderr, res.stderr
+        assert "Traceback" not in res.stderr
+    for tool in TOOLS:
+        assert contents(tmp_path / tool) == contents(tmp_path / "rclone"), tool
+    assert file_lines(out["pysync"].stderr) == file_lines(out["rclone"].stderr)
