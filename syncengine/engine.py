@@ -43,6 +43,7 @@ __all__ = ["FileError", "RunResult", "run_copy", "exit_code_for", "refuse_run"]
 
 ERROR_NOT_DELETING = "not deleting files as there were IO errors"
 ERROR_NOT_DELETING_DIRS = "not deleting directories as there were IO errors"
+ERROR_NO_MOVE = "can't use --backup-dir on a remote which doesn't support server-side move or copy"
 _NETWORK_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT, errno.ECONNABORTED,
                    errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EAGAIN}
 
@@ -590,7 +591,7 @@ class _Attempt:
         if self.backup is not None or self.opts.suffix:
             try:
                 self._move_to_backup(d, deleting=True)
-            except (OSError, MaxDeleteError) as err:
+            except Exception as err:  # OSError, MaxDeleteError, a refused name...
                 self.error(d.path, err, log_it=f"Couldn't move into backup dir: {err}")
                 return
         else:
@@ -657,7 +658,7 @@ class _Attempt:
                 moved = True
             else:
                 moved = _move_between(self.dst, d.path, self.backup, target)
-        except OSError as err:
+        except Exception as err:
             log.error(d.path, f"Couldn't move: {err}")
             raise
         if moved:  # a checking transfer in rclone: its bytes are not transferred ones
@@ -896,9 +897,6 @@ def _move_between(a: Backend, path: str, b: Backend, target: str) -> bool:
     if not can_move(b):  # refused at set-up (_backup_dir): never reached in a run
         raise FatalError(ERROR_NO_MOVE)
     return b.move_from(a, path, target)  # type: ignore[attr-defined]
-
-
-ERROR_NO_MOVE = "can't use --backup-dir on a remote which doesn't support server-side move or copy"
 
 
 def _same_config(a: Backend, b: Backend) -> bool:
