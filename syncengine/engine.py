@@ -174,6 +174,7 @@ class _Attempt:
         self._listings: dict[tuple[str, str], Future[tuple[list[Entry], set[str]]]] = {}
         self.dir_items: list[tuple[str, int, bool]] = []  # (path, src mtime, existed on dst)
         self.modified_dirs: set[str] = set()
+        self.dir_time_errors: list[tuple[str, BaseException]] = []  # of the delayed directory times
         self.src_empty_dirs: set[str] = set()
         # rclone sets no directory time where its backend cannot (smb: "dir_set_mtime")
         self.set_dir_times = (not opts.no_update_dir_modtime and dst.features.can_set_mtime
@@ -520,7 +521,11 @@ class _Attempt:
                 # cuts short, so neither do we (the error still counts)
                 self.error(s.path, err)
                 return
-            self.error(s.path, err, log_it=f"Failed to copy: {err}")
+            self.error(s.path, err, log_it=None if getattr(err, "logged", False)
+                       else f"Failed to copy: {err}")
+            note = getattr(err, "partial_note", None)
+            if note is not None:
+                log.info(*note)
 
     def _skips(self, err: BaseException) -> bool:
         """True when ``err`` leaves the file for a later run instead of failing it."""
@@ -718,8 +723,11 @@ class _Attempt:
 
     # ----- directories -------------------------------------------------------------------
 
-    def _make_dir(self, path: str, mtime_ns: int = 0) -> bool:
-        """Create an (empty source) directory, with its time where the backend keeps it."""
+    def _make_dir(self, path: str, mtime_ns: int = 0) -> bool | None:
+        """Create an (empty source) directory, with its time where the backend keeps it.
+
+        True: made with its time; False: not made, or made without a time; None: failed
+        with a counted error."""
         if self.opts.dry_run:
             log.notice(path, "Skipped make directory as --dry-run is set")
             return False
@@ -731,7 +739,7 @@ class _Attempt:
                 mkdir_metadata(path, mtime_ns)
             except (OSError, PysyncError) as err:
                 self.error(path, err)
-                return False
+                return None
             stamp = format_time(mtime_ns, "RFC3339Nano")
             log.info(path, f"Made directory with metadata (mtime={stamp})")
             return True
@@ -749,7 +757,7 @@ class _Attempt:
             return False
         except OSError as err:
             self.error(path, err, log_it=f"Failed to make directory: {err}")
-            return False
+            return None
 
     def remove_dirs(self) -> None:
         """Remove destination-only directories, deepest first, if empty; failures are quiet.
@@ -792,11 +800,13 @@ class _Attempt:
         """A source directory met in the march: make it, fix its time, remember it.
 
         ``target`` is the destination path (the existing destination spelling if any)."""
-        made = False
+        made: bool | None = False
         if d is None:
             if self.opts.create_empty_src_dirs:
                 made = self._make_dir(target, s.mtime_ns)
             self._mark_modified(target)
+            if made is None:
+                return  # rclone queues no delayed time for a directory it failed to make
         elif not self._dirs_equal(s, d) and self.set_dir_times and s.mtime_ns > 0:
             self._set_dir_time(target, s.mtime_ns, existed=True)
             if self.opts.dry_run:
@@ -816,11 +826,13 @@ class _Attempt:
             return
         try:  # like rclone's DirSetModTime this also touches a file that is in the way
             self.dst.set_mtime(path, mtime_ns)
-        except (FileNotFoundError, NotADirectoryError):
-            return  # never made (e.g. below a file of that name): nothing to do
         except OSError as err:
+            # a directory a file kept from being made (below it, or deleted as the file of
+            # that name) is rclone's counted error too: the run fails or is retried
             self.error(path, err, log_it="Failed to update directory timestamp or metadata: "
                        f"{err}")
+            with self._lock:
+                self.dir_time_errors.append((path, err))
             return
         how = "SetModTime" if existed else "DirSetModTime"
         log.info(path, f"Set directory modification time (using {how})")
@@ -841,6 +853,12 @@ class _Attempt:
                     continue
                 self.modified_dirs.add(path.rpartition("/")[0])
                 self._set_dir_time(path, mtime, existed=existed)
+        errs = self.dir_time_errors
+        if errs:  # rclone's errcount summary, counted once more as the pass's own error
+            last_path, last = errs[-1]
+            text = "failed to set directory modtime: " + (
+                f"{len(errs)} errors: last error: {last}" if len(errs) > 1 else str(last))
+            self.error(last_path or self.dst.describe(), PysyncError(text))
 
     # ----- the whole attempt -------------------------------------------------------------
 

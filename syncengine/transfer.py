@@ -99,6 +99,33 @@ class DestWriteError(OSError):
         return new
 
 
+class PartialRenameError(OSError):
+    """Renaming a finished partial file over its final name failed. Already logged (rclone's
+    ``<partial>: partial file rename failed: ...``, never ``Failed to copy``); reads as the
+    destination's error: on a local disk rclone's Move says ``can't move object -
+    incompatible remotes`` for anything but a missing file or a refused permission."""
+
+    logged = True
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+    @classmethod
+    def wrap(cls, err: OSError, local: tuple[str, str] | None) -> PartialRenameError:
+        """The error for ``err``; ``local``: the partial's and the target's shown paths on
+        a local destination (None for a remote one, whose error text is kept)."""
+        if local is None:
+            text = str(err)
+        elif err.errno in (errno.ENOENT, errno.EACCES, errno.EPERM):
+            reason = os.strerror(err.errno)
+            text = f"rename {local[0]} {local[1]}: {reason[:1].lower() + reason[1:]}"
+        else:
+            text = "can't move object - incompatible remotes"
+        new = cls(err.errno, text)
+        new.filename = err.filename
+        return new
+
+
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 _FALLOC_FL_KEEP_SIZE, _FALLOC_FL_PUNCH_HOLE = 0x01, 0x02
 # rclone's order (lib/file/preallocate_unix.go): KEEP_SIZE, then KEEP_SIZE|PUNCH_HOLE for ZFS
@@ -306,8 +333,11 @@ class Transferer:
                     try:
                         self.dst.rename(tmp, final)
                     except OSError as e:
-                        log.error(final, f"partial file rename failed: {e}")
-                        raise
+                        shown = getattr(self.dst, "shown", None) if self._dst_local else None
+                        failed = PartialRenameError.wrap(
+                            e, (shown(tmp), shown(final)) if shown is not None else None)
+                        log.error(tmp, f"partial file rename failed: {failed}")
+                        raise failed from e
                     log.debug(final, f"renamed to: {final}")
                 if self._resumable(size):
                     resume.remove_manifest(self.dst, tmp)
@@ -320,7 +350,12 @@ class Transferer:
                         e, (SourceChangedError, CorruptedError)) and not _disk_full(e):
                     log.info(tmp, "Keeping partial file for --resume")
                 else:
-                    self._remove_failed(tmp)
+                    note = self._remove_failed(tmp)
+                    if note is not None:  # logged after the copy's own error, as rclone
+                        try:
+                            e.partial_note = (tmp, note)  # type: ignore[attr-defined]
+                        except AttributeError:
+                            log.info(tmp, note)
                     if self._resumable(size):
                         resume.remove_manifest(self.dst, tmp)
                 raise
@@ -711,13 +746,36 @@ class Transferer:
                     f'src({self.src.describe()}) "{digest}" vs dst({self.dst.describe()}) '
                     f'"{other}"')
 
-    def _remove_failed(self, tmp: str) -> None:
+    def _remove_failed(self, tmp: str) -> str | None:
+        """Remove the partial file of a failed copy, if there is one. Returns rclone's
+        ``Failed to remove failed partial copy`` note when a local partial's path cannot be
+        looked up (a file in the way of its directory), for the caller to log."""
         try:
             if self.dst.stat(tmp) is not None:
                 log.info(tmp, "Removing failed copy")
                 self.dst.remove(tmp)
+            elif self._dst_local:
+                return _lstat_note(self.dst, tmp)
         except OSError as e:  # rclone: INFO, the copy's own error is what counts
             log.info(tmp, f"Failed to remove failed copy: {e}")
+        return None
+
+
+def _lstat_note(dst: Backend, tmp: str) -> str | None:
+    """rclone's note when looking a failed local partial up fails for another reason than
+    its absence (Go's IsNotExist is ENOENT only): ``lstat <path>: not a directory``."""
+    full, shown = getattr(dst, "full", None), getattr(dst, "shown", None)
+    if full is None or shown is None:
+        return None
+    try:
+        os.lstat(full(tmp))
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        reason = os.strerror(err.errno) if err.errno is not None else str(err)
+        return (f"Failed to remove failed partial copy: lstat {shown(tmp)}: "
+                f"{reason[:1].lower() + reason[1:]}")
+    return None
 
 
 def _disk_full(err: BaseException) -> bool:

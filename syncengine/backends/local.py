@@ -18,7 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
-__all__ = ["LocalBackend", "LINK_SUFFIX"]
+__all__ = ["LocalBackend", "LINK_SUFFIX", "go_path_error"]
 
 LINK_SUFFIX = ".rclonelink"
 _S_IFMT, _S_IFREG, _S_IFDIR = _stat.S_IFMT(0o177777), _stat.S_IFREG, _stat.S_IFDIR
@@ -52,6 +52,10 @@ class LocalBackend:
         shown = "/".join("\uff0e" * len(p) if p in (".", "..") else p
                          for p in self._given_root.split("/"))
         return f"Local file system at {shown}"
+
+    def shown(self, path: str) -> str:
+        """``path`` as rclone's local backend names it in errors: under the root as given."""
+        return os.path.join(self._given_root, path) if path else self._given_root
 
     def full(self, path: str) -> str:
         """The absolute OS path of ``path`` (relative to the root).
@@ -194,13 +198,29 @@ class LocalBackend:
         return fh  # type: ignore[return-value]
 
     def open_write(self, path: str) -> BinaryIO:
-        """An unbuffered writer; parent directories are created."""
+        """An unbuffered writer; parent directories are created. A file in the way of a
+        parent fails as rclone's MkdirAll does: ``mkdir <that file>: not a directory``."""
         full = self.full(path)
         try:
             return open(full, "wb", buffering=0)  # type: ignore[return-value]
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(full), exist_ok=True)
+        except (FileNotFoundError, NotADirectoryError):
+            parent = path.rpartition("/")[0]
+            try:
+                os.makedirs(os.path.dirname(full), exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                err = NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+                raise go_path_error("mkdir", self.shown(self._blocking_file(parent)),
+                                    err) from None
             return open(full, "wb", buffering=0)  # type: ignore[return-value]
+
+    def _blocking_file(self, path: str) -> str:
+        """The first ancestor of ``path`` (or ``path``) that exists and is no directory."""
+        parts = path.split("/")
+        for i in range(1, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            if os.path.lexists(self.full(sub)) and not os.path.isdir(self.full(sub)):
+                return sub
+        return path
 
     def open_write_at(self, path: str, offset: int) -> BinaryIO:
         """An unbuffered writer of the existing file ``path``, cut to ``offset`` bytes and
@@ -251,8 +271,14 @@ class LocalBackend:
         os.rmdir(self.full(path))
 
     def set_mtime(self, path: str, mtime_ns: int) -> None:
-        """Set atime and mtime of ``path`` to ``mtime_ns`` (as rclone's local backend)."""
-        os.utime(self.full(path), ns=(mtime_ns, mtime_ns), follow_symlinks=True)
+        """Set atime and mtime of ``path`` to ``mtime_ns`` (as rclone's local backend); a
+        failure reads as Go's (``chtimes <path>: no such file or directory``)."""
+        try:
+            os.utime(self.full(path), ns=(mtime_ns, mtime_ns), follow_symlinks=True)
+        except OSError as err:
+            if isinstance(err, PysyncError) or err.errno is None:
+                raise
+            raise go_path_error("chtimes", self.shown(path), err) from None
 
     def hash(self, path: str, kind: str) -> str | None:
         """Hash the file at ``path``; None if it cannot be read as a file."""
@@ -304,6 +330,24 @@ class LocalBackend:
 
     def close(self) -> None:
         """Nothing to release for local disk."""
+
+
+_GO_ERROR_CLASSES: dict[type[OSError], type[OSError]] = {}
+
+
+def go_path_error(op: str, shown: str, err: OSError) -> OSError:
+    """``err`` worded as Go's PathError (``op path: reason``, lower-case reason), of the same
+    class and errno (so ``except FileNotFoundError`` and the retry classes still apply)."""
+    base = type(err)
+    cls = _GO_ERROR_CLASSES.get(base)
+    if cls is None:
+        cls = type(base.__name__, (base,), {"__str__": lambda self: str(self.strerror),
+                                            "__module__": __name__})
+        _GO_ERROR_CLASSES[base] = cls
+    reason = os.strerror(err.errno) if err.errno is not None else str(err)
+    new = cls(err.errno, f"{op} {shown}: {reason[:1].lower() + reason[1:]}")
+    new.filename = shown
+    return new
 
 
 def _go_clean(root: str) -> str:
