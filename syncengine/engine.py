@@ -142,6 +142,7 @@ class _Attempt:
                  deadline: float | None, bucket: TokenBucket | None) -> None:
         self.mode = mode
         self.sync = mode == "sync"
+        self.deleting = self.sync  # False in --delete-before's copy pass, as rclone's
         self.src = src
         self.dst = dst
         self.filt = filt
@@ -302,6 +303,8 @@ class _Attempt:
                     target = d.path if d is not None else s.path
                     if not deletes_only:
                         self._dir_pair(s, d, target)
+                    elif d is not None:  # rclone's delete pass fixes matched dirs' times too
+                        self._dir_time_now(s, d, target)
                     if deeper:  # a directory at the depth limit is handled, not entered
                         children.append((s.path, target, True, d is not None, depth + 1))
                 elif s is not None:
@@ -321,7 +324,7 @@ class _Attempt:
                         checkers.submit(lambda s=s, d=d: self._check(transfers, s, d))
                     else:
                         self._check(transfers, s, d)
-                elif d is not None and self.sync:
+                elif d is not None and self.deleting:
                     if d.is_dir:
                         self.dirs_to_remove.append(d.path)
                         if deeper or self.include_all_dst:
@@ -807,8 +810,7 @@ class _Attempt:
             self._mark_modified(target)
             if made is None:
                 return  # rclone queues no delayed time for a directory it failed to make
-        elif not self._dirs_equal(s, d) and self.set_dir_times and s.mtime_ns > 0:
-            self._set_dir_time(target, s.mtime_ns, existed=True)
+        elif self._dir_time_now(s, d, target):
             if self.opts.dry_run:
                 # rclone's SetDirModTime returns no directory under --dry-run, so the delayed
                 # item it queues names the root: it is logged as the Fs, if the root changed
@@ -816,6 +818,14 @@ class _Attempt:
                 return
         if self.set_dir_times and s.mtime_ns > 0:  # 0: the source does not know the time
             self.dir_items.append((target, s.mtime_ns, d is not None or made))
+
+    def _dir_time_now(self, s: Entry, d: Entry, target: str) -> bool:
+        """Set an existing destination directory's time at once when it differs (rclone's
+        copyDirMetadata, also run by the --delete-before pass); True when it did."""
+        if self._dirs_equal(s, d) or not self.set_dir_times or s.mtime_ns <= 0:
+            return False
+        self._set_dir_time(target, s.mtime_ns, existed=True)
+        return True
 
     def _set_dir_time(self, path: str, mtime_ns: int, *, existed: bool) -> None:
         if self.opts.dry_run:
@@ -873,6 +883,11 @@ class _Attempt:
                 checkers.wait()
                 self.remove_dirs()  # rclone's delete pass ends by removing empty dirs
                 self.dirs_to_remove = []
+                # then a copy pass (rclone's DeleteModeOff): nothing more is deleted or
+                # removed, and none at all after an error of the delete pass
+                self.deleting = False
+                if self.errors:
+                    return
             if self.fatal is None:
                 self.march(transfers=transfers, checkers=checkers)
                 checkers.wait()
@@ -884,7 +899,7 @@ class _Attempt:
                 self.drop_unused_partials()
             if self.fatal is None:  # rclone: directory times first, then empty dirs go
                 self.fix_dir_times()
-            if self.sync and self.fatal is None:
+            if self.deleting and self.fatal is None:
                 self.remove_dirs()
         finally:
             if self.fatal is not None:
@@ -1081,7 +1096,8 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
     final_err: BaseException | None = None
     if result_errors:
         final_err = last.fatal or _pick_error(result_errors)
-    if final_err is None and stats.transfers() == 0:
+    # rclone's CopyFile (the source names one file) never says so
+    if final_err is None and stats.transfers() == 0 and not filt.single_file:
         log.info(None, "There was nothing to transfer")
     if final_err is None and opts.error_on_no_transfer and stats.transfers() == 0:
         final_err = NoTransferError("no files transferred")
@@ -1092,7 +1108,8 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
                    + ", ".join(skipped[:10]) + (", ..." if len(skipped) > 10 else ""))
         if final_err is None:
             code = EXIT_SKIPPED_CHANGING
-    if final_err is not None:
+    if final_err is not None and not isinstance(final_err, NoTransferError):
+        # (rclone exits 9 for --error-on-no-transfer without a word)
         n = len(result_errors)
         if n > 1:
             log.notice(None, f"Failed to {mode} with {n} errors: last error was: {final_err}")

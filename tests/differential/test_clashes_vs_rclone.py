@@ -79,3 +79,36 @@ def test_file_below_dst_file_reports_mkdir_and_dir_time_errors(tmp_path: Path,
     directory's time counted as a third error."""
     _run(tmp_path, {"p/q/x": (b"hi", DAY), "p/y": (b"y", DAY), "ok": (2, DAY)},
          {"p": (b"a file", 2 * DAY)}, mode, ["--retries", "1"], expect_rc=1)
+
+
+@pytest.mark.parametrize("flags", [["--delete-before"],
+                                   ["--delete-before", "--create-empty-src-dirs"],
+                                   ["--delete-before", "--dry-run"]],
+                         ids=lambda v: "+".join(v))
+def test_delete_before_directory_lines_once_per_pass(tmp_path: Path,
+                                                     flags: list[str]) -> None:
+    """--delete-before is two passes in rclone: the delete pass also sets the times of
+    matched directories, and the copy pass after it neither deletes nor removes
+    directories (so no second "Removing directory"/dry-run notice)."""
+    _run(tmp_path, {"a/b/x": (b"1", DAY), "a": 5 * DAY, "a/b": 5 * DAY, "e": 5 * DAY},
+         {"a/old/z": (b"3", DAY), "gone/sub/y": (b"2", DAY), "a": 2 * DAY}, "sync", flags,
+         expect_rc=0)
+
+
+@pytest.mark.parametrize("flags", [[], ["--error-on-no-transfer"]], ids=["plain", "eont"])
+def test_single_file_copy_up_to_date_says_nothing(tmp_path: Path, flags: list[str]) -> None:
+    """``copy file.txt dstdir/`` (rclone's CopyFile) prints no "There was nothing to
+    transfer"; --error-on-no-transfer exits 9 without a word, for a directory too."""
+    now = time.time_ns()
+    proto = tmp_path / "proto"
+    sh.make_files(proto / "src", {"f.txt": (b"same", DAY), "g.txt": (b"g", DAY)}, now)
+    sh.make_files(proto / "dst", {"f.txt": (b"same", DAY), "g.txt": (b"g", DAY)}, now)
+    start = {"src": sh.snapshot(proto / "src"), "dst": sh.snapshot(proto / "dst"), "bak": {}}
+    for src in ("src/f.txt", "src"):
+        work = tmp_path / f"work-{src.replace('/', '-')}"
+        sand_r, sand_p = sh.prepare_sandboxes(proto, start, work)
+        r, p, _ = sh.run_pair("copy", flags, sand_r, sand_p, src=src, dst="dst/")
+        assert r.rc == (9 if flags else 0), sh._tail(r.stderr)
+        assert (p.rc, _messages(p)) == (r.rc, _messages(r)), (
+            f"{src}: rclone {r.rc} {sorted(_messages(r))}, "
+            f"pysync {p.rc} {sorted(_messages(p))}")
