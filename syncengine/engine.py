@@ -27,7 +27,7 @@ from .errors import (
 )
 from .filter import Filter
 from .listing import format_time
-from .march import name_key, pair_entries
+from .march import name_key, pair_entries, sort_key
 from .names import UnsafeNameError
 from .options import SyncOptions
 from .record import field, record
@@ -186,6 +186,7 @@ class _Attempt:
         self.transfers = 0
         self.normalize = not opts.no_unicode_normalization
         self.fold = dst.features.case_insensitive
+        self.sort_key = sort_key(self.normalize, self.fold)
         self.include_all_dst = self.sync and filt.opts.delete_excluded
         self.max_depth = filt.opts.max_depth
         self.deleted_count = 0  # for --max-delete, counted before the dry-run check
@@ -220,7 +221,8 @@ class _Attempt:
 
         try:
             entries = list_dir_filtered(backend, self.filt, path, include_all=include_all,
-                                        on_unsafe=on_unsafe, strict_names=side == "source")
+                                        on_unsafe=on_unsafe, strict_names=side == "source",
+                                        sort_key=self.sort_key)
         except DirNotFoundError:
             if side == "source" or path:
                 raise

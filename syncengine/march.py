@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from . import log
 from .backends.base import Entry
 
-__all__ = ["name_key", "pair_entries"]
+__all__ = ["name_key", "pair_entries", "sort_key"]
 
 _nfc = unicodedata.normalize
 
@@ -19,6 +19,16 @@ def name_key(name: str, normalize: bool = True, fold: bool = False) -> str:
     if normalize and not name.isascii():
         name = _nfc("NFC", name)
     return name.lower() if fold else name
+
+
+def sort_key(normalize: bool = True, fold: bool = False) -> Callable[[Entry], str]:
+    """rclone's march sort key of an entry: its name key, then ``D`` for a directory or
+    ``F`` for a file. Listings are sorted by it stably, so of entries with equal keys the
+    first listed comes first (and is the one the march keeps)."""
+    def key(e: Entry) -> str:
+        return name_key(e.name, normalize, fold) + ("D" if e.is_dir else "F")
+
+    return key
 
 
 def _keys(entries: list[Entry], normalize: bool, fold: bool) -> list[str]:
@@ -40,14 +50,15 @@ def pair_entries(src: list[Entry], dst: list[Entry], *, normalize: bool = True,
     """Yield ``(source, destination)`` pairs of one directory: source order first, then
     the destination-only entries. Entries pair by name key *and* type, so a file and a
     directory of the same name never pair; a second entry with the same key on one side
-    is ignored with rclone's NOTICE."""
+    is ignored with rclone's NOTICE (``Duplicate object|directory found in source -
+    ignoring``): the first in the order given is kept, see ``sort_key``."""
     dst_keys = _keys(dst, normalize, fold)
     dst_map = dict(zip(dst_keys, dst, strict=True))
     if len(dst_map) != len(dst):  # duplicates: the first one wins
         dst_map = {}
         for k, e in zip(dst_keys, dst, strict=True):
             if k in dst_map:
-                log.notice(e.path, "Duplicate " + ("directory" if e.is_dir else "file")
+                log.notice(e.path, "Duplicate " + ("directory" if e.is_dir else "object")
                            + " found in destination - ignoring")
                 continue
             dst_map[k] = e
@@ -58,7 +69,7 @@ def pair_entries(src: list[Entry], dst: list[Entry], *, normalize: bool = True,
     for k, e in zip(src_keys, src, strict=True):
         if check_dups:
             if k in seen:
-                log.notice(e.path, "Duplicate " + ("directory" if e.is_dir else "file")
+                log.notice(e.path, "Duplicate " + ("directory" if e.is_dir else "object")
                            + " found in source - ignoring")
                 continue
             seen.add(k)

@@ -17,8 +17,13 @@ __all__ = ["list_dir_filtered", "walk"]
 def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
                       include_all: bool = False, want_stat: bool = True,
                       on_unsafe: Callable[[str, UnsafeNameError], None] | None = None,
-                      strict_names: bool = True) -> list[Entry]:
+                      strict_names: bool = True,
+                      sort_key: Callable[[Entry], str] | None = None) -> list[Entry]:
     """The children of ``path`` that pass ``filt``, sorted by name (rclone's DirSorted).
+
+    ``sort_key`` (the march's match key) sorts by that key instead, stably: entries whose
+    keys are equal (NFC/NFD twins, case twins on a case-insensitive destination) keep the
+    backend's listing order, so the march keeps the first one listed, as rclone's does.
 
     A directory whose listing holds an ``--exclude-if-present`` marker is empty; a child
     directory is dropped when it holds a marker or the directory rules exclude it; files are
@@ -37,7 +42,7 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
     if backend.features.name != "local":
         raw = _drop_unsafe(raw, path, on_unsafe, strict_names)
     if include_all or not filt.active:
-        raw.sort()  # by path: entries are tuples led by their (unique) path
+        raw.sort(key=sort_key)  # None: by path (entries are tuples led by their path)
         return raw
     markers = filt.exclude_files
     # rclone's local listing is filter aware: files the path rules exclude are dropped
@@ -64,7 +69,7 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
             log.debug(e.path, "Excluded")
             continue
         append(e)
-    out.sort()
+    out.sort(key=sort_key)
     return out
 
 

@@ -112,3 +112,22 @@ def test_single_file_copy_up_to_date_says_nothing(tmp_path: Path, flags: list[st
         assert (p.rc, _messages(p)) == (r.rc, _messages(r)), (
             f"{src}: rclone {r.rc} {sorted(_messages(r))}, "
             f"pysync {p.rc} {sorted(_messages(p))}")
+
+
+NFC, NFD = "caf\u00e9", "cafe\u0301"
+
+
+@pytest.mark.parametrize("mode", ["sync", "copy"])
+@pytest.mark.parametrize("where", ["src", "dst", "both"])
+def test_normalisation_twins_keep_the_first_listed(tmp_path: Path, mode: str,
+                                                   where: str) -> None:
+    """Names equal after NFC normalisation in one directory: rclone sorts each listing
+    stably by its match key, keeps the first entry in the backend's listing order and says
+    ``Duplicate object|directory found in source|destination - ignoring`` for the rest."""
+    twins: dict[str, object] = {
+        f"{NFC}.txt": (b"nfc file", DAY), f"{NFD}.txt": (b"the nfd file", 2 * DAY),
+        f"d{NFC}/in": (b"in nfc dir", DAY), f"d{NFD}/in": (b"in the nfd dir", DAY),
+        "plain": (b"p", DAY)}
+    other: dict[str, object] = {"plain": (b"p", DAY)}
+    _run(tmp_path, twins if where != "dst" else other, twins if where != "src" else other,
+         mode, [], expect_rc=0)
