@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -187,6 +188,9 @@ class _Attempt:
         self.normalize = not opts.no_unicode_normalization
         self.fold = dst.features.case_insensitive
         self.sort_key = sort_key(self.normalize, self.fold)
+        # a remote source's backslash name is refused only where the destination takes a
+        # backslash for a separator (SMB, anything on Windows); rclone copies it verbatim
+        self.backslash_ok = dst.features.name != "smb" and os.sep == "/"
         self.include_all_dst = self.sync and filt.opts.delete_excluded
         self.max_depth = filt.opts.max_depth
         self.deleted_count = 0  # for --max-delete, counted before the dry-run check
@@ -222,7 +226,8 @@ class _Attempt:
         try:
             entries = list_dir_filtered(backend, self.filt, path, include_all=include_all,
                                         on_unsafe=on_unsafe, strict_names=side == "source",
-                                        sort_key=self.sort_key)
+                                        sort_key=self.sort_key,
+                                        backslash_ok=side == "source" and self.backslash_ok)
         except DirNotFoundError:
             if side == "source" or path:
                 raise

@@ -2,10 +2,11 @@
 
 A directory listing from a remote (an SFTP or SMB server, an fsspec filesystem) is not
 trusted: a broken or hostile server may list ``..``, ``a/../../x``, ``/etc/passwd``, a name
-with a NUL, a backslash (a path separator on SMB and Windows) or another control character.
-Such a name could make pysync create, overwrite or delete something outside the destination
-root, or corrupt the march, so the walker drops it with an error (:func:`unsafe_name_reason`
-says why). Names from the local disk are real file names and are never checked.
+with a NUL, a backslash (a path separator on SMB and Windows: refused where the destination
+reads it so) or another control character. Such a name could make pysync create, overwrite
+or delete something outside the destination root, or corrupt the march, so the walker drops
+it with an error (:func:`unsafe_name_reason` says why). Names from the local disk are real
+file names and are never checked.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class UnsafeNameError(PysyncError, OSError):
     name: str = ""
 
 
-def unsafe_name_reason(name: str, *, strict: bool = True) -> str | None:
+def unsafe_name_reason(name: str, *, strict: bool = True,
+                       backslash_ok: bool = False) -> str | None:
     """Why ``name`` (one listed entry name) is refused, or None when it is safe.
 
     Refused: the empty name, ``.``, ``..``, and any name holding ``/``, ``\\``, NUL or another
@@ -43,12 +45,21 @@ def unsafe_name_reason(name: str, *, strict: bool = True) -> str | None:
     ``/``, NUL, and a backslash that would make an empty, ``.`` or ``..`` segment if read as a
     separator; so names pysync itself wrote (``a\\b``, a newline) do not fail every later
     run.
+
+    ``backslash_ok`` (a source listing copied to a destination where ``\\`` is an ordinary
+    name character: a local POSIX disk, an SFTP server) accepts backslashes, as rclone
+    does; every other refusal stays.
     """
     found = (_BAD_CHAR if strict else _PATH_CHAR).search(name)
     if found is None:
         return _BAD_NAMES.get(name)
     ch = found.group()
-    if ch == "\\" and not strict and not any(
+    if ch == "\\" and backslash_ok:
+        rest = (_BAD_CHAR if strict else _PATH_CHAR).search(name.replace("\\", ""))
+        if rest is None:
+            return _BAD_NAMES.get(name)
+        ch = rest.group()
+    elif ch == "\\" and not strict and not any(
             part in _BAD_NAMES for part in name.split("\\")):
         return None
     if ch == "/":

@@ -18,7 +18,8 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
                       include_all: bool = False, want_stat: bool = True,
                       on_unsafe: Callable[[str, UnsafeNameError], None] | None = None,
                       strict_names: bool = True,
-                      sort_key: Callable[[Entry], str] | None = None) -> list[Entry]:
+                      sort_key: Callable[[Entry], str] | None = None,
+                      backslash_ok: bool = False) -> list[Entry]:
     """The children of ``path`` that pass ``filt``, sorted by name (rclone's DirSorted).
 
     ``sort_key`` (the march's match key) sorts by that key instead, stably: entries whose
@@ -33,14 +34,15 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
     Entries of a non-local backend whose name is unsafe (``..``, ``/``, ``\\``, control
     characters: :mod:`.names`) are dropped with an ERROR and passed to ``on_unsafe`` as
     ``(path, error)`` so that the caller counts them; local names are never checked.
-    ``strict_names`` False: a destination's listing, see ``names.unsafe_name_reason``.
+    ``strict_names`` False: a destination's listing; ``backslash_ok``: a source copied to a
+    destination where ``\\`` is an ordinary character; see ``names.unsafe_name_reason``.
     """
     if want_stat or filt.uses_age or filt.opts.min_size >= 0 or filt.opts.max_size >= 0:
         raw = list(backend.list_dir(path))
     else:  # names and types are enough (e.g. lsf --format p)
         raw = list(backend.list_dir(path, want_stat=False))  # type: ignore[call-arg]
     if backend.features.name != "local":
-        raw = _drop_unsafe(raw, path, on_unsafe, strict_names)
+        raw = _drop_unsafe(raw, path, on_unsafe, strict_names, backslash_ok)
     if include_all or not filt.active:
         raw.sort(key=sort_key)  # None: by path (entries are tuples led by their path)
         return raw
@@ -75,18 +77,19 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
 
 def _drop_unsafe(raw: list[Entry], path: str,
                  on_unsafe: Callable[[str, UnsafeNameError], None] | None,
-                 strict: bool = True) -> list[Entry]:
+                 strict: bool = True, backslash_ok: bool = False) -> list[Entry]:
     """``raw`` without the entries whose name (the part after ``path/``) is unsafe."""
     prefix = f"{path}/" if path else ""
     cut = len(prefix)
-    bad = [e for e in raw if unsafe_name_reason(e.path[cut:], strict=strict) is not None
+    bad = [e for e in raw if unsafe_name_reason(e.path[cut:], strict=strict,
+                                                backslash_ok=backslash_ok) is not None
            or not e.path.startswith(prefix)]
     if not bad:
         return raw
     for e in bad:
         name = e.path[cut:] if e.path.startswith(prefix) else e.path
-        reason = unsafe_name_reason(name, strict=strict) if e.path.startswith(prefix) \
-            else None
+        reason = unsafe_name_reason(name, strict=strict, backslash_ok=backslash_ok) \
+            if e.path.startswith(prefix) else None
         err = refusal(path, name, reason or "is not inside the listed directory")
         log.error(None, str(err))
         if on_unsafe is not None:

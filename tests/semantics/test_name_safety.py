@@ -39,7 +39,6 @@ HOSTILE: dict[str, bytes | None] = {
     "": b"empty name",
     "../victim.txt": b"evil",
     "a/../../victim.txt": b"evil",
-    "..\\..\\victim.txt": b"evil",
     "nul\x00.txt": b"evil",
     "new\nline.txt": b"evil",
     "esc\x1b[2J.txt": b"evil",
@@ -227,15 +226,16 @@ def test_sync_to_hostile_destination_deletes_nothing_outside(memroot: str,
 # ----- real servers ----------------------------------------------------------------------------
 
 
-def test_sftp_backslash_and_newline_names_are_refused(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch,
-                                                      sshd_server: SshdServer) -> None:  # noqa: F811
-    """Files named with a backslash and a newline on a real SFTP server: pysync refuses them
-    (an error naming each escaped, the run fails), copies the rest, and sync deletes nothing.
+def test_sftp_newline_names_are_refused_backslash_names_copied(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        sshd_server: SshdServer) -> None:  # noqa: F811
+    """Files named with a backslash and a newline on a real SFTP server, copied to a local
+    (POSIX) disk: the backslash names are ordinary names there and are copied verbatim, as
+    rclone does (``..\\victim.txt`` lands inside the destination); the newline name is
+    refused (an error naming it escaped, the run fails) and sync deletes nothing.
 
-    rclone would copy both names verbatim to a Linux disk; pysync refuses them from any
-    remote listing because a backslash is a path separator on SMB/Windows destinations and
-    a control character garbles logs and line-oriented listings.
+    rclone copies the newline name too; pysync refuses control characters from any remote
+    listing because they garble logs and line-oriented listings.
     """
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
@@ -256,9 +256,10 @@ def test_sftp_backslash_and_newline_names_are_refused(tmp_path: Path,
             src.close()
         assert res.exit_code != 0 and res.deletes == 0
         text = buf.getvalue()
-        for name in ("back\\slash.txt", "new\nline.txt", "..\\victim.txt"):
-            assert f"refusing unsafe name {name!r}" in text
-        assert sorted(os.listdir(outer / "dst")) == ["keep.txt", "plain.txt"]
+        assert "refusing unsafe name 'new\\nline.txt'" in text
+        assert text.count("ERROR : refusing unsafe name") == 1
+        assert sorted(os.listdir(outer / "dst")) == ["..\\victim.txt", "back\\slash.txt",
+                                                     "keep.txt", "plain.txt"]
         assert outside(outer) == before
 
 
@@ -303,12 +304,13 @@ def test_smb_names_stay_inside_or_are_refused(tmp_path: Path,
                                              smbd_server: SmbdServer) -> None:  # noqa: F811
     """On a real share, ``．．`` (rclone's encoding of a ``..`` name, kept by the local Base
     encoding) is an ordinary name that lands inside the destination; ``back＼slash`` decodes
-    to a backslash name and is refused like any remote backslash name."""
+    to a backslash name, an ordinary name on a local POSIX disk (copied, as rclone does); a
+    control character is still refused."""
     from syncengine.backends.smb import SmbBackend
     server = smbd_server
     sub = f"t-{uuid.uuid4().hex[:12]}"
     write_tree(server.share_path / sub, {"．．/victim.txt": "evil", "ok.txt": "ok",
-                                         "back＼slash.txt": "b"})
+                                         "back＼slash.txt": "b", "new␊line.txt": "n"})
     outer = tmp_path / "outer"
     write_tree(outer, {"victim.txt": "sentinel", "dst/keep.txt": "dst only"})
     before = outside(outer)
@@ -320,10 +322,42 @@ def test_smb_names_stay_inside_or_are_refused(tmp_path: Path,
     finally:
         src.close()
     assert res.exit_code != 0 and res.deletes == 0
-    assert "refusing unsafe name 'back\\\\slash.txt'" in buf.getvalue()
+    assert "refusing unsafe name 'new\\nline.txt'" in buf.getvalue()
     assert files_only(read_tree(outer / "dst")) == {
-        "keep.txt": b"dst only", "ok.txt": b"ok", "．．/victim.txt": b"evil"}
+        "keep.txt": b"dst only", "ok.txt": b"ok", "．．/victim.txt": b"evil",
+        "back\\slash.txt": b"b"}
     assert outside(outer) == before
+
+
+def test_backslash_names_refused_for_an_smb_destination(memroot: str, outer: Path,
+                                                        smbd_server: SmbdServer  # noqa: F811
+                                                        ) -> None:
+    """A remote source's backslash name would be a path on an SMB share (a separator
+    there): refused with an error, the run fails, nothing of that name is written, while
+    the same source copies it verbatim to a local POSIX disk."""
+    from syncengine.backends.smb import SmbBackend
+    server = smbd_server
+    sub = f"t-{uuid.uuid4().hex[:12]}"
+    (server.share_path / sub).mkdir()
+    crafted: dict[str, bytes | None] = {"..\\..\\victim.txt": b"evil",
+                                        "back\\slash.txt": b"b"}
+    fs = MemoryFileSystem()
+    fs.pipe_file(f"{memroot}/good.txt", b"good")
+    dst = SmbBackend(server.host, f"{server.share}/{sub}", user=server.user,
+                     password=server.password, port=server.port)
+    try:
+        with captured_log() as buf:
+            res = api.copy(HostileFs(memroot, {"": crafted}), dst)
+    finally:
+        dst.close()
+    assert res.exit_code != 0 and res.attempts == 1
+    for name in crafted:
+        assert f"refusing unsafe name {name!r}" in buf.getvalue()
+    assert sorted(os.listdir(server.share_path / sub)) == ["good.txt"]
+    res = api.copy(HostileFs(memroot, {"": crafted}), str(outer / "dst"))
+    assert res.exit_code == 0
+    assert sorted(os.listdir(outer / "dst")) == ["..\\..\\victim.txt", "back\\slash.txt",
+                                                 "good.txt", "keep.txt"]
 
 
 # ----- symlinks --------------------------------------------------------------------------------
@@ -351,10 +385,12 @@ def test_symlinks_out_of_the_tree_are_not_followed(tmp_path: Path) -> None:
 def test_refused_source_name_protects_its_destination_twin(memroot: str, outer: Path,
                                                            mode: str) -> None:
     """A refused source entry is not "absent": its destination twin (a name the
-    destination's own listing accepts) is never deleted, whatever the delete mode."""
+    destination's own listing accepts) is never deleted, whatever the delete mode. (A
+    backslash name is no refused one on a local POSIX disk: it is copied, except with
+    --delete-before, whose delete pass failed, so rclone's copy pass never runs.)"""
     fs = MemoryFileSystem()
     fs.pipe_file(f"{memroot}/good.txt", b"good")
-    src = HostileFs(memroot, {"": {"new\nline.txt": b"evil", "back\\slash.txt": b"evil"}})
+    src = HostileFs(memroot, {"": {"new\nline.txt": b"evil", "back\\slash.txt": b"src"}})
     write_tree(outer / "dst", {"new\nline.txt": "twin", "back\\slash.txt": "twin2",
                                "gone.txt": "dst only"})
     flag = {"--delete-during": "delete_during", "--delete-before": "delete_before",
@@ -362,8 +398,11 @@ def test_refused_source_name_protects_its_destination_twin(memroot: str, outer: 
     res = api.sync(src, str(outer / "dst"), retries=1, **{flag: True})
     assert res.exit_code != 0
     tree = files_only(read_tree(outer / "dst"))
-    assert tree["new\nline.txt"] == b"twin" and tree["back\\slash.txt"] == b"twin2"
-    assert tree["good.txt"] == b"good"
+    assert tree["new\nline.txt"] == b"twin"
+    if mode == "--delete-before":
+        assert tree["back\\slash.txt"] == b"twin2" and "good.txt" not in tree
+    else:
+        assert tree["back\\slash.txt"] == b"src" and tree["good.txt"] == b"good"
 
 
 def test_lsf_and_check_count_refused_names(memroot: str, outer: Path) -> None:
