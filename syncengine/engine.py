@@ -33,7 +33,7 @@ from .names import UnsafeNameError
 from .options import SyncOptions
 from .record import field, record
 from .transfer import TokenBucket, Transferer, backup_path, partial_name
-from .units import format_size_short
+from .units import format_go_time, format_size_short
 from .walk import list_dir_filtered
 
 TYPE_CHECKING = False
@@ -188,6 +188,7 @@ class _Attempt:
         self.normalize = not opts.no_unicode_normalization
         self.fold = dst.features.case_insensitive
         self.sort_key = sort_key(self.normalize, self.fold)
+        self.dir_objects = getattr(dst, "mkdir_metadata", None) is not None
         # a remote source's backslash name is refused only where the destination takes a
         # backslash for a separator (SMB, anything on Windows); rclone copies it verbatim
         self.backslash_ok = dst.features.name != "smb" and os.sep == "/"
@@ -753,15 +754,25 @@ class _Attempt:
             stamp = format_time(mtime_ns, "RFC3339Nano")
             log.info(path, f"Made directory with metadata (mtime={stamp})")
             return True
+        # a backend without rclone's MkdirMetadata (sftp, smb, fsspec): rclone's Mkdir says
+        # "Making directory"; with a time (MkdirModTime), DirSetModTime sets it and
+        # "Made directory with modification time <Go time>" follows; no directory object
+        # is returned, so the delayed time is set "(using DirSetModTime)" too
         try:
+            log.info(path, "Making directory")
             self.dst.mkdir(path)
             if mtime_ns > 0 and self.set_dir_times:
-                self.dst.set_mtime(path, mtime_ns)
-                stamp = format_time(mtime_ns, "RFC3339Nano")
-                log.info(path, f"Made directory with metadata (mtime={stamp})")
-            else:
-                log.info(path, "Making directory")
-            return True
+                failed: OSError | None = None
+                try:
+                    self.dst.set_mtime(path, mtime_ns)
+                except OSError as err:
+                    failed = err
+                log.info(path, f"Made directory with modification time "
+                         f"{format_go_time(mtime_ns)}")
+                if failed is not None:
+                    self.error(path, failed)
+                    return None
+            return False
         except (FileExistsError, NotADirectoryError) as err:
             log.debug(path, f"Failed to make directory: {err}")  # a file is in the way
             return False
@@ -851,7 +862,9 @@ class _Attempt:
             with self._lock:
                 self.dir_time_errors.append((path, err))
             return
-        how = "SetModTime" if existed else "DirSetModTime"
+        # rclone's directory objects have SetModTime on the local backend only (the one
+        # with MkdirMetadata); elsewhere the Fs's DirSetModTime sets the time
+        how = "SetModTime" if existed and self.dir_objects else "DirSetModTime"
         log.info(path, f"Set directory modification time (using {how})")
 
     def fix_dir_times(self) -> None:

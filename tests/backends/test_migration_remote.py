@@ -329,6 +329,44 @@ def test_directory_times_match_rclone(target: Target, tmp_path: Path, home: Path
     assert_same_tree(got, want, src_tree, target.precision_ns, f"{target.kind} directories")
 
 
+def _dir_lines(stderr: str, folder: str) -> list[str]:
+    """The directory messages of a ``-v`` run (making, times, removing), folder name out."""
+    keys = ("directory", "Making", "Made")
+    out = []
+    for line in stderr.splitlines():
+        body = line.split(" : ", 1)[1] if " : " in line else line.split(": ", 1)[-1]
+        if any(k in body for k in keys) and "Config file" not in body:
+            out.append(body.replace(folder, "FOLDER"))
+    return sorted(out)
+
+
+def test_directory_log_lines_are_the_backends(target: Target, tmp_path: Path,
+                                              home: Path) -> None:
+    """Making directories and setting their times logs what rclone's backend logs: over
+    SFTP (no MkdirMetadata) "Making directory", "Made directory with modification time
+    <Go time>" and "(using DirSetModTime)" even for an existing directory; over SMB (no
+    directory times) "Making directory" only."""
+    src = tmp_path / "src"
+    (src / "empty" / "deeper").mkdir(parents=True)
+    (src / "full").mkdir()
+    (src / "full" / "f.txt").write_bytes(b"f")
+    (src / "old").mkdir()
+    stamp_dirs(src, 0)
+    for tool in ("rclone", "pysync"):
+        stale = target.on_disk(f"dirlines-{tool}") / "old"
+        stale.mkdir(parents=True)
+        (stale.parent / "gone").mkdir()
+    lines = {}
+    for tool in ("rclone", "pysync"):
+        folder = f"dirlines-{tool}"
+        res = run(tool, ["sync", str(src), target.remote(folder), "--config", str(target.conf),
+                         "-v", "--create-empty-src-dirs"], home)
+        assert res.returncode == 0, res.stderr
+        lines[tool] = _dir_lines(res.stderr, folder)
+    assert any("Making directory" in line for line in lines["rclone"]), lines["rclone"]
+    assert lines["pysync"] == lines["rclone"]
+
+
 # ----- the reverse direction -------------------------------------------------------------------
 
 
