@@ -367,6 +367,31 @@ def test_directory_log_lines_are_the_backends(target: Target, tmp_path: Path,
     assert lines["pysync"] == lines["rclone"]
 
 
+def test_case_twins_keep_the_first_listed(target: Target, tmp_path: Path, home: Path) -> None:
+    """Source names that differ only by case: on the case-insensitive SMB destination they
+    are duplicates, and both tools keep the first one the local source lists and say
+    ``Duplicate object|directory found in source - ignoring`` for the other; over SFTP both
+    are copied."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, data in (("A.txt", b"upper"), ("a.txt", b"lower, longer"), ("D/x", b"1"),
+                       ("d/x", b"22")):
+        (src / name).parent.mkdir(exist_ok=True)
+        (src / name).write_bytes(data)
+    trees, notes = {}, {}
+    for tool in ("rclone", "pysync"):
+        res = run(tool, ["sync", str(src), target.remote(f"twins-{tool}"), "--config",
+                         str(target.conf), "-v"], home)
+        assert res.returncode == 0, res.stderr
+        trees[tool] = files_only(read_tree(target.on_disk(f"twins-{tool}")))
+        notes[tool] = sorted(line.split(": ", 1)[1] for line in res.stderr.splitlines()
+                             if "Duplicate" in line)
+    assert {k: v[:2] for k, v in trees["pysync"].items()} == \
+        {k: v[:2] for k, v in trees["rclone"].items()}
+    assert notes["pysync"] == notes["rclone"]
+    assert len(notes["rclone"]) == (2 if target.kind == "smb" else 0), notes["rclone"]
+
+
 # ----- the reverse direction -------------------------------------------------------------------
 
 
