@@ -413,7 +413,8 @@ class _Attempt:
 
     def _pair(self, src: list[Entry], dst: list[Entry]
               ) -> Iterator[tuple[Entry | None, Entry | None]]:
-        return pair_entries(src, dst, normalize=self.normalize, fold=self.fold)
+        return pair_entries(src, dst, normalize=self.normalize, fold=self.fold,
+                            dst_only=self.deleting)
 
     # ----- files -------------------------------------------------------------------------
 

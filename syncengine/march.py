@@ -46,20 +46,29 @@ def _keys(entries: list[Entry], normalize: bool, fold: bool) -> list[str]:
 
 
 def pair_entries(src: list[Entry], dst: list[Entry], *, normalize: bool = True,
-                 fold: bool = False) -> Iterator[tuple[Entry | None, Entry | None]]:
+                 fold: bool = False, dst_only: bool = True
+                 ) -> Iterator[tuple[Entry | None, Entry | None]]:
     """Yield ``(source, destination)`` pairs of one directory: source order first, then
     the destination-only entries. Entries pair by name key *and* type, so a file and a
     directory of the same name never pair; a second entry with the same key on one side
     is ignored with rclone's NOTICE (``Duplicate object|directory found in source -
-    ignoring``): the first in the order given is kept, see ``sort_key``."""
+    ignoring``): the first in the order given is kept, see ``sort_key``.
+
+    ``dst_only`` False (rclone's NoProcessDstOnly: copy, and sync's copy pass after
+    --delete-before): rclone stops reading the destination listing when the source's ends,
+    so a destination duplicate is reported only when a source entry sorts after its twin.
+    """
     dst_keys = _keys(dst, normalize, fold)
     dst_map = dict(zip(dst_keys, dst, strict=True))
     if len(dst_map) != len(dst):  # duplicates: the first one wins
+        key = sort_key(normalize, fold)
+        last_src = max(map(key, src), default=None)
         dst_map = {}
         for k, e in zip(dst_keys, dst, strict=True):
             if k in dst_map:
-                log.notice(e.path, "Duplicate " + ("directory" if e.is_dir else "object")
-                           + " found in destination - ignoring")
+                if dst_only or (last_src is not None and last_src > key(dst_map[k])):
+                    log.notice(e.path, "Duplicate " + ("directory" if e.is_dir else "object")
+                               + " found in destination - ignoring")
                 continue
             dst_map[k] = e
     src_keys = _keys(src, normalize, fold)

@@ -131,3 +131,13 @@ def test_normalisation_twins_keep_the_first_listed(tmp_path: Path, mode: str,
     other: dict[str, object] = {"plain": (b"p", DAY)}
     _run(tmp_path, twins if where != "dst" else other, twins if where != "src" else other,
          mode, [], expect_rc=0)
+
+
+@pytest.mark.parametrize("mode", ["sync", "copy"])
+def test_destination_twins_after_the_last_source_name(tmp_path: Path, mode: str) -> None:
+    """copy stops reading the destination listing when the source's ends (rclone's
+    NoProcessDstOnly), so destination twins sorting after every source name are not
+    reported; sync reads it all and reports them."""
+    _run(tmp_path, {"a.txt": (b"a", DAY)},
+         {f"{NFC}.txt": (b"nfc", DAY), f"{NFD}.txt": (b"nfd!", DAY), "a.txt": (b"a", DAY)},
+         mode, [], expect_rc=0)
