@@ -231,6 +231,9 @@ def generate_remote_case(scn: sh.Scenario, case_no: int, src_kind: str,
             flags += ["--cutoff-mode", mode]
             if mode != "hard":
                 cutoff = RACY_RC_SOFT
+        # rclone retries a run cut short by a soft/cautious cutoff ("context canceled" is
+        # not fatal), and on SMB each such attempt waits ~80 s: one attempt is enough
+        flags += ["--retries", "1"]
     if rng.random() < 0.1:
         flags.append("--immutable")
     if rng.random() < 0.06:
