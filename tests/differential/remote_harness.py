@@ -154,8 +154,10 @@ class RemoteLayout:
             shutil.rmtree(self._server_dir(kind), ignore_errors=True)
 
     def normalise(self, text: bytes) -> bytes:
-        """The per-tool folder name ``<token>/r|p`` -> ``<token>/X`` (in messages)."""
-        return re.sub(rb"(" + self.token.encode() + rb")/[rp](?=/|\b|$)", rb"\1/X", text)
+        """The per-tool folder name ``<token>/r|p`` -> ``<token>/X`` (in messages; rclone's
+        SMB errors separate with backslashes, written escaped in messages)."""
+        return re.sub(rb"(" + self.token.encode() + rb"(?:/|\\\\|\\))[rp](?=[/\\]|\b|$)",
+                      rb"\1X", text)
 
 
 @dataclass
