@@ -392,24 +392,102 @@ def _cmd_listremotes(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
     return 0
 
 
-def _cmd_config(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
-    from . import remotes
+_CONFIG_SUBCOMMANDS = ("create", "delete", "dump", "edit", "file", "password", "paths",
+                       "providers", "redacted", "show", "touch", "unset", "update")
 
-    if not ns.args:
-        raise UsageError("pysync config needs a subcommand: file, show or redacted (pysync "
-                         "does not edit config files)")
-    sub, args = ns.args[0], ns.args[1:]
-    if sub == "file":
-        _check_args("file", args, 0, 0)
-        _write(remotes.config_location(gopts.config or None))
+
+def _config_flags(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("config create/update flags")
+    for flag, text in (("obscure", "Force any passwords to be obscured"),
+                       ("no-obscure", "Force any passwords not to be obscured"),
+                       ("no-output", "Don't provide any output"),
+                       ("non-interactive", "Don't interact with user and return questions"),
+                       ("all", "Ask the full set of config questions")):
+        group.add_argument(f"--{flag}", action="store_true", help=text)
+
+
+def _cmd_config(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
+    from . import configcmd, remotes
+
+    cfg_path = gopts.config or None
+    if not ns.args or ns.args[0] == "edit":
+        _check_args("config", ns.args[1:], 0, 0)
+        configcmd.edit_config(cfg_path)
         return 0
-    if sub not in ("show", "redacted"):
+    sub, args = ns.args[0], ns.args[1:]
+    if sub not in _CONFIG_SUBCOMMANDS:
         raise UsageError(f'unknown command "{sub}" for "pysync config"')
-    _check_args(sub, args, 0, 1)
-    cfg = remotes.load_config(gopts.config or None)
-    redacted = sub == "redacted"
-    _write(remotes.show_remote(cfg, args[0], redacted=redacted) if args
-           else remotes.show_config(cfg, redacted=redacted))
+    if sub == "file":
+        _check_args(sub, args, 0, 0)
+        _write(remotes.config_location(cfg_path))
+    elif sub in ("show", "redacted"):
+        _check_args(sub, args, 0, 1)
+        cfg = remotes.load_config(cfg_path)
+        redacted = sub == "redacted"
+        _write(remotes.show_remote(cfg, args[0], redacted=redacted) if args
+               else remotes.show_config(cfg, redacted=redacted))
+    elif sub == "paths":
+        _check_args(sub, args, 0, 0)
+        _write(configcmd.paths_text(cfg_path))
+    elif sub == "providers":
+        _check_args(sub, args, 0, 0)
+        _write(configcmd.providers_json())
+    elif sub in ("touch", "dump"):
+        _check_args(sub, args, 0, 0)
+        session = configcmd.ConfigSession(cfg_path)
+        if sub == "touch":
+            session.save()
+        else:
+            _write(session.dump())
+    elif sub == "delete":
+        _check_args(sub, args, 1, 1)
+        configcmd.ConfigSession(cfg_path).delete(args[0])
+    else:
+        _config_edit(sub, args, ns, cfg_path)
+    return 0
+
+
+def _config_edit(sub: str, args: list[str], ns: argparse.Namespace, cfg_path: str | None
+                 ) -> None:
+    """config create/update/password/unset: change one remote, then print it as rclone."""
+    from . import configcmd
+
+    _check_args(sub, args, 2 if sub in ("create", "unset") else 1, 256)
+    session = configcmd.ConfigSession(cfg_path)
+    name = args[0]
+    if sub == "unset":
+        session.unset(name, args[1:])
+        _write(session.show_remote(name))
+        return
+    values = configcmd.args_to_map(args[2:] if sub == "create" else args[1:])
+    if sub == "password":
+        session.password(name, values)
+        _write(session.show_remote(name))
+        return
+    flags = {"obscure_all": ns.obscure, "no_obscure": ns.no_obscure}
+    if sub == "create":
+        session.create(name, args[1], values, **flags)
+    else:
+        session.update(name, values, **flags)
+    if ns.no_output:
+        return
+    _write(configcmd.non_interactive_output() if ns.non_interactive
+           else session.show_remote(name))
+
+
+def _cmd_obscure(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
+    from . import configcmd
+
+    _check_args("obscure", ns.args, 1, 1)
+    _write(configcmd.obscure_command(ns.args[0]))
+    return 0
+
+
+def _cmd_reveal(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
+    from . import configcmd
+
+    _check_args("reveal", ns.args, 1, 1)
+    _write(configcmd.reveal_command(ns.args[0]))
     return 0
 
 
@@ -429,8 +507,12 @@ _COMMANDS: dict[str, tuple[str, tuple[type, ...], Command]] = {
     "version": ("Show the version number.", (), _cmd_version),
     "listremotes": ("List the remotes of the config file and the environment.", (),
                     _cmd_listremotes),
-    "config": ("file | show [NAME] | redacted [NAME]: config path, remotes with secrets "
-               "masked (unknown NAME: exit 1).", (), _cmd_config),
+    "config": ("Enter an interactive configuration session (on a terminal), or: create, "
+               "update, delete, password, unset, show, redacted, dump, file, paths, touch, "
+               "providers.", (), _cmd_config),
+    "obscure": ("Obscure password for use in the config file ('-': read it from stdin).", (),
+                _cmd_obscure),
+    "reveal": ("Reveal an obscured password.", (), _cmd_reveal),
 }
 
 
@@ -454,6 +536,8 @@ def _command_parser(name: str) -> _Parser:
         p.add_argument("--json", action="store_true", help="Format output as JSON")
     if name == "listremotes":
         _listremotes_flags(p)
+    if name == "config":
+        _config_flags(p)
     for cls in classes:
         _add_options(p, cls)
     _add_options(p, GlobalOptions)

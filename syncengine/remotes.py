@@ -579,8 +579,9 @@ class RcloneConfig:
     @classmethod
     def parse(cls, text: str, path: str | None = None) -> RcloneConfig:
         """Parse INI text as rclone (goconfig) does: ``[section]``, ``key = value`` or
-        ``key: value``, whole-line ``#``/``;`` comments, values taken verbatim (no quote or
-        inline-comment processing). Raises ConfigError for an encrypted or malformed file.
+        ``key: value``, whole-line ``#``/``;`` comments, goconfig's backquote and triple-quote
+        wrapping removed (see :mod:`syncengine.conffile`), no inline comments. Raises
+        ConfigError for an encrypted or malformed file.
         """
         where = f'"{path}"' if path else "(text)"
         text = text.removeprefix("\ufeff")
@@ -595,26 +596,9 @@ class RcloneConfig:
                     f'the encryption with "rclone config encryption remove" or point --config '
                     f"at a decrypted copy")
             break
-        sections: dict[str, dict[str, str]] = {}
-        section = "DEFAULT"
-        for raw in text.splitlines():
-            line = raw.strip()
-            if not line or line[0] in "#;":
-                continue
-            if line[0] == "[" and line[-1] == "]":
-                section = line[1:-1].strip()
-                sections.setdefault(section, {})
-                continue
-            if section == "":
-                raise ConfigError(f"Failed to load config file {where}: "
-                                  "empty section name not allowed")
-            m = re.search(r"[=:]", line)
-            if m is None or m.start() == 0:
-                raise ConfigError(f"Failed to load config file {where}: "
-                                  f"could not parse line: {line}")
-            key = line[:m.start()].strip()
-            sections.setdefault(section, {})[key] = line[m.start() + 1:].strip()
-        return cls(path, sections)
+        from .conffile import ConfigFile
+
+        return cls(path, ConfigFile.parse(text, where).as_dict())
 
 
 def _no_config_path(path: str) -> bool:
