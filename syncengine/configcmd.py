@@ -603,7 +603,7 @@ class _Editor:
                               True, False)
 
     def _new_name(self) -> str:
-        from .remotes import _check_remote_name
+        from .remotes import _check_remote_name, is_drive_letter
 
         while True:
             self.ui.say("Enter name for new remote.\n")
@@ -614,7 +614,7 @@ class _Editor:
             if name == "":
                 self.ui.say("Can't use empty name.\n")
                 continue
-            if len(name) == 1 and name.isascii() and name.isalpha() and os.name == "nt":
+            if is_drive_letter(name):
                 self.ui.say(f"Can't use {_go_quote(name)} as it can be confused with a drive "
                             "letter.\n")
                 continue

@@ -28,9 +28,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["open_backend", "split_remote", "parse_spec", "ParsedSpec", "load_config",
-           "find_config_file", "RcloneConfig", "join_root_path", "remote_description",
-           "SECRET_KEYS", "UNSUPPORTED_TYPES", "option_secrecy", "redact_spec",
+__all__ = ["open_backend", "split_remote", "parse_spec", "is_drive_letter", "ParsedSpec",
+           "load_config", "find_config_file", "RcloneConfig", "join_root_path",
+           "remote_description", "SECRET_KEYS", "UNSUPPORTED_TYPES", "option_secrecy",
+           "redact_spec",
            "config_env_var", "env_remotes", "remote_env_options", "backend_env_options",
            "remote_options", "RemoteInfo", "list_remotes", "select_remotes", "format_remotes",
            "show_remote", "show_config", "config_location", "KNOWN_TYPES"]
@@ -72,6 +73,7 @@ UNSUPPORTED_TYPES = frozenset({
 })
 
 _ENV_CONFIG_VARS = ("PYSYNC_CONFIG", "RCLONE_CONFIG")
+_WINDOWS = os.name == "nt"  # rclone's drive letters and backslash separators
 _warned_secret_files: set[str] = set()
 
 
@@ -391,11 +393,34 @@ def _is_param_char(c: str) -> bool:
     return c.isascii() and (c.isalnum() or c in "_.")
 
 
-def parse_spec(spec: str) -> ParsedSpec:
+def is_drive_letter(name: str, windows: bool | None = None) -> bool:
+    """rclone's ``driveletter.IsDriveLetter``: one ASCII letter, on Windows only (on other
+    systems no name is a drive letter, so ``C:x`` is remote ``C``)."""
+    if windows is None:
+        windows = _WINDOWS
+    return windows and len(name) == 1 and name.isascii() and name.isalpha()
+
+
+def parse_spec(spec: str, *, windows: bool | None = None) -> ParsedSpec:
     """Parse ``spec`` like rclone's ``fspath.Parse``; fsspec URLs are recognised first.
 
+    ``windows`` (default: whether this is Windows) applies rclone's Windows rules: a drive
+    letter (``C:\\archive``, ``C:archive``, ``C:/x``) starts a local path, not a remote named
+    ``C``, and backslashes in the path become ``/`` (Go's ``filepath.ToSlash``), so a UNC path
+    ``\\\\server\\share\\dir`` is the local path ``//server/share/dir``. Elsewhere ``C:x`` is
+    remote ``C`` and a backslash is an ordinary character of a name.
     Raises ConfigError (exit 1) with rclone's wording for a malformed spec.
     """
+    if windows is None:
+        windows = _WINDOWS
+    parsed = _parse_spec(spec, windows)
+    if windows and "\\" in parsed.path and parsed.url is None:
+        return ParsedSpec(parsed.name, parsed.path.replace("\\", "/"), parsed.config_string,
+                          parsed.config)
+    return parsed
+
+
+def _parse_spec(spec: str, windows: bool) -> ParsedSpec:
     if spec == "":
         raise ConfigError(_ERR_EMPTY_PATH)
     proto = _url_protocol(spec)
@@ -425,8 +450,8 @@ def parse_spec(spec: str) -> ParsedSpec:
                 _check_remote_name(name)
                 prev = i + 1
                 if c == ":":
-                    if os.name == "nt" and len(name) == 1 and name.isalpha():
-                        return ParsedSpec("", spec)  # a drive letter
+                    if is_drive_letter(name, windows):
+                        return ParsedSpec("", spec)  # a drive letter: a local path
                     end = i
                     break
                 state = "param"
@@ -480,13 +505,14 @@ def parse_spec(spec: str) -> ParsedSpec:
     return ParsedSpec(name, spec[end + 1:], spec[:end], config)
 
 
-def split_remote(spec: str) -> tuple[str | None, str]:
-    """Split ``name:path`` into (name, path); a local path or fsspec URL gives (None, spec).
+def split_remote(spec: str, *, windows: bool | None = None) -> tuple[str | None, str]:
+    """Split ``name:path`` into (name, path); a local path or fsspec URL gives (None, path).
 
     The name of an on-the-fly remote keeps its colon (``:local``); connection-string options
-    (``remote,opt=val:``) are dropped. Raises ConfigError for a malformed spec.
+    (``remote,opt=val:``) are dropped; ``windows`` as in :func:`parse_spec`. Raises
+    ConfigError for a malformed spec.
     """
-    parsed = parse_spec(spec)
+    parsed = parse_spec(spec, windows=windows)
     return (parsed.name or None), parsed.path
 
 
@@ -725,7 +751,7 @@ class _Resolver:
             if _NAME_RE.match(spec) and self.config.has_remote(spec):
                 log.notice(None, f'"{spec}" refers to a local folder, use "{spec}:" to refer to '
                                  f'your remote or "./{spec}" to hide this warning')
-            return self._local(spec, {})
+            return self._local(parsed.path, {})
         if parsed.name.startswith(":"):
             kind = parsed.name[1:]
             options = {**backend_env_options(kind), **parsed.config}
