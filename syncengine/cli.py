@@ -618,7 +618,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f'unknown command "{command}" for "pysync"')
         parser = _command_parser(command)
         # flags given before the command belong to it too (rclone's flags are global)
-        ns = parser.parse_intermixed_args(_join_values(parser, before + rest))
+        joined = _join_values(parser, before + rest)
+        # after "--" every word is an argument, as with rclone's flag parser (argparse's
+        # intermixed parsing does not honour "--": `pysync obscure -- -secret`)
+        tail: list[str] = []
+        if "--" in joined:
+            cut = joined.index("--")
+            joined, tail = joined[:cut], joined[cut + 1:]
+        ns = parser.parse_intermixed_args(joined)
+        if tail:
+            ns.args = [*(ns.args or []), *tail]
         gopts = _make(GlobalOptions, ns)
         log.setup_logging(verbose=gopts.verbose + (2 if "filters" in gopts.dump else 0),
                           quiet=gopts.quiet, log_file=gopts.log_file or None,

@@ -301,9 +301,12 @@ def test_config_show_unknown_remote_is_one_line_error(conf: Path, sub: str,
 
 
 def test_config_usage_errors(conf: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert pysync(capsys, "config", "--config", str(conf))[0] == 2
+    code, _, err = pysync(capsys, "config", "--config", str(conf))  # stdin is no terminal
+    assert code == 2 and "pysync config needs a terminal" in err
+    code, _, err = pysync(capsys, "config", "bogus", "--config", str(conf))
+    assert code == 2 and 'unknown command "bogus" for "pysync config"' in err
     code, _, err = pysync(capsys, "config", "create", "--config", str(conf))
-    assert code == 2 and 'unknown command "create" for "pysync config"' in err
+    assert code == 2 and "Command create needs 2 arguments minimum" in err
     code, _, err = pysync(capsys, "config", "show", "a", "b", "--config", str(conf))
     assert code == 2 and "Command show needs 1 arguments maximum" in err
 
