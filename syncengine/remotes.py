@@ -624,7 +624,10 @@ class RcloneConfig:
             break
         from .conffile import ConfigFile
 
-        return cls(path, ConfigFile.parse(text, where).as_dict())
+        doc = ConfigFile.parse(text, where)
+        cfg = cls(path, doc.as_dict())
+        cfg._document = doc  # type: ignore[attr-defined]  # comments, for ``config show``
+        return cfg
 
 
 def _no_config_path(path: str) -> bool:
@@ -1061,8 +1064,9 @@ def show_config(cfg: RcloneConfig, *, redacted: bool = False,
     """``config show`` (``redacted``: ``config redacted``) for the whole config file.
 
     ``config show`` prints the file as rclone re-serialises it (sections in file order,
-    ``key = value``, a blank line after each section, ``DEFAULT`` keys without a header;
-    comments are not kept) with secrets masked as in :func:`show_remote`; ``config redacted``
+    ``key = value``, a blank line after each section, ``DEFAULT`` keys without a header,
+    comments before the section or key they precede, goconfig's quoting) with secrets masked
+    as in :func:`show_remote`; ``config redacted``
     prints every section as :func:`show_remote` does, sorted by name. An empty config is
     ``; empty config``.
     """
@@ -1076,14 +1080,19 @@ def show_config(cfg: RcloneConfig, *, redacted: bool = False,
         return "\n".join(blocks) + _REDACTED_FOOTER
     if not cfg.sections:
         return "; empty config\n"
-    out: list[str] = []
-    for name, section in cfg.sections.items():
-        if name != "DEFAULT":
-            out.append(f"[{name}]\n")
-        kind = section.get("type", "")
-        out.extend(f"{k} = {_masked(kind, k, v, False)}\n" for k, v in section.items())
-        out.append("\n")
-    return "".join(out)
+    from .conffile import ConfigFile
+
+    doc = getattr(cfg, "_document", None)
+    if doc is None:
+        doc = ConfigFile()
+        for name, section in cfg.sections.items():
+            for k, v in section.items():
+                doc.set(name, k, v)
+
+    def shown(name: str, key: str, value: str) -> str:
+        return _masked(cfg.sections.get(name, {}).get("type", ""), key, value, False)
+
+    return doc.serialize(shown) or "; empty config\n"
 
 
 def config_location(config_path: str | None = None) -> str:

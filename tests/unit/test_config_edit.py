@@ -398,3 +398,14 @@ def test_conffile_errors_are_one_line() -> None:
         ConfigFile.parse("[a]\nnovalue\n")
     with pytest.raises(ConfigError, match="empty section name not allowed"):
         ConfigFile.parse("[]\nk = v\n")
+
+
+def test_config_show_keeps_comments_and_quoting_as_rclone(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    text = ("# head\ntop = 1\n; about a\n[a]\ntype = alias\n# why\nremote = /x\n"
+            "q = `a=b`\nbt = `has ``tick`\n[b]\ntype = local\n# dropped at the end\n")
+    ours, theirs = twins(tmp_path, text)
+    code, out, _ = pysync(capsys, ours, "config", "show")
+    assert (code, out) == (0, rclone(theirs, "config", "show").stdout)
+    assert "# why\nremote = /x\n" in out
