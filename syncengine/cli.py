@@ -401,8 +401,7 @@ def _config_flags(p: argparse.ArgumentParser) -> None:
     for flag, text in (("obscure", "Force any passwords to be obscured"),
                        ("no-obscure", "Force any passwords not to be obscured"),
                        ("no-output", "Don't provide any output"),
-                       ("non-interactive", "Don't interact with user and return questions"),
-                       ("all", "Ask the full set of config questions")):
+                       ("non-interactive", "Don't interact with user and return questions")):
         group.add_argument(f"--{flag}", action="store_true", help=text)
 
 
