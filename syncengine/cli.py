@@ -408,7 +408,8 @@ def _config_flags(p: argparse.ArgumentParser) -> None:
 def _cmd_config(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
     from . import configcmd, remotes
 
-    cfg_path = gopts.config or None
+    # --config "" is rclone's memory-only config (nothing is saved), not "the default file"
+    cfg_path = getattr(ns, "config", None)
     if not ns.args or ns.args[0] == "edit":
         _check_args("config", ns.args[1:], 0, 0)
         configcmd.edit_config(cfg_path)

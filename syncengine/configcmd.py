@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = ["ConfigSession", "args_to_map", "backend_info", "providers_json", "obscure_command",
-           "reveal_command", "paths_text", "edit_config", "PYSYNC_TYPES"]
+           "reveal_command", "paths_text", "edit_config", "PYSYNC_TYPES", "config_save_path",
+           "non_interactive_output"]
 
 #: The remote types pysync can configure: rclone's own (with rclone's option tables) plus
 #: pysync's ``fsspec`` (a free set of storage options, none of them a password).
@@ -108,7 +109,7 @@ def paths_text(config_path: str | None) -> str:
     """``config paths``: the config file, cache and temporary directories."""
     import tempfile
 
-    path = ConfigSession(config_path).path or ""
+    path = config_save_path(config_path) or ""
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return (f"Config file: {path}\nCache dir:   {os.path.join(cache, 'pysync')}\n"
             f"Temp dir:    {tempfile.gettempdir()}\n")
@@ -152,6 +153,17 @@ def _check_name(name: str) -> None:
         raise UsageError(str(err)) from None
 
 
+def config_save_path(config_path: str | None) -> str | None:
+    """Where the config is saved: the file in use, else the first default location; None
+    for a memory-only config (``--config ""``)."""
+    from .remotes import _config_candidates, find_config_file
+
+    found, explicit = find_config_file(config_path)
+    if found is None and not explicit:
+        return _config_candidates()[0]
+    return found
+
+
 class ConfigSession:
     """The config file loaded for editing: rclone's ``LoadedData`` plus its save.
 
@@ -160,13 +172,11 @@ class ConfigSession:
 
     def __init__(self, config_path: str | None = None,
                  environ: Mapping[str, str] | None = None) -> None:
-        from .remotes import _config_candidates, find_config_file, load_config
+        from .remotes import find_config_file, load_config
 
-        found, explicit = find_config_file(config_path)
+        found, _ = find_config_file(config_path)
         self.environ = os.environ if environ is None else environ
-        self.path: str | None = found
-        if found is None and not explicit:
-            self.path = _config_candidates()[0]
+        self.path: str | None = config_save_path(config_path)
         load_config(config_path)  # rclone's checks and notices (missing, encrypted, exposed)
         text = ""
         if found is not None and os.path.isfile(found):

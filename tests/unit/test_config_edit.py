@@ -409,3 +409,20 @@ def test_config_show_keeps_comments_and_quoting_as_rclone(tmp_path: Path,
     code, out, _ = pysync(capsys, ours, "config", "show")
     assert (code, out) == (0, rclone(theirs, "config", "show").stdout)
     assert "# why\nremote = /x\n" in out
+
+
+def test_empty_config_flag_is_memory_only(tmp_path: Path, isolated: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """``--config ""``: rclone's in-memory config; create prints the remote, saves nothing."""
+    capsys.readouterr()
+    assert main(["--config", "", "config", "create", "a", "local"]) == 0
+    assert capsys.readouterr().out == "[a]\ntype = local\n"
+    assert list(isolated.iterdir()) == []
+    assert main(["--config", "", "config", "paths"]) == 0
+    out = capsys.readouterr().out
+    assert RCLONE is not None
+    theirs = subprocess.run([RCLONE, "--config", "", "config", "paths"], capture_output=True,
+                            text=True, timeout=60).stdout
+    assert out.splitlines()[0] == "Config file: " == theirs.splitlines()[0]
+    assert main(["--config", "", "config", "file"]) == 0
+    assert capsys.readouterr().out == "Configuration is in memory only\n"
