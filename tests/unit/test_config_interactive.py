@@ -204,3 +204,28 @@ def test_menu_needs_a_terminal(tmp_path: Path, env: dict[str, str]) -> None:
     assert run.returncode == 2
     assert "pysync config needs a terminal" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "x.conf").exists()
+
+
+def test_a_remote_rclone_creates_works_in_pysync_and_back(sshd_server: SshdServer,
+                                                          tmp_path: Path,
+                                                          env: dict[str, str]) -> None:
+    """``rclone config create`` (it obscures the passphrase) then ``pysync lsf``; and a
+    remote ``pysync config create`` writes, listed by ``rclone lsf``."""
+    assert RCLONE is not None
+    served = tmp_path / "served"
+    (served / "d").mkdir(parents=True)
+    (served / "d" / "x.txt").write_text("x")
+    args = ["sftp", f"host={sshd_server.host}", f"port={sshd_server.port}",
+            f"user={sshd_server.user}", f"key_file={sshd_server.pem_key}",
+            f"key_file_pass={KEY_PASSPHRASE}", f"known_hosts_file={sshd_server.known_hosts}"]
+    pysync = [sys.executable, "-m", "syncengine"]
+    for i, (maker, reader) in enumerate((([RCLONE], pysync), (pysync, [RCLONE]))):
+        conf = tmp_path / f"{i}.conf"
+        made = subprocess.run([*maker, "--config", str(conf), "config", "create", "box", *args],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        assert KEY_PASSPHRASE not in conf.read_text() + made.stdout
+        listed = subprocess.run([*reader, "--config", str(conf), "lsf", "-R",
+                                 f"box:{served}"], env=env, capture_output=True, text=True,
+                                timeout=120)
+        assert (listed.returncode, listed.stdout) == (0, "d/\nd/x.txt\n"), listed.stderr
