@@ -43,7 +43,7 @@ def build_options(options: SyncOptions | None, filters: FilterOptions | None,
         kind = fld.metadata["kind"]
         if isinstance(value, str) and kind == "size":
             value = parse_size(value)
-        elif isinstance(value, str) and kind == "duration":
+        elif isinstance(value, str) and kind in ("duration", "cmdduration"):
             value = parse_duration(value)
         elif isinstance(value, str) and kind == "goduration":
             value = parse_go_duration(value)

@@ -95,26 +95,42 @@ def _add_options(parser: argparse.ArgumentParser, cls: type) -> None:
             group.add_argument(*names, dest=f.name, action="append", default=None,
                                metavar="VALUE", help=m["help"])
         else:
-            metavar = {"goduration": "DURATION", "str": "STRING"}.get(kind, kind.upper())
+            metavar = {"goduration": "DURATION", "cmdduration": "DURATION", "str": "STRING",
+                       "bits": "STRING", "bwlimit": "BwTimetable"}.get(
+                kind, "|".join(m["choices"]) if kind == "enum" else kind.upper())
             group.add_argument(*names, dest=f.name, default=None, metavar=metavar,
                                help=m["help"])
 
 
-def _convert(kind: str, flag: str, raw: str) -> Any:
-    from .units import parse_duration, parse_go_duration, parse_size
+def _convert(kind: str, flag: str, raw: str, meta: dict[str, Any] | None = None) -> Any:
+    from .units import go_quote, parse_bwlimit, parse_duration, parse_go_duration, parse_size
 
     try:
+        if kind == "cmdduration":
+            try:
+                return parse_duration(raw)
+            except UsageError as err:  # a plain command flag: no "parsing ... as T failed"
+                prefix = f"parsing {go_quote(raw)} as fs.Duration failed: "
+                raise UsageError(str(err).removeprefix(prefix)) from None
+        if kind == "bwlimit":
+            parse_bwlimit(raw)
+            return raw
+        if kind == "enum":
+            return parse_enum(raw, (meta or {})["choices"], (meta or {})["gotype"])
+        if kind == "bits":
+            return parse_bits(raw, (meta or {})["choices"], (meta or {})["gotype"])
         if kind == "size":
             return parse_size(raw)
         if kind == "duration":
             return parse_duration(raw)
         if kind == "goduration":
             return parse_go_duration(raw)
-        if kind == "int":
+        if kind in ("int", "int64"):
             try:
                 return int(raw, 10)
             except ValueError:
-                raise UsageError(f'parsing "{raw}" as int failed: expected integer') from None
+                raise UsageError(f'parsing "{raw}" as {kind} failed: expected integer'
+                                 ) from None
         if kind == "float":
             try:
                 return float(raw)
@@ -123,6 +139,33 @@ def _convert(kind: str, flag: str, raw: str) -> Any:
         return raw
     except UsageError as err:
         raise UsageError(f'invalid argument "{raw}" for "{flag}" flag: {err}') from None
+
+
+def parse_enum(raw: str, choices: Sequence[str], gotype: str) -> str:
+    """rclone's fs.Enum: one of ``choices`` in any case, returned as the choice is spelt."""
+    for choice in choices:
+        if raw.casefold() == choice.casefold():
+            return choice
+    raise UsageError(f'parsing "{raw}" as {gotype} failed: invalid choice "{raw}" from: '
+                     + ", ".join(choices))
+
+
+def parse_bits(raw: str, choices: Sequence[str], gotype: str) -> str:
+    """rclone's fs.Bits: comma-separated ``choices`` (any case, blanks ignored), returned
+    as a comma-separated list of the choices as they are spelt."""
+    got: list[str] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        for choice in choices:
+            if part.casefold() == choice.casefold():
+                got.append(choice)
+                break
+        else:
+            raise UsageError(f'parsing "{raw}" as {gotype} failed: invalid choice "{part}" '
+                             "from: " + ", ".join(choices))
+    return ",".join(got)
 
 
 def _csv_round_trip(raw: list[str]) -> tuple[str, ...]:
@@ -151,7 +194,7 @@ def _make(cls: type[T], ns: argparse.Namespace) -> T:
         elif kind in ("bool", "count"):
             values[f.name] = raw
         else:
-            values[f.name] = _convert(kind, f.metadata["flag"], raw)
+            values[f.name] = _convert(kind, f.metadata["flag"], raw, f.metadata)
     return cls(**values)
 
 

@@ -14,11 +14,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import IO, Any
 
-__all__ = ["NOTICE", "debug", "info", "notice", "error", "setup_logging", "RcloneFormatter",
-           "JsonFormatter", "LOGGER"]
+__all__ = ["NOTICE", "LEVELS", "debug", "info", "notice", "error", "setup_logging",
+           "RcloneFormatter", "JsonFormatter", "LOGGER"]
 
 NOTICE = 25
 logging.addLevelName(NOTICE, "NOTICE")
+#: rclone's ``--log-level`` / ``--stats-log-level`` choices (``fs.logLevelChoices``), as
+#: Python levels; rclone's WARNING sits between NOTICE and ERROR, OFF above everything
+LEVELS = {"EMERGENCY": logging.CRITICAL, "ALERT": logging.CRITICAL,
+          "CRITICAL": logging.CRITICAL, "ERROR": logging.ERROR, "WARNING": logging.WARNING,
+          "NOTICE": NOTICE, "INFO": logging.INFO, "DEBUG": logging.DEBUG,
+          "OFF": logging.CRITICAL + 10}
 LOGGER = logging.getLogger("syncengine")
 LOGGER.addHandler(logging.NullHandler())
 
@@ -98,8 +104,7 @@ def setup_logging(*, verbose: int = 0, quiet: bool = False, log_file: str | None
     ``level`` (rclone's ``--log-level``) wins when given. Returns the handler.
     """
     if level:
-        lvl = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "NOTICE": NOTICE,
-               "ERROR": logging.ERROR}[level.upper()]
+        lvl = LEVELS[level.upper()]
     elif quiet:
         lvl = logging.ERROR
     else:

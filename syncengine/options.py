@@ -3,7 +3,12 @@
 Each field's metadata drives the command line (``flag``, ``short``, ``help``, ``kind``), so a
 flag's name, default and help exist only here. ``kind`` says how the CLI parses the value:
 ``bool``, ``int``, ``str``, ``list`` (repeatable), ``size`` (rclone SizeSuffix), ``duration``
-(rclone Duration: ``1d``, bare seconds, dates) or ``goduration`` (Go syntax only: ``1h30m``).
+(rclone Duration: ``1d``, bare seconds, dates), ``goduration`` (Go syntax only: ``1h30m``),
+``cmdduration`` (a Duration rclone declares as a command flag: its errors name no type),
+``bwlimit`` (an rclone BwTimetable, kept as text), ``int64`` (an int rclone declares as
+int64: its parse errors say so), ``enum`` (one of
+``choices``, any case) or ``bits`` (comma-separated ``choices``); ``gotype`` is the Go type
+rclone names when it refuses a value of an enum or bits flag.
 """
 
 from __future__ import annotations
@@ -15,14 +20,25 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["FilterOptions", "ListOptions", "option", "option_fields"]
+__all__ = ["FilterOptions", "ListOptions", "option", "option_fields", "LOG_LEVELS",
+           "CUTOFF_MODES", "DUMP_CHOICES"]
+
+#: rclone's fs.logLevelChoices, fs.cutoffModeChoices and fs.dumpChoices, in its order
+LOG_LEVELS = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG",
+              "OFF")
+CUTOFF_MODES = ("HARD", "SOFT", "CAUTIOUS")
+DUMP_CHOICES = ("headers", "bodies", "requests", "responses", "auth", "filters", "goroutines",
+                "openfiles", "mapper", "curl", "errors", "trace")
+_LOG_LEVEL_TYPE = "fs.Enum[github.com/rclone/rclone/fs.logLevelChoices]"
 
 
 def option(default: Any, *, flag: str, help: str, kind: str, short: str | None = None,
-           group: str = "General", metavar: str | None = None) -> Any:
-    """Declare one option field; ``kind`` is bool, int, float, str, list, size or duration."""
+           group: str = "General", metavar: str | None = None,
+           choices: tuple[str, ...] = (), gotype: str = "") -> Any:
+    """Declare one option field; ``kind`` is bool, int, int64, float, str, list, size,
+    duration, goduration, enum or bits (the last two with ``choices`` and ``gotype``)."""
     meta = {"flag": flag, "help": help, "kind": kind, "short": short, "group": group,
-            "metavar": metavar}
+            "metavar": metavar, "choices": choices, "gotype": gotype}
     if isinstance(default, list):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -154,14 +170,17 @@ class GlobalOptions:
                          help="Print as little stuff as possible")
     log_file: str = option("", flag="--log-file", kind="str", group="Logging",
                            help="Log everything to this file")
-    log_level: str = option("", flag="--log-level", kind="str", group="Logging",
+    log_level: str = option("", flag="--log-level", kind="enum", group="Logging",
+                            choices=LOG_LEVELS, gotype=_LOG_LEVEL_TYPE,
                             help="Log level DEBUG|INFO|NOTICE|ERROR (default NOTICE)")
     use_json_log: bool = option(False, flag="--use-json-log", kind="bool", group="Logging",
                                 help="Use json log format")
     config: str = option("", flag="--config", kind="str", group="Config",
                          help="Config file (default $PYSYNC_CONFIG, then pysync's and "
                               "rclone's usual rclone.conf locations)")
-    dump: str = option("", flag="--dump", kind="str", group="Debugging",
+    dump: str = option("", flag="--dump", kind="bits", group="Debugging",
+                       choices=DUMP_CHOICES,
+                       gotype="fs.Bits[github.com/rclone/rclone/fs.dumpChoices]",
                        help="List of items to dump from: filters")
 
 
@@ -226,7 +245,9 @@ class SyncOptions:
                                       "--inplace is not used")
     max_transfer: int = option(-1, flag="--max-transfer", kind="size", group="Copy",
                                help="Maximum size of data to transfer")
-    cutoff_mode: str = option("HARD", flag="--cutoff-mode", kind="str", group="Copy",
+    cutoff_mode: str = option("HARD", flag="--cutoff-mode", kind="enum", group="Copy",
+                              choices=CUTOFF_MODES,
+                              gotype="fs.Enum[github.com/rclone/rclone/fs.cutoffModeChoices]",
                               help="Mode to stop transfers when reaching the max transfer "
                                    "limit HARD|SOFT|CAUTIOUS")
     max_duration: int = option(0, flag="--max-duration", kind="goduration", group="Copy",
@@ -234,7 +255,7 @@ class SyncOptions:
     error_on_no_transfer: bool = option(False, flag="--error-on-no-transfer", kind="bool",
                                         group="Config",
                                         help="Sets exit code 9 if no files are transferred")
-    bwlimit: str = option("off", flag="--bwlimit", kind="str", group="Networking",
+    bwlimit: str = option("off", flag="--bwlimit", kind="bwlimit", group="Networking",
                           help="Bandwidth limit in KiB/s, or use suffix B|K|M|G|T|P")
     multi_thread_cutoff: int = option(256 * 1024 * 1024, flag="--multi-thread-cutoff",
                                       kind="size", group="Copy",
@@ -255,7 +276,7 @@ class SyncOptions:
     delete_after: bool = option(False, flag="--delete-after", kind="bool", group="Sync",
                                 help="When synchronizing, delete files on destination after "
                                      "transferring (default)")
-    max_delete: int = option(-1, flag="--max-delete", kind="int", group="Sync",
+    max_delete: int = option(-1, flag="--max-delete", kind="int64", group="Sync",
                              help="When synchronizing, limit the number of deletes")
     backup_dir: str = option("", flag="--backup-dir", kind="str", group="Sync",
                              help="Make backups into hierarchy based in DIR")
@@ -291,13 +312,13 @@ class SyncOptions:
                                             kind="bool", group="Config",
                                             help="Don't normalize unicode characters in "
                                                  "filenames")
-    stats: int = option(60 * 10**9, flag="--stats", kind="goduration", group="Logging",
+    stats: int = option(60 * 10**9, flag="--stats", kind="cmdduration", group="Logging",
                         help="Interval between printing stats, e.g. 500ms, 60s, 5m (0 to "
                              "disable)")
     stats_one_line: bool = option(False, flag="--stats-one-line", kind="bool", group="Logging",
                                   help="Make the stats fit on one line")
-    stats_log_level: str = option("INFO", flag="--stats-log-level", kind="str",
-                                  group="Logging",
+    stats_log_level: str = option("INFO", flag="--stats-log-level", kind="enum",
+                                  group="Logging", choices=LOG_LEVELS, gotype=_LOG_LEVEL_TYPE,
                                   help="Log level to show --stats output DEBUG|INFO|NOTICE|ERROR")
     progress: bool = option(False, flag="--progress", short="-P", kind="bool", group="Logging",
                             help="Show progress during transfer")

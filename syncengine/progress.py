@@ -17,8 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StatsReporter"]
 
-_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "NOTICE": log.NOTICE,
-           "ERROR": logging.ERROR}
+_LEVELS = log.LEVELS
 
 
 class StatsReporter:

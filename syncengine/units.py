@@ -36,6 +36,8 @@ __all__ = [
     "SIZE_OFF",
     "DURATION_OFF",
     "parse_size",
+    "parse_bwlimit",
+    "bwlimit_at",
     "format_size",
     "format_size_short",
     "format_size_option",
@@ -944,3 +946,102 @@ def format_rfc3339(ns: int, fraction: str = "nano") -> str:
     zone = t.strftime("%z")
     zone = "Z" if zone == "+0000" else f"{zone[:3]}:{zone[3:]}"
     return f"{t:%Y-%m-%dT%H:%M:%S}{frac_text}{zone}"
+
+
+# ----- --bwlimit (fs.BwTimetable) ---------------------------------------------------------
+
+_WEEKDAYS = {"sun": 0, "sunday": 0, "mon": 1, "monday": 1, "tue": 2, "tuesday": 2,
+             "wed": 3, "wednesday": 3, "thu": 4, "thursday": 4, "fri": 5, "friday": 5,
+             "sat": 6, "saturday": 6}
+
+
+def _bw_pair(text: str) -> tuple[int, int]:
+    """fs.BwPair.Set: ``TX`` or ``TX:RX`` sizes (bytes per second, -1 for off)."""
+    tx, sep, rx = text.partition(":")
+    up = _size_set(_utf8(tx))
+    return up, _size_set(_utf8(rx)) if sep else up
+
+
+def _bw_hour(hhmm: str) -> int:
+    """rclone's validateHour: ``hh:mm`` as hh*100+mm."""
+    if len(hhmm) != 5:
+        raise _GoError(f"invalid time specification (hh:mm): {go_quote(hhmm)}")
+    try:
+        hh = int(hhmm[0:2])
+    except ValueError:
+        raise _GoError(f"invalid hour in time specification {go_quote(hhmm)}: "
+                       f'strconv.Atoi: parsing {go_quote(hhmm[0:2])}: invalid syntax') from None
+    if not 0 <= hh <= 23:
+        raise _GoError(f"invalid hour (must be between 00 and 23): {hh}")
+    try:
+        mm = int(hhmm[3:])
+    except ValueError:
+        raise _GoError(f"invalid minute in time specification: {go_quote(hhmm)}: "
+                       f'strconv.Atoi: parsing {go_quote(hhmm[3:])}: invalid syntax') from None
+    if not 0 <= mm <= 59:
+        raise _GoError(f"invalid minute (must be between 00 and 59): {mm}")
+    return hh * 100 + mm
+
+
+def parse_bwlimit(text: str) -> list[tuple[int, int, tuple[int, int]]]:
+    """Parse a ``--bwlimit`` value as rclone's ``fs.BwTimetable.Set`` does.
+
+    Returns the time slots ``(weekday 0=Sunday, hh*100+mm, (tx, rx))``: one slot at
+    Sunday 00:00 for a plain rate (``10M``, ``1M:2M``, ``off``), else one per day for an
+    ``hh:mm,RATE`` entry and one for ``Mon-hh:mm,RATE`` (entries split on blanks or ``;``).
+    Raises ``UsageError`` worded like rclone's, e.g. ``parsing "x" as fs.BwTimetable
+    failed: bad suffix 'x'``.
+    """
+    try:
+        return _bw_timetable(text)
+    except _GoError as err:
+        raise UsageError(f"parsing {go_quote(text)} as fs.BwTimetable failed: {err}") from None
+
+
+def _bw_timetable(text: str) -> list[tuple[int, int, tuple[int, int]]]:
+    if not text:
+        raise _GoError("empty string")
+    if " " not in text and "," not in text:
+        return [(0, 0, _bw_pair(text))]
+    slots: list[tuple[int, int, tuple[int, int]]] = []
+    for tok in text.replace(";", " ").split():
+        tv = tok.split(",")
+        if len(tv) != 2:
+            raise _GoError(f"invalid time/bandwidth specification: {go_quote(tok)}")
+        if "-" not in tv[0]:
+            hhmm = _bw_hour(tv[0])
+            pair = _bw_pair(tv[1])
+            slots.extend((day, hhmm, pair) for day in range(7))
+            continue
+        spec = tv[0].split("-")
+        if len(spec) != 2:
+            raise _GoError(f"invalid time specification: {go_quote(tv[0])}")
+        day = _WEEKDAYS.get(spec[0].lower())
+        if day is None:
+            raise _GoError(f"invalid weekday: {go_quote(spec[0].lower())}")
+        slots.append((day, _bw_hour(spec[1]), _bw_pair(tv[1])))
+    return slots
+
+
+def bwlimit_at(slots: list[tuple[int, int, tuple[int, int]]], when: _dt.datetime
+               ) -> tuple[int, int]:
+    """rclone's ``BwTimetable.LimitAt``: the ``(tx, rx)`` rates in force at ``when`` (the
+    latest slot at or before it in the week, else the last slot of the list)."""
+    if not slots:
+        return (-1, -1)
+    weekday = (when.weekday() + 1) % 7  # Go: Sunday is 0
+    now = weekday * 10000 + when.hour * 100 + when.minute
+
+    def minutes(v: int) -> int:
+        return (v // 10000) * 24 * 60 + ((v // 100) % 100) * 60 + v % 100
+
+    best = slots[-1][2]
+    best_dif: int | None = None
+    for day, hhmm, pair in slots:
+        at = day * 10000 + hhmm
+        if now < at:
+            continue
+        dif = minutes(now) - minutes(at)
+        if best_dif is None or dif <= best_dif:
+            best_dif, best = dif, pair
+    return best
