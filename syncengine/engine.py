@@ -15,6 +15,7 @@ from .backends.base import Backend, Entry, can_move
 from .compare import COPY, SET_MTIME, Comparer, common_hash
 from .errors import (
     EXIT_SKIPPED_CHANGING,
+    ConfigError,
     DirNotFoundError,
     FatalError,
     MaxDeleteError,
@@ -30,8 +31,8 @@ from .filter import Filter
 from .listing import format_time
 from .march import name_key, pair_entries, sort_key
 from .names import UnsafeNameError
-from .options import SyncOptions
-from .record import field, record
+from .options import CUTOFF_MODES, SyncOptions
+from .record import field, record, replace
 from .transfer import TokenBucket, Transferer, backup_path, partial_name
 from .units import format_go_time, format_size_short
 from .walk import list_dir_filtered
@@ -195,17 +196,27 @@ class _Attempt:
         self.include_all_dst = self.sync and filt.opts.delete_excluded
         self.max_depth = filt.opts.max_depth
         self.deleted_count = 0  # for --max-delete, counted before the dry-run check
+        # failed deletions: rclone tries every one, then ends with one "failed to delete N
+        # files" error (fatal, cancelling the run, if one of them was)
+        self.delete_errors = 0
+        self.delete_fatal = 0
+        self.deletes_over = False
+        # --max-transfer with --cutoff-mode soft/cautious: rclone stops the march and starts
+        # no new transfer (those running finish), once, with a NOTICE
+        self.stopping = threading.Event()
 
     # ----- errors ------------------------------------------------------------------------
 
-    def error(self, path: str, err: BaseException, *, log_it: str | None = None) -> None:
-        """Count an error against the run, log it, and stop everything if it is fatal."""
+    def error(self, path: str, err: BaseException, *, log_it: str | None = None,
+              cancel: bool = True) -> None:
+        """Count an error against the run, log it, and stop everything if it is fatal
+        (``cancel=False``: count a fatal error now, stop the run later)."""
         if log_it is not None:
             log.error(path or None, log_it)
         with self._lock:
             self.errors.append(FileError(path, err))
         self.stats.error(err)
-        if getattr(err, "fatal", False) and self.fatal is None:
+        if cancel and getattr(err, "fatal", False) and self.fatal is None:
             self.fatal = err
             log.error(None, f"Cancelling sync due to fatal error: {err}")
             self.cancel.set()
@@ -268,18 +279,25 @@ class _Attempt:
         fast_skip = self.comparer.fast_skip()
         self._listings.clear()
         while stack:
-            if self.cancel.is_set():
+            if self.cancel.is_set() or self.stopping.is_set():
                 return
             if self._readahead is not None:
                 self._read_ahead(stack)
             spath, dpath, in_src, in_dst, depth = stack.pop()
             refused: set[str] = set()
+            enter = True
             try:
                 src_entries, refused = self._fetch("source", spath) if in_src else ([], refused)
-            except DirNotFoundError:
-                if not spath:
-                    raise
+            except DirNotFoundError as err:
                 src_entries = []
+                if not spath:
+                    # rclone: counted (retryable), and the destination's root entries are
+                    # still taken as destination-only (deleted by --delete-during/before);
+                    # nothing below them is listed
+                    log.error(self.src.describe(),
+                              f"error reading source root directory: {err}")
+                    self.error("", err)
+                    in_src = enter = False
             except OSError as err:
                 self.error(spath, err, log_it=f"error reading source directory: {err}")
                 continue
@@ -298,7 +316,7 @@ class _Attempt:
                                if name_key(e.name, self.normalize, self.fold) not in refused]
             if self.ours is not None and dst_entries:
                 dst_entries = self._set_aside_partials(dst_entries, src_entries, dpath)
-            deeper = self.max_depth <= 0 or depth < self.max_depth
+            deeper = (self.max_depth <= 0 or depth < self.max_depth) and enter
             if in_src and not deletes_only:
                 self._track_empty_src_dirs(spath, src_entries)
             children: list[tuple[str, str, bool, bool, int]] = []
@@ -419,11 +437,16 @@ class _Attempt:
     # ----- files -------------------------------------------------------------------------
 
     def _check(self, transfers: _Pool, s: Entry, d: Entry) -> None:
-        if self.cancel.is_set():
+        if self.cancel.is_set() or self.stopping.is_set():
             return
         self.stats.start_check(s.path)
         try:
             decision = self.comparer.need_transfer(s, d)
+            if decision.action == SET_MTIME and self.opts.immutable and not self.opts.dry_run:
+                # rclone's Equal: same size and hash, other time: logged (not counted), and
+                # the files count as different, which --immutable refuses below
+                log.error(d.path, "Timestamp mismatch between immutable objects")
+                decision = replace(decision, action=COPY)
             if decision.action == COPY:
                 if self.opts.immutable:
                     err = NoRetryError("immutable file modified")
@@ -443,10 +466,6 @@ class _Attempt:
         if self.opts.dry_run:
             log.notice(s.path, "Skipped update modification time as --dry-run is set (size "
                        f"{format_size_short(s.size)})")
-            return
-        if self.opts.immutable:
-            self.error(d.path, PysyncError("Timestamp mismatch between immutable objects"),
-                       log_it="Timestamp mismatch between immutable objects")
             return
         try:
             self.dst.set_mtime(d.path, s.mtime_ns)
@@ -474,7 +493,7 @@ class _Attempt:
         transfers.submit(run)
 
     def _transfer(self, s: Entry, d: Entry | None, dst_path: str) -> None:
-        if self.cancel.is_set():
+        if self.cancel.is_set() or self.stopping.is_set():
             self.stats.dequeue_transfer(s.size)
             return
         o = self.opts
@@ -490,10 +509,19 @@ class _Attempt:
             if so_far >= o.max_transfer:
                 err: BaseException = MaxTransferError(
                     "max transfer limit reached as set by --max-transfer")
-                if mode != "HARD":
-                    err.fatal = False  # graceful: no new transfers, running ones finish
                 self.stats.dequeue_transfer(s.size)
-                self.error(s.path, err, log_it=f"Failed to copy: {err}")
+                if mode == "HARD":
+                    self.error(s.path, err, log_it=f"Failed to copy: {err}")
+                    return
+                # graceful (rclone's no-retry error): counted, not logged per file; the
+                # first one stops the march and every transfer not yet started
+                err.fatal = False
+                self.error(s.path, err)
+                with self._lock:
+                    first = not self.stopping.is_set()
+                    self.stopping.set()
+                if first:
+                    log.notice(None, f"{err} - stopping transfers")
                 return
         if o.dry_run:
             if d is not None and (self.backup is not None or o.suffix):
@@ -584,17 +612,35 @@ class _Attempt:
     def _delete(self, d: Entry) -> None:
         if self.cancel.is_set():
             return
-        try:
-            self._count_delete()
-        except MaxDeleteError as err:
-            self.error(d.path, err)
-            return
-        self._warn_if_source_excluded(d)
         self.stats.start_check(d.path)
         try:
+            try:
+                self._count_delete()
+            except MaxDeleteError as err:
+                # counted now; the run is cancelled when deleting is over, with "failed
+                # to delete N files" (rclone: every deletion is still tried)
+                self.error(d.path, err, cancel=False)
+                log.error(d.path, f"Got fatal error on delete: {err}")
+                with self._lock:
+                    self.delete_errors += 1
+                    self.delete_fatal += 1
+                return
+            self._warn_if_source_excluded(d)
             self._delete_checked(d)
         finally:
             self.stats.end_check(d.path)
+
+    def finish_deletes(self) -> None:
+        """Deleting is over: rclone's one error for all the failed deletions (fatal, so
+        cancelling the run, if any of them was)."""
+        with self._lock:
+            if self.deletes_over:
+                return
+            self.deletes_over = True
+            failed, fatal = self.delete_errors, self.delete_fatal
+        if failed:
+            text = f"failed to delete {failed} files"
+            self.error("", FatalError(text) if fatal else PysyncError(text))
 
     def _delete_checked(self, d: Entry) -> None:
         if self.opts.dry_run:
@@ -610,12 +656,16 @@ class _Attempt:
                 self._move_to_backup(d, deleting=True)
             except Exception as err:  # OSError, MaxDeleteError, a refused name...
                 self.error(d.path, err, log_it=f"Couldn't move into backup dir: {err}")
+                with self._lock:
+                    self.delete_errors += 1
                 return
         else:
             try:
                 self.dst.remove(d.path)
             except OSError as err:
                 self.error(d.path, err, log_it=f"Couldn't delete: {err}")
+                with self._lock:
+                    self.delete_errors += 1
                 return
             log.info(d.path, "Deleted")
         self.stats.deleted(d.size)
@@ -732,6 +782,7 @@ class _Attempt:
         for d in self.to_delete:
             checkers.submit(lambda d=d: self._delete(d))
         checkers.wait()
+        self.finish_deletes()
 
     # ----- directories -------------------------------------------------------------------
 
@@ -902,26 +953,28 @@ class _Attempt:
             if self.sync and self.delete_mode == "before":
                 self.march(transfers=transfers, checkers=checkers, deletes_only=True)
                 checkers.wait()
+                self.finish_deletes()
                 self.remove_dirs()  # rclone's delete pass ends by removing empty dirs
                 self.dirs_to_remove = []
                 # then a copy pass (rclone's DeleteModeOff): nothing more is deleted or
                 # removed, and none at all after an error of the delete pass
                 self.deleting = False
                 if self.errors:
-                    return
-            if self.fatal is None:
-                self.march(transfers=transfers, checkers=checkers)
-                checkers.wait()
-                transfers.wait()
-                checkers.wait()
-            if self.sync and self.fatal is None and self.delete_mode == "after":
-                self.delete_after(checkers)
+                    return  # rclone: a delete pass that failed ends the attempt
+            self.march(transfers=transfers, checkers=checkers)
+            checkers.wait()
+            transfers.wait()
+            checkers.wait()
+            if self.deleting and self.delete_mode == "during":
+                self.finish_deletes()
+            if self.deleting and self.delete_mode == "after":
+                self.delete_after(checkers)  # logs its refusal after any error
             if self.kept_partials and self.fatal is None:
                 self.drop_unused_partials()
             if self.fatal is None:  # rclone: directory times first, then empty dirs go
                 self.fix_dir_times()
-            if self.deleting and self.fatal is None:
-                self.remove_dirs()
+            if self.deleting:
+                self.remove_dirs()  # logs its refusal after any error
         finally:
             if self.fatal is not None:
                 self.cancel.set()
@@ -1045,11 +1098,15 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
     if mode not in ("copy", "sync"):
         raise UsageError(f"unknown mode {mode!r}")
     if sum((opts.delete_before, opts.delete_during, opts.delete_after)) > 1:
-        raise UsageError("can't use --delete-before, --delete-during and --delete-after "
-                         "together (choose one)")
+        raise ConfigError("Only one of --delete-before, --delete-during or --delete-after "
+                          "can be used.")
     if len(opts.partial_suffix) > 16:
-        raise UsageError("expecting length of --partial-suffix to be not greater than 16 but "
-                         f"got {len(opts.partial_suffix)}")
+        raise ConfigError('Failed to initialise global options: failed to reload "main" '
+                          "options: --partial-suffix: Expecting suffix length not greater "
+                          f"than 16 but got {len(opts.partial_suffix)}")
+    if opts.cutoff_mode.upper() not in CUTOFF_MODES:
+        raise UsageError(f'invalid argument "{opts.cutoff_mode}" for "--cutoff-mode" flag: '
+                         "invalid choice from: " + ", ".join(CUTOFF_MODES))
     stats = stats or Stats()
     src_root, dst_root = getattr(src, "root", None), getattr(dst, "root", None)
     same = src_root is not None and src_root == dst_root and type(src) is type(dst) and \
@@ -1082,12 +1139,7 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
         attempt = _Attempt(mode=mode, src=src, dst=dst, filt=filt, opts=opts, stats=stats,
                            backup=backup, deadline=deadline, bucket=bucket)
         last = attempt
-        try:
-            attempt.run()
-        except DirNotFoundError as err:
-            log.error(None, f"error reading source directory: {err}")
-            attempt.errors.append(FileError("", err))
-            stats.error(err)
+        attempt.run()
         transfers += attempt.transfers
         deletes += attempt.deletes
         result_errors = attempt.errors
@@ -1103,8 +1155,6 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
             break
         if not any(getattr(e.error, "retryable", True) for e in attempt.errors):
             log.error(None, "Can't retry any of the errors - not attempting retries")
-            break
-        if isinstance(last_err, DirNotFoundError):
             break
         # rclone logs this after the last attempt too
         log.error(None, f"Attempt {attempt_no}/{retries} failed with "
@@ -1142,27 +1192,28 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
 
 
 def _pick_error(errors: list[FileError]) -> BaseException:
-    """The error that decides the exit code: rclone's last error, but a class that stops
-    the run (fatal, max-transfer, not-found) wins over ordinary ones."""
-    for e in reversed(errors):
-        if isinstance(e.error, (MaxTransferError, MaxDurationError)):
-            return e.error
-    for e in reversed(errors):
-        if getattr(e.error, "fatal", False):
-            return e.error
-    for e in reversed(errors):
-        if e.path:  # a file's own error beats the run-level "not deleting" summary
-            return e.error
+    """The error that decides the exit code, in rclone's order of precedence: the last
+    fatal error, else the last ordinary (retryable) one, else the last no-retry one (a
+    graceful --max-transfer stop among them)."""
+    for wanted in (lambda e: getattr(e, "fatal", False),
+                   lambda e: getattr(e, "retryable", True)):
+        for e in reversed(errors):
+            if wanted(e.error):
+                return e.error
     return errors[-1].error
 
 
 def _bucket(text: str) -> TokenBucket | None:
+    """The token bucket of ``--bwlimit``: the (upload) rate its timetable sets now."""
     if not text or text.lower() == "off":
         return None
-    from .units import parse_size
+    import datetime
+
+    from .units import bwlimit_at, parse_bwlimit
 
     try:
-        rate = parse_size(text.split(":")[0] if "," not in text else text.split(",")[0])
-    except PysyncError:
-        raise UsageError(f'invalid argument "{text}" for "--bwlimit" flag') from None
+        slots = parse_bwlimit(text)
+    except UsageError as err:
+        raise UsageError(f'invalid argument "{text}" for "--bwlimit" flag: {err}') from None
+    rate = bwlimit_at(slots, datetime.datetime.now())[0]
     return TokenBucket(rate) if rate > 0 else None

@@ -121,11 +121,13 @@ class FilterError(ConfigError):
 
 
 class DirNotFoundError(PysyncError, FileNotFoundError):
-    """The directory given on the command line does not exist (exit 3)."""
+    """The directory given on the command line does not exist (exit 3).
+
+    Retryable, as rclone's ErrorDirNotFound: a missing source root fails the attempt and
+    the whole run is tried again (``--retries``) before it exits 3."""
 
     exit_code = EXIT_DIR_NOT_FOUND
     reference = "directory-not-found"
-    retryable = False
 
 
 class ObjectNotFoundError(PysyncError, FileNotFoundError):

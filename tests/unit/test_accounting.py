@@ -690,7 +690,7 @@ class _RetryAfter(Exception):
     (RetryableError("again"), "retry"),
     (NoRetryError("no"), "no-retry"),
     (SourceChangedError("changing"), "retry"),
-    (DirNotFoundError("dir"), "no-retry"),
+    (DirNotFoundError("dir"), "retry"),  # rclone: ErrorDirNotFound is a plain error
     (FatalError("stop"), "fatal"),
     (MaxDeleteError("--max-delete threshold reached"), "fatal"),
     (MaxTransferError("max transfer"), "fatal"),
