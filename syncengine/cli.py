@@ -76,6 +76,14 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _checked(meta: dict[str, Any], raw: str) -> str:
+    """A flag's value, checked where it stands: rclone (pflag) refuses a bad value even if
+    the flag is given again later with a good one. The text is kept (``_make`` converts)."""
+    if meta["kind"] not in ("str", "list", "bool", "count"):
+        _convert(meta["kind"], meta["flag"], raw, meta)
+    return raw
+
+
 def _add_options(parser: argparse.ArgumentParser, cls: type) -> None:
     group = parser.add_argument_group(cls.__name__.replace("Options", " flags"))
     for f in option_fields(cls):
@@ -99,7 +107,7 @@ def _add_options(parser: argparse.ArgumentParser, cls: type) -> None:
                        "bits": "STRING", "bwlimit": "BwTimetable"}.get(
                 kind, "|".join(m["choices"]) if kind == "enum" else kind.upper())
             group.add_argument(*names, dest=f.name, default=None, metavar=metavar,
-                               help=m["help"])
+                               type=functools.partial(_checked, m), help=m["help"])
 
 
 def _convert(kind: str, flag: str, raw: str, meta: dict[str, Any] | None = None) -> Any:
@@ -126,11 +134,7 @@ def _convert(kind: str, flag: str, raw: str, meta: dict[str, Any] | None = None)
         if kind == "goduration":
             return parse_go_duration(raw)
         if kind in ("int", "int64"):
-            try:
-                return int(raw, 10)
-            except ValueError:
-                raise UsageError(f'parsing "{raw}" as {kind} failed: expected integer'
-                                 ) from None
+            return _go_int(raw, kind)
         if kind == "float":
             try:
                 return float(raw)
@@ -139,6 +143,18 @@ def _convert(kind: str, flag: str, raw: str, meta: dict[str, Any] | None = None)
         return raw
     except UsageError as err:
         raise UsageError(f'invalid argument "{raw}" for "{flag}" flag: {err}') from None
+
+
+def _go_int(raw: str, kind: str) -> int:
+    """An int flag as rclone reads it (fmt.Sscan), with its messages: ``EOF`` for nothing,
+    ``expected newline`` for text after the number, else ``expected integer``."""
+    import re
+
+    m = re.match(r"[+-]?[0-9]+", raw)
+    if m is not None and m.end() == len(raw):
+        return int(raw, 10)
+    why = "EOF" if not raw else "expected newline" if m is not None else "expected integer"
+    raise UsageError(f'parsing "{raw}" as {kind} failed: {why}')
 
 
 def parse_enum(raw: str, choices: Sequence[str], gotype: str) -> str:
@@ -323,7 +339,7 @@ def _transfer_command(mode: str) -> Command:
     def handler(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
         from . import api
         from .accounting import Stats
-        from .engine import run_copy
+        from .engine import failure_message, run_copy
         from .progress import StatsReporter
 
         _check_args(mode, ns.args, 2, 2)
@@ -347,10 +363,16 @@ def _transfer_command(mode: str) -> Command:
         reporter = StatsReporter(stats, sopts, json_log=gopts.use_json_log)
         reporter.start()
         try:
-            result = run_copy(mode, src, dst, filt, sopts, stats=stats, backup=backup)
+            result = run_copy(mode, src, dst, filt, sopts, stats=stats, backup=backup,
+                              report_failure=False)
         finally:
             reporter.stop()
         reporter.final(failed=result.exit_code != 0)
+        message = failure_message(mode, result)
+        if message:  # rclone: after the final stats
+            from . import log
+
+            log.notice(None, message)
         return result.exit_code
 
     return handler
@@ -630,6 +652,18 @@ def _split_command(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
     return argv, None, []
 
 
+def _check_log_flags(gopts: GlobalOptions) -> None:
+    """rclone's refusals of -v, -q and --log-level together (CRITICAL, exit 1)."""
+    from .errors import ConfigError
+
+    if gopts.quiet and gopts.verbose:
+        raise ConfigError("Can't set -v and -q")
+    if gopts.log_level and gopts.verbose:
+        raise ConfigError("Can't set -v and --log-level")
+    if gopts.log_level and gopts.quiet:
+        raise ConfigError("Can't set -q and --log-level")
+
+
 def _render_error(err: PysyncError) -> None:
     from . import log
 
@@ -672,6 +706,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if tail:
             ns.args = [*(ns.args or []), *tail]
         gopts = _make(GlobalOptions, ns)
+        _check_log_flags(gopts)
         log.setup_logging(verbose=gopts.verbose + (2 if "filters" in gopts.dump else 0),
                           quiet=gopts.quiet, log_file=gopts.log_file or None,
                           json_log=gopts.use_json_log, level=gopts.log_level or None)

@@ -1092,9 +1092,14 @@ def refuse_run(mode: str, stats: Stats, err: FatalError) -> RunResult:
 
 
 def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOptions, *,
-             stats: Stats | None = None, backup: Backend | None = None) -> RunResult:
+             stats: Stats | None = None, backup: Backend | None = None,
+             report_failure: bool = True) -> RunResult:
     """Run ``copy`` or ``sync`` with rclone's whole-run retries; never raises for per-file
-    errors (they are in the result); raises UsageError/FatalError for refused set-ups."""
+    errors (they are in the result); raises UsageError/FatalError for refused set-ups.
+
+    ``report_failure=False`` leaves the closing ``Failed to <mode>: ...`` NOTICE to the
+    caller (the CLI logs it after the final stats block, where rclone does: see
+    ``failure_message``)."""
     if mode not in ("copy", "sync"):
         raise UsageError(f"unknown mode {mode!r}")
     if sum((opts.delete_before, opts.delete_during, opts.delete_after)) > 1:
@@ -1179,16 +1184,24 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
                    + ", ".join(skipped[:10]) + (", ..." if len(skipped) > 10 else ""))
         if final_err is None:
             code = EXIT_SKIPPED_CHANGING
-    if final_err is not None and not isinstance(final_err, NoTransferError):
-        # (rclone exits 9 for --error-on-no-transfer without a word)
-        n = len(result_errors)
-        if n > 1:
-            log.notice(None, f"Failed to {mode} with {n} errors: last error was: {final_err}")
-        else:
-            log.notice(None, f"Failed to {mode}: {final_err}")
-    return RunResult(stats=stats.snapshot(), errors=list(result_errors), error=final_err,
-                     exit_code=code, attempts=attempt_no, transfers=transfers, deletes=deletes,
-                     skipped_changing=list(skipped))
+    result = RunResult(stats=stats.snapshot(), errors=list(result_errors), error=final_err,
+                       exit_code=code, attempts=attempt_no, transfers=transfers,
+                       deletes=deletes, skipped_changing=list(skipped))
+    message = failure_message(mode, result)
+    if message and report_failure:
+        log.notice(None, message)
+    return result
+
+
+def failure_message(mode: str, result: RunResult) -> str | None:
+    """rclone's closing NOTICE for a failed run (``Failed to sync with 2 errors: last
+    error was: ...``), or None when the run did not fail."""
+    if result.error is None or isinstance(result.error, NoTransferError):
+        return None  # (rclone exits 9 for --error-on-no-transfer without a word)
+    n = len(result.errors)
+    if n > 1:
+        return f"Failed to {mode} with {n} errors: last error was: {result.error}"
+    return f"Failed to {mode}: {result.error}"
 
 
 def _pick_error(errors: list[FileError]) -> BaseException:
