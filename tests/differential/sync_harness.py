@@ -288,6 +288,23 @@ def parse_log(stderr: bytes) -> list[LogRecord]:
     return out
 
 
+def final_stats_counts(stderr: bytes, *, listed: bool = True) -> dict[str, str]:
+    """The ``Errors:`` and ``Checks:`` lines of the last stats block ({} if none);
+    ``listed=False`` drops the ``Listed N`` count."""
+    out: dict[str, str] = {}
+    text = stderr.decode("utf-8", "backslashreplace")
+    block = text.rsplit("\nTransferred:", 1)
+    if len(block) != 2:
+        return out
+    for line in block[1].splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key in ("Errors", "Checks"):
+            out[key] = " ".join(value.split())
+            if not listed:
+                out[key] = re.sub(r",? ?Listed \d+$", "", out[key])
+    return out
+
+
 def is_soft(msg: str) -> bool:
     return any(p.search(msg) for p in SOFT_PATTERNS)
 
