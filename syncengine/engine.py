@@ -502,6 +502,15 @@ class _Attempt:
             self.error(s.path, MaxDurationError("max transfer duration reached as set by "
                                                 "--max-duration"))
             return
+        if o.dry_run:  # rclone: a dry run skips the copy before any budget check
+            if d is not None and (self.backup is not None or o.suffix):
+                self._move_to_backup(d, deleting=False)
+            log.notice(s.path, "Skipped copy as --dry-run is set (size "
+                       f"{format_size_short(s.size)})")
+            self.stats.dry_run_transfer(s.path, s.size)
+            with self._lock:
+                self.transfers += 1
+            return
         if o.max_transfer >= 0:
             mode = o.cutoff_mode.upper()
             so_far = (self.stats.bytes_with_pending() + s.size if mode == "CAUTIOUS"
@@ -523,15 +532,6 @@ class _Attempt:
                 if first:
                     log.notice(None, f"{err} - stopping transfers")
                 return
-        if o.dry_run:
-            if d is not None and (self.backup is not None or o.suffix):
-                self._move_to_backup(d, deleting=False)
-            log.notice(s.path, "Skipped copy as --dry-run is set (size "
-                       f"{format_size_short(s.size)})")
-            self.stats.dry_run_transfer(s.path, s.size)
-            with self._lock:
-                self.transfers += 1
-            return
         replacing = d is not None
         if d is not None and (self.backup is not None or o.suffix):
             try:
