@@ -171,16 +171,6 @@ INVALID_VALUES = [
 ]
 
 
-def _first_error(stderr: bytes) -> str:
-    """The line that says what was wrong: 'Error: ...' or a CRITICAL message."""
-    for rec in sh.parse_log(stderr):
-        if rec.level == "RAW" and rec.msg.startswith("Error: "):
-            return rec.msg.splitlines()[0]  # rclone's usage text follows
-        if rec.level == "CRITICAL":
-            return "CRITICAL: " + rec.msg.splitlines()[0]
-    return ""
-
-
 @pytest.mark.parametrize("flags", INVALID_VALUES, ids=lambda v: " ".join(v))
 @pytest.mark.parametrize("mode", ["copy", "sync"])
 def test_invalid_flag_values(tmp_path: Path, mode: str, flags: list[str]) -> None:
@@ -193,12 +183,19 @@ def test_invalid_flag_values(tmp_path: Path, mode: str, flags: list[str]) -> Non
     problems = []
     if r.rc != p.rc:
         problems.append(f"exit codes differ: rclone={r.rc} pysync={p.rc}")
-    if _first_error(r.stderr) != _first_error(p.stderr):
-        problems.append(f"error lines differ:\n  rclone: {_first_error(r.stderr)!r}\n"
-                        f"  pysync: {_first_error(p.stderr)!r}")
+    if sh.first_error(r.stderr) != sh.first_error(p.stderr):
+        problems.append(f"error lines differ:\n  rclone: {sh.first_error(r.stderr)!r}\n"
+                        f"  pysync: {sh.first_error(p.stderr)!r}")
     if b"Traceback" in p.stderr:
         problems.append("pysync printed a traceback")
     if problems:
         pytest.fail(f"{mode} src dst {subprocess.list2cmdline(flags)}: " + "; ".join(problems)
                     + "\n  rclone stderr:\n" + sh._tail(r.stderr, 600)
                     + "\n  pysync stderr:\n" + sh._tail(p.stderr, 600), pytrace=False)
+
+
+@pytest.mark.parametrize("cutoff", ["hard", "cautious"])
+def test_max_transfer_ignored_by_dry_run(tmp_path: Path, cutoff: str) -> None:
+    """rclone's Copy skips a dry run's copy before it checks the budget: exit 0."""
+    _run(tmp_path, BUDGET_SRC, {"old.txt": (5, DAY)}, "sync",
+         ["--dry-run", "--max-transfer", "0", "--cutoff-mode", cutoff], expect_rc=0)
