@@ -469,10 +469,12 @@ def _show(lines: list[str], limit: int = 40) -> str:
 
 
 _STOPPING = "max transfer limit reached as set by --max-transfer - stopping transfers"
-# rclone sets the time of a new directory whose files the stop left uncopied (it never
-# made it): a retryable error pysync does not have (reported, see the README)
-_NO_DIR_RE = re.compile(r"Failed to update directory timestamp or metadata: chtimes .*: no "
-                        r"such file or directory")
+# Errors rclone counts (retryable: it tries again and exits 1) when a graceful stop
+# cancels its march while it lists (context canceled), or because it then sets the time
+# of a new directory whose files it never copied (chtimes: no such file): both depend on
+# how far the march got, and pysync has neither
+_RACE_RE = re.compile(r"context canceled|Failed to update directory timestamp or metadata: "
+                      r"chtimes .*: no such file or directory")
 
 
 def compare_budget_runs(r: Run, p: Run, sand_r: Path, sand_p: Path,
@@ -480,19 +482,21 @@ def compare_budget_runs(r: Run, p: Run, sand_r: Path, sand_p: Path,
     """Compare two runs whose --max-transfer budget ran out (see the module docstring)."""
     out = Outcome()
     if r.rc != p.rc:
-        known = any(_NO_DIR_RE.search(x.msg) for x in r.records if x.level == "ERROR")
+        known = any(_RACE_RE.search(x.msg) for x in r.records if x.level == "ERROR")
         what = f"exit codes differ: rclone={r.rc} pysync={p.rc}"
         (out.soft if known and r.rc == 1 else out.problems).append(
-            what + (" (rclone: the time of a directory it never made)" if known else ""))
+            what + (" (rclone: errors of the cancelled march)" if known else ""))
     src = start["src"]
     old = {(n.kind, n.size, n.digest) for n in start["dst"].values()}  # backups move them
+    src_nfc = {unicodedata.normalize("NFC", k): v for k, v in src.items()}
     for who, sand in (("rclone", sand_r), ("pysync", sand_p)):
         if snapshot(sand / "src") != src:
             out.problems.append(f"{who} changed the source")
         for rel, node in snapshot(sand / "dst").items():
             if not rel or node.kind == "d":
                 continue
-            want = src.get(rel)
+            # an existing file keeps its destination spelling (NFC or NFD)
+            want = src_nfc.get(unicodedata.normalize("NFC", rel))
             got = (node.kind, node.size, node.digest)
             if got not in old and (want is None or (want.kind, want.size, want.digest) != got):
                 out.problems.append(f"{who} left {show_name(rel)} neither as it was nor as "
