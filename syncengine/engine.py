@@ -658,6 +658,7 @@ class _Attempt:
                 self.error(d.path, err, log_it=f"Couldn't move into backup dir: {err}")
                 with self._lock:
                     self.delete_errors += 1
+                    self.delete_fatal += bool(getattr(err, "fatal", False))
                 return
         else:
             try:
