@@ -866,3 +866,48 @@ def test_go_quote_is_strconv_quote(text: str, quoted: str) -> None:
 
     assert go_quote(text) == quoted
     assert glob_quote is go_quote
+
+
+# ----- --bwlimit timetables (rclone's fs.BwTimetable Set and LimitAt) ---------------------
+
+_MON_0930 = dt.datetime(2026, 11, 30, 9, 30)  # a Monday
+_SUN_0000 = dt.datetime(2026, 11, 29, 0, 0)
+
+
+@pytest.mark.parametrize(("text", "when", "rates"), [
+    ("1M", _MON_0930, (1 << 20, 1 << 20)),
+    ("1M:2M", _MON_0930, (1 << 20, 2 << 20)),
+    ("off", _MON_0930, (-1, -1)),
+    ("08:00,512k 12:00,10M", _MON_0930, (512 << 10, 512 << 10)),
+    ("08:00,512k 09:30,10M", _MON_0930, (10 << 20, 10 << 20)),  # starts at that minute
+    ("08:00,512k;18:00,off", _MON_0930, (512 << 10, 512 << 10)),
+    # before Monday's first slot: the latest slot of the week before (Sunday 18:00)
+    ("10:00,1M 18:00,2M", _MON_0930, (2 << 20, 2 << 20)),
+    ("Mon-09:00,1M Tue-09:00,2M", _MON_0930, (1 << 20, 1 << 20)),
+    # nothing at or before Sunday 00:00: the list's last slot
+    ("Mon-09:00,1M Tue-09:00,2M", _SUN_0000, (2 << 20, 2 << 20)),
+])
+def test_bwlimit_rate_in_force(text: str, when: dt.datetime, rates: tuple[int, int]) -> None:
+    from syncengine.units import bwlimit_at, parse_bwlimit
+
+    assert bwlimit_at(parse_bwlimit(text), when) == rates
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "empty string"),
+    ("bogus", "bad suffix 's'"),
+    ("1x:2M", "bad suffix 'x'"),
+    ("25:00,1M", "invalid hour (must be between 00 and 23): 25"),
+    ("10:60,1M", "invalid minute (must be between 00 and 59): 60"),
+    ("1000,1M", 'invalid time specification (hh:mm): "1000"'),
+    ("Mox-10:00,1M", 'invalid weekday: "mox"'),
+    ("Mon-Tue-10:00,1M", 'invalid time specification: "Mon-Tue-10:00"'),
+    ("10:00,1M,2", 'invalid time/bandwidth specification: "10:00,1M,2"'),
+])
+def test_bwlimit_refused_as_rclone(text: str, message: str) -> None:
+    from syncengine.errors import UsageError
+    from syncengine.units import parse_bwlimit
+
+    with pytest.raises(UsageError) as info:
+        parse_bwlimit(text)
+    assert str(info.value) == f"parsing {json.dumps(text)} as fs.BwTimetable failed: {message}"
