@@ -469,12 +469,12 @@ def _show(lines: list[str], limit: int = 40) -> str:
 
 
 _STOPPING = "max transfer limit reached as set by --max-transfer - stopping transfers"
-# Errors rclone counts (retryable: it tries again and exits 1) when a graceful stop
-# cancels its march while it lists (context canceled), or because it then sets the time
-# of a new directory whose files it never copied (chtimes: no such file): both depend on
-# how far the march got, and pysync has neither
+# Errors a tool counts (retryable: it tries again and exits 1) when a graceful stop
+# cancels rclone's march while it lists (context canceled), or when the time of a new
+# directory whose files were never copied is set (chtimes: no such file, or not a
+# directory below a file of that name): both depend on how far the march got
 _RACE_RE = re.compile(r"context canceled|Failed to update directory timestamp or metadata: "
-                      r"chtimes .*: no such file or directory")
+                      r"chtimes .*: (no such file or directory|not a directory)")
 
 
 def compare_budget_runs(r: Run, p: Run, sand_r: Path, sand_p: Path,
@@ -482,10 +482,11 @@ def compare_budget_runs(r: Run, p: Run, sand_r: Path, sand_p: Path,
     """Compare two runs whose --max-transfer budget ran out (see the module docstring)."""
     out = Outcome()
     if r.rc != p.rc:
-        known = any(_RACE_RE.search(x.msg) for x in r.records if x.level == "ERROR")
+        known = any(_RACE_RE.search(x.msg) for run in (r, p) for x in run.records
+                    if x.level == "ERROR")
         what = f"exit codes differ: rclone={r.rc} pysync={p.rc}"
-        (out.soft if known and r.rc == 1 else out.problems).append(
-            what + (" (rclone: errors of the cancelled march)" if known else ""))
+        (out.soft if known and {r.rc, p.rc} <= {1, 8} else out.problems).append(
+            what + (" (errors of the stop's races)" if known else ""))
     src = start["src"]
     old = {(n.kind, n.size, n.digest) for n in start["dst"].values()}  # backups move them
     src_nfc = {unicodedata.normalize("NFC", k): v for k, v in src.items()}
