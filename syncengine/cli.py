@@ -664,12 +664,20 @@ def _check_log_flags(gopts: GlobalOptions) -> None:
         raise ConfigError("Can't set -q and --log-level")
 
 
+# errors of rclone's command-line parser (cobra/pflag), which its Main logs as a NOTICE
+# 'Fatal error: ...' after the usage text (a wrong number of arguments is not one)
+_COBRA_ERRORS = ("invalid argument ", "unknown flag: ", "unknown shorthand flag: ",
+                 "flag needs an argument: ", "unknown command ")
+
+
 def _render_error(err: PysyncError) -> None:
     from . import log
 
     if isinstance(err, UsageError):
         print(f"Error: {err}", file=sys.stderr)
         print("Run 'pysync --help' or 'pysync COMMAND --help' for usage.", file=sys.stderr)
+        if str(err).startswith(_COBRA_ERRORS):  # rclone's Main logs these once more
+            log.notice(None, f"Fatal error: {err}")
     else:
         log.LOGGER.critical(str(err), extra={"object": ""})
 
