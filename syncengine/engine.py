@@ -298,6 +298,10 @@ class _Attempt:
                               f"error reading source root directory: {err}")
                     self.error("", err)
                     in_src = enter = False
+                    if self.sync and self.delete_mode != "after":
+                        log.error(None, "WARNING: the source root does not exist, yet "
+                                  f"--delete-{self.delete_mode} deletes the destination "
+                                  "root's files as rclone does - check the source path")
             except OSError as err:
                 self.error(spath, err, log_it=f"error reading source directory: {err}")
                 continue
