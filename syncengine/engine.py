@@ -725,9 +725,12 @@ class _Attempt:
             log.info(target, "Deleted")
             self.stats.deleted(old.size)
         try:
-            if self.backup is None:
+            if self.backup is None and not can_move(self.dst):
                 self.dst.rename(d.path, target)
                 moved = True
+            elif self.backup is None:  # --suffix alone: a move within the destination,
+                # parents created as rclone's Move does (--suffix a/b makes "<name>a/")
+                moved = _move_between(self.dst, d.path, self.dst, target)
             else:
                 moved = _move_between(self.dst, d.path, self.backup, target)
         except Exception as err:
