@@ -51,7 +51,7 @@ from typing import Any, BinaryIO
 import smbclient
 from smbclient._pool import get_smb_tree
 from smbprotocol import MAX_PAYLOAD_SIZE
-from smbprotocol.connection import Connection
+from smbprotocol.connection import Commands, Connection, Dialects
 from smbprotocol.exceptions import (
     NoMoreFiles,
     NoSuchFile,
@@ -464,6 +464,26 @@ def _current_user() -> str:
 # ----- the connection pool ------------------------------------------------------------------
 
 
+class _Connection(Connection):
+    """smbprotocol's connection, signing every TREE_CONNECT of an SMB 3 session.
+
+    With signing off (the server does not require it), SMB 3.1.1 still wants the TREE_CONNECT
+    signed ([MS-SMB2] 3.2.4.1.1; Samba refuses an unsigned one: "reject request to share ...
+    without encryption or signing"), as Windows' and Samba's clients do; the rest goes
+    unsigned."""
+
+    def send(self, message: Any, sid: Any = None, tid: Any = None, credit_request: Any = None,
+             message_id: Any = None, async_id: Any = None, force_signature: bool = False
+             ) -> Any:
+        """``Connection.send``; a TREE_CONNECT on an SMB 3 connection is signed."""
+        if message.COMMAND == Commands.SMB2_TREE_CONNECT and self.dialect is not None \
+                and self.dialect >= Dialects.SMB_3_0_0:
+            force_signature = True
+        return super().send(message, sid=sid, tid=tid, credit_request=credit_request,
+                            message_id=message_id, async_id=async_id,
+                            force_signature=force_signature)
+
+
 class _Slot:
     """One TCP connection with one authenticated session, in its own smbclient cache."""
 
@@ -479,7 +499,8 @@ class _Pool:
     """Borrowable connections to one server for one user; thread-safe; idle ones drained."""
 
     def __init__(self, host: str, port: int, login: str, password: str, auth: str,
-                 spn_host: str | None, idle_timeout_s: float, who: str = "") -> None:
+                 spn_host: str | None, idle_timeout_s: float, who: str = "",
+                 require_signing: bool = False) -> None:
         self.host = host
         self.who = who or login
         self.port = port
@@ -488,6 +509,7 @@ class _Pool:
         self._password = password
         self._auth = auth
         self._spn_host = spn_host
+        self.require_signing = require_signing
         self.idle_timeout_s = idle_timeout_s
         self._kwargs: dict[str, Any] = {
             "username": login, "password": password, "port": port, "auth_protocol": auth,
@@ -576,7 +598,11 @@ class _Pool:
         # A client GUID per connection: Samba hands connections that share a GUID over to
         # the one process serving that client (multi-channel), which serialises them and,
         # under concurrent session set-ups, was seen to stall one for a minute.
-        conn = Connection(uuid.uuid4(), self.host, self.port, require_signing=True)
+        # Signing as Windows' and Samba's clients (and rclone's go-smb2) do by default: only
+        # when the server requires it (smbprotocol turns it on when the NEGOTIATE answer says
+        # so) or the remote asks for it (``require_signing``).
+        conn = _Connection(uuid.uuid4(), self.host, self.port,
+                           require_signing=self.require_signing)
         try:
             conn.connect(timeout=_CONNECT_TIMEOUT)
         except (ValueError, OSError, SMBException) as err:
@@ -828,6 +854,11 @@ class SmbBackend:
     ``password`` is the clear-text password (:func:`open_remote` reveals the obscured
     ``pass`` option). The backend is safe to use from several threads: every operation
     borrows its own connection from the pool.
+
+    Messages are signed when the server requires it (as Windows', Samba's and rclone's
+    clients do by default), or always with ``require_signing`` (pysync's own option: it
+    protects the data against tampering on the network when the server does not insist, at
+    the cost of a signature over every message).
     """
 
     features: Features
@@ -836,7 +867,8 @@ class SmbBackend:
                  password: str = "", port: int = _DEFAULT_PORT, domain: str = "WORKGROUP",
                  spn: str = "", use_kerberos: bool = False, case_insensitive: bool = True,
                  hide_special_share: bool = True, idle_timeout_ns: int = _DEFAULT_IDLE_NS,
-                 encoding: int = DEFAULT_ENCODING, name: str = "") -> None:
+                 encoding: int = DEFAULT_ENCODING, name: str = "",
+                 require_signing: bool = False) -> None:
         if not host:
             raise ConfigError('smb: the "host" option is required')
         self.name = name
@@ -861,7 +893,7 @@ class SmbBackend:
         self._password = password
         who = f'user "{self.user}"' + (f' (domain "{domain}")' if domain else "")
         self._pool = _Pool(host, self.port, login, password, auth, spn_host,
-                           idle_timeout_ns / 1e9, who)
+                           idle_timeout_ns / 1e9, who, require_signing=require_signing)
         self._finalizer = weakref.finalize(self, _Pool.close, self._pool)
         self.features = Features(
             # Samba keeps 100 ns, but rclone compares SMB times with a 1 ms window: do the same
@@ -1429,6 +1461,7 @@ def _records(buf: bytes) -> Iterator[_Record]:
 _KNOWN_OPTIONS = frozenset({
     "type", "host", "user", "port", "pass", "domain", "spn", "use_kerberos", "idle_timeout",
     "hide_special_share", "case_insensitive", "kerberos_ccache", "encoding", "description",
+    "require_signing",
 })
 
 
@@ -1468,4 +1501,5 @@ def open_remote(name: str, options: Mapping[str, str], path: str) -> SmbBackend:
         case_insensitive=_parse_bool("case_insensitive", opts.get("case_insensitive", "true")),
         hide_special_share=_parse_bool("hide_special_share",
                                        opts.get("hide_special_share", "true")),
-        idle_timeout_ns=idle_ns, encoding=encoding, name=name)
+        idle_timeout_ns=idle_ns, encoding=encoding, name=name,
+        require_signing=_parse_bool("require_signing", opts.get("require_signing", "false")))

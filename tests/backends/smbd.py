@@ -57,7 +57,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _conf_text(base: Path, port: int, user: str, share: str) -> str:
+def _conf_text(base: Path, port: int, user: str, share: str, signing: str = "default") -> str:
     d = {k: base / k for k in ("private", "lock", "state", "cache", "pid", "ncalrpc", "binddns",
                                "log")}
     return f"""\
@@ -70,6 +70,7 @@ def _conf_text(base: Path, port: int, user: str, share: str) -> str:
     interfaces = {HOST}
     disable netbios = yes
     server min protocol = SMB2
+    server signing = {signing}
     private dir = {d['private']}
     lock directory = {d['lock']}
     state directory = {d['state']}
@@ -107,12 +108,14 @@ class SmbdServer:
     """One private ``smbd`` serving share ``share`` from ``<base>/share`` on 127.0.0.1.
 
     ``base`` is created when missing (a fresh temporary folder when None; removed again by
-    :meth:`stop` in that case). Use as a context manager or call :meth:`start`/:meth:`stop`.
+    :meth:`stop` in that case). ``signing`` is smb.conf's ``server signing`` (``default``:
+    offered, not required; ``mandatory``: every message of a session must be signed). Use
+    as a context manager or call :meth:`start`/:meth:`stop`.
     """
 
     def __init__(self, base: str | os.PathLike[str] | None = None, *, share: str = SHARE,
                  user: str | None = None, password: str | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, signing: str = "default") -> None:
         self._own_base = base is None
         self.base = Path(base if base is not None else tempfile.mkdtemp(prefix="pysync-smbd-"))
         self.host = HOST
@@ -120,6 +123,7 @@ class SmbdServer:
         self.user = user or pwd.getpwuid(os.getuid()).pw_name
         self.password = password or "Pw-" + secrets.token_urlsafe(12)
         self.port = port or 0
+        self.signing = signing
         self.conf = self.base / "smb.conf"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -166,7 +170,8 @@ class SmbdServer:
         for _attempt in range(3):
             if not explicit_port:
                 self.port = _free_port()
-            self.conf.write_text(_conf_text(self.base, self.port, self.user, self.share))
+            self.conf.write_text(_conf_text(self.base, self.port, self.user, self.share,
+                                            self.signing))
             self._add_user(smbpasswd)
             try:
                 self._launch(smbd, timeout)
