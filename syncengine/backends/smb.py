@@ -45,6 +45,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
@@ -95,8 +96,12 @@ del _name
 
 #: FILETIME of the Unix epoch (100 ns units since 1601-01-01 UTC).
 EPOCH_FILETIME = 116_444_736_000_000_000
-#: Bytes a reader asks per READ, and the chunk readall() uses (the engine reads 4 MiB too).
+#: The chunk readall() uses (the engine reads 4 MiB too).
 IO_CHUNK = 4 * 1024 * 1024
+#: Bytes per READ/WRITE request (credits and the server's limit permitting), and the most
+#: bytes of requests in flight per open file.
+_IO_REQUEST = 1024 * 1024
+_IO_WINDOW = 8 * 1024 * 1024
 #: The largest QUERY_DIRECTORY answer asked for (credits permitting).
 _LIST_BUFFER = 1024 * 1024
 #: The answer size of the compound's second QUERY_DIRECTORY (one credit): it only tells
@@ -749,6 +754,17 @@ class _Handle(io.RawIOBase):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._where!r}>"
 
+    def _abandon(self) -> None:
+        """After a failed request: receive the answers still in flight (a connection that
+        cannot is dropped at close, as one whose request failed mid-way)."""
+        pipe = getattr(self, "_pipe", None)
+        if pipe is None:
+            return
+        try:
+            pipe.drain()
+        except Exception:
+            self._broken = True
+
     def _fail(self, err: BaseException) -> BaseException:
         mapped = self._backend._map_error(err, self._where)
         if isinstance(mapped, ConnectionError):
@@ -795,19 +811,148 @@ class _Handle(io.RawIOBase):
         return int(self._raw.seek(offset, whence))
 
 
+class _Pipe:
+    """READ or WRITE requests in flight on one open file, oldest first.
+
+    Up to ``_IO_WINDOW`` bytes in requests of up to ``_IO_REQUEST`` (the server's maximum and
+    64 KiB without multi-credit support), as far as the connection's credits allow: each
+    request is charged one credit per 64 KiB when sent, and asks for as many back plus what
+    the window still lacks, so the server's grant grows to the window. A request's answer
+    is received in order, when the window is full or its data is needed. The connection
+    is this file's alone (borrowed from the pool until close), so nothing else waits on it.
+    """
+
+    __slots__ = ("fd", "conn", "sid", "tid", "pending", "in_flight", "request_size",
+                 "multi_credit")
+
+    def __init__(self, raw: Any, op: str) -> None:
+        self.fd = raw.fd
+        self.conn = self.fd.connection
+        self.sid = self.fd.tree_connect.session.session_id
+        self.tid = self.fd.tree_connect.tree_connect_id
+        self.pending: deque[tuple[Any, Any, int, int]] = deque()  # request, answer, off, len
+        self.in_flight = 0
+        self.multi_credit = bool(self.conn.supports_multi_credit)
+        limit = int(getattr(self.conn, f"max_{op}_size"))
+        self.request_size = min(_IO_REQUEST, limit) if self.multi_credit else \
+            min(MAX_PAYLOAD_SIZE, limit)
+
+    def _credits(self) -> int:
+        window = self.conn.sequence_window
+        return int(window["high"] - window["low"])
+
+    def room(self, length: int) -> int:
+        """How much of ``length`` (at most one request) may go out now without waiting:
+        0 while the window is full or the credits are short and requests are in flight."""
+        length = min(length, self.request_size)
+        if self.pending and self.in_flight + length > _IO_WINDOW:
+            return 0
+        if not self.multi_credit:
+            return length if self._credits() >= 1 or not self.pending else 0
+        credits = self._credits()
+        charge = (length - 1) // MAX_PAYLOAD_SIZE + 1
+        if credits >= charge:
+            return length
+        if self.pending:
+            return 0
+        return min(length, max(1, credits) * MAX_PAYLOAD_SIZE)  # what the credits allow
+
+    def send(self, message: Any, answer: Any, offset: int, length: int) -> None:
+        """Send one request (``answer`` unpacks its response)."""
+        charge = (length - 1) // MAX_PAYLOAD_SIZE + 1 if self.multi_credit else 1
+        want = _IO_WINDOW // MAX_PAYLOAD_SIZE if self.multi_credit else _IO_WINDOW // _IO_REQUEST
+        lacking = max(0, want - self._credits() - self.in_flight // MAX_PAYLOAD_SIZE)
+        request = self.conn.send(message, sid=self.sid, tid=self.tid,
+                                 credit_request=charge + min(lacking, charge))
+        self.pending.append((request, answer, offset, length))
+        self.in_flight += length
+
+    def receive(self) -> tuple[Any, int, int]:
+        """(answer, offset, length) of the oldest request in flight."""
+        request, answer, offset, length = self.pending.popleft()
+        self.in_flight -= length
+        return answer(request), offset, length
+
+    def drain(self) -> None:
+        """Receive every answer still in flight, ignoring them (errors included)."""
+        while self.pending:
+            with contextlib.suppress(SMBResponseException):
+                self.receive()
+
+
 class _Reader(_Handle):
-    """A reader: one READ request (up to 4 MiB, credits permitting) per ``readinto``."""
+    """A reader with READ requests in flight ahead of the position (see :class:`_Pipe`),
+    up to the size the file had when opened (as ``smbclient``'s reader)."""
+
+    def __init__(self, backend: SmbBackend, raw: Any, slot: _Slot, where: str) -> None:
+        super().__init__(backend, raw, slot, where)
+        self._pipe = _Pipe(raw, "read")
+        self._next = int(raw.tell())  # where the next request reads from
+        self._data = memoryview(b"")  # received, not yet handed out
 
     def readable(self) -> bool:
         """A reader reads."""
         return True
 
+    def _fill(self) -> None:
+        pipe, end = self._pipe, int(self._raw.fd.end_of_file)
+        while self._next < end:
+            length = pipe.room(end - self._next)
+            if not length:
+                return
+            message, answer = self._raw.fd.read(self._next, length, send=False)
+            pipe.send(message, answer, self._next, length)
+            self._next += length
+
     def readinto(self, b: Any) -> int:
         """Read up to ``len(b)`` bytes into ``b``; 0 at end of file."""
+        out = memoryview(b).cast("B")
+        want = len(out)
+        got = 0
         try:
-            return int(self._raw.readinto(b))
+            while got < want:
+                if not self._data:
+                    self._fill()
+                    if not self._pipe.pending:
+                        break
+                    data, offset, length = self._pipe.receive()
+                    self._data = memoryview(data)
+                    if len(data) < length:  # a short read: ask again from where it ended
+                        self._pipe.drain()
+                        self._next = offset + len(data)
+                    if not data:
+                        break
+                n = min(want - got, len(self._data))
+                out[got:got + n] = self._data[:n]
+                self._data = self._data[n:]
+                got += n
         except (SMBException, OSError, ValueError) as e:
+            self._abandon()
             raise self._fail(e) from None
+        self._raw.seek(got, io.SEEK_CUR)
+        return got
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move the offset (requests in flight are dropped); returns the new offset."""
+        try:
+            self._pipe.drain()
+        except (SMBException, OSError, ValueError) as e:
+            self._broken = True
+            raise self._fail(e) from None
+        self._data = memoryview(b"")
+        pos = int(self._raw.seek(offset, whence))
+        self._next = pos
+        return pos
+
+    def close(self) -> None:
+        """Receive what is still in flight, close the handle, release the connection."""
+        if not self.closed and not self._broken:
+            try:
+                self._pipe.drain()
+            except Exception:  # the connection failed: it is dropped by the close
+                self._broken = True
+        self._data = memoryview(b"")
+        super().close()
 
     def readall(self) -> bytes:
         """Everything from the current offset, read in large chunks."""
@@ -822,26 +967,77 @@ class _Reader(_Handle):
 
 
 class _Writer(_Handle):
-    """A writer; ``write`` sends all of ``b`` (in WRITE requests of up to the server's size)."""
+    """A writer with WRITE requests in flight (see :class:`_Pipe`): ``write`` returns once
+    all of ``b`` is sent, or waiting for the server; a failed write raises from a later
+    ``write``, ``flush`` or ``close``, which waits for every answer."""
+
+    def __init__(self, backend: SmbBackend, raw: Any, slot: _Slot, where: str) -> None:
+        super().__init__(backend, raw, slot, where)
+        self._pipe = _Pipe(raw, "write")
 
     def writable(self) -> bool:
         """A writer writes."""
         return True
 
+    def _settle(self) -> None:
+        """Receive the oldest write's answer: it must have written all its bytes."""
+        count, offset, length = self._pipe.receive()
+        if count != length:
+            raise OSError(errno.EIO, f"short write ({count} of {length} bytes at {offset})",
+                          self._where)
+
     def write(self, b: Any) -> int:
-        """Write all of ``b``; returns its length."""
+        """Send all of ``b``; returns its length."""
         view = memoryview(b).cast("B")
         total = len(view)
         done = 0
+        raw, pipe = self._raw, self._pipe
         try:
             while done < total:
-                n = self._raw.write(view[done:done + IO_CHUNK])
-                if not n:
-                    raise OSError(errno.EIO, "short write", self._where)
-                done += n
+                length = pipe.room(total - done)
+                if not length:
+                    self._settle()
+                    continue
+                offset = int(raw.tell())
+                message, answer = raw.fd.write(view[done:done + length], offset=offset,
+                                               send=False)
+                pipe.send(message, answer, offset, length)
+                raw.seek(length, io.SEEK_CUR)
+                raw.fd.end_of_file = max(raw.fd.end_of_file, offset + length)
+                raw._flush = True
+                done += length
         except (SMBException, OSError, ValueError) as e:
+            self._abandon()
             raise self._fail(e) from None
         return total
+
+    def flush(self) -> None:
+        """Wait until the server has answered every write sent so far (raises its error)."""
+        if self.closed:
+            return
+        try:
+            while self._pipe.pending:
+                self._settle()
+        except (SMBException, OSError, ValueError) as e:
+            self._abandon()
+            raise self._fail(e) from None
+
+    def close(self) -> None:
+        """Wait for every write's answer, close the handle, release the connection; raises
+        the first write error not raised yet."""
+        if self.closed:
+            return
+        err: BaseException | None = None
+        if not self._broken:
+            try:
+                self.flush()
+            except BaseException as e:  # raised after the handle is closed
+                err = e
+        try:
+            super().close()
+        finally:
+            if err is not None:
+                raise err
 
 
 # ----- the backend --------------------------------------------------------------------------
