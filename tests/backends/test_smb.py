@@ -110,13 +110,13 @@ def _count_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """From now on, the size of every TCP send of every SMB connection (one per round trip
     of a request or compound), appended to the returned list."""
     sends: list[int] = []
-    real = smb_transport.Tcp.send
+    real = smb_mod._Tcp.send
 
     def send(self: smb_transport.Tcp, data: bytes) -> None:
         sends.append(len(data))
         real(self, data)
 
-    monkeypatch.setattr(smb_transport.Tcp, "send", send)
+    monkeypatch.setattr(smb_mod._Tcp, "send", send)
     return sends
 
 
@@ -462,13 +462,13 @@ class TestSmb:
         connection is dropped from the pool and the next listing reconnects."""
         backend.mkdir("d")
         _one_connection(backend)
-        real = smb_transport.Tcp.send
+        real = smb_mod._Tcp.send
 
         def lose(self: smb_transport.Tcp, data: bytes) -> None:
-            monkeypatch.setattr(smb_transport.Tcp, "send", real)
+            monkeypatch.setattr(smb_mod._Tcp, "send", real)
             self.close()  # the requests never reach the server, no answer ever comes
 
-        monkeypatch.setattr(smb_transport.Tcp, "send", lose)
+        monkeypatch.setattr(smb_mod._Tcp, "send", lose)
         with pytest.raises(ConnectionResetError) as info:  # SmbConnectionError
             list(backend.list_dir("d"))
         assert info.value.retryable  # type: ignore[attr-defined]

@@ -37,14 +37,14 @@ def _in_flight(monkeypatch: pytest.MonkeyPatch, conn: Any, command: int) -> list
     """From now on, for each ``command`` request sent on ``conn``: how many requests of
     ``conn`` were already waiting for their answer."""
     seen: list[int] = []
-    real = smb_transport.Tcp.send
+    real = smb_mod._Tcp.send
 
     def send(self: smb_transport.Tcp, data: bytes) -> None:
         if data[:4] == b"\xfeSMB" and struct.unpack_from("<H", data, 12)[0] == command:
             seen.append(len(conn.outstanding_requests) - 1)
         real(self, data)
 
-    monkeypatch.setattr(smb_transport.Tcp, "send", send)
+    monkeypatch.setattr(smb_mod._Tcp, "send", send)
     return seen
 
 

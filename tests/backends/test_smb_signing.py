@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from smbprotocol import transport as smb_transport
 
+from syncengine.backends import smb as smb_mod
 from syncengine.backends.smb import SmbBackend, open_remote
 from syncengine.confvalues import obscure
 
@@ -53,7 +54,7 @@ def _signed_flags(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
     """From now on, for every SMB2 message sent: (command, whether its header has the SIGNED
     flag)."""
     flags: list[tuple[int, bool]] = []
-    real = smb_transport.Tcp.send
+    real = smb_mod._Tcp.send
 
     def send(self: smb_transport.Tcp, data: bytes) -> None:
         view = memoryview(data)
@@ -68,7 +69,7 @@ def _signed_flags(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
             off += next_command
         real(self, data)
 
-    monkeypatch.setattr(smb_transport.Tcp, "send", send)
+    monkeypatch.setattr(smb_mod._Tcp, "send", send)
     return flags
 
 
