@@ -51,6 +51,9 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
+from . import _spnego_lean  # noqa: F401 - before smbclient: spnego without CredSSP/x509
+
+# isort: split
 import smbclient
 from smbclient._pool import get_smb_tree
 from smbprotocol import MAX_PAYLOAD_SIZE
