@@ -27,6 +27,7 @@ import atexit
 import base64
 import binascii
 import contextlib
+import csv
 import errno
 import getpass
 import hashlib
@@ -35,10 +36,13 @@ import logging
 import os
 import posixpath
 import re
+import select
 import shlex
 import socket
 import stat as _stat
 import struct
+import subprocess
+import tempfile
 import threading
 import weakref
 from collections import deque
@@ -238,6 +242,19 @@ def _space_list(key: str, value: str) -> tuple[str, ...]:
         raise ConfigError(f'couldn\'t parse config item "{key}": {err}') from None
 
 
+def _space_sep_list(key: str, value: str) -> tuple[str, ...]:
+    """rclone's ``SpaceSepList``: words split on spaces, "double quotes" around a word with
+    spaces (Go's encoding/csv with ' ' as separator)."""
+    if not value.strip():
+        return ()
+    try:
+        rows = list(csv.reader([value.strip()], delimiter=" ", skipinitialspace=True,
+                               strict=True))
+    except csv.Error as err:
+        raise ConfigError(f"{key}: {err}") from None
+    return tuple(w for w in rows[0] if w) if rows else ()
+
+
 def _expand(path: str) -> str:
     return os.path.expanduser(os.path.expandvars(path)) if path else ""
 
@@ -313,6 +330,7 @@ class SftpOptions:
     macs: tuple[str, ...] = ()
     host_key_algorithms: tuple[str, ...] = ()
     ssh_config_file: str = "~/.ssh/config"
+    ssh: tuple[str, ...] = ()
     connect_timeout: float = 60.0
     timeout: float = 300.0
     explicit: frozenset[str] = frozenset()
@@ -401,6 +419,11 @@ class SftpOptions:
                                                ) or 60.0
         if get("timeout", "").strip():
             o.timeout = _parse_seconds("timeout", values["timeout"])
+        o.ssh = _space_sep_list("ssh", get("ssh", ""))
+        if o.ssh and o.known_hosts_file == "none":
+            raise ConfigError("known_hosts_file = none cannot be used with the ssh option: "
+                              "the ssh program always checks host keys here "
+                              "(StrictHostKeyChecking=yes)")
         for key in ("socks_proxy", "http_proxy"):
             if get(key, "").strip():
                 raise ConfigError(f"{key} is not supported by pysync's sftp backend")
@@ -670,6 +693,106 @@ class _Conn:
             self.client.close()
         finally:
             self.transport.close()
+
+
+class _PipeChannel:
+    """The SFTP byte stream of an external ssh process: its stdin and stdout, with the few
+    socket-like methods paramiko's SFTPClient uses (send, recv, close, get_name)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], errors: BinaryIO,
+                 timeout: float | None) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        self.proc = proc
+        self._errors = errors  # ssh's stderr
+        self._in = proc.stdin.fileno()
+        self._out = proc.stdout.fileno()
+        self._timeout = timeout
+        self.closed = False
+
+    def get_name(self) -> str:
+        """A name for paramiko's log lines."""
+        return f"ssh-{self.proc.pid}"
+
+    def settimeout(self, timeout: float | None) -> None:
+        """Longest wait for data in :meth:`recv` (None: no limit)."""
+        self._timeout = timeout
+
+    def send(self, data: Any) -> int:
+        """Write what the pipe takes of ``data``; the count (0 once closed)."""
+        if self.closed:
+            return 0
+        try:
+            return os.write(self._in, data)
+        except BrokenPipeError:
+            return 0
+
+    def recv(self, n: int) -> bytes:
+        """Up to ``n`` bytes; b"" at end of stream. socket.timeout after the timeout."""
+        if self.closed:
+            return b""
+        if self._timeout is not None:
+            ready = select.select([self._out], [], [], self._timeout)[0]
+            if not ready:
+                raise TimeoutError(f"no data from ssh for {self._timeout:g}s")
+        return os.read(self._out, n)
+
+    def alive(self) -> bool:
+        """True while the ssh process runs and the stream is open."""
+        return not self.closed and self.proc.poll() is None
+
+    def stop(self) -> str:
+        """Close the pipes and end the ssh process (by its PID); the last two lines it
+        printed on stderr (why it failed; ssh prints no secrets)."""
+        self.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        err = b""
+        with contextlib.suppress(OSError, ValueError):
+            self._errors.seek(0)
+            err = self._errors.read()
+            self._errors.close()
+        lines = [ln.strip() for ln in (err or b"").decode("utf-8", "replace").splitlines()
+                 if ln.strip()]
+        return " ".join(lines[-2:])
+
+    def close(self) -> None:
+        """Close our end of both pipes: ssh sees end of input and exits."""
+        if self.closed:
+            return
+        self.closed = True
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
+
+
+class _ExternalConn(_Conn):
+    """An SFTP session over an external ssh process (the ``ssh`` option)."""
+
+    def __init__(self, chan: _PipeChannel, client: _SftpClient, serial: int) -> None:
+        self.transport = None  # type: ignore[assignment]
+        self.chan = chan  # type: ignore[assignment]
+        self.client = client
+        self.serial = serial
+
+    def alive(self) -> bool:
+        """True while the ssh process runs."""
+        return self.chan.alive()  # type: ignore[attr-defined, no-any-return]
+
+    def close(self) -> None:
+        """End the SFTP session and the ssh process."""
+        self.chan.stop()  # type: ignore[attr-defined]
+
+
+def _close_conn(conn: _Conn) -> None:
+    conn.close()  # the class's own (an _ExternalConn ends its ssh process)
+
+
+def _conn_alive(conn: _Conn) -> bool:
+    return conn.alive()
 
 
 class _EOF:
@@ -1124,9 +1247,8 @@ class SftpBackend:
             SftpOptions.from_mapping(options)
         o = self.opts
         self.name = name
-        if not o.host:
-            extra = " (pysync does not support the ssh option)" if "ssh" in o.explicit else ""
-            raise ConfigError(f"sftp remote needs a host{extra}")
+        if not o.host and not o.ssh:
+            raise ConfigError("sftp remote needs a host")
         self._ssh_cfg = self._ssh_config(o.host)
         self.hostname = str(self._ssh_cfg.get("hostname") or o.host)
         self.port = o.port or _parse_int("port", str(self._ssh_cfg.get("port") or "22"))
@@ -1134,8 +1256,14 @@ class SftpBackend:
         shown = "/" if root.startswith("/") and not root.strip("/") else root.rstrip("/")
         self._url = f"sftp://{self.user}@{o.host}:{self.port}/{shown}"
         self._env = self._parse_env(o.set_env)
-        self._verifier = self._make_verifier()
-        self._keys = self._load_keys()
+        if o.ssh:  # the ssh program checks host keys and authenticates
+            self._verifier = _HostKeyVerifier(
+                host_id=self.hostname, mode="none", read_files=[], write_file="", pinned=[],
+                accept_new=False, subject=self.describe())
+            self._keys = []
+        else:
+            self._verifier = self._make_verifier()
+            self._keys = self._load_keys()
         self._password: _Secret = o.password
         self._password_lock = threading.Lock()
         self._serial = 0
@@ -1147,7 +1275,7 @@ class SftpBackend:
         self._chunk = o.chunk_size
         self._posix_rename = True
         max_idle = o.connections or 64
-        self._pool: Pool[_Conn] = Pool(self._connect, close=_Conn.close, alive=_Conn.alive,
+        self._pool: Pool[_Conn] = Pool(self._connect, close=_close_conn, alive=_conn_alive,
                                        is_broken=self._is_broken, max_idle=max_idle,
                                        max_open=o.connections, idle_timeout=o.idle_timeout)
         try:
@@ -1319,9 +1447,68 @@ class SftpBackend:
 
     # ----- connections ------------------------------------------------------------------
 
+    def _ssh_command(self, *extra: str) -> list[str]:
+        """The external ssh command (the ``ssh`` option) with ``extra`` arguments appended.
+
+        Host keys stay checked whatever the user's ssh config says: pysync's options go
+        first, and ssh keeps the first value it gets for an option: ``BatchMode=yes`` (no
+        prompt: fail instead), ``StrictHostKeyChecking=yes`` (``accept-new`` with
+        ``accept_new_host_key``), and the remote's ``known_hosts_file`` if set.
+        """
+        o = self.opts
+        strict = "accept-new" if o.accept_new_host_key else "yes"
+        args = [o.ssh[0], "-o", "BatchMode=yes", "-o", f"StrictHostKeyChecking={strict}"]
+        if o.known_hosts_file:
+            args += ["-o", f"UserKnownHostsFile={o.known_hosts_file}"]
+        return args + list(o.ssh[1:]) + list(extra)
+
+    def _spawn_ssh(self, *extra: str, stderr: Any = subprocess.PIPE) -> subprocess.Popen[bytes]:
+        cmd = self._ssh_command(*extra)
+        log.debug(self, f"ssh external: running: {' '.join(cmd)}")
+        try:
+            return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=stderr, bufsize=0, start_new_session=True)
+        except OSError as err:
+            raise ConfigError(f"ssh external: start process: {err.strerror or err}: "
+                              f"{cmd[0]}") from None
+
+    def _connect_external(self) -> _Conn:
+        """Start SFTP over the ``ssh`` program: ``<ssh option> -s <subsystem>`` (rclone's
+        external ssh), the SFTP packets going through its stdin and stdout."""
+        o = self.opts
+        # ssh's messages go to a file: a pipe nobody reads during the session could fill
+        errors = tempfile.TemporaryFile()
+        try:
+            if o.server_command:
+                proc = self._spawn_ssh(o.server_command, stderr=errors)
+            else:
+                proc = self._spawn_ssh("-s", o.subsystem, stderr=errors)
+        except BaseException:
+            errors.close()
+            raise
+        chan = _PipeChannel(proc, errors, o.timeout or None)
+        try:
+            client = _SftpClient(chan)
+        except BaseException as err:
+            reason = chan.stop()
+            if isinstance(err, (EOFError, OSError, SFTPError, paramiko.SSHException)):
+                if "host key verification failed" in reason.lower() or \
+                        "host key" in reason.lower() and "known_hosts" in reason.lower():
+                    raise HostKeyError(f"ssh external: {reason}") from None
+                raise ConfigError(f"ssh external: {reason or err or 'connection closed'}"
+                                  ) from None
+            raise
+        with self._serial_lock:
+            self._serial += 1
+            serial = self._serial
+        log.debug(self, f"New connection #{serial} through {o.ssh[0]} (pid {proc.pid})")
+        return _ExternalConn(chan, client, serial)
+
     def _connect(self) -> _Conn:
         """Open, verify, authenticate and start SFTP on one new SSH connection."""
         o = self.opts
+        if o.ssh:
+            return self._connect_external()
         sock = socket.create_connection((self.hostname, self.port), timeout=o.connect_timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -1674,6 +1861,8 @@ class SftpBackend:
         hash of a huge file; the connection's keepalives keep it open meanwhile).
         """
         log.debug(self, f"Running remote command: {cmd}")
+        if self.opts.ssh:
+            return self._run_external(cmd, timeout)
         lease = self._lease()
         chan: paramiko.Channel | None = None
         try:
@@ -1696,6 +1885,26 @@ class SftpBackend:
             if chan is not None:
                 chan.close()
         lease.release()
+        log.debug(self, f"Remote command result: {out.strip()[:200]!r} (exit {status})")
+        return out, err, status
+
+    def _run_external(self, cmd: str, timeout: float | None) -> tuple[bytes, bytes, int]:
+        """``cmd`` through a new run of the ssh program (rclone's external ssh does the
+        same: one process per remote command)."""
+        proc = self._spawn_ssh(cmd)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise _conn_error(TimeoutError(f"remote command timed out after {timeout:g}s"),
+                              "ssh external") from None
+        status = proc.returncode
+        if status == 255:  # ssh itself failed (connection, host key, authentication)
+            reason = err.decode("utf-8", "replace").strip().splitlines()
+            raise _conn_error(ConnectionResetError(errno.ECONNRESET,
+                                                   reason[-1] if reason else "ssh failed"),
+                              "ssh external")
         log.debug(self, f"Remote command result: {out.strip()[:200]!r} (exit {status})")
         return out, err, status
 
