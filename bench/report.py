@@ -1,9 +1,11 @@
 """Turn benchmark results into the table of medians and the PNG chart.
 
 Table columns: row, pysync median seconds, rclone median seconds, ratio pysync/rclone (lower is
-better; <= 1.00 means pysync is at least as fast), and each tool's peak RSS in MiB (the largest
-over the repetitions).  A tool with any failed run shows ``FAIL`` instead of a time.  The chart
-needs matplotlib (``pip install .[bench]``); without it a one-line notice is printed instead.
+better; <= 1.00 means pysync is at least as fast), the reference run's median seconds and what
+it ran (``cp -r``, ``scp``, ``smbclient``: :mod:`bench.reference`), each tool's median CPU
+seconds (user + sys), and each tool's peak RSS in MiB (the largest over the repetitions).
+A tool with any failed run shows ``FAIL`` instead of a time.  The chart needs matplotlib
+(``pip install .[bench]``); without it a one-line notice is printed instead.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any
 
 __all__ = ["format_table", "write_chart"]
 
-HEADERS = ("row", "pysync s", "rclone s", "ratio", "pysync MiB", "rclone MiB")
+HEADERS = ("row", "pysync s", "rclone s", "ratio", "ref s", "ref", "pysync cpu",
+           "rclone cpu", "pysync MiB", "rclone MiB")
 
 
 def _time_cell(s: dict[str, Any]) -> str:
@@ -22,6 +25,11 @@ def _time_cell(s: dict[str, Any]) -> str:
     if s.get("median_s") is None:
         return "-"
     return f"{s['median_s']:.2f}"
+
+
+def _cpu_cell(s: dict[str, Any]) -> str:
+    v = s.get("median_cpu_s")
+    return "-" if v is None else f"{v:.2f}"
 
 
 def _rss_cell(s: dict[str, Any]) -> str:
@@ -47,8 +55,11 @@ def table_rows(results: dict[str, Any]) -> list[tuple[bool, tuple[str, ...]]]:
         name = row["name"]
         if row.get("sweep"):
             name = f"{name} [{row['sweep']}]"
+        ref = s.get("reference") or {}
         cells = (name, _time_cell(s["pysync"]), _time_cell(s["rclone"]),
                  "-" if ratio is None else f"{ratio:.2f}",
+                 _time_cell(ref) if ref else "-", str(ref.get("label") or "-"),
+                 _cpu_cell(s["pysync"]), _cpu_cell(s["rclone"]),
                  _rss_cell(s["pysync"]), _rss_cell(s["rclone"]))
         out.append((bool(row.get("sweep")), cells))
     return out
@@ -87,8 +98,10 @@ def format_table(results: dict[str, Any]) -> str:
         out.append("WARNING: the runs left destinations of different file counts or sizes: "
                    + ", ".join(odd) + " (dst_files/dst_bytes in the JSON)")
     out.append("ratio = pysync/rclone median wall time (lower is better; <= 1.00: pysync at "
-               "least as fast); MiB = peak RSS, max over repetitions; FAIL = a run exited "
-               "non-zero (stderr tail in the JSON)")
+               "least as fast); ref s = the same copy by a plain program in the same run "
+               "(ref: cp -r, scp, smbclient), the distance to the machine's limit; cpu = "
+               "median CPU seconds (user + sys) of the client; MiB = peak RSS, max over "
+               "repetitions; FAIL = a run exited non-zero (stderr tail in the JSON)")
     return "\n".join(out)
 
 
@@ -108,16 +121,21 @@ def write_chart(results: dict[str, Any], path: Path) -> str | None:
     summaries = [_summary(r) for r in rows]
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(13, 0.45 * len(rows) + 2.0), sharey=True)
     ys = list(range(len(rows)))
-    h = 0.38
-    colors = {"pysync": "#3572A5", "rclone": "#00ADD8"}
-    for i, tool in enumerate(("pysync", "rclone")):
-        off = [y - h / 2 + i * h for y in ys]
-        secs = [s[tool].get("median_s") or 0.0 for s in summaries]
-        rss = [s[tool].get("peak_rss_mib") or 0.0 for s in summaries]
-        ax_t.barh(off, secs, height=h, label=tool, color=colors[tool])
-        ax_m.barh(off, rss, height=h, label=tool, color=colors[tool])
+    h = 0.27
+    colors = {"pysync": "#3572A5", "rclone": "#00ADD8", "reference": "#999999"}
+    labels = {"pysync": "pysync", "rclone": "rclone",
+              "reference": "reference (cp -r / scp / smbclient)"}
+    for i, tool in enumerate(("pysync", "rclone", "reference")):
+        off = [y - h + i * h for y in ys]
+        secs = [(s.get(tool) or {}).get("median_s") or 0.0 for s in summaries]
+        rss = [(s.get(tool) or {}).get("peak_rss_mib") or 0.0 for s in summaries]
+        if tool == "reference" and not any(secs):
+            continue
+        ax_t.barh(off, secs, height=h, label=labels[tool], color=colors[tool])
+        if tool != "reference":
+            ax_m.barh(off, rss, height=h, label=labels[tool], color=colors[tool])
         for y, s in zip(off, summaries, strict=True):
-            if s[tool].get("status") == "FAIL":
+            if (s.get(tool) or {}).get("status") == "FAIL":
                 ax_t.text(0, y, " FAIL", va="center", fontsize=7, color="red")
     for y, s in zip(ys, summaries, strict=True):
         if s.get("ratio") is not None:
@@ -130,7 +148,7 @@ def write_chart(results: dict[str, Any], path: Path) -> str | None:
     ax_t.set_xlabel("median wall time, s (lower is better)")
     ax_m.set_xlabel("peak RSS, MiB")
     handles, labels = ax_t.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", ncol=2, fontsize=8)
+    fig.legend(handles, labels, loc="upper right", ncol=3, fontsize=8)
     ax_t.margins(x=0.15)
     mode = "quick" if results.get("quick") else "full"
     fig.suptitle(f"pysync vs rclone ({mode}, {results.get('reps')} reps; * = sweep row)")

@@ -58,6 +58,7 @@ from .datasets import (
     tree_totals,
 )
 from .measure import Measurement, run_measured
+from .reference import REFERENCE, reference_command, reference_label, smb_auth_file
 from .rows import ALL_ROWS, Row, remote_kinds
 from .servers import ServerError, Servers, stage_tree, start_servers
 
@@ -124,6 +125,7 @@ class BenchConfig:
     changed_fraction: float = 0.10
     flush: bool = True  # os.sync() before every timed run
     venv: bool = True  # the default pysync command runs from WORKDIR/venv-pysync
+    reference: bool = True  # rows that copy a tree also time cp -r / scp / smbclient
     log: Callable[[str], None] = _stderr
 
 
@@ -300,16 +302,22 @@ def row_endpoints(row: Row, ds: Dataset, workdir: Path, servers: Servers | None)
 
 
 def summarize_row(row_result: dict[str, Any]) -> dict[str, Any]:
-    """Per tool: status, median seconds (all runs ok), max and median peak RSS (MiB)."""
+    """Per tool: status, median seconds (all runs ok), median CPU seconds (user + sys of
+    the process and the children it waited for), max and median peak RSS (MiB); the
+    reference run's the same way when the row has one (``reference``)."""
     out: dict[str, Any] = {}
-    for tool in TOOLS:
+    tools = TOOLS + ((REFERENCE,) if any(r["tool"] == REFERENCE
+                                         for r in row_result.get("runs", [])) else ())
+    for tool in tools:
         runs = [r for r in row_result.get("runs", []) if r["tool"] == tool]
         if not runs:
             out[tool] = {"status": "FAIL" if row_result.get("error") else "missing",
-                         "median_s": None, "peak_rss_mib": None, "runs": 0}
+                         "median_s": None, "median_cpu_s": None, "peak_rss_mib": None,
+                         "runs": 0}
             continue
         failed = [r for r in runs if not r["ok"]]
         secs = [r["seconds"] for r in runs if r["ok"]]
+        cpu = [r.get("user_s", 0.0) + r.get("sys_s", 0.0) for r in runs if r["ok"]]
         rss = [r["maxrss_mib"] for r in runs if r["maxrss_kib"]]
         out[tool] = {
             "status": "FAIL" if failed or row_result.get("error") else "ok",
@@ -318,11 +326,14 @@ def summarize_row(row_result: dict[str, Any]) -> dict[str, Any]:
             "median_s": round(statistics.median(secs), 4) if secs and not failed else None,
             "min_s": round(min(secs), 4) if secs else None,
             "max_s": round(max(secs), 4) if secs else None,
+            "median_cpu_s": round(statistics.median(cpu), 3) if cpu and not failed else None,
             "peak_rss_mib": max(rss) if rss else None,
             "median_rss_mib": round(statistics.median(rss), 1) if rss else None,
         }
+    if REFERENCE in out:
+        out[REFERENCE]["label"] = row_result.get("reference")
     trees = {(r.get("dst_files"), r.get("dst_bytes")) for r in row_result.get("runs", [])
-             if r["ok"] and "dst_files" in r}
+             if r["ok"] and "dst_files" in r and r["tool"] in TOOLS}
     out["dst_mismatch"] = len(trees) > 1  # the runs left different destinations
     p, r = out["pysync"].get("median_s"), out["rclone"].get("median_s")
     out["ratio"] = round(p / r, 3) if p is not None and r else None
@@ -347,6 +358,16 @@ def _run_row(row: Row, ds: Dataset, cfg: BenchConfig, env: dict[str, str],
     changed = ChangedFiles(ds, cfg.changed_fraction) if row.setup == "changed" else None
     if changed is not None:
         result["changed_files"] = len(changed.rels)
+    ref_cmd: list[str] | None = None
+    if cfg.reference and dst is not None and reference_label(row) is not None:
+        auth = None
+        if row.remote == "smb" and servers is not None and servers.smbd is not None:
+            auth = smb_auth_file(servers.base, servers.smbd)
+        remote_src = ends.staged if ends.staged is not None else ds.src
+        ref_cmd = reference_command(row, ds.src, dst, servers=servers, remote_src=remote_src,
+                                    auth=auth)
+        result["reference"] = reference_label(row)
+    tools = TOOLS + ((REFERENCE,) if ref_cmd is not None else ())
     try:
         if ends.staged is not None:
             stage_tree(ds.src, ends.staged)
@@ -358,14 +379,18 @@ def _run_row(row: Row, ds: Dataset, cfg: BenchConfig, env: dict[str, str],
                 _copy_tree(ds.src, dst)
         order = 0
         for rep in range(cfg.reps):
-            for tool in TOOLS:
+            for tool in tools:
                 if dst is not None and row.setup == "fresh":
                     _rmtree(dst)
                 if changed is not None:
                     changed.apply(rep)
                 if cfg.flush:
                     os.sync()
-                cmd = build_command(cfg.tools[tool], row, ends.src, ends.dst, extra)
+                if tool == REFERENCE:
+                    assert ref_cmd is not None
+                    cmd = ref_cmd
+                else:
+                    cmd = build_command(cfg.tools[tool], row, ends.src, ends.dst, extra)
                 load1 = _load1()
                 m: Measurement = run_measured(cmd, env=env, cwd=cfg.workdir,
                                               timeout=cfg.timeout)
@@ -376,7 +401,7 @@ def _run_row(row: Row, ds: Dataset, cfg: BenchConfig, env: dict[str, str],
                 order += 1
                 result["runs"].append(m.to_json())
                 state = "ok" if m.ok else ("FAIL " + (m.error or f"rc={m.rc}"))
-                log(f"  [{row.name}] rep {rep + 1}/{cfg.reps} {tool:<6} "
+                log(f"  [{row.name}] rep {rep + 1}/{cfg.reps} {tool:<9} "
                     f"{m.seconds:8.2f} s  {m.maxrss_kib / 1024:7.1f} MiB  {state}")
                 if not m.ok and m.stderr_tail.strip():
                     log("    " + m.stderr_tail.strip().splitlines()[-1][:200])
@@ -437,7 +462,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         "reps": cfg.reps,
         "workdir": str(cfg.workdir),
         "sizes": sizes_dict(cfg.sizes),
-        "order": "alternating: pysync, rclone, pysync, rclone, ...",
+        "order": "alternating: pysync, rclone[, reference], pysync, rclone, ...",
         "notes": ("seconds = wall time from spawn to exit; maxrss = wait4 ru_maxrss of the "
                   "child; destination removed/prepared and os.sync() before each run, untimed"),
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(),

@@ -8,6 +8,7 @@ need=()
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 [ -x /usr/sbin/smbd ] || need+=(samba)
 command -v smbpasswd >/dev/null || need+=(samba-common-bin)
+command -v smbclient >/dev/null || need+=(smbclient)  # the bench's SMB reference rows
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
 fi

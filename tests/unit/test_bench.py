@@ -50,13 +50,18 @@ def test_one_row_has_both_tools_figures_and_prints_a_table(tmp_path: Path,
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["rows"][0]["name"] == "copy-small"
     runs = saved["rows"][0]["runs"]
-    assert sorted(r["tool"] for r in runs) == ["pysync", "rclone"]
+    assert sorted(r["tool"] for r in runs) == ["pysync", "rclone", "reference"]
     for run in runs:
         assert run["ok"], run["stderr_tail"]
         assert run["seconds"] > 0 and run["maxrss_kib"] > 0
-        assert run["dst_files"] == 10  # both tools copied the whole tree
+        assert run["dst_files"] == 10  # both tools (and cp -r) copied the whole tree
+    assert [r["cmd"][:2] for r in runs if r["tool"] == "reference"] == [["cp", "-r"]]
     summary = saved["rows"][0]["summary"]
     assert summary["pysync"]["median_s"] > 0 and summary["rclone"]["median_s"] > 0
+    assert summary["reference"]["median_s"] > 0 and summary["reference"]["label"] == "cp -r"
+    for tool in ("pysync", "rclone"):  # the client's CPU seconds, user + sys
+        run = next(r for r in runs if r["tool"] == tool)
+        assert summary[tool]["median_cpu_s"] == round(run["user_s"] + run["sys_s"], 3) > 0
     assert summary["ratio"] is not None and not summary["dst_mismatch"]
     assert saved["datasets"]["small"]["files"] == 10
     print(format_table(results))
@@ -98,7 +103,9 @@ def test_data_set_is_generated_once_then_reused(tmp_path: Path) -> None:
 # ----- the remote rows: loopback sshd and smbd ---------------------------------------------------
 
 REMOTE_ROWS = {"sftp-up-mailstore", "sftp-down-mailstore", "sftp-noop-sync-mailstore",
-               "smb-up-mailstore", "smb-down-mailstore", "smb-noop-sync-mailstore"}
+               "smb-up-mailstore", "smb-down-mailstore", "smb-noop-sync-mailstore",
+               "sftp-up-mailstore-t1", "sftp-down-mailstore-t1", "smb-up-mailstore-t1",
+               "smb-down-mailstore-t1"}
 
 
 def _alive(pid: int) -> bool:
@@ -187,13 +194,82 @@ def test_remote_rows_run_both_tools_and_stop_the_servers(tmp_path: Path) -> None
     files = results["datasets"]["mailstore"]["files"]
     assert [r["name"] for r in results["rows"]] == [r.name for r in cfg.rows]
     for row in results["rows"]:
-        assert sorted(r["tool"] for r in row["runs"]) == ["pysync", "rclone"]
+        assert sorted(r["tool"] for r in row["runs"]) == ["pysync", "rclone", "reference"]
         for run in row["runs"]:
             assert run["ok"], (row["name"], run["tool"], run["stderr_tail"])
             assert run["dst_files"] == files, (row["name"], run["tool"])
-            assert "--config" in run["cmd"]
+            if run["tool"] != "reference":
+                assert "--config" in run["cmd"]
+            else:  # the password is in smbclient's -A file, never on the command line
+                assert not any("%" in a or a.startswith("--password") for a in run["cmd"])
         assert not row["summary"]["dst_mismatch"]
+        label = row["summary"]["reference"]["label"]
+        assert label == ("scp" if row["name"].startswith("sftp") else "smbclient")
     pids = results["servers"]["pids"]
     assert set(pids) == {"sshd", "smbd"} and not any(_alive(p) for p in pids.values())
     work = tmp_path / "work"
     assert not Path(results["servers"]["dir"]).exists() and not (work / "dst").exists()
+
+
+# ----- reference runs, CPU column (no servers needed) -------------------------------------------
+
+
+def test_reference_commands_per_row_kind(tmp_path: Path) -> None:
+    """cp -r for local tree copies, scp for sftp (strict host keys), smbclient for smb (the
+    password in an -A file), none for rows a plain copy cannot match."""
+    from bench.reference import reference_command, reference_label, smb_auth_file
+
+    share = tmp_path / "share"
+    sshd = SimpleNamespace(port=2222, client_key=tmp_path / "k", known_hosts=tmp_path / "kh",
+                           user="u", host="127.0.0.1")
+    smbd = SimpleNamespace(host="127.0.0.1", share="pysync", share_path=share, port=4455,
+                           user="u", password="Pw-secret")
+    servers = SimpleNamespace(sshd=sshd, smbd=smbd)
+    rows = {r.name: r for r in select_rows(None)}
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    assert reference_command(rows["copy-small"], src, dst) == \
+        ["cp", "-r", "--preserve=timestamps", str(src), str(dst)]
+    for name in ("noop-sync-small", "prestage-mailstore", "sync-10pct-mailstore",
+                 "lsf-million", "sftp-noop-sync-mailstore", "smb-noop-sync-mailstore"):
+        assert reference_label(rows[name]) is None
+        assert reference_command(rows[name], src, dst, servers=servers) is None
+    up = reference_command(rows["sftp-up-mailstore-t1"], src, dst, servers=servers)
+    assert up is not None and up[-2:] == [str(src), f"u@127.0.0.1:{dst}"]
+    assert "StrictHostKeyChecking=yes" in up and "aes128-gcm@openssh.com" in up
+    down = reference_command(rows["sftp-down-mailstore"], src, dst, servers=servers,
+                             remote_src=src)
+    assert down is not None and down[-2:] == [f"u@127.0.0.1:{src}", str(dst)]
+    share.mkdir()
+    auth = smb_auth_file(tmp_path, smbd)
+    assert auth.stat().st_mode & 0o777 == 0o600 and "Pw-secret" in auth.read_text()
+    smb_up = reference_command(rows["smb-up-mailstore"], src, share / "dst" / "r",
+                               servers=servers, auth=auth)
+    assert smb_up is not None and "-A" in smb_up and "//127.0.0.1/pysync" in smb_up
+    assert 'mkdir "dst/r"' in smb_up[-1] and "mput *" in smb_up[-1]
+    smb_down = reference_command(rows["smb-down-mailstore"], src, dst, servers=servers,
+                                 remote_src=share / "data" / "x", auth=auth)
+    assert smb_down is not None and smb_down[:2] == ["sh", "-c"]
+    assert 'cd "data/x"' in smb_down[2] and "mget *" in smb_down[2]
+    assert not any("Pw-secret" in a for a in smb_up + smb_down)
+
+
+def test_table_shows_reference_and_cpu_columns() -> None:
+    """The summary's reference time and label and each tool's CPU seconds reach the table."""
+    from bench.runner import summarize_row
+
+    def run(tool: str, seconds: float, user: float, sys_: float) -> dict[str, object]:
+        return {"tool": tool, "ok": True, "seconds": seconds, "user_s": user, "sys_s": sys_,
+                "maxrss_kib": 2048, "maxrss_mib": 2.0, "dst_files": 3, "dst_bytes": 9}
+
+    row = {"name": "sftp-up-mailstore-t1", "sweep": None, "reference": "scp",
+           "runs": [run("pysync", 2.0, 1.5, 0.25), run("rclone", 4.0, 3.0, 1.0),
+                    run("reference", 1.0, 0.5, 0.5)]}
+    row["summary"] = summarize_row(row)
+    assert row["summary"]["pysync"]["median_cpu_s"] == 1.75
+    assert row["summary"]["reference"]["label"] == "scp"
+    table = format_table({"reps": 1, "rows": [row]})
+    header = table.splitlines()[1].split()
+    assert header[:8] == ["row", "pysync", "s", "rclone", "s", "ratio", "ref", "s"]
+    line = next(ln for ln in table.splitlines() if ln.startswith("sftp-up-mailstore-t1"))
+    assert line.split()[1:] == ["2.00", "4.00", "0.50", "1.00", "scp", "1.75", "4.00", "2",
+                                "2"]
