@@ -13,6 +13,10 @@ the known_hosts file once authentication succeeded; a changed or revoked key is 
 refused. ``known_hosts_file = none`` switches checking off (with a NOTICE), ``host_keys``
 pins keys as rclone does.
 
+External ssh (rclone's ``ssh`` option): each SFTP session runs through the OpenSSH client
+(``<ssh> -s sftp``, remote commands as ``<ssh> <command>``), which then checks the host key
+(``StrictHostKeyChecking=yes`` forced first on its command line) and authenticates.
+
 Performance: reads and writes are pipelined here rather than through paramiko's
 ``prefetch()``/``set_pipelined()`` (prefetch rescans its whole buffer on each read and
 keeps everything the server sends; pipelined writes drop the late error statuses of a
