@@ -43,6 +43,7 @@ class Row:
     title: str = ""
     remote: str | None = None  # "sftp" or "smb": the loopback server on one side
     direction: str = "up"  # with remote: "up" local -> server, "down" server -> local
+    external_ssh: bool = False  # sftp through the OpenSSH client (the ssh option, both tools)
 
     @property
     def is_sweep(self) -> bool:
@@ -81,6 +82,11 @@ ALL_ROWS: tuple[Row, ...] = (
         direction="up", title="sftp-up-mailstore with --transfers 1 (one stream)"),
     Row("sftp-down-mailstore-t1", "mailstore", "copy", ("--transfers", "1"), remote="sftp",
         direction="down", title="sftp-down-mailstore with --transfers 1 (one stream)"),
+    # the sftp rows through the OpenSSH client (the sftp ssh option, both tools)
+    Row("sftp-up-mailstore-ssh", "mailstore", "copy", remote="sftp", direction="up",
+        external_ssh=True, title="sftp-up-mailstore through the ssh program (ssh option)"),
+    Row("sftp-down-mailstore-ssh", "mailstore", "copy", remote="sftp", direction="down",
+        external_ssh=True, title="sftp-down-mailstore through the ssh program (ssh option)"),
     Row("smb-up-mailstore-t1", "mailstore", "copy", ("--transfers", "1"), remote="smb",
         direction="up", title="smb-up-mailstore with --transfers 1 (one stream)"),
     Row("smb-down-mailstore-t1", "mailstore", "copy", ("--transfers", "1"), remote="smb",

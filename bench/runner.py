@@ -289,13 +289,16 @@ def row_endpoints(row: Row, ds: Dataset, workdir: Path, servers: Servers | None)
         return Endpoints(str(ds.src), str(local_dst), local_dst)
     if servers is None:
         raise ServerError(f"row {row.name} needs the {row.remote} server, which is not running")
+    ext = row.external_ssh
     if row.direction == "up":
         disk = servers.area(row.remote) / "dst" / row.name
-        return Endpoints(str(ds.src), servers.remote_path(row.remote, disk), disk)
+        return Endpoints(str(ds.src), servers.remote_path(row.remote, disk, external_ssh=ext),
+                         disk)
     if row.direction != "down":
         raise ValueError(f"row {row.name}: direction must be up or down")
     if row.remote == "sftp":  # the sshd serves this machine's file system
-        return Endpoints(servers.remote_path("sftp", ds.src), str(local_dst), local_dst)
+        return Endpoints(servers.remote_path("sftp", ds.src, external_ssh=ext), str(local_dst),
+                         local_dst)
     staged = servers.area(row.remote) / "data" / ds.root.name
     return Endpoints(servers.remote_path(row.remote, staged), str(local_dst), local_dst,
                      staged)

@@ -33,12 +33,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REMOTE_KINDS", "SFTP_REMOTE", "SMB_REMOTE", "ServerError", "Servers",
+__all__ = ["REMOTE_KINDS", "SFTP_REMOTE", "SFTP_SSH_REMOTE", "SMB_REMOTE", "ServerError",
+           "Servers",
            "start_servers"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REMOTE_KINDS = ("sftp", "smb")
 SFTP_REMOTE = "benchsftp"
+#: The same sshd through the OpenSSH client (the sftp backend's ``ssh`` option, both tools).
+SFTP_SSH_REMOTE = "benchsftpssh"
+#: The cipher of the external ssh client (the one both tools' own SSH code prefers).
+SSH_CIPHER = "aes128-gcm@openssh.com"
 SMB_REMOTE = "benchsmb"
 #: What rclone writes into an sftp section on its first connection to a POSIX server.
 SFTP_DETECTED = {"shell_type": "unix", "md5sum_command": "md5sum", "sha1sum_command": "sha1sum"}
@@ -85,7 +90,7 @@ class Servers:
         """``--config FILE`` for either tool."""
         return ["--config", str(self.conf)]
 
-    def remote_path(self, kind: str, disk: Path) -> str:
+    def remote_path(self, kind: str, disk: Path, *, external_ssh: bool = False) -> str:
         """How both tools spell the local path ``disk`` through server ``kind``.
 
         For smb, ``disk`` must be inside the share folder.
@@ -93,7 +98,7 @@ class Servers:
         if kind == "sftp":
             if self.sshd is None:
                 raise ServerError("sshd is not running")
-            return f"{SFTP_REMOTE}:{disk}"
+            return f"{SFTP_SSH_REMOTE if external_ssh else SFTP_REMOTE}:{disk}"
         if kind == "smb":
             if self.smbd is None:
                 raise ServerError("smbd is not running")
@@ -139,6 +144,15 @@ def _sftp_section(sshd: Any) -> str:
     return sshd.section(SFTP_REMOTE, **SFTP_DETECTED)
 
 
+def _sftp_ssh_section(sshd: Any) -> str:
+    """The sshd through the OpenSSH client: key, known_hosts and cipher on its command line
+    (``-F none``: no ssh config), ``known_hosts_file`` for pysync's forced host key check."""
+    ssh = (f"ssh -F none -p {sshd.port} -i {sshd.client_key} -o IdentitiesOnly=yes "
+           f"-o UserKnownHostsFile={sshd.known_hosts} -o StrictHostKeyChecking=yes "
+           f"-c {SSH_CIPHER} {sshd.user}@{sshd.host}")
+    return sshd.section(SFTP_SSH_REMOTE, ssh=ssh, **SFTP_DETECTED)
+
+
 def start_servers(workdir: Path, kinds: set[str] | frozenset[str],
                   log: Callable[[str], None] = lambda s: None) -> Servers:
     """Start the servers of ``kinds`` (``sftp``, ``smb``) in a new folder under ``workdir``
@@ -162,6 +176,7 @@ def start_servers(workdir: Path, kinds: set[str] | frozenset[str],
             servers.pids["sshd"] = servers.sshd.pid
             servers.area("sftp").mkdir()
             sections.append(_sftp_section(servers.sshd))
+            sections.append(_sftp_ssh_section(servers.sshd))
             log(f"sshd (pid {servers.sshd.pid}) on {servers.sshd.host}:{servers.sshd.port}")
         if "smb" in kinds:
             from syncengine.backends.sftp import obscure  # rclone's obscure, rclone-readable

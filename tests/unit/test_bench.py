@@ -105,7 +105,7 @@ def test_data_set_is_generated_once_then_reused(tmp_path: Path) -> None:
 REMOTE_ROWS = {"sftp-up-mailstore", "sftp-down-mailstore", "sftp-noop-sync-mailstore",
                "smb-up-mailstore", "smb-down-mailstore", "smb-noop-sync-mailstore",
                "sftp-up-mailstore-t1", "sftp-down-mailstore-t1", "smb-up-mailstore-t1",
-               "smb-down-mailstore-t1"}
+               "smb-down-mailstore-t1", "sftp-up-mailstore-ssh", "sftp-down-mailstore-ssh"}
 
 
 def _alive(pid: int) -> bool:
@@ -141,6 +141,10 @@ def test_remote_endpoints_and_commands(tmp_path: Path) -> None:
     by_name = {r.name: r for r in select_rows(["sftp-*", "smb-*"])}
     up = row_endpoints(by_name["sftp-up-mailstore"], ds, tmp_path, servers)
     assert up.src == str(ds.src) and up.dst == f"benchsftp:{up.dst_disk}"
+    ext_up = row_endpoints(by_name["sftp-up-mailstore-ssh"], ds, tmp_path, servers)
+    assert ext_up.dst == f"benchsftpssh:{ext_up.dst_disk}"
+    ext_down = row_endpoints(by_name["sftp-down-mailstore-ssh"], ds, tmp_path, servers)
+    assert ext_down.src == f"benchsftpssh:{ds.src}"
     down = row_endpoints(by_name["sftp-down-mailstore"], ds, tmp_path, servers)
     assert down.src == f"benchsftp:{ds.src}" and down.dst_disk == tmp_path / "dst" / \
         "sftp-down-mailstore"
@@ -168,11 +172,12 @@ def test_servers_write_a_config_both_tools_accept(tmp_path: Path) -> None:
         assert set(pids) == {"sshd", "smbd"} and all(_alive(p) for p in pids.values())
         conf = servers.conf.read_text()
         assert "[benchsftp]" in conf and "[benchsmb]" in conf and "shell_type = unix" in conf
-        for kind in ("sftp", "smb"):
+        assert "[benchsftpssh]" in conf and "StrictHostKeyChecking=yes" in conf
+        for kind, ext in (("sftp", False), ("sftp", True), ("smb", False)):
             folder = servers.area(kind) / "probe"
-            folder.mkdir(parents=True)
+            folder.mkdir(parents=True, exist_ok=True)
             (folder / f"hello-{kind}.txt").write_text("hi\n")
-            remote = servers.remote_path(kind, folder)
+            remote = servers.remote_path(kind, folder, external_ssh=ext)
             env = servers.env(tool_env())
             for prefix in default_tools().values():
                 res = subprocess.run([*prefix, "lsf", *servers.config_args(), remote],
