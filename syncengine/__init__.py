@@ -12,6 +12,7 @@ __all__ = [
     "__version__",
     "copy",
     "sync",
+    "plan",
     "check",
     "list_files",
     "Filter",
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
     from . import errors
     from .accounting import Stats
-    from .api import check, copy, list_files, sync
+    from .api import check, copy, list_files, plan, sync
     from .checker import CheckOptions, CheckResult
     from .engine import RunResult
     from .filter import Filter
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "copy": ("api", "copy"),
     "sync": ("api", "sync"),
+    "plan": ("api", "plan"),
     "check": ("api", "check"),
     "list_files": ("api", "list_files"),
     "SyncOptions": ("options", "SyncOptions"),

@@ -2,4 +2,5 @@
 
 from .cli import console
 
-console()
+if __name__ == "__main__":  # not again in a spawned child (Dask's local worker processes)
+    console()

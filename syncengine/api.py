@@ -16,9 +16,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # check() imports the checker when it is used: copy and sync start faster
     from typing import Any
 
+    from .actions import Action
     from .checker import CheckOptions, CheckResult
+    from .events import EventCallback
+    from .executors import Executor
+    from .executors.worker import Location
 
-__all__ = ["copy", "sync", "check", "list_files", "open_location", "build_options"]
+__all__ = ["copy", "sync", "plan", "check", "list_files", "open_location", "build_options"]
 
 
 def build_options(options: SyncOptions | None, filters: FilterOptions | None,
@@ -69,13 +73,14 @@ def open_location(spec: str | Backend, *, config_path: str | None = None,
 
 
 def _source(spec: str | Backend, filt: Filter, config_path: str | None, opts: SyncOptions
-            ) -> tuple[Backend, Filter]:
-    """Open the source; a path naming a single file copies just that file (rclone)."""
+            ) -> tuple[Backend, Filter, str | Backend]:
+    """Open the source; a path naming a single file copies just that file (rclone).
+    Also returns the spec of the directory opened (the parent, for a single file)."""
     backend = open_location(spec, config_path=config_path, copy_links=opts.copy_links,
                             links=opts.links)
     entry = backend.stat("")
     if entry is None or entry.is_dir or not isinstance(spec, str):
-        return backend, filt
+        return backend, filt, spec
     if filt.active:
         from .remotes import redact_spec
 
@@ -87,7 +92,7 @@ def _source(spec: str | Backend, filt: Filter, config_path: str | None, opts: Sy
     single = Filter()
     single.files, single.dirs = {name}, set()
     single.single_file = name
-    return backend, single
+    return backend, single, parent
 
 
 def open_backup_dir(spec: str, *, config_path: str | None = None) -> Backend:
@@ -112,18 +117,42 @@ def _parent(spec: str) -> tuple[str, str]:
     return ".", spec
 
 
+def worker_locations(src_spec: str | Backend, src: Backend, dst_spec: str | Backend,
+                     dst: Backend, *, config_path: str | None, options: SyncOptions
+                     ) -> tuple[Location, Location]:
+    """How workers of another process or host open the two sides: their specs (local paths
+    made absolute) with the config. UsageError when a side was given as a Backend object."""
+    from .executors.worker import Location
+
+    if not isinstance(src_spec, str) or not isinstance(dst_spec, str):
+        raise UsageError("a remote executor needs the source and destination as strings "
+                         "(paths, name:path remotes or URLs), not Backend objects")
+    from .remotes import load_config
+
+    cfg = load_config(config_path)  # once for both
+    return (Location.capture(src_spec, src, config=cfg, copy_links=options.copy_links,
+                             links=options.links),
+            Location.capture(dst_spec, dst, config=cfg))
+
+
 def _run(mode: str, src: str | Backend, dst: str | Backend, options: SyncOptions | None,
-         filters: FilterOptions | None, config_path: str | None, overrides: dict[str, Any]
+         filters: FilterOptions | None, config_path: str | None, overrides: dict[str, Any],
+         executor: Executor | None = None, on_event: EventCallback | None = None
          ) -> RunResult:
     opts, fopts = build_options(options, filters, overrides)
     filt = Filter(fopts)
-    src_b, filt = _source(src, filt, config_path, opts)
+    src_b, filt, src_spec = _source(src, filt, config_path, opts)
     dst_b = open_location(dst, config_path=config_path)
     backup = None
     if opts.backup_dir:
         backup = open_backup_dir(opts.backup_dir, config_path=config_path)
     try:
-        return run_copy(mode, src_b, dst_b, filt, opts, backup=backup)
+        locations = None
+        if executor is not None and executor.remote:
+            locations = worker_locations(src_spec, src_b, dst, dst_b, config_path=config_path,
+                                         options=opts)
+        return run_copy(mode, src_b, dst_b, filt, opts, backup=backup, executor=executor,
+                        locations=locations, on_event=on_event)
     finally:
         for b in (src_b, dst_b, backup):
             if b is not None and b is not src and b is not dst:
@@ -132,6 +161,7 @@ def _run(mode: str, src: str | Backend, dst: str | Backend, options: SyncOptions
 
 def copy(src: str | Backend, dst: str | Backend, *, options: SyncOptions | None = None,
          filters: FilterOptions | None = None, config_path: str | None = None,
+         executor: Executor | None = None, on_event: EventCallback | None = None,
          **overrides: Any) -> RunResult:
     """Copy ``src`` to ``dst`` as ``rclone copy`` does: never deletes anything.
 
@@ -140,19 +170,91 @@ def copy(src: str | Backend, dst: str | Backend, *, options: SyncOptions | None 
     (``min_age="1d"``, ``filter=["- *.fdb"]``, ``dry_run=True``). Per-file errors are in
     ``result.errors`` and ``result.exit_code`` is rclone's; set-up errors (bad flags, bad
     filters, missing source directory) raise ``PysyncError`` subclasses.
+
+    ``executor``: what copies the files (default: this process's threads;
+    ``syncengine.executors.DaskExecutor`` for Dask workers, which needs string locations).
+    ``on_event``: called with a ``TransferEvent`` when a file's transfer starts, finishes
+    or fails (from several threads).
     """
-    return _run("copy", src, dst, options, filters, config_path, overrides)
+    return _run("copy", src, dst, options, filters, config_path, overrides, executor,
+                on_event)
 
 
 def sync(src: str | Backend, dst: str | Backend, *, options: SyncOptions | None = None,
          filters: FilterOptions | None = None, config_path: str | None = None,
+         executor: Executor | None = None, on_event: EventCallback | None = None,
          **overrides: Any) -> RunResult:
     """Make ``dst`` identical to ``src`` as ``rclone sync`` does (see ``copy`` for arguments).
 
     Deletes destination-only files after the transfers (``--delete-after``) and only when
-    no error was counted in the run.
+    no error was counted in the run (on the coordinator, whatever executor copies).
     """
-    return _run("sync", src, dst, options, filters, config_path, overrides)
+    return _run("sync", src, dst, options, filters, config_path, overrides, executor,
+                on_event)
+
+
+def plan(src: str | Backend, dst: str | Backend, *, mode: str = "sync",
+         options: SyncOptions | None = None, filters: FilterOptions | None = None,
+         config_path: str | None = None, **overrides: Any) -> Iterator[Action]:
+    """Yield the actions a ``mode`` (``"copy"`` or ``"sync"``) run would carry out: what
+    ``--dry-run`` reports, as typed records (``syncengine.actions``: Copy, Replace,
+    SetMtime, Delete, Mkdir, Rmdir), while the trees are still being compared.
+
+    Nothing is changed on either side. Copies and time updates come in march order;
+    deletions (sync) after them, and only when no error was met (as a real run does);
+    directory removals last. Set-up errors raise as for ``copy``; a listing error ends the
+    stream with the run's error raised (a PysyncError or OSError). Closing the generator
+    early stops the planner.
+    """
+    import queue
+    import threading
+
+    from .engine import plan_run
+
+    opts, fopts = build_options(options, filters, overrides)
+    filt = Filter(fopts)
+    src_b, filt, _ = _source(src, filt, config_path, opts)
+    dst_b = open_location(dst, config_path=config_path)
+    done = object()
+    q: queue.Queue[Any] = queue.Queue(maxsize=1024)
+    stop = threading.Event()
+    outcome: list[RunResult | BaseException] = []
+
+    def put(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def work() -> None:
+        try:
+            outcome.append(plan_run(mode, src_b, dst_b, filt, opts, put, stop=stop))
+        except BaseException as err:  # handed to the consumer below
+            outcome.append(err)
+        finally:
+            put(done)
+
+    thread = threading.Thread(target=work, name="plan", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                break
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+        for b in (src_b, dst_b):
+            if b is not src and b is not dst:
+                b.close()
+    result = outcome[0] if outcome else None
+    if isinstance(result, BaseException):
+        raise result
+    if result is not None and result.error is not None:
+        raise result.error
 
 
 def check(src: str | Backend, dst: str | Backend, *, filters: FilterOptions | None = None,

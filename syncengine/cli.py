@@ -103,8 +103,9 @@ def _add_options(parser: argparse.ArgumentParser, cls: type) -> None:
             group.add_argument(*names, dest=f.name, action="append", default=None,
                                metavar="VALUE", help=m["help"])
         else:
-            metavar = {"goduration": "DURATION", "cmdduration": "DURATION", "str": "STRING",
-                       "bits": "STRING", "bwlimit": "BwTimetable"}.get(
+            metavar = m.get("metavar") or {
+                "goduration": "DURATION", "cmdduration": "DURATION", "str": "STRING",
+                "bits": "STRING", "bwlimit": "BwTimetable"}.get(
                 kind, "|".join(m["choices"]) if kind == "enum" else kind.upper())
             group.add_argument(*names, dest=f.name, default=None, metavar=metavar,
                                type=functools.partial(_checked, m), help=m["help"])
@@ -257,7 +258,9 @@ def _source(ns: argparse.Namespace, spec: str, filt: Any, gopts: GlobalOptions
 
     links = SyncOptions(copy_links=bool(getattr(ns, "copy_links", False)),
                         links=bool(getattr(ns, "links", False)))
-    return _fs_errors(spec, lambda: api._source(spec, filt, gopts.config or None, links))
+    backend, filt, _ = _fs_errors(spec, lambda: api._source(spec, filt, gopts.config or None,
+                                                             links))
+    return backend, filt
 
 
 def _fs_errors(spec: str, fn: Callable[[], T]) -> T:
@@ -316,7 +319,9 @@ def _cmd_size(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
 
 
 def _open_pair(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOptions | None
-               ) -> tuple[Any, Any, Any]:
+               ) -> tuple[Any, Any, Any, str]:
+    """Source, destination, filter, and the spec the source was opened at (the parent
+    directory of a single source file)."""
     from . import api
 
     filt = _filter_from(ns, gopts)
@@ -326,13 +331,13 @@ def _open_pair(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOptions 
     links = bool(getattr(ns, "links", False))
     spec0, spec1 = ns.args[0], ns.args[1]
     if sopts is not None:
-        src, filt = _fs_errors(spec0, lambda: api._source(spec0, filt, cfg, sopts))
+        src, filt, spec0 = _fs_errors(spec0, lambda: api._source(spec0, filt, cfg, sopts))
     else:
         src = _fs_errors(spec0, lambda: api.open_location(spec0, config_path=cfg,
                                                           copy_links=copy_links, links=links))
     dst = _fs_errors(spec1, lambda: api.open_location(spec1, config_path=cfg,
                                                       copy_links=copy_links, links=links))
-    return src, dst, filt
+    return src, dst, filt, spec0
 
 
 def _transfer_command(mode: str) -> Command:
@@ -348,7 +353,8 @@ def _transfer_command(mode: str) -> Command:
             from .record import replace
 
             sopts = replace(sopts, multi_thread_streams_set=True)
-        src, dst, filt = _open_pair(ns, gopts, sopts)
+        executor = _executor(sopts)  # before anything is opened: a missing extra fails fast
+        src, dst, filt, src_spec = _open_pair(ns, gopts, sopts)
         backup = None
         if sopts.backup_dir:
             from .errors import FatalError
@@ -359,12 +365,16 @@ def _transfer_command(mode: str) -> Command:
                 from .engine import refuse_run
 
                 return refuse_run(mode, Stats(), err).exit_code
+        locations = None
+        if executor is not None:
+            locations = api.worker_locations(src_spec, src, ns.args[1], dst,
+                                             config_path=gopts.config or None, options=sopts)
         stats = Stats()
         reporter = StatsReporter(stats, sopts, json_log=gopts.use_json_log)
         reporter.start()
         try:
             result = run_copy(mode, src, dst, filt, sopts, stats=stats, backup=backup,
-                              report_failure=False)
+                              report_failure=False, executor=executor, locations=locations)
         finally:
             reporter.stop()
         reporter.final(failed=result.exit_code != 0)
@@ -378,6 +388,20 @@ def _transfer_command(mode: str) -> Command:
     return handler
 
 
+def _executor(sopts: SyncOptions) -> Any:
+    """The Dask executor ``--dask-scheduler`` (or ``$PYSYNC_DASK_SCHEDULER``) or
+    ``--dask-workers`` asks for, else None (the engine's own threads)."""
+    scheduler = sopts.dask_scheduler or os.environ.get("PYSYNC_DASK_SCHEDULER", "")
+    if not scheduler and sopts.dask_workers <= 0:
+        return None
+    if sopts.dask_workers < 0:
+        raise UsageError(f'invalid argument "{sopts.dask_workers}" for "--dask-workers" flag: '
+                         "must not be negative")
+    from .executors import executor_for
+
+    return executor_for(scheduler, sopts.dask_workers, transfers=sopts.transfers)
+
+
 def _cmd_check(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
     import contextlib
 
@@ -385,7 +409,7 @@ def _cmd_check(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
 
     _check_args("check", ns.args, 2, 2)
     flags = _make(CheckFlags, ns)
-    src, dst, filt = _open_pair(ns, gopts, None)
+    src, dst, filt, _ = _open_pair(ns, gopts, None)
     with contextlib.ExitStack() as stack:
         streams: dict[str, Any] = {}
         for name in ("combined", "missing_on_src", "missing_on_dst", "match", "differ",

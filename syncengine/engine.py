@@ -1,4 +1,5 @@
-"""Orchestration of copy and sync: march, checker and transfer pools, deletions, retries."""
+"""Planning and coordination of copy and sync: march, comparisons, admission (budgets,
+--dry-run, backups), deletions, directory times, retries; execute.Copier copies the files."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from .errors import (
     SourceChangedError,
     UsageError,
 )
+from .execute import NETWORK_ERRNOS, Copier
 from .filter import Filter
 from .listing import format_time
 from .march import name_key, pair_entries, sort_key
@@ -41,13 +43,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["FileError", "RunResult", "run_copy", "exit_code_for", "refuse_run"]
+    from .actions import Action, Copy, Replace
+    from .events import EventCallback
+    from .executors import Executor
+    from .executors.worker import Location
+
+__all__ = ["FileError", "RunResult", "run_copy", "plan_run", "exit_code_for", "refuse_run"]
 
 ERROR_NOT_DELETING = "not deleting files as there were IO errors"
 ERROR_NOT_DELETING_DIRS = "not deleting directories as there were IO errors"
 ERROR_NO_MOVE = "can't use --backup-dir on a remote which doesn't support server-side move or copy"
-_NETWORK_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT, errno.ECONNABORTED,
-                   errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EAGAIN}
+_NETWORK_ERRNOS = NETWORK_ERRNOS
 
 
 @record(frozen=True)
@@ -141,7 +147,9 @@ class _Attempt:
 
     def __init__(self, *, mode: str, src: Backend, dst: Backend, filt: Filter,
                  opts: SyncOptions, stats: Stats, backup: Backend | None,
-                 deadline: float | None, bucket: TokenBucket | None) -> None:
+                 deadline: float | None, bucket: TokenBucket | None,
+                 executor: Executor | None = None, on_event: EventCallback | None = None,
+                 sink: Callable[[Action], None] | None = None) -> None:
         self.mode = mode
         self.sync = mode == "sync"
         self.deleting = self.sync  # False in --delete-before's copy pass, as rclone's
@@ -204,6 +212,15 @@ class _Attempt:
         # --max-transfer with --cutoff-mode soft/cautious: rclone stops the march and starts
         # no new transfer (those running finish), once, with a NOTICE
         self.stopping = threading.Event()
+        # remote executor: batches go to its workers; None: this process copies
+        self.executor = executor if executor is not None and executor.remote else None
+        self.copier = Copier(opts=opts, stats=stats, transferer=self.transferer,
+                             cancel=self.cancel, failed=self._copy_failed,
+                             executor=self.executor, on_event=on_event)
+        # plan(): the actions are handed to ``sink`` instead of being carried out
+        self.sink = sink
+        if sink is not None:
+            self.set_dir_times = False  # directory times are the coordinator's, not actions
 
     # ----- errors ------------------------------------------------------------------------
 
@@ -220,6 +237,8 @@ class _Attempt:
             self.fatal = err
             log.error(None, f"Cancelling sync due to fatal error: {err}")
             self.cancel.set()
+            if self.executor is not None:
+                self.executor.stop()  # batches queued on the workers copy nothing
 
     # ----- march -------------------------------------------------------------------------
 
@@ -457,16 +476,21 @@ class _Attempt:
                     self.error(d.path, err, log_it="Source and destination exist but do not "
                                f"match: {err}")
                     return
-                self._queue_transfer(transfers, s, d, d.path)
+                self._queue_transfer(transfers, s, d, d.path, decision.reason)
             elif decision.action == SET_MTIME:
-                self._set_mtime(s, d)
+                self._set_mtime(s, d, decision.reason)
         except Exception as err:  # counted per file, never swallowed
             self.error(s.path, err, log_it=f"Failed to check: {err}" if not isinstance(
                 err, PysyncError) else str(err))
         finally:
             self.stats.end_check(s.path)
 
-    def _set_mtime(self, s: Entry, d: Entry) -> None:
+    def _set_mtime(self, s: Entry, d: Entry, reason: str = "") -> None:
+        if self.sink is not None:
+            from . import actions
+
+            self.sink(actions.SetMtime(s.path, d.path, s.size, s.mtime_ns, reason))
+            return
         if self.opts.dry_run:
             log.notice(s.path, "Skipped update modification time as --dry-run is set (size "
                        f"{format_size_short(s.size)})")
@@ -478,17 +502,39 @@ class _Attempt:
             return
         log.info(s.path, "Updated modification time in destination")
 
-    def _queue_transfer(self, transfers: _Pool, s: Entry, d: Entry | None, dst_path: str
-                        ) -> None:
+    def _queue_transfer(self, transfers: _Pool, s: Entry, d: Entry | None, dst_path: str,
+                        reason: str = "") -> None:
+        if self.sink is not None:
+            from . import actions
+
+            self.sink(actions.copy_action(s, d, dst_path, reason))
+            return
         self.stats.add_total_transfer(s.size)
         self._mark_modified(dst_path.rpartition("/")[0])
+        if self.executor is not None:
+            transfers.submit(lambda: self._transfer_remote([(s, d, dst_path)]))
+            return
         transfers.submit(lambda: self._transfer(s, d, dst_path))
 
     def _queue_batch(self, transfers: _Pool, batch: list[Entry]) -> None:
         """New small files of one directory, copied one after the other by one worker: the
         per-file cost of the pool (task, future, wake-ups) is paid once per batch."""
+        if self.sink is not None:
+            from . import actions
+
+            for s in batch:
+                self.sink(actions.copy_action(s, None, s.path))
+            return
         self.stats.add_total_transfer(sum(e.size for e in batch), count=len(batch))
         self._mark_modified(batch[0].path.rpartition("/")[0])
+        if self.executor is not None and self.opts.max_transfer < 0:  # one task for the batch
+            items: list[tuple[Entry, Entry | None, str]] = [(s, None, s.path) for s in batch]
+            transfers.submit(lambda: self._transfer_remote(items))
+            return
+        if self.executor is not None:  # --max-transfer: each file admitted when it starts
+            for s in batch:
+                transfers.submit(lambda s=s: self._transfer_remote([(s, None, s.path)]))
+            return
 
         def run() -> None:
             for s in batch:
@@ -497,15 +543,27 @@ class _Attempt:
         transfers.submit(run)
 
     def _transfer(self, s: Entry, d: Entry | None, dst_path: str) -> None:
+        admitted = self._admit(s, d, dst_path)
+        if admitted is None:
+            return
+        replacing, dst_path, old = admitted
+        self.copier.copy(s, dst_path, replacing, old)
+
+    def _admit(self, s: Entry, d: Entry | None, dst_path: str
+               ) -> tuple[bool, str, Entry | None] | None:
+        """The coordinator's part before a copy: cancellation, --max-duration, --dry-run,
+        the --max-transfer budget, and the backup of the file being replaced. Returns
+        ``(replacing, destination path, old entry)``, or None when the file is not to be
+        copied (all said and counted here)."""
         if self.cancel.is_set() or self.stopping.is_set():
             self.stats.dequeue_transfer(s.size)
-            return
+            return None
         o = self.opts
         if self.deadline is not None and time.monotonic() > self.deadline:
             self.stats.dequeue_transfer(s.size)
             self.error(s.path, MaxDurationError("max transfer duration reached as set by "
                                                 "--max-duration"))
-            return
+            return None
         if o.dry_run:  # rclone: a dry run skips the copy before any budget check
             if d is not None and (self.backup is not None or o.suffix):
                 self._move_to_backup(d, deleting=False)
@@ -514,7 +572,7 @@ class _Attempt:
             self.stats.dry_run_transfer(s.path, s.size)
             with self._lock:
                 self.transfers += 1
-            return
+            return None
         if o.max_transfer >= 0:
             mode = o.cutoff_mode.upper()
             so_far = (self.stats.bytes_with_pending() + s.size if mode == "CAUTIOUS"
@@ -525,7 +583,7 @@ class _Attempt:
                 self.stats.dequeue_transfer(s.size)
                 if mode == "HARD":
                     self.error(s.path, err, log_it=f"Failed to copy: {err}")
-                    return
+                    return None
                 # graceful (rclone's no-retry error): counted, not logged per file; the
                 # first one stops the march and every transfer not yet started
                 err.fatal = False
@@ -535,7 +593,9 @@ class _Attempt:
                     self.stopping.set()
                 if first:
                     log.notice(None, f"{err} - stopping transfers")
-                return
+                    if self.executor is not None:
+                        self.executor.stop(running=False)  # queued batches start nothing
+                return None
         replacing = d is not None
         if d is not None and (self.backup is not None or o.suffix):
             try:
@@ -543,66 +603,44 @@ class _Attempt:
             except Exception as err:  # logged where it happened (rclone: no "Failed to copy")
                 self.stats.dequeue_transfer(s.size)
                 self.error(d.path, err)
-                return
+                return None
             replacing = False
             dst_path = s.path  # the old name moved away: the copy takes the source's
-        try:
-            self._copy_with_low_level_retries(s, dst_path, replacing, d if replacing else None)
+        return replacing, dst_path, d if replacing else None
+
+    def _copy_failed(self, s: Entry, err: BaseException) -> None:
+        """Count (or, with --skip-changing, excuse) the failed copy of ``s`` and log it."""
+        if isinstance(err, SourceChangedError):
             with self._lock:
-                self.transfers += 1
-        except Exception as err:
-            if isinstance(err, SourceChangedError):
-                with self._lock:
-                    self.skipped_changing.append(s.path)
-            if self._skips(err):
-                # --skip-changing: a live file is left for a later run, not an error
-                self.stats.skipped_changing()
-                log.notice(s.path, f"Skipped copy: {err} (--skip-changing: left for a later "
-                           "run)")
-                return
-            if isinstance(err, interrupt.InterruptedRunError):
-                # the process is exiting on a signal: rclone says nothing of the transfers it
-                # cuts short, so neither do we (the error still counts)
-                self.error(s.path, err)
-                return
-            self.error(s.path, err, log_it=None if getattr(err, "logged", False)
-                       else f"Failed to copy: {err}")
-            note = getattr(err, "partial_note", None)
-            if note is not None:
-                log.info(*note)
+                self.skipped_changing.append(s.path)
+        if self.copier.skips(err):
+            # --skip-changing: a live file is left for a later run, not an error
+            self.stats.skipped_changing()
+            log.notice(s.path, f"Skipped copy: {err} (--skip-changing: left for a later run)")
+            return
+        if isinstance(err, interrupt.InterruptedRunError):
+            # the process is exiting on a signal: rclone says nothing of the transfers it
+            # cuts short, so neither do we (the error still counts)
+            self.error(s.path, err)
+            return
+        self.error(s.path, err, log_it=None if getattr(err, "logged", False)
+                   else f"Failed to copy: {err}")
+        note = getattr(err, "partial_note", None)
+        if note is not None:
+            log.info(*note)
 
-    def _skips(self, err: BaseException) -> bool:
-        """True when ``err`` leaves the file for a later run instead of failing it."""
-        return self.opts.skip_changing and isinstance(err, SourceChangedError)
+    def _transfer_remote(self, items: list[tuple[Entry, Entry | None, str]]) -> None:
+        """Admit ``items`` (source, replaced destination entry, destination path) and copy
+        those admitted as one batch on the remote executor."""
+        from . import actions
 
-    def _copy_with_low_level_retries(self, s: Entry, dst_path: str, replacing: bool,
-                                     old: Entry | None = None) -> None:
-        """One transfer, retried up to --low-level-retries times on transient errors only."""
-        tries = max(1, self.opts.low_level_retries)
-        # one accounting Transfer for all the tries, as rclone: a retried error is not
-        # counted, and the bytes of a failed try are not reported as transferred
-        tr = self.stats.start_transfer(s.path, s.size)
-        failure: BaseException | None = None
-        try:
-            for n in range(1, tries + 1):
-                try:
-                    self.transferer.copy(s, dst_path, replacing=replacing, tr=tr, old=old)
-                    return
-                except (ConnectionError, TimeoutError, OSError) as err:
-                    transient = isinstance(err, (ConnectionError, TimeoutError)) or \
-                        getattr(err, "errno", None) in _NETWORK_ERRNOS
-                    if not transient or n == tries or self.cancel.is_set():
-                        raise
-                    log.debug(s.path, f"Received error: {err} - low level retry {n}/{tries}")
-                    tr.restart()
-        except BaseException as err:
-            failure = err
-            raise
-        finally:
-            if failure is not None and self._skips(failure):
-                tr.discard()
-            else:
-                tr.done(failure)
+        batch: list[Copy | Replace] = []
+        for s, d, dst_path in items:
+            admitted = self._admit(s, d, dst_path)
+            if admitted is not None:
+                batch.append(actions.copy_action(s, admitted[2], admitted[1]))
+        if batch:
+            self.copier.copy_remote(batch)
 
     # ----- deletions ---------------------------------------------------------------------
 
@@ -647,6 +685,11 @@ class _Attempt:
             self.error("", FatalError(text) if fatal else PysyncError(text))
 
     def _delete_checked(self, d: Entry) -> None:
+        if self.sink is not None:
+            from . import actions
+
+            self.sink(actions.Delete(d.path, d.size))
+            return
         if self.opts.dry_run:
             if self.backup is not None or self.opts.suffix:
                 self._move_to_backup(d, deleting=True)
@@ -799,6 +842,11 @@ class _Attempt:
 
         True: made with its time; False: not made, or made without a time; None: failed
         with a counted error."""
+        if self.sink is not None:
+            from . import actions
+
+            self.sink(actions.Mkdir(path, mtime_ns))
+            return False
         if self.opts.dry_run:
             log.notice(path, "Skipped make directory as --dry-run is set")
             return False
@@ -849,6 +897,11 @@ class _Attempt:
         if not self.dirs_to_remove:
             return
         for path in sorted(self.dirs_to_remove, key=lambda p: (-p.count("/"), p)):
+            if self.sink is not None:
+                from . import actions
+
+                self.sink(actions.Rmdir(path))
+                continue
             if self.opts.dry_run:
                 log.notice(path, "Skipped remove directory as --dry-run is set")
                 continue
@@ -955,7 +1008,12 @@ class _Attempt:
     def run(self) -> None:
         """Run the attempt; errors are counted in ``self.errors``, fatal ones also raised."""
         o = self.opts
-        transfers = _Pool(o.transfers, "transfer", max(16, o.transfers * 4))
+        width = o.transfers
+        if self.executor is not None and o.max_transfer < 0:
+            # one thread waits for each batch on the workers; with --max-transfer only
+            # --transfers at once, so that the budget admits files as the threads do
+            width = max(2, min(256, 2 * self.executor.slots()))
+        transfers = _Pool(width, "transfer", max(16, width * 4))
         checkers = _Pool(o.checkers, "checker", max(64, o.checkers * 8))
         try:
             if self.sync and self.delete_mode == "before":
@@ -988,6 +1046,7 @@ class _Attempt:
                 self.cancel.set()
             transfers.shutdown()
             checkers.shutdown()
+            self.transfers += self.copier.done
             if self._readahead is not None:
                 self._readahead.shutdown(wait=True, cancel_futures=True)
                 self._listings.clear()
@@ -1101,13 +1160,55 @@ def refuse_run(mode: str, stats: Stats, err: FatalError) -> RunResult:
 
 def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOptions, *,
              stats: Stats | None = None, backup: Backend | None = None,
-             report_failure: bool = True) -> RunResult:
+             report_failure: bool = True, executor: Executor | None = None,
+             locations: tuple[Location, Location] | None = None,
+             on_event: EventCallback | None = None) -> RunResult:
     """Run ``copy`` or ``sync`` with rclone's whole-run retries; never raises for per-file
     errors (they are in the result); raises UsageError/FatalError for refused set-ups.
 
     ``report_failure=False`` leaves the closing ``Failed to <mode>: ...`` NOTICE to the
     caller (the CLI logs it after the final stats block, where rclone does: see
-    ``failure_message``)."""
+    ``failure_message``).
+
+    ``executor``: who copies (default: this process's threads). A remote one (Dask) needs
+    ``locations``, how its workers open the source and destination; it is started here and
+    closed when the run ends (a lost scheduler is a fatal error of the run). ``on_event``
+    gets a TransferEvent for every file started, finished or failed.
+    """
+    if executor is not None and executor.remote:
+        if locations is None:
+            raise UsageError("a remote executor needs the locations its workers open")
+        try:
+            return _run_copy(mode, src, dst, filt, opts, stats=stats, backup=backup,
+                             report_failure=report_failure, executor=executor,
+                             locations=locations, on_event=on_event)
+        finally:
+            executor.close()
+    return _run_copy(mode, src, dst, filt, opts, stats=stats, backup=backup,
+                     report_failure=report_failure, on_event=on_event)
+
+
+def _job(src: Backend, dst: Backend, opts: SyncOptions, locations: tuple[Location, Location]
+         ) -> Any:
+    """The settings every worker batch of this run carries."""
+    import uuid
+
+    from .executors.worker import Job
+
+    kind = None if opts.ignore_checksum else common_hash(src, dst)
+    rate = 0.0
+    bucket = _bucket(opts.bwlimit)
+    if bucket is not None:
+        rate = bucket.rate
+    return Job(uuid.uuid4().hex[:12], locations[0], locations[1], opts, kind,
+               log.LOGGER.getEffectiveLevel(), rate)
+
+
+def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOptions, *,
+              stats: Stats | None, backup: Backend | None, report_failure: bool = True,
+              executor: Executor | None = None,
+              locations: tuple[Location, Location] | None = None,
+              on_event: EventCallback | None = None) -> RunResult:
     if mode not in ("copy", "sync"):
         raise UsageError(f"unknown mode {mode!r}")
     if sum((opts.delete_before, opts.delete_during, opts.delete_after)) > 1:
@@ -1141,6 +1242,8 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
                    "(e.g. changed recently) counts as absent, so its older destination copy "
                    "WILL BE DELETED - this matches rclone; prefer copy for live data")
     bucket = _bucket(opts.bwlimit)
+    if executor is not None and locations is not None:
+        executor.start(_job(src, dst, opts, locations))
     deadline = time.monotonic() + opts.max_duration / 1e9 if opts.max_duration > 0 else None
     retries = max(1, opts.retries)
     attempt_no = 0
@@ -1150,7 +1253,8 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
     last: _Attempt | None = None
     for attempt_no in range(1, retries + 1):
         attempt = _Attempt(mode=mode, src=src, dst=dst, filt=filt, opts=opts, stats=stats,
-                           backup=backup, deadline=deadline, bucket=bucket)
+                           backup=backup, deadline=deadline, bucket=bucket,
+                           executor=executor, on_event=on_event)
         last = attempt
         attempt.run()
         transfers += attempt.transfers
@@ -1210,6 +1314,32 @@ def failure_message(mode: str, result: RunResult) -> str | None:
     if n > 1:
         return f"Failed to {mode} with {n} errors: last error was: {result.error}"
     return f"Failed to {mode}: {result.error}"
+
+
+def plan_run(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOptions,
+             sink: Callable[[Action], None], *, stop: threading.Event | None = None
+             ) -> RunResult:
+    """The planner alone: list, filter, march and compare as a ``--dry-run`` ``mode`` run
+    does and hand every action to ``sink`` (from the march and checker threads) instead of
+    carrying it out. Deletions come after every copy, as ``--delete-after`` orders them.
+    ``stop`` set: stop early. Nothing is changed on either side."""
+    if mode not in ("copy", "sync"):
+        raise UsageError(f"unknown mode {mode!r}")
+    from .record import replace
+
+    popts = replace(opts, dry_run=True, retries=1)
+    stats = Stats()
+    attempt = _Attempt(mode=mode, src=src, dst=dst, filt=filt, opts=popts, stats=stats,
+                       backup=None, deadline=None, bucket=None, sink=sink)
+    if stop is not None:
+        attempt.cancel = stop
+    try:
+        attempt.run()
+    except DirNotFoundError as missing:
+        attempt.errors.append(FileError("", missing))
+    final = attempt.fatal or (_pick_error(attempt.errors) if attempt.errors else None)
+    return RunResult(stats=stats.snapshot(), errors=list(attempt.errors), error=final,
+                     exit_code=exit_code_for(final))
 
 
 def _pick_error(errors: list[FileError]) -> BaseException:

@@ -2,6 +2,7 @@
 
     PysyncError (Exception)                        exit 1
     ├── UsageError                                 exit 2   bad flags, values, combinations
+    ├── MissingDependencyError                     exit 2   an optional extra not installed
     ├── ConfigError                                exit 1   rules files, config files
     │   └── FilterError                            exit 1   malformed rule, bad glob, ...
     ├── DirNotFoundError (+ FileNotFoundError)     exit 3
@@ -36,6 +37,7 @@ __all__ = [
     "EXIT_SKIPPED_CHANGING",
     "PysyncError",
     "UsageError",
+    "MissingDependencyError",
     "ConfigError",
     "FilterError",
     "DirNotFoundError",
@@ -101,6 +103,17 @@ class UsageError(PysyncError):
 
     exit_code = EXIT_USAGE
     reference = "usage"
+    retryable = False
+    fatal = True
+
+
+class MissingDependencyError(PysyncError):
+    """A flag needs an optional extra that is not installed, e.g. ``pysync[dask]`` (exit 2).
+
+    Rendered as one line that says what to install (no usage hint: the flag was right)."""
+
+    exit_code = EXIT_USAGE
+    reference = "missing-dependency"
     retryable = False
     fatal = True
 

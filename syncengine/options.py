@@ -308,6 +308,16 @@ class SyncOptions:
     skip_changing: bool = option(False, flag="--skip-changing", kind="bool", group="Migration",
                                  help="Leave files that change while being copied for a later "
                                       "run: NOTICE, no error, exit code 11 if any (pysync only)")
+    dask_scheduler: str = option("", flag="--dask-scheduler", kind="str", group="Scale out",
+                                 metavar="ADDR",
+                                 help="Run the transfers on the Dask workers of the scheduler "
+                                      "at ADDR, e.g. tcp://host:8786 (default "
+                                      "$PYSYNC_DASK_SCHEDULER; needs pysync[dask]; pysync "
+                                      "only)")
+    dask_workers: int = option(0, flag="--dask-workers", kind="int", group="Scale out",
+                               metavar="N",
+                               help="Run the transfers on N Dask worker processes started on "
+                                    "this machine (needs pysync[dask]; pysync only)")
     no_unicode_normalization: bool = option(False, flag="--no-unicode-normalization",
                                             kind="bool", group="Config",
                                             help="Don't normalize unicode characters in "

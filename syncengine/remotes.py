@@ -734,11 +734,14 @@ _NOT_STORAGE_OPTIONS = frozenset({"type", "protocol", "description"})
 class _Resolver:
     """One ``open_backend`` call: the lazily loaded config and the alias chain."""
 
-    def __init__(self, config_path: str | None, copy_links: bool, links: bool) -> None:
+    def __init__(self, config_path: str | None, copy_links: bool, links: bool,
+                 config: RcloneConfig | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
         self.config_path = config_path
         self.copy_links = copy_links
         self.links = links
-        self._config: RcloneConfig | None = None
+        self._config: RcloneConfig | None = config
+        self.environ = environ
 
     @property
     def config(self) -> RcloneConfig:
@@ -757,9 +760,10 @@ class _Resolver:
             return self._local(parsed.path, {})
         if parsed.name.startswith(":"):
             kind = parsed.name[1:]
-            options = {**backend_env_options(kind), **parsed.config}
+            options = {**backend_env_options(kind, self.environ), **parsed.config}
         else:
-            options = remote_options(self.config, parsed.name, parsed.config)
+            options = remote_options(self.config, parsed.name, parsed.config,
+                                     environ=self.environ)
             if "type" not in options:
                 raise ConfigError(f'didn\'t find section in config file ("{parsed.name}")')
             kind = options["type"]
@@ -848,7 +852,7 @@ class _Resolver:
             return self._local(LocalFileSystem._strip_protocol(spec) or "/", {})
         if protocol in _OWN_URL_PROTOCOLS and spec[len(protocol):].startswith("://"):
             kind, url_opts, path = _url_options(spec, protocol)
-            options = {**backend_env_options(kind), **url_opts}
+            options = {**backend_env_options(kind, self.environ), **url_opts}
             name = ":" + kind
             return self._open_type(kind, ParsedSpec(name, path, name), options, ())
         for part in spec.split("::"):
@@ -864,16 +868,19 @@ class _Resolver:
 
 
 def open_backend(spec: str, *, config_path: str | None = None, copy_links: bool = False,
-                 links: bool = False) -> Backend:
+                 links: bool = False, config: RcloneConfig | None = None,
+                 environ: Mapping[str, str] | None = None) -> Backend:
     """The backend rooted at ``spec``.
 
     ``spec`` is a local path (absolute, relative or ``~``), ``remote:path`` (from the config
     file, see :func:`load_config`; ``remote,opt=val:path`` overrides options), ``:type:path``
     or ``:type,opt=val:path`` (on the fly), or an fsspec URL (``memory://x``; ``file://`` is
     local). ``copy_links``/``links`` are rclone's ``-L``/``-l`` for local backends.
+    ``config``/``environ`` (a worker of another process or host): use this config instead
+    of reading a file, and these variables instead of ``os.environ`` for remote options.
     Raises ConfigError (exit 1) for bad specs, unknown remotes and unsupported types.
     """
-    return _Resolver(config_path, copy_links, links).open(spec)
+    return _Resolver(config_path, copy_links, links, config, environ).open(spec)
 
 
 def remote_description(backend: Backend) -> str:
