@@ -349,6 +349,10 @@ class Transferer:
                 if self._resumable(size) and not isinstance(
                         e, (SourceChangedError, CorruptedError)) and not _disk_full(e):
                     log.info(tmp, "Keeping partial file for --resume")
+                elif getattr(e, "partially_written", False):
+                    self._remove_partially_written(tmp, e)
+                    if self._resumable(size):
+                        resume.remove_manifest(self.dst, tmp)
                 else:
                     note = self._remove_failed(tmp)
                     if note is not None:  # logged after the copy's own error, as rclone
@@ -593,6 +597,10 @@ class Transferer:
             if self._dst_local and size > 0 and hasattr(writer, "fileno"):
                 preallocate(writer.fileno(), size)  # a full disk fails here, as in rclone
             write = writer.write
+        except BaseException:
+            writer.close()
+            raise
+        try:
             while True:
                 if self.cancel.is_set():
                     raise PysyncError("transfer cancelled")
@@ -630,6 +638,15 @@ class Transferer:
             fileno = getattr(writer, "fileno", None)
             if fileno is not None and self._dst_local:
                 written = os.fstat(fileno()).st_size
+        except Exception as e:
+            # rclone's local Update: an error while the data is written (a read, a write, a
+            # source change, the hard --max-transfer cut) removes the partial itself
+            if self._dst_local and not isinstance(e, interrupt.InterruptedRunError):
+                try:
+                    e.partially_written = True  # type: ignore[attr-defined]
+                except AttributeError:
+                    pass
+            raise
         finally:
             writer.close()
         if done and rh is not None and total == size:
@@ -745,6 +762,17 @@ class Transferer:
                     f'corrupted on transfer: {self.hash_kind} hashes differ '
                     f'src({self.src.describe()}) "{digest}" vs dst({self.dst.describe()}) '
                     f'"{other}"')
+
+    def _remove_partially_written(self, tmp: str, err: BaseException) -> None:
+        """A local partial file cut short while written: removed with rclone's local
+        backend's NOTICE (its copy code then finds nothing left to remove)."""
+        log.notice(tmp, f"Removing partially written file on error: {err}")
+        try:
+            self.dst.remove(tmp)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            log.error(tmp, f"Failed to remove partially written file: {e}")
 
     def _remove_failed(self, tmp: str) -> str | None:
         """Remove the partial file of a failed copy, if there is one. Returns rclone's
