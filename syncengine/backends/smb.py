@@ -1290,7 +1290,8 @@ class SmbBackend:
         directory whose entries fit one (up to 1 MiB) answer; a larger one is listed again
         with one QUERY_DIRECTORY exchange per batch. No stat per entry; times keep the full
         100 ns FILETIME resolution. ``want_stat`` is accepted for the walker's names-only
-        listings: sizes and times come at no extra cost here.
+        listings: sizes and times come at no extra cost here. Entries come sorted by their
+        server names, as rclone's SMB client lists them.
         """
         where = self._where(path)
         share, _ = self._split(path)
@@ -1322,6 +1323,9 @@ class SmbBackend:
             # a handle whose CLOSE failed may linger on the server: drop that connection
             self._pool.release(slot, broken=broken or state.drop)
         decode = self.from_server
+        # rclone's SMB client (go-smb2's ReadDir) sorts a listing by the server's names:
+        # of case or NFC/NFD twins the march keeps the first in that order, so must pysync
+        records = sorted(records, key=_record_name)
         for name, attrs, write_time, size in records:
             if name in (".", ".."):
                 continue
@@ -1539,6 +1543,10 @@ def _os_error(code: int, status: str, where: str) -> OSError:
 
 
 _Record = tuple[str, int, int, int]
+
+
+def _record_name(record: _Record) -> str:
+    return record[0]
 
 
 class _OpenError(Exception):

@@ -696,6 +696,37 @@ class TestSmb:
         assert e is not None and e.size == 1
         assert backend.features.case_insensitive
 
+    def test_listing_is_sorted_by_server_name(self, backend: SmbBackend,
+                                              smbd_server: SmbdServer) -> None:  # noqa: F811
+        """rclone's SMB client sorts a listing by name (go-smb2's ReadDir), whatever order
+        the server sends; the march keeps the first of case or NFC/NFD twins in it."""
+        on_share = smbd_server.share_path / backend.base.rsplit("/", 1)[-1]
+        for name in ("index@.fdb", "zz", "INDEX@.FDB", "nai\u0308ve", "na\u00efve", "B"):
+            (on_share / name).write_bytes(b"x")
+        names = [e.name for e in backend.list_dir("")]
+        assert names == sorted(names)
+        assert names.index("INDEX@.FDB") < names.index("index@.fdb")
+        assert names.index("nai\u0308ve") < names.index("na\u00efve")
+
+    def test_case_twins_pair_with_the_first_listed_destination_twin(
+            self, conf: Path, smbd_server: SmbdServer, tmp_path: Path) -> None:  # noqa: F811
+        """A source file pairs with the destination twin rclone keeps (``INDEX@.FDB`` lists
+        before ``index@.fdb``): that one is replaced, the other is left alone."""
+        src = tmp_path / "src"
+        src.mkdir()
+        (src / "index@.fdb").write_bytes(b"new")
+        sub = f"twins-{uuid.uuid4().hex[:8]}"
+        on_share = smbd_server.share_path / sub
+        on_share.mkdir()
+        (on_share / "index@.fdb").write_bytes(b"old lower")
+        (on_share / "INDEX@.FDB").write_bytes(b"old upper")
+        res = pysync("copy", "--config", str(conf), str(src), f"smbt:{smbd_server.share}/{sub}",
+                     "-v")
+        assert res.returncode == 0, res.stderr
+        assert "index@.fdb: Copied (replaced existing) to: INDEX@.FDB" in res.stderr
+        assert (on_share / "INDEX@.FDB").read_bytes() == b"new"
+        assert (on_share / "index@.fdb").read_bytes() == b"old lower"
+
     def test_idle_connections_are_closed(self, smbd_server: SmbdServer,  # noqa: F811
                                          obscured: str) -> None:
         opts = {**smbd_server.options(obscured), "idle_timeout": "200ms"}
