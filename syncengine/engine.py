@@ -881,11 +881,11 @@ class _Attempt:
                     self.error(path, failed)
                     return None
             return False
-        except (FileExistsError, NotADirectoryError) as err:
-            log.debug(path, f"Failed to make directory: {err}")  # a file is in the way
-            return False
         except OSError as err:
-            self.error(path, err, log_it=f"Failed to make directory: {err}")
+            # rclone's Mkdir counts its error (a file in the way too: sftp's "is a file not
+            # a directory", smb's "not a directory") and logs nothing; no delayed time
+            log.debug(path, f"Failed to make directory: {err}")
+            self.error(path, err)
             return None
 
     def remove_dirs(self) -> None:

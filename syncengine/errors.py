@@ -50,6 +50,7 @@ __all__ = [
     "MaxTransferError",
     "NoTransferError",
     "MaxDurationError",
+    "worded",
 ]
 
 EXIT_OK = 0
@@ -215,3 +216,21 @@ class MaxDurationError(PysyncError):
     reference = "max-duration"
     retryable = False
     fatal = True
+
+
+_WORDED_CLASSES: dict[type[OSError], type[OSError]] = {}
+
+
+def worded(code: int, text: str, *, like: type[OSError] | None = None) -> OSError:
+    """An OSError with errno ``code`` (of the subclass Python picks for it, e.g.
+    NotADirectoryError, or of ``like``) whose ``str()`` is exactly ``text``: an error a
+    remote backend words as rclone's backend does (``Put mkParentDir failed: ...``), never
+    ``[Errno n] ...: '<server path>'``. ``except FileNotFoundError`` and the retry classes
+    still apply. ``err.worded`` is True."""
+    base = like or type(OSError(code, text))
+    cls = _WORDED_CLASSES.get(base)
+    if cls is None:
+        cls = type(base.__name__, (base,), {"__str__": lambda self: str(self.strerror),
+                                            "worded": True, "__module__": __name__})
+        _WORDED_CLASSES[base] = cls
+    return cls(code, text)

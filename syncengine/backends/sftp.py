@@ -84,9 +84,10 @@ from paramiko.sftp_attr import SFTPAttributes
 
 from .. import log
 from ..confvalues import obscure, parse_bool, reveal
-from ..errors import ConfigError, DirNotFoundError, PysyncError
+from ..errors import ConfigError, DirNotFoundError, PysyncError, worded
 from ..hashing import canonical
 from ..record import field, record
+from ..units import go_quote
 from .base import Entry, Features
 from .pool import Lease, Pool
 
@@ -150,6 +151,32 @@ class HostKeyError(ConfigError):
 
     reference = "sftp-host-key"
     exit_code = 7
+
+
+#: pkg/sftp's names of the SFTP status codes (its StatusError text)
+_FX_NAMES = {1: "SSH_FX_EOF", 2: "SSH_FX_NO_SUCH_FILE", 3: "SSH_FX_PERMISSION_DENIED",
+             4: "SSH_FX_FAILURE", 5: "SSH_FX_BAD_MESSAGE", 6: "SSH_FX_NO_CONNECTION",
+             7: "SSH_FX_CONNECTION_LOST", 8: "SSH_FX_OP_UNSUPPORTED"}
+
+
+def _status_text(code: int, text: str) -> str:
+    """An SFTP status error as rclone prints it: pkg/sftp turns "no such file" and
+    "permission denied" into Go's os errors, anything else reads ``sftp: "<text>" (SSH_FX_...)``."""
+    if code == 2:
+        return "file does not exist"
+    if code == 3:
+        return "permission denied"
+    return f"sftp: {go_quote(text)} ({_FX_NAMES.get(code, f'SSH_FX_UNKNOWN({code})')})"
+
+
+def _rclone_error(what: str, err: OSError) -> OSError:
+    """``err`` worded as rclone's sftp backend wraps it: ``<what>: <pkg/sftp's text>``, of
+    the same class and errno (an error already worded keeps its own text after ``what``)."""
+    text = getattr(err, "sftp_text", None) or str(err)
+    if err.errno is None:
+        return worded(errno.EIO, f"{what}: {text}")
+    return worded(err.errno, f"{what}: {text}", like=type(err) if not getattr(
+        err, "worded", False) else type(err).__mro__[1])
 
 
 def _errno_error(code: int, message: str, path: str | None = None) -> OSError:
@@ -652,7 +679,8 @@ def _lock_file(fd: int) -> None:
 class _SftpClient(paramiko.SFTPClient):
     """paramiko's client, keeping the extensions the server announces in its VERSION, with
     fewer copies per packet: a packet read in pieces is joined once (paramiko: ``out += x``
-    per piece), a partial send resumes on a view (paramiko: ``out = out[n:]``)."""
+    per piece), a partial send resumes on a view (paramiko: ``out = out[n:]``). A status
+    error carries ``sftp_text``, the words rclone's SFTP client (pkg/sftp) has for it."""
 
     extensions: dict[str, bytes]
 
@@ -675,6 +703,20 @@ class _SftpClient(paramiko.SFTPClient):
             if n <= 0:
                 raise EOFError()
             view = view[n:]
+
+    def _convert_status(self, msg: Message) -> None:
+        """paramiko's errors for a status (EOFError, OSError with ENOENT, EACCES or no
+        errno), the OSErrors with ``sftp_text``."""
+        code = msg.get_int()
+        text = msg.get_text()
+        if code == 0:
+            return
+        if code == 1:
+            raise EOFError(text)
+        err = OSError(errno.ENOENT, text) if code == 2 else \
+            OSError(errno.EACCES, text) if code == 3 else OSError(text)
+        err.sftp_text = _status_text(code, text)  # type: ignore[attr-defined]
+        raise err
 
     def _send_version(self) -> int:
         m = Message()
@@ -1686,7 +1728,8 @@ class SftpBackend:
 
     def _map_error(self, err: BaseException, conn: _Conn, path: str | None) -> BaseException:
         """A paramiko/socket exception as the OSError (or PysyncError) the engine expects."""
-        if isinstance(err, (PysyncError, KeyboardInterrupt, SystemExit)):
+        if isinstance(err, (PysyncError, KeyboardInterrupt, SystemExit)) or getattr(
+                err, "worded", False):
             return err
         alive = conn.alive()
         if isinstance(err, OSError) and err.errno in (errno.ENOENT, errno.EACCES) and alive:
@@ -2050,11 +2093,20 @@ class SftpBackend:
         flags = SFTP_FLAG_WRITE | SFTP_FLAG_CREATE | SFTP_FLAG_TRUNC
 
         def make(lease: Lease[_Conn], client: _SftpClient) -> BinaryIO:
+            # errors worded as rclone's Put: mkParentDir, then Update's create
             try:
-                handle = self._open_handle(client, full, flags)
-            except FileNotFoundError:
-                self._mkdirs(client, posixpath.dirname(full))
-                handle = self._open_handle(client, full, flags)
+                try:
+                    handle = self._open_handle(client, full, flags)
+                except FileNotFoundError:
+                    try:
+                        self._mkdirs(client, posixpath.dirname(full))
+                    except OSError as err:
+                        raise _rclone_error("Put mkParentDir failed", err) from None
+                    handle = self._open_handle(client, full, flags)
+            except OSError as err:
+                if getattr(err, "worded", False) or not hasattr(err, "sftp_text"):
+                    raise
+                raise _rclone_error("Update Create failed", err) from None
             return cast(BinaryIO, _Writer(self, lease, handle, full, self._chunk,
                                           self._depth(self.opts.disable_concurrent_writes)))
 
@@ -2088,18 +2140,27 @@ class SftpBackend:
         self._rename_full(self.full(src), self.full(dst))
 
     def _rename_full(self, fsrc: str, fdst: str) -> None:
-        """Rename server path ``fsrc`` over ``fdst``, creating ``fdst``'s parents."""
+        """Rename server path ``fsrc`` over ``fdst``, creating ``fdst``'s parents; errors
+        worded as rclone's Move (``Move Rename failed: ...``)."""
         bsrc, bdst = self._b(fsrc), self._b(fdst)
         with self._client(fsrc) as client:
             try:
-                self._rename_once(client, bsrc, bdst)
-            except FileNotFoundError:
                 try:
-                    client.stat(bsrc)
+                    self._rename_once(client, bsrc, bdst)
                 except FileNotFoundError:
+                    try:
+                        client.stat(bsrc)
+                    except FileNotFoundError:
+                        raise
+                    try:
+                        self._mkdirs(client, posixpath.dirname(fdst))
+                    except OSError as err:
+                        raise _rclone_error("Move mkParentDir failed", err) from None
+                    self._rename_once(client, bsrc, bdst)
+            except OSError as err:
+                if getattr(err, "worded", False) or not hasattr(err, "sftp_text"):
                     raise
-                self._mkdirs(client, posixpath.dirname(fdst))
-                self._rename_once(client, bsrc, bdst)
+                raise _rclone_error("Move Rename failed", err) from None
 
     def _rename_once(self, client: _SftpClient, bsrc: bytes, bdst: bytes) -> None:
         if self._posix_rename:
@@ -2158,6 +2219,9 @@ class SftpBackend:
             self._mkdirs(client, full)
 
     def _mkdirs(self, client: _SftpClient, full: str) -> None:
+        """Make directory ``full`` and its parents. Errors read as rclone's sftp mkdir's:
+        ``mkdir dirExists failed: is a file not a directory`` when a file is in the way,
+        ``mkdir "<path>" failed: <reason>`` when the server refuses."""
         if full in ("", "/", "."):
             return
         try:
@@ -2168,19 +2232,20 @@ class SftpBackend:
             if parent == full:
                 raise
             self._mkdirs(client, parent)
-        except OSError:
+        except OSError as err:
             try:
                 attr = client.stat(self._b(full))
             except FileNotFoundError:
-                raise
+                raise _rclone_error(f"mkdir {go_quote(full)} failed", err) from None
             if _stat.S_ISDIR(attr.st_mode or 0):
                 return
-            raise FileExistsError(errno.EEXIST, "File exists (not a directory)", full) from None
+            raise worded(errno.ENOTDIR, "mkdir dirExists failed: is a file not a directory"
+                         ) from None
         try:
             client.mkdir(self._b(full))
-        except OSError:
+        except OSError as err:
             if not _stat.S_ISDIR(client.stat(self._b(full)).st_mode or 0):
-                raise
+                raise _rclone_error(f"mkdir {go_quote(full)} failed", err) from None
 
     def rmdir(self, path: str) -> None:
         """Remove the empty directory ``path`` (checked empty first, as rclone does)."""
@@ -2203,7 +2268,12 @@ class SftpBackend:
         secs = min(max(mtime_ns // 1_000_000_000, 0), 0xFFFFFFFF)
         full = self.full(path)
         with self._client(full) as client:
-            client.utime(self._b(full), (secs, secs))
+            try:
+                client.utime(self._b(full), (secs, secs))
+            except OSError as err:
+                if not hasattr(err, "sftp_text"):
+                    raise
+                raise _rclone_error("SetModTime failed", err) from None
 
     def hash(self, path: str, kind: str) -> str | None:
         """The ``kind`` hash of ``path`` computed by the server's hash command, or None.

@@ -234,7 +234,7 @@ def test_conformance_changes(shared: SftpBackend, remote_dir: Path) -> None:
     with pytest.raises(FileNotFoundError):
         b.rmdir("r/sub")
     (remote_dir / "r/file").write_bytes(b"x")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(NotADirectoryError):
         b.mkdir("r/file")
 
 
@@ -296,6 +296,52 @@ def test_options_change_behaviour(sshd_server: SshdServer, remote_dir: Path) -> 
         assert b.hash("opt/x.bin", "md5") is None
     finally:
         b.close()
+
+
+def test_errors_read_as_rclones_sftp_backend(shared: SftpBackend, remote_dir: Path) -> None:
+    """Errors worded as rclone's sftp backend words them (Put/Move mkParentDir, mkdir,
+    SetModTime, Move Rename), of the usual OSError classes, never the server's path."""
+    b = shared
+    write_tree(remote_dir, {"werr/file": b"x"})
+    in_the_way = "mkdir dirExists failed: is a file not a directory"
+    cases = [
+        (lambda: b.open_write("werr/file/sub/new"), NotADirectoryError,
+         f"Put mkParentDir failed: {in_the_way}"),
+        (lambda: b.mkdir("werr/file"), NotADirectoryError, in_the_way),
+        (lambda: b.mkdir("werr/file/sub"), NotADirectoryError, in_the_way),
+        (lambda: b.set_mtime("werr/missing", OLD_NS), FileNotFoundError,
+         "SetModTime failed: file does not exist"),
+        (lambda: b.rename("werr/missing", "werr/other"), FileNotFoundError,
+         "Move Rename failed: file does not exist"),
+        (lambda: b.rename("werr/file", "werr/file/sub/x"), NotADirectoryError,
+         f"Move mkParentDir failed: {in_the_way}"),
+    ]
+    for call, cls, text in cases:
+        with pytest.raises(cls) as info:
+            call()
+        assert str(info.value) == text
+        assert str(remote_dir) not in str(info.value)
+    assert (remote_dir / "werr/file").read_bytes() == b"x"
+
+
+def test_cli_file_in_the_way_of_an_empty_dir_is_a_counted_error(
+        sshd_server: SshdServer, tmp_path: Path, _isolated_home: Path) -> None:
+    """--create-empty-src-dirs onto SFTP where a file has the directory's name: rclone's
+    Mkdir fails (counted, not logged), nothing is made and the file keeps its time."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "X").mkdir(parents=True)
+    os.utime(src / "X", ns=(OLD_NS + 10**12, OLD_NS + 10**12))
+    write_tree(dst, {"X": b"file"})
+    conf = tmp_path / "rclone.conf"
+    conf.write_text(sshd_server.section("box"))
+    res = pysync("copy", str(src), f"box:{dst}", "--config", str(conf), "-v",
+                 "--create-empty-src-dirs", "--retries", "1", home=_isolated_home)
+    assert res.returncode == 1, res.stderr
+    assert "X: Making directory" in res.stderr
+    assert "Set directory modification time" not in res.stderr
+    assert "Failed to copy: mkdir dirExists failed: is a file not a directory" in res.stderr
+    assert (dst / "X").read_bytes() == b"file"
+    assert os.stat(dst / "X").st_mtime_ns == OLD_NS
 
 
 def test_write_errors_surface_and_rename_fallback(sshd_server: SshdServer, shared: SftpBackend,
