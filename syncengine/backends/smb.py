@@ -85,7 +85,7 @@ from smbprotocol.transport import Tcp
 from .. import log
 from ..confvalues import parse_bool
 from ..confvalues import reveal as _reveal
-from ..errors import ConfigError, DirNotFoundError, RetryableError
+from ..errors import ConfigError, DirNotFoundError, RetryableError, worded
 from ..units import parse_duration
 from .base import Entry, Features
 
@@ -1396,7 +1396,7 @@ class SmbBackend:
             except SMBOSError as err:
                 if err.errno != errno.ENOENT or len(inner) < 2:
                     raise
-                self._mkdirs(share, inner[:-1])
+                self._make_parents(share, inner)
                 raw = smbclient.open_file(unc, mode="wb", buffering=0, share_access="rwd",
                                           **slot.kwargs)
         except (SMBException, OSError, ValueError) as err:
@@ -1436,7 +1436,7 @@ class SmbBackend:
             share, inner = self._split(dst)
             if len(inner) < 2 or self.stat(src) is None:
                 raise
-            self._mkdirs(share, inner[:-1])
+            self._make_parents(share, inner)
             self._call(where, smbclient.replace, self._unc(src), self._unc(dst))
 
     # ----- server-side move (optional, see base.ServerSideMove) ---------------------------
@@ -1463,7 +1463,7 @@ class SmbBackend:
         if not share or src_share != share:
             return False
         if len(inner) > 1:
-            self._mkdirs(share, inner[:-1])
+            self._make_parents(share, inner)
         self._call(other._where(path), smbclient.replace, other._unc(path), self._unc(target))
         return True
 
@@ -1478,12 +1478,39 @@ class SmbBackend:
             return  # the share itself (or the server): nothing to create, as rclone
         self._mkdirs(share, inner)
 
+    def _make_parents(self, share: str, inner: list[str]) -> None:
+        """The parents of ``inner`` made; errors worded as rclone's smb Put and Move."""
+        try:
+            self._mkdirs(share, inner[:-1])
+        except OSError as err:
+            if not getattr(err, "worded", False):
+                raise
+            raise worded(err.errno or errno.EIO, f"failed to make parent directories: {err}",
+                         like=type(err).__mro__[1]) from None
+
     def _mkdirs(self, share: str, inner: list[str]) -> None:
         """Create ``inner`` (encoded segments) in ``share`` and the missing parents.
 
         Tries the leaf first (one round trip when only it is missing), climbs while the
-        parent is missing, then creates back down. Concurrent creators are fine.
+        parent is missing, then creates back down. Concurrent creators are fine. A file in
+        the way fails as rclone's SMB client (go-smb2's MkdirAll) does: ``mkdir <that file,
+        share-relative, \\-separated>: not a directory``.
         """
+        try:
+            self._mkdirs_once(share, inner)
+        except (FileExistsError, FileNotFoundError):
+            for k in range(1, len(inner) + 1):
+                try:
+                    st = self._call("/".join([share, *inner[:k]]), smbclient.stat,
+                                    self._unc_of(share, inner[:k]))
+                except FileNotFoundError:
+                    break
+                if not _stat.S_ISDIR(st.st_mode):
+                    shown = "\\".join(inner[:k])
+                    raise worded(errno.ENOTDIR, f"mkdir {shown}: not a directory") from None
+            raise
+
+    def _mkdirs_once(self, share: str, inner: list[str]) -> None:
         where = "/".join([share, *inner])
         level = len(inner)
         descending = False

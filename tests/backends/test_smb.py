@@ -277,11 +277,22 @@ class TestConformance:
         assert listing(backend) == []
 
     def test_mkdir_over_file_fails(self, backend: SmbBackend) -> None:
+        """Worded as rclone's SMB client (go-smb2 MkdirAll) words it: the file in the way,
+        share-relative and backslash-separated; Put and Move add rclone's smb prefix."""
         write(backend, "f", b"x")
-        with pytest.raises(FileExistsError):
-            backend.mkdir("f")
-        with pytest.raises(OSError):
-            backend.mkdir("f/sub")
+        write(backend, "g", b"y")
+        shown = f"{backend.base}\\f"
+        for make in (lambda: backend.mkdir("f"), lambda: backend.mkdir("f/sub/deeper")):
+            with pytest.raises(NotADirectoryError) as info:
+                make()
+            assert str(info.value) == f"mkdir {shown}: not a directory"
+        want = f"failed to make parent directories: mkdir {shown}: not a directory"
+        for move in (lambda: backend.open_write("f/sub/new"),
+                     lambda: backend.rename("g", "f/sub/g")):
+            with pytest.raises(NotADirectoryError) as info:
+                move()
+            assert str(info.value) == want
+        assert read(backend, "f") == b"x" and read(backend, "g") == b"y"
 
     def test_rmdir_not_empty(self, backend: SmbBackend) -> None:
         write(backend, "d/f", b"x")
