@@ -199,8 +199,10 @@ class _Attempt:
         self.sort_key = sort_key(self.normalize, self.fold)
         self.dir_objects = getattr(dst, "mkdir_metadata", None) is not None
         # a remote source's backslash name is refused only where the destination takes a
-        # backslash for a separator (SMB, anything on Windows); rclone copies it verbatim
-        self.backslash_ok = dst.features.name != "smb" and os.sep == "/"
+        # backslash for a separator (a local or fsspec disk on Windows); rclone copies it
+        # verbatim, and on SMB the name encoding writes it as an ordinary "＼" (so an SMB
+        # destination's own "\" names, listed from "＼", are ordinary names too)
+        self.backslash_ok = os.sep == "/" or dst.features.name in ("smb", "sftp")
         self.include_all_dst = self.sync and filt.opts.delete_excluded
         self.max_depth = filt.opts.max_depth
         self.deleted_count = 0  # for --max-delete, counted before the dry-run check
@@ -258,7 +260,8 @@ class _Attempt:
             entries = list_dir_filtered(backend, self.filt, path, include_all=include_all,
                                         on_unsafe=on_unsafe, strict_names=side == "source",
                                         sort_key=self.sort_key,
-                                        backslash_ok=side == "source" and self.backslash_ok)
+                                        backslash_ok=self.backslash_ok and (
+                                            side == "source" or backend.features.name == "smb"))
         except DirNotFoundError:
             if side == "source" or path:
                 raise

@@ -2,11 +2,11 @@
 
 A directory listing from a remote (an SFTP or SMB server, an fsspec filesystem) is not
 trusted: a broken or hostile server may list ``..``, ``a/../../x``, ``/etc/passwd``, a name
-with a NUL, a backslash (a path separator on SMB and Windows: refused where the destination
-reads it so) or another control character. Such a name could make pysync create, overwrite
-or delete something outside the destination root, or corrupt the march, so the walker drops
-it with an error (:func:`unsafe_name_reason` says why). Names from the local disk are real
-file names and are never checked.
+with a NUL, a backslash (a path separator on Windows: refused where the destination reads
+it so; SMB encodes it as an ordinary ``＼``, as rclone does) or another control character.
+Such a name could make pysync create, overwrite or delete something outside the destination
+root, or corrupt the march, so the walker drops it with an error (:func:`unsafe_name_reason`
+says why). Names from the local disk are real file names and are never checked.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def unsafe_name_reason(name: str, *, strict: bool = True,
     run.
 
     ``backslash_ok`` (a source listing copied to a destination where ``\\`` is an ordinary
-    name character: a local POSIX disk, an SFTP server) accepts backslashes, as rclone
-    does; every other refusal stays.
+    name character: a local POSIX disk, an SFTP server, an SMB share, whose name encoding
+    writes it as ``＼``) accepts backslashes, as rclone does; every other refusal stays.
     """
     found = (_BAD_CHAR if strict else _PATH_CHAR).search(name)
     if found is None:
