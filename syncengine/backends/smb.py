@@ -1431,13 +1431,25 @@ class SmbBackend:
         """Move file ``src`` over ``dst`` (SMB rename with replace-if-exists)."""
         where = self._where(src)
         try:
-            self._call(where, smbclient.replace, self._unc(src), self._unc(dst))
-        except FileNotFoundError:
-            share, inner = self._split(dst)
-            if len(inner) < 2 or self.stat(src) is None:
-                raise
-            self._make_parents(share, inner)
-            self._call(where, smbclient.replace, self._unc(src), self._unc(dst))
+            try:
+                self._call(where, smbclient.replace, self._unc(src), self._unc(dst))
+            except FileNotFoundError:
+                share, inner = self._split(dst)
+                if len(inner) < 2 or self.stat(src) is None:
+                    raise
+                self._make_parents(share, inner)
+                self._call(where, smbclient.replace, self._unc(src), self._unc(dst))
+        except FileExistsError as err:
+            raise self._rename_error(err, self, src, dst) from None
+
+    def _rename_error(self, err: OSError, other: SmbBackend, src: str, dst: str) -> OSError:
+        """A rename refused for an existing target, worded as rclone's SMB client (go-smb2)
+        words it: ``rename <src> <dst>: file already exists``, share-relative paths."""
+        if getattr(err, "worded", False):
+            return err
+        old = "\\".join(other._split(src)[1])
+        new = "\\".join(self._split(dst)[1])
+        return worded(errno.EEXIST, f"rename {old} {new}: file already exists")
 
     # ----- server-side move (optional, see base.ServerSideMove) ---------------------------
 
@@ -1464,7 +1476,11 @@ class SmbBackend:
             return False
         if len(inner) > 1:
             self._make_parents(share, inner)
-        self._call(other._where(path), smbclient.replace, other._unc(path), self._unc(target))
+        try:
+            self._call(other._where(path), smbclient.replace, other._unc(path),
+                       self._unc(target))
+        except FileExistsError as err:
+            raise self._rename_error(err, other, path, target) from None
         return True
 
     def remove(self, path: str) -> None:

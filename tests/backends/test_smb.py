@@ -294,6 +294,14 @@ class TestConformance:
             assert str(info.value) == want
         assert read(backend, "f") == b"x" and read(backend, "g") == b"y"
 
+    def test_rename_over_a_directory_fails_as_rclone_says(self, backend: SmbBackend) -> None:
+        write(backend, "g", b"y")
+        backend.mkdir("d")
+        with pytest.raises(FileExistsError) as info:
+            backend.rename("g", "d")
+        assert str(info.value) == f"rename {backend.base}\\g {backend.base}\\d: file already exists"
+        assert read(backend, "g") == b"y"
+
     def test_rmdir_not_empty(self, backend: SmbBackend) -> None:
         write(backend, "d/f", b"x")
         with pytest.raises(OSError) as info:
