@@ -171,8 +171,13 @@ def _status_text(code: int, text: str) -> str:
 
 def _rclone_error(what: str, err: OSError) -> OSError:
     """``err`` worded as rclone's sftp backend wraps it: ``<what>: <pkg/sftp's text>``, of
-    the same class and errno (an error already worded keeps its own text after ``what``)."""
-    text = getattr(err, "sftp_text", None) or str(err)
+    the same class and errno (an error already worded keeps its own text after ``what``).
+    Anything else (a lost connection...) is returned as it is."""
+    text = getattr(err, "sftp_text", None)
+    if text is None:
+        if not getattr(err, "worded", False):
+            return err
+        text = str(err)
     if err.errno is None:
         return worded(errno.EIO, f"{what}: {text}")
     return worded(err.errno, f"{what}: {text}", like=type(err) if not getattr(
