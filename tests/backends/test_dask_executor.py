@@ -201,8 +201,10 @@ def test_worker_killed_mid_file_leaves_no_torn_file_and_no_deletions(
                             stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        worker = _processing_worker(dask_cluster, "pysync-copy-", deadline)
         _wait_partial(dest, "big.dat", deadline)
+        while not (dest / "small.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)  # done first: the one copy task left is big.dat's
+        worker = _processing_worker(dask_cluster, "pysync-copy-", deadline)
         dask_cluster.kill_worker(worker)
         out, err = proc.communicate(timeout=180)
     finally:
