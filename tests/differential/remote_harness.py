@@ -236,6 +236,11 @@ def generate_remote_case(scn: sh.Scenario, case_no: int, src_kind: str,
         # rclone retries a run cut short by a soft/cautious cutoff ("context canceled" is
         # not fatal), and on SMB each such attempt waits ~80 s: one attempt is enough
         flags += ["--retries", "1"]
+    if cutoff is None and sh.budget_runs_out(flags):
+        # the local mix's own budget that runs out (sync_harness.generate_case): how far
+        # rclone's march got before the stop cancelled it is scheduling, compared loosely
+        modes = [flags[i + 1].lower() for i, f in enumerate(flags[:-1]) if f == "--cutoff-mode"]
+        cutoff = RACY_RC_SOFT if modes and modes[-1] != "hard" else RACY_RC_HARD
     if rng.random() < 0.1:
         flags.append("--immutable")
     if rng.random() < 0.06:
