@@ -27,7 +27,9 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["SmbdServer", "SmbdError", "smbd_server", "find_binary"]
+from .proctree import child_pids
+
+__all__ = ["SmbdServer", "SmbdError", "running_smbd", "smbd_server", "find_binary"]
 
 HOST = "127.0.0.1"
 SHARE = "pysync"
@@ -244,21 +246,8 @@ class SmbdServer:
         """PIDs of the smbd children serving client connections (one per connection)."""
         if self.proc is None:
             return []
-        out = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-                with open(f"/proc/{entry}/comm") as fh:
-                    comm = fh.read().strip()
-            except OSError:
-                continue
-            if int(fields[1]) == self.proc.pid and comm.startswith("smbd") \
-                    and comm != "smbd-notifyd":
-                out.append(int(entry))
-        return out
+        return child_pids(self.proc.pid,
+                          lambda comm: comm.startswith("smbd") and comm != "smbd-notifyd")
 
     def kill_client_connections(self) -> int:
         """SIGKILL every connection-serving child (clients see their connection drop)."""
@@ -281,10 +270,10 @@ class SmbdServer:
         return f"[{name}]\n{body}"
 
 
-@pytest.fixture(scope="module")
-def smbd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmbdServer]:
-    """A running private smbd for the whole test module (stopped by PID afterwards)."""
-    server = SmbdServer(tmp_path_factory.mktemp("smbd"))
+def running_smbd(base: Path, **options: str) -> Iterator[SmbdServer]:
+    """Start a private smbd in ``base``, yield it, stop it by PID; a failed start fails the
+    test (a missing server binary is an install bug, not a skip)."""
+    server = SmbdServer(base, **options)
     try:
         server.start()
     except SmbdError as err:
@@ -294,3 +283,9 @@ def smbd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmbdServer
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def smbd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmbdServer]:
+    """A running private smbd for the whole test module (stopped by PID afterwards)."""
+    yield from running_smbd(tmp_path_factory.mktemp("smbd"))

@@ -14,6 +14,7 @@ from syncengine.backends.sftp import HostKeyError, SftpBackend, SftpOptions
 from syncengine.errors import ConfigError
 
 from . import sshd as _sshd
+from .proctree import child_pids
 from .sshd import SshdServer
 
 sshd_server = _sshd.sshd_server  # the session-scoped sshd fixture
@@ -45,20 +46,7 @@ def _options(server: SshdServer, known_hosts: Path | str, *extra: str) -> dict[s
 
 def _ssh_children() -> list[int]:
     """PIDs of this process's ssh children."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/comm") as fh:
-                comm = fh.read().strip()
-        except OSError:
-            continue
-        if int(fields[1]) == os.getpid() and comm == "ssh":
-            out.append(int(entry))
-    return out
+    return child_pids(os.getpid(), lambda comm: comm == "ssh")
 
 
 def test_copy_through_the_ssh_program(sshd_server: SshdServer, tmp_path: Path) -> None:

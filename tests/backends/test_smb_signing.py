@@ -23,7 +23,7 @@ from syncengine.backends import smb as smb_mod
 from syncengine.backends.smb import SmbBackend, open_remote
 from syncengine.confvalues import obscure
 
-from .smbd import SmbdError, SmbdServer, smbd_server  # noqa: F401 - the module-scoped fixture
+from .smbd import SmbdServer, running_smbd, smbd_server  # noqa: F401 - the module-scoped fixture
 
 REPO = Path(__file__).resolve().parents[2]
 _SMB2_FLAGS_SIGNED = 0x8
@@ -33,16 +33,7 @@ _NEGOTIATE, _SESSION_SETUP, _TREE_CONNECT = 0, 1, 3
 @pytest.fixture(scope="module")
 def signing_smbd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmbdServer]:
     """A private smbd with ``server signing = mandatory`` (stopped by PID afterwards)."""
-    server = SmbdServer(tmp_path_factory.mktemp("smbd-sign"), signing="mandatory")
-    try:
-        server.start()
-    except SmbdError as err:
-        server.stop()
-        pytest.fail(str(err), pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running_smbd(tmp_path_factory.mktemp("smbd-sign"), signing="mandatory")
 
 
 def _backend(server: SmbdServer, **options: str) -> SmbBackend:
