@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -86,18 +85,9 @@ _OUR_PREFIXES = ("RCLONE_", "PYSYNC_")
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """A private HOME, no config or option variables, no ssh-agent."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    for var in list(os.environ):
-        if var.startswith(_OUR_PREFIXES):
-            monkeypatch.delenv(var)
-    monkeypatch.setattr(remotes_mod, "_warned_secret_files", set())
-    yield home
+def isolated(private_home: Path) -> Path:
+    """A private HOME, no config or option variables, no ssh-agent (conftest.private_home)."""
+    return private_home
 
 
 @pytest.fixture

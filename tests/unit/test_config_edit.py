@@ -14,12 +14,10 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from syncengine import remotes as remotes_mod
 from syncengine.cli import main
 from syncengine.conffile import ConfigFile
 from syncengine.confvalues import obscure, reveal
@@ -36,18 +34,9 @@ _PASSWORD_KEYS = ("pass", "key_file_pass")
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """A private HOME and no config or option variables."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    for var in list(os.environ):
-        if var.startswith(("RCLONE_", "PYSYNC_")):
-            monkeypatch.delenv(var)
-    monkeypatch.setattr(remotes_mod, "_warned_secret_files", set())
-    yield home
+def isolated(private_home: Path) -> Path:
+    """A private HOME and no config or option variables (conftest.private_home)."""
+    return private_home
 
 
 def rclone(conf: Path, *args: str, stdin: str | None = None

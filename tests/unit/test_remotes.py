@@ -32,14 +32,10 @@ from syncengine.remotes import (
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """A private HOME and no config variables; the memory store is left as found."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for var in ("PYSYNC_CONFIG", "RCLONE_CONFIG", "XDG_CONFIG_HOME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(remotes_mod, "_warned_secret_files", set())
+def isolated(private_home: Path) -> Iterator[Path]:
+    """A private HOME and no config variables (conftest.private_home); the memory store is
+    left as found."""
+    home = private_home
     store_before = set(MemoryFileSystem.store)
     dirs_before = list(MemoryFileSystem.pseudo_dirs)
     yield home
