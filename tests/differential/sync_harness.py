@@ -298,7 +298,7 @@ def parse_log(stderr: bytes) -> list[LogRecord]:
 
 def final_stats_counts(stderr: bytes, *, listed: bool = True) -> dict[str, str]:
     """The ``Errors:`` and ``Checks:`` lines of the last stats block ({} if none);
-    ``listed=False`` drops the ``Listed N`` count."""
+    ``listed=False`` drops the ``Listed N`` count (and a ``Checks`` line that held only it)."""
     out: dict[str, str] = {}
     text = stderr.decode("utf-8", "backslashreplace")
     block = text.rsplit("\nTransferred:", 1)
@@ -310,6 +310,8 @@ def final_stats_counts(stderr: bytes, *, listed: bool = True) -> dict[str, str]:
             out[key] = " ".join(value.split())
             if not listed:
                 out[key] = re.sub(r",? ?Listed \d+$", "", out[key])
+                if key == "Checks" and out[key] == "0 / 0, -":
+                    del out[key]  # a line that only held the listing count
     return out
 
 
