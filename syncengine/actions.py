@@ -13,6 +13,7 @@ reason rclone would give for it. ``syncengine.plan()`` yields them for Python us
     ├── SetMtime    same contents, only the time differs (``Updated modification time``)
     ├── Delete      a destination-only file (sync)
     ├── Mkdir       an (empty) source directory the destination lacks
+    ├── SetDirTime  a destination directory given its source's time (now, or at the end)
     └── Rmdir       a destination-only directory, removed at the end if empty (sync)
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 from .backends.base import Entry
 from .record import record
 
-__all__ = ["Action", "Copy", "Replace", "SetMtime", "Delete", "Mkdir", "Rmdir",
+__all__ = ["Action", "Copy", "Replace", "SetMtime", "Delete", "Mkdir", "SetDirTime", "Rmdir",
            "copy_action", "ACTION_KINDS"]
 
 
@@ -94,10 +95,17 @@ class SetMtime(Action):
 
 @record(frozen=True, slots=True)
 class Delete(Action):
-    """Delete the destination-only file ``path`` (sync; after every transfer succeeded)."""
+    """Delete the destination-only file ``path`` (sync; after every transfer succeeded).
+    ``size`` and ``mtime_ns`` are the file's as listed (a backup copy keeps the time)."""
 
     size: int
+    mtime_ns: int = 0
     reason: str = "not in source"
+
+    @property
+    def entry(self) -> Entry:
+        """The destination file as the planner listed it."""
+        return Entry(self.path, self.size, self.mtime_ns)
 
     kind = "delete"
 
@@ -113,6 +121,20 @@ class Mkdir(Action):
 
 
 @record(frozen=True, slots=True)
+class SetDirTime(Action):
+    """Give the destination directory ``path`` the source directory's time: at once when
+    it differs (rclone's copyDirMetadata), or at the end of the run when its contents
+    changed (``reason`` "contents changed"). ``existed``: the directory was there before
+    the run (or made with its time), which only changes how the update is logged."""
+
+    mtime_ns: int
+    existed: bool = True
+    reason: str = "time differs"
+
+    kind = "set-dir-time"
+
+
+@record(frozen=True, slots=True)
 class Rmdir(Action):
     """Remove the destination-only directory ``path`` if it is empty at the end (sync)."""
 
@@ -121,7 +143,8 @@ class Rmdir(Action):
     kind = "rmdir"
 
 
-ACTION_KINDS = {cls.kind: cls for cls in (Copy, Replace, SetMtime, Delete, Mkdir, Rmdir)}
+ACTION_KINDS = {cls.kind: cls for cls in (Copy, Replace, SetMtime, Delete, Mkdir, SetDirTime,
+                                          Rmdir)}
 
 
 def copy_action(src: Entry, old: Entry | None, dst_path: str, reason: str = "") -> Copy | Replace:

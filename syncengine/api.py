@@ -217,11 +217,14 @@ def plan(src: str | Backend, dst: str | Backend, *, mode: str = "sync",
     dst_b = open_location(dst, config_path=config_path)
     done = object()
     q: queue.Queue[Any] = queue.Queue(maxsize=1024)
-    stop = threading.Event()
+    stop = threading.Event()  # the planner stops (the consumer closed, or a fatal error)
+    closed = threading.Event()  # the consumer closed the generator
     outcome: list[RunResult | BaseException] = []
 
     def put(item: Any) -> None:
-        while not stop.is_set():
+        # ``closed`` (the consumer is gone), not ``stop``: the planner's own fatal error
+        # (past --max-delete) sets ``stop``, and the end of the stream must still arrive
+        while not closed.is_set():
             try:
                 q.put(item, timeout=0.1)
                 return
@@ -245,6 +248,7 @@ def plan(src: str | Backend, dst: str | Backend, *, mode: str = "sync",
                 break
             yield item
     finally:
+        closed.set()
         stop.set()
         thread.join()
         for b in (src_b, dst_b):

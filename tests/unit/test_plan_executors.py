@@ -105,6 +105,38 @@ def test_plan_copy_mode_deletes_nothing(trees: tuple[Path, Path]) -> None:
     assert kinds == {"copy", "replace", "set-mtime"}
 
 
+@pytest.mark.parametrize("mode", ["after", "during"])
+def test_plan_past_max_delete_ends_with_rclones_error_instead_of_hanging(
+        tmp_path: Path, mode: str) -> None:
+    """The fatal "failed to delete N files" stops the planner; the stream still ends (it
+    once waited forever for the end marker the stopped planner would not queue)."""
+    import threading
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write(src / "kept.txt", b"kept")
+    for i in range(5):
+        write(dst / f"old{i}.txt", b"old")
+    got: list[object] = []
+    raised: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            got.extend(syncengine.plan(str(src), str(dst), max_delete=2,
+                                       **{f"delete_{mode}": True}))
+        except Exception as err:
+            raised.append(err)
+
+    t = threading.Thread(target=consume, daemon=True)
+    t.start()
+    t.join(120)  # a guard against a hang, not a timing: it ends at once when right
+    assert not t.is_alive(), "plan() hung past --max-delete"
+    assert [str(e) for e in raised] == ["failed to delete 3 files"]
+    assert getattr(raised[0], "fatal", False)
+    deletes = [a for a in got if isinstance(a, actions.Delete)]
+    assert len(deletes) == 2  # the first two counted; the other three fail the count
+    assert all(a.mtime_ns == OLD and a.size == 3 for a in deletes)  # as listed
+
+
 def test_plan_of_a_missing_source_raises_its_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         list(syncengine.plan(str(tmp_path / "nope"), str(tmp_path / "dst")))

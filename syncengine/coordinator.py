@@ -1,0 +1,514 @@
+"""The coordinator of one attempt: takes the planner's actions, admits them, hands the copies
+to the executor, and keeps what needs the whole run's view (errors, budgets, deletions,
+directory times).
+
+    Planner ──actions──► Coordinator ──copies──► Copier (this process's threads, or an
+                          │                      executor's workers)
+                          ├── Deleter (deletions, --max-delete, backups)
+                          └── directory times, empty directories, retries' error list
+
+Admission is where ``--dry-run``, ``--max-duration``, ``--max-transfer`` and the backup of
+a file being replaced are decided, at the moment a copy would start. Deletions wait for the
+delete mode: during the march, in a pass before it, or (the default) after every transfer
+reported, and never after an error (rclone's "not deleting files as there were IO errors").
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from . import interrupt, log
+from .accounting import Stats
+from .actions import Action, Copy, Delete, Mkdir, Replace, SetDirTime, SetMtime, copy_action
+from .backends.base import Backend, Entry
+from .compare import Comparer, common_hash
+from .deleter import Deleter
+from .errors import MaxDurationError, MaxTransferError, PysyncError, SourceChangedError
+from .execute import Copier
+from .filter import Filter
+from .listing import format_time
+from .options import SyncOptions
+from .planner import Planner
+from .pools import Pool
+from .record import record
+from .transfer import TokenBucket, Transferer
+from .units import format_go_time, format_size_short
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .events import EventCallback
+    from .executors import Executor
+
+__all__ = ["Coordinator", "FileError", "ERROR_NOT_DELETING", "ERROR_NOT_DELETING_DIRS"]
+
+ERROR_NOT_DELETING = "not deleting files as there were IO errors"
+ERROR_NOT_DELETING_DIRS = "not deleting directories as there were IO errors"
+
+
+@record(frozen=True)
+class FileError:
+    """One error of a run: the path it concerns ("" for the run) and the exception."""
+
+    path: str
+    error: BaseException
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.error}" if self.path else str(self.error)
+
+
+class Coordinator:
+    """One attempt of a copy or sync (``--retries`` runs several): ``run`` it, then read
+    ``errors``, ``fatal``, ``transfers``, ``deletes`` and ``skipped_changing``.
+
+    ``sink`` (plan mode, with --dry-run options): every action is handed to it instead of
+    being carried out, and directory times are left out."""
+
+    def __init__(self, *, mode: str, src: Backend, dst: Backend, filt: Filter,
+                 opts: SyncOptions, stats: Stats, backup: Backend | None,
+                 deadline: float | None, bucket: TokenBucket | None,
+                 executor: Executor | None = None, on_event: EventCallback | None = None,
+                 sink: Callable[[Action], None] | None = None,
+                 cancel: threading.Event | None = None) -> None:
+        self.mode = mode
+        self.sync = mode == "sync"
+        self.src = src
+        self.dst = dst
+        self.opts = opts
+        self.stats = stats
+        self.backup = backup
+        self.deadline = deadline
+        self.errors: list[FileError] = []
+        self.skipped_changing: list[str] = []
+        self._lock = threading.Lock()
+        self.cancel = cancel if cancel is not None else threading.Event()
+        self.fatal: BaseException | None = None
+        self.delete_mode = ("before" if opts.delete_before else
+                            "during" if opts.delete_during else "after")
+        kind = common_hash(src, dst)
+        self.transferer = Transferer(src, dst, opts, stats, kind if not opts.ignore_checksum
+                                     else None, bucket, self.cancel)
+        # rclone sets no directory time where its backend cannot (smb: "dir_set_mtime")
+        self.set_dir_times = (not opts.no_update_dir_modtime and dst.features.can_set_mtime
+                              and dst.features.extra.get("dir_set_mtime", True) is not False)
+        # plan(): the actions are handed to ``sink`` instead of being carried out
+        self.sink = sink
+        if sink is not None:
+            self.set_dir_times = False  # directory times are the coordinator's, not actions
+        self.dir_time_errors: list[tuple[str, BaseException]] = []
+        self.transfers = 0
+        self.dir_objects = getattr(dst, "mkdir_metadata", None) is not None
+        # --max-transfer with --cutoff-mode soft/cautious: rclone stops the march and starts
+        # no new transfer (those running finish), once, with a NOTICE
+        self.stopping = threading.Event()
+        # remote executor: batches go to its workers; None: this process copies
+        self.executor = executor if executor is not None and executor.remote else None
+        self.copier = Copier(opts=opts, stats=stats, transferer=self.transferer,
+                             cancel=self.cancel, failed=self._copy_failed,
+                             executor=self.executor, on_event=on_event)
+        self.planner = Planner(sync=self.sync, src=src, dst=dst, filt=filt, opts=opts,
+                               stats=stats, comparer=Comparer(src, dst, opts), sink=self,
+                               error=self.error, cancel=self.cancel, stopping=self.stopping,
+                               set_dir_times=self.set_dir_times,
+                               partials=self.transferer.partial_ok)
+        self.deleter = Deleter(src=src, dst=dst, backup=backup, filt=filt, opts=opts,
+                               stats=stats, error=self.error, cancel=self.cancel,
+                               include_all_dst=self.planner.include_all_dst, sink=sink)
+        self._transfers: Pool | None = None
+        self._checkers: Pool | None = None
+
+    @property
+    def deletes(self) -> int:
+        """Files deleted (or moved to the backup) by this attempt."""
+        return self.deleter.deletes
+
+    # ----- errors ------------------------------------------------------------------------
+
+    def error(self, path: str, err: BaseException, *, log_it: str | None = None,
+              cancel: bool = True) -> None:
+        """Count an error against the run, log it, and stop everything if it is fatal
+        (``cancel=False``: count a fatal error now, stop the run later)."""
+        if log_it is not None:
+            log.error(path or None, log_it)
+        with self._lock:
+            self.errors.append(FileError(path, err))
+        self.stats.error(err)
+        if cancel and getattr(err, "fatal", False) and self.fatal is None:
+            self.fatal = err
+            log.error(None, f"Cancelling sync due to fatal error: {err}")
+            self.cancel.set()
+            if self.executor is not None:
+                self.executor.stop()  # batches queued on the workers copy nothing
+
+    # ----- the planner's sink ------------------------------------------------------------
+
+    def put(self, action: Action) -> None:
+        """Take one action of the planner: queue a copy or a deletion, set a time now."""
+        if isinstance(action, Delete):  # checked (--max-delete...) even in plan mode
+            assert self._checkers is not None
+            self._checkers.submit(lambda: self.deleter.delete(action))
+        elif self.sink is not None:
+            self.sink(action)
+        elif isinstance(action, (Copy, Replace)):
+            self._queue_transfer(action)
+        elif isinstance(action, SetMtime):
+            self._set_mtime(action)
+        elif isinstance(action, SetDirTime):
+            self._set_dir_time(action.path, action.mtime_ns, existed=action.existed)
+        else:
+            raise TypeError(f"the coordinator does not take {action!r} here")
+
+    def put_batch(self, batch: list[Copy]) -> None:
+        """New small files of one directory: one task copies them one after the other."""
+        if self.sink is not None:
+            for a in batch:
+                self.sink(a)
+            return
+        assert self._transfers is not None
+        transfers = self._transfers
+        self.stats.add_total_transfer(sum(a.size for a in batch), count=len(batch))
+        if self.executor is not None and self.opts.max_transfer < 0:  # one task for the batch
+            transfers.submit(lambda: self._transfer_remote(batch))
+            return
+        if self.executor is not None:  # --max-transfer: each file admitted when it starts
+            for a in batch:
+                transfers.submit(lambda a=a: self._transfer_remote([a]))
+            return
+
+        def run() -> None:
+            for a in batch:
+                self._transfer(a)
+
+        transfers.submit(run)
+
+    def _queue_transfer(self, action: Copy | Replace) -> None:
+        assert self._transfers is not None
+        self.stats.add_total_transfer(action.size)
+        if self.executor is not None:
+            self._transfers.submit(lambda: self._transfer_remote([action]))
+            return
+        self._transfers.submit(lambda: self._transfer(action))
+
+    # ----- admission and copies ----------------------------------------------------------
+
+    def _transfer(self, action: Copy | Replace) -> None:
+        admitted = self._admit(action)
+        if admitted is None:
+            return
+        replacing, dst_path, old = admitted
+        self.copier.copy(action.source, dst_path, replacing, old)
+
+    def _admit(self, action: Copy | Replace) -> tuple[bool, str, Entry | None] | None:
+        """The coordinator's part before a copy: cancellation, --max-duration, --dry-run,
+        the --max-transfer budget, and the backup of the file being replaced. Returns
+        ``(replacing, destination path, old entry)``, or None when the file is not to be
+        copied (all said and counted here)."""
+        s = action.source
+        d = action.old if isinstance(action, Replace) else None
+        dst_path = action.dst_path
+        if self.cancel.is_set() or self.stopping.is_set():
+            self.stats.dequeue_transfer(s.size)
+            return None
+        o = self.opts
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.stats.dequeue_transfer(s.size)
+            self.error(s.path, MaxDurationError("max transfer duration reached as set by "
+                                                "--max-duration"))
+            return None
+        if o.dry_run:  # rclone: a dry run skips the copy before any budget check
+            if d is not None and (self.backup is not None or o.suffix):
+                self.deleter.move_to_backup(d, deleting=False)
+            log.notice(s.path, "Skipped copy as --dry-run is set (size "
+                       f"{format_size_short(s.size)})")
+            self.stats.dry_run_transfer(s.path, s.size)
+            with self._lock:
+                self.transfers += 1
+            return None
+        if o.max_transfer >= 0:
+            mode = o.cutoff_mode.upper()
+            so_far = (self.stats.bytes_with_pending() + s.size if mode == "CAUTIOUS"
+                      else self.stats.bytes_total())
+            if so_far >= o.max_transfer:
+                err: BaseException = MaxTransferError(
+                    "max transfer limit reached as set by --max-transfer")
+                self.stats.dequeue_transfer(s.size)
+                if mode == "HARD":
+                    self.error(s.path, err, log_it=f"Failed to copy: {err}")
+                    return None
+                # graceful (rclone's no-retry error): counted, not logged per file; the
+                # first one stops the march and every transfer not yet started
+                err.fatal = False
+                self.error(s.path, err)
+                with self._lock:
+                    first = not self.stopping.is_set()
+                    self.stopping.set()
+                if first:
+                    log.notice(None, f"{err} - stopping transfers")
+                    if self.executor is not None:
+                        self.executor.stop(running=False)  # queued batches start nothing
+                return None
+        replacing = d is not None
+        if d is not None and (self.backup is not None or o.suffix):
+            try:
+                self.deleter.move_to_backup(d, deleting=False)
+            except Exception as err:  # logged where it happened (rclone: no "Failed to copy")
+                self.stats.dequeue_transfer(s.size)
+                self.error(d.path, err)
+                return None
+            replacing = False
+            dst_path = s.path  # the old name moved away: the copy takes the source's
+        return replacing, dst_path, d if replacing else None
+
+    def _copy_failed(self, s: Entry, err: BaseException) -> None:
+        """Count (or, with --skip-changing, excuse) the failed copy of ``s`` and log it."""
+        if isinstance(err, SourceChangedError):
+            with self._lock:
+                self.skipped_changing.append(s.path)
+        if self.copier.skips(err):
+            # --skip-changing: a live file is left for a later run, not an error
+            self.stats.skipped_changing()
+            log.notice(s.path, f"Skipped copy: {err} (--skip-changing: left for a later run)")
+            return
+        if isinstance(err, interrupt.InterruptedRunError):
+            # the process is exiting on a signal: rclone says nothing of the transfers it
+            # cuts short, so neither do we (the error still counts)
+            self.error(s.path, err)
+            return
+        self.error(s.path, err, log_it=None if getattr(err, "logged", False)
+                   else f"Failed to copy: {err}")
+        note = getattr(err, "partial_note", None)
+        if note is not None:
+            log.info(*note)
+
+    def _transfer_remote(self, items: list[Copy] | list[Copy | Replace]) -> None:
+        """Admit ``items`` and copy those admitted as one batch on the remote executor."""
+        batch: list[Copy | Replace] = []
+        for a in items:
+            admitted = self._admit(a)
+            if admitted is not None:
+                batch.append(copy_action(a.source, admitted[2], admitted[1]))
+        if batch:
+            self.copier.copy_remote(batch)
+
+    # ----- time updates and directories --------------------------------------------------
+
+    def _set_mtime(self, a: SetMtime) -> None:
+        if self.opts.dry_run:
+            log.notice(a.path, "Skipped update modification time as --dry-run is set (size "
+                       f"{format_size_short(a.size)})")
+            return
+        try:
+            self.dst.set_mtime(a.dst_path, a.mtime_ns)
+        except OSError as err:
+            self.error(a.dst_path, err, log_it=f"Failed to set modification time: {err}")
+            return
+        log.info(a.path, "Updated modification time in destination")
+
+    def make_dir(self, action: Mkdir) -> bool | None:
+        """Create an (empty source) directory, with its time where the backend keeps it.
+
+        True: made with its time; False: not made, or made without a time; None: failed
+        with a counted error."""
+        if self.sink is not None:
+            self.sink(action)
+            return False
+        path, mtime_ns = action.path, action.mtime_ns
+        if self.opts.dry_run:
+            log.notice(path, "Skipped make directory as --dry-run is set")
+            return False
+        mkdir_metadata = getattr(self.dst, "mkdir_metadata", None)
+        if mkdir_metadata is not None and mtime_ns > 0 and self.set_dir_times:
+            # rclone's MkdirMetadata: whatever is at the path (even a file) is taken for the
+            # new directory and gets its time; its failures are counted, not logged
+            try:
+                mkdir_metadata(path, mtime_ns)
+            except (OSError, PysyncError) as err:
+                self.error(path, err)
+                return None
+            stamp = format_time(mtime_ns, "RFC3339Nano")
+            log.info(path, f"Made directory with metadata (mtime={stamp})")
+            return True
+        # a backend without rclone's MkdirMetadata (sftp, smb, fsspec): rclone's Mkdir says
+        # "Making directory"; with a time (MkdirModTime), DirSetModTime sets it and
+        # "Made directory with modification time <Go time>" follows; no directory object
+        # is returned, so the delayed time is set "(using DirSetModTime)" too
+        try:
+            log.info(path, "Making directory")
+            self.dst.mkdir(path)
+            if mtime_ns > 0 and self.set_dir_times:
+                failed: OSError | None = None
+                try:
+                    self.dst.set_mtime(path, mtime_ns)
+                except OSError as err:
+                    failed = err
+                log.info(path, f"Made directory with modification time "
+                         f"{format_go_time(mtime_ns)}")
+                if failed is not None:
+                    self.error(path, failed)
+                    return None
+            return False
+        except OSError as err:
+            # rclone's Mkdir counts its error (a file in the way too: sftp's "is a file not
+            # a directory", smb's "not a directory") and logs nothing; no delayed time
+            log.debug(path, f"Failed to make directory: {err}")
+            self.error(path, err)
+            return None
+
+    def _set_dir_time(self, path: str, mtime_ns: int, *, existed: bool) -> None:
+        if self.opts.dry_run:
+            size = _dir_size(self.dst, path) if existed else -1
+            log.notice(path or self.dst.describe(),
+                       "Skipped set directory modification time as --dry-run is set"
+                       + (f" (size {format_size_short(size)})" if size >= 0 else ""))
+            return
+        try:  # like rclone's DirSetModTime this also touches a file that is in the way
+            self.dst.set_mtime(path, mtime_ns)
+        except OSError as err:
+            # a directory a file kept from being made (below it, or deleted as the file of
+            # that name) is rclone's counted error too: the run fails or is retried
+            self.error(path, err, log_it="Failed to update directory timestamp or metadata: "
+                       f"{err}")
+            with self._lock:
+                self.dir_time_errors.append((path, err))
+            return
+        # rclone's directory objects have SetModTime on the local backend only (the one
+        # with MkdirMetadata); elsewhere the Fs's DirSetModTime sets the time
+        how = "SetModTime" if existed and self.dir_objects else "DirSetModTime"
+        log.info(path, f"Set directory modification time (using {how})")
+
+    def fix_dir_times(self) -> None:
+        """Set the delayed directory times the planner worked out (deepest first; the root
+        only under --dry-run, as rclone's Fs); their failures end in one summary error."""
+        for a in self.planner.dir_times(self.opts.create_empty_src_dirs):
+            self._set_dir_time(a.path, a.mtime_ns, existed=a.existed)
+        errs = self.dir_time_errors
+        if errs:  # rclone's errcount summary, counted once more as the pass's own error
+            last_path, last = errs[-1]
+            text = "failed to set directory modtime: " + (
+                f"{len(errs)} errors: last error: {last}" if len(errs) > 1 else str(last))
+            self.error(last_path or self.dst.describe(), PysyncError(text))
+
+    def remove_dirs(self) -> None:
+        """Remove destination-only directories, deepest first, if empty; failures are quiet.
+        After a counted error nothing is removed and rclone's refusal is logged."""
+        if self.stats.errors() and not self.opts.ignore_errors:
+            log.error(self.dst.describe(), ERROR_NOT_DELETING_DIRS)
+            return
+        dirs = self.planner.dirs_to_remove
+        if not dirs:
+            return
+        from .actions import Rmdir
+
+        for path in sorted(dirs, key=lambda p: (-p.count("/"), p)):
+            if self.sink is not None:
+                self.sink(Rmdir(path))
+                continue
+            if self.opts.dry_run:
+                log.notice(path, "Skipped remove directory as --dry-run is set")
+                continue
+            log.info(path, "Removing directory")
+            try:
+                self.dst.rmdir(path)
+                self.stats.deleted_dir()
+            except OSError as err:
+                log.debug(path, f"Failed to Rmdir: {err}")
+
+    # ----- --resume's partial files ------------------------------------------------------
+
+    def remove_partial(self, path: str, what: str) -> None:
+        """Remove a partial file of an earlier run (a failure is only a debug line)."""
+        if self.opts.dry_run:
+            log.notice(path, f"Skipped delete of {what} as --dry-run is set")
+            return
+        try:
+            self.dst.remove(path)
+            log.info(path, f"Removed {what}")
+        except OSError as err:
+            log.debug(path, f"Failed to remove {what}: {err}")
+
+    def drop_unused_partials(self) -> None:
+        """--resume: kept partial files that no transfer of this run took up are stale."""
+        from . import resume
+
+        used = self.transferer.partials_used
+        for path in sorted(self.planner.kept_partials):
+            base = path[: -len(resume.MANIFEST_SUFFIX)] if path.endswith(
+                resume.MANIFEST_SUFFIX) else path
+            if base not in used and self.dst.stat(path) is not None:
+                self.remove_partial(path, "unused partial file of an earlier run")
+
+    # ----- deletions ---------------------------------------------------------------------
+
+    def delete_after(self, checkers: Pool) -> None:
+        """rclone's --delete-after: only when no error has been counted (the refusal is
+        logged, whether or not anything was to be deleted, and not counted again)."""
+        if self.stats.errors() and not self.opts.ignore_errors:
+            log.error(self.dst.describe(), ERROR_NOT_DELETING)
+            return
+        if not self.planner.to_delete:
+            return
+        for a in self.planner.to_delete:
+            checkers.submit(lambda a=a: self.deleter.delete(a))
+        checkers.wait()
+        self.deleter.finish()
+
+    # ----- the whole attempt -------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run the attempt; errors are counted in ``self.errors``, fatal ones also raised."""
+        o = self.opts
+        width = o.transfers
+        if self.executor is not None and o.max_transfer < 0:
+            # one thread waits for each batch on the workers; with --max-transfer only
+            # --transfers at once, so that the budget admits files as the threads do
+            width = max(2, min(256, 2 * self.executor.slots()))
+        transfers = self._transfers = Pool(width, "transfer", max(16, width * 4))
+        checkers = self._checkers = Pool(o.checkers, "checker", max(64, o.checkers * 8))
+        planner = self.planner
+        try:
+            if self.sync and self.delete_mode == "before":
+                planner.march(checkers=checkers, deletes_only=True)
+                checkers.wait()
+                self.deleter.finish()
+                self.remove_dirs()  # rclone's delete pass ends by removing empty dirs
+                planner.dirs_to_remove = []
+                # then a copy pass (rclone's DeleteModeOff): nothing more is deleted or
+                # removed, and none at all after an error of the delete pass
+                planner.deleting = False
+                if self.errors:
+                    return  # rclone: a delete pass that failed ends the attempt
+            planner.march(checkers=checkers)
+            checkers.wait()
+            transfers.wait()
+            checkers.wait()
+            if planner.deleting and self.delete_mode == "during":
+                self.deleter.finish()
+            if planner.deleting and self.delete_mode == "after":
+                self.delete_after(checkers)  # logs its refusal after any error
+            if planner.kept_partials and self.fatal is None:
+                self.drop_unused_partials()
+            if self.fatal is None:  # rclone: directory times first, then empty dirs go
+                self.fix_dir_times()
+            if planner.deleting:
+                self.remove_dirs()  # logs its refusal after any error
+        finally:
+            if self.fatal is not None:
+                self.cancel.set()
+            transfers.shutdown()
+            checkers.shutdown()
+            self.transfers += self.copier.done
+            planner.close()
+
+
+def _dir_size(backend: Backend, path: str) -> int:
+    """The size a directory reports (rclone shows it in dry-run notices), or -1."""
+    import os
+
+    full = getattr(backend, "full", None)
+    if full is None or backend.features.name != "local":
+        return -1
+    try:
+        return os.stat(full(path)).st_size
+    except OSError:
+        return -1

@@ -1,0 +1,443 @@
+"""The planner: list both trees, march them in lock-step, compare, and decide (the actions).
+
+The planner changes nothing itself. It reads the directories (remote ones ahead of the
+march, on threads), pairs source and destination entries, compares files (on the checker
+pool when that takes I/O) and hands each decision as a typed action
+(:mod:`syncengine.actions`) to its sink, the coordinator: copies and replacements (new small
+files of a directory as one batch), time updates, deletions during the march
+(``--delete-during``/``--delete-before``), directories to make and directory times to set
+at once. What is decided only at the end of the march it keeps: the files ``--delete-after``
+deletes (``deletions``), the directory times set last (``dir_times``) and the directories
+removed last (``dirs_to_remove``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from . import actions, log, resume
+from .backends.base import Backend, Entry
+from .compare import COPY, SET_MTIME, Comparer
+from .errors import DirNotFoundError, NoRetryError, PysyncError
+from .filter import Filter
+from .march import name_key, pair_entries, sort_key
+from .names import UnsafeNameError
+from .options import SyncOptions
+from .record import replace
+from .transfer import partial_name
+from .walk import list_dir_filtered
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from .accounting import Stats
+    from .pools import Pool
+else:
+    Protocol = object
+
+__all__ = ["Planner", "Sink", "READ_AHEAD", "SMALL_FILE", "BATCH"]
+
+READ_AHEAD = 16  # remote directories listed ahead of the march
+SMALL_FILE = 256 * 1024  # new files below this size are sent in batches of BATCH
+BATCH = 8
+
+#: a queued directory: (source dir, destination dir, listed on source, on destination, depth)
+_Dir = tuple[str, str, bool, bool, int]
+
+
+class Sink(Protocol):
+    """Where the planner's decisions go (the coordinator). Called from the march thread and
+    the checker threads."""
+
+    def put(self, action: actions.Action) -> None:
+        """Carry out (or queue) a Copy, Replace, SetMtime, Delete or SetDirTime."""
+        ...
+
+    def put_batch(self, batch: list[actions.Copy]) -> None:
+        """Queue new small files of one directory, copied one after the other."""
+        ...
+
+    def make_dir(self, action: actions.Mkdir) -> bool | None:
+        """Make a directory now: True made with its time, False made without (or not
+        made: --dry-run), None failed (a counted error)."""
+        ...
+
+    def remove_partial(self, path: str, what: str) -> None:
+        """Remove a stale partial file of an earlier run (--resume)."""
+        ...
+
+
+class Planner:
+    """The decisions of one attempt of a copy or sync: ``march`` walks both trees."""
+
+    def __init__(self, *, sync: bool, src: Backend, dst: Backend, filt: Filter,
+                 opts: SyncOptions, stats: Stats, comparer: Comparer, sink: Sink,
+                 error: Callable[..., None], cancel: threading.Event,
+                 stopping: threading.Event, set_dir_times: bool, partials: bool) -> None:
+        self.src = src
+        self.dst = dst
+        self.filt = filt
+        self.opts = opts
+        self.stats = stats
+        self.comparer = comparer
+        self.sink = sink
+        self.error = error
+        self.cancel = cancel
+        self.stopping = stopping
+        self.sync = sync
+        self.deleting = sync  # False in --delete-before's copy pass, as rclone's
+        self.delete_mode = ("before" if opts.delete_before else
+                            "during" if opts.delete_during else "after")
+        self.set_dir_times = set_dir_times
+        self._lock = threading.Lock()
+        # --resume: partial files (and manifests) of earlier runs kept for this one
+        self.ours = resume.ours_pattern(opts.partial_suffix) if (
+            opts.resume and partials) else None
+        self.kept_partials: set[str] = set()
+        # remote listings are read ahead on threads (a round trip each); local ones are
+        # faster read in line than handed between threads under the GIL
+        remote = src.features.name != "local" or dst.features.name != "local"
+        self._readahead = ThreadPoolExecutor(max_workers=max(1, min(8, opts.checkers)),
+                                             thread_name_prefix="list") if remote else None
+        self._listings: dict[tuple[str, str], Future[tuple[list[Entry], set[str]]]] = {}
+        self.to_delete: list[actions.Delete] = []  # --delete-after's, in march order
+        self.dirs_to_remove: list[str] = []
+        self.dir_items: list[tuple[str, int, bool]] = []  # (path, src mtime, existed on dst)
+        self.modified_dirs: set[str] = set()
+        self.src_empty_dirs: set[str] = set()
+        self.dir_window = max(opts.modify_window, dst.features.precision_ns,
+                              src.features.precision_ns)
+        self.normalize = not opts.no_unicode_normalization
+        self.fold = dst.features.case_insensitive
+        self.sort_key = sort_key(self.normalize, self.fold)
+        # a remote source's backslash name is refused only where the destination takes a
+        # backslash for a separator (a local or fsspec disk on Windows); rclone copies it
+        # verbatim, and on SMB the name encoding writes it as an ordinary "＼" (so an SMB
+        # destination's own "\" names, listed from "＼", are ordinary names too)
+        self.backslash_ok = os.sep == "/" or dst.features.name in ("smb", "sftp")
+        self.include_all_dst = sync and filt.opts.delete_excluded
+        self.max_depth = filt.opts.max_depth
+
+    def close(self) -> None:
+        """Stop the read-ahead threads."""
+        if self._readahead is not None:
+            self._readahead.shutdown(wait=True, cancel_futures=True)
+            self._listings.clear()
+
+    # ----- listings ----------------------------------------------------------------------
+
+    def _list(self, backend: Backend, path: str, side: str, include_all: bool
+              ) -> tuple[list[Entry], set[str]]:
+        """The filtered listing of ``path`` and the name keys of the entries refused for
+        their names (a source's refused entry keeps its destination twin out of this
+        directory's deletions: --delete-during/before delete as they go)."""
+        refused: set[str] = set()
+
+        def on_unsafe(where: str, err: UnsafeNameError) -> None:
+            self.error(where, err)  # counted: sync deletes nothing afterwards
+            if side == "source":
+                refused.add(name_key(err.name, self.normalize, self.fold))
+
+        try:
+            entries = list_dir_filtered(backend, self.filt, path, include_all=include_all,
+                                        on_unsafe=on_unsafe, strict_names=side == "source",
+                                        sort_key=self.sort_key,
+                                        backslash_ok=self.backslash_ok and (
+                                            side == "source" or backend.features.name == "smb"))
+        except DirNotFoundError:
+            if side == "source" or path:
+                raise
+            return [], refused
+        self.stats.listed(len(entries))
+        return entries, refused
+
+    def _fetch(self, side: str, path: str) -> tuple[list[Entry], set[str]]:
+        """The listing of ``path`` on ``side``: the one read ahead if any (its exception,
+        if listing failed, is raised here as it would have been), else read now."""
+        future = self._listings.pop((side, path), None)
+        if future is not None:
+            return future.result()
+        if side == "source":
+            return self._list(self.src, path, side, False)
+        return self._list(self.dst, path, side, self.include_all_dst)
+
+    def _read_ahead(self, stack: list[_Dir]) -> None:
+        """Start listing the directories the march will take next (top of the stack)."""
+        assert self._readahead is not None
+        for spath, dpath, in_src, in_dst, _depth in stack[-READ_AHEAD:]:
+            for side, path, wanted, backend, include_all in (
+                    ("source", spath, in_src, self.src, False),
+                    ("destination", dpath, in_dst, self.dst, self.include_all_dst)):
+                if wanted and (side, path) not in self._listings:
+                    self._listings[(side, path)] = self._readahead.submit(
+                        self._list, backend, path, side, include_all)
+
+    # ----- the march ---------------------------------------------------------------------
+
+    def march(self, *, checkers: Pool, deletes_only: bool = False) -> None:
+        """Walk both trees directory by directory and decide for each pair.
+
+        A directory is listed at its own path on each side: names are matched after NFC
+        normalisation, so the destination may spell a directory differently.
+        ``deletes_only``: rclone's --delete-before pass (deletions and directory times).
+        """
+        stack: list[_Dir] = [("", "", True, True, 1)]
+        fast_skip = self.comparer.fast_skip()
+        self._listings.clear()
+        while stack:
+            if self.cancel.is_set() or self.stopping.is_set():
+                return
+            if self._readahead is not None:
+                self._read_ahead(stack)
+            spath, dpath, in_src, in_dst, depth = stack.pop()
+            refused: set[str] = set()
+            enter = True
+            try:
+                src_entries, refused = self._fetch("source", spath) if in_src else ([], refused)
+            except DirNotFoundError as err:
+                src_entries = []
+                if not spath:
+                    # rclone: counted (retryable), and the destination's root entries are
+                    # still taken as destination-only (deleted by --delete-during/before);
+                    # nothing below them is listed
+                    log.error(self.src.describe(),
+                              f"error reading source root directory: {err}")
+                    self.error("", err)
+                    in_src = enter = False
+                    if self.sync and self.delete_mode != "after":
+                        log.error(None, "WARNING: the source root does not exist, yet "
+                                  f"--delete-{self.delete_mode} deletes the destination "
+                                  "root's files as rclone does - check the source path")
+            except OSError as err:
+                self.error(spath, err, log_it=f"error reading source directory: {err}")
+                continue
+            dst_entries: list[Entry] = []
+            if in_dst:
+                try:
+                    dst_entries = self._fetch("destination", dpath)[0]
+                except DirNotFoundError:
+                    dst_entries = []
+                except OSError as err:
+                    self.error(dpath, err,
+                               log_it=f"error reading destination directory: {err}")
+                    in_dst = False
+            if refused and dst_entries:
+                dst_entries = [e for e in dst_entries
+                               if name_key(e.name, self.normalize, self.fold) not in refused]
+            if self.ours is not None and dst_entries:
+                dst_entries = self._set_aside_partials(dst_entries, src_entries, dpath)
+            deeper = (self.max_depth <= 0 or depth < self.max_depth) and enter
+            if in_src and not deletes_only:
+                self._track_empty_src_dirs(spath, src_entries)
+            children: list[_Dir] = []
+            unchanged = 0
+            small: list[Entry] = []  # new small files of this directory, sent in batches
+            for s, d in self._pair(src_entries, dst_entries):
+                if s is not None and s.is_dir:
+                    # rclone: an existing directory keeps its destination spelling, new
+                    # files and directories take the source's (src.Remote())
+                    target = d.path if d is not None else s.path
+                    if not deletes_only:
+                        self._dir_pair(s, d, target)
+                    elif d is not None:  # rclone's delete pass fixes matched dirs' times too
+                        self._dir_time_now(s, d, target)
+                    if deeper:  # a directory at the depth limit is handled, not entered
+                        children.append((s.path, target, True, d is not None, depth + 1))
+                elif s is not None:
+                    if deletes_only:
+                        continue
+                    if d is None:
+                        if 0 <= s.size < SMALL_FILE:
+                            small.append(s)
+                            if len(small) == BATCH:
+                                self._batch(small)
+                                small = []
+                        else:
+                            self._transfer(s, None, s.path)
+                    elif fast_skip is not None and fast_skip(s, d):
+                        unchanged += 1  # the common case of a re-run: decided in bulk
+                    elif self.comparer.needs_io(s, d):
+                        checkers.submit(lambda s=s, d=d: self.check(s, d))
+                    else:
+                        self.check(s, d)
+                elif d is not None and self.deleting:
+                    if d.is_dir:
+                        self.dirs_to_remove.append(d.path)
+                        if deeper or self.include_all_dst:
+                            children.append(("", d.path, False, True, depth + 1))
+                    elif self.delete_mode == "after":
+                        if not deletes_only:
+                            self.to_delete.append(actions.Delete(d.path, d.size, d.mtime_ns))
+                    elif self.delete_mode == "during" or deletes_only:
+                        self.sink.put(actions.Delete(d.path, d.size, d.mtime_ns))
+            if small:
+                self._batch(small)
+            if unchanged:
+                self.stats.add_checks(unchanged)
+            stack.extend(reversed(children))
+
+    def _pair(self, src: list[Entry], dst: list[Entry]
+              ) -> Iterator[tuple[Entry | None, Entry | None]]:
+        return pair_entries(src, dst, normalize=self.normalize, fold=self.fold,
+                            dst_only=self.deleting)
+
+    def _set_aside_partials(self, dst_entries: list[Entry], src_entries: list[Entry],
+                            dpath: str) -> list[Entry]:
+        """--resume: take the partial files and manifests out of a destination listing
+        (they are not files of the tree); keep those a source file of this very version
+        may resume from, have the others removed (orphans of earlier runs or versions)."""
+        assert self.ours is not None
+        search = self.ours.search
+        ours = [e for e in dst_entries if not e.is_dir and search(e.name)]
+        if not ours:
+            return dst_entries
+        suffix = self.opts.partial_suffix
+        wanted: set[str] = set()
+        for s in src_entries:
+            if not s.is_dir and s.size >= resume.MIN_SIZE:
+                p = partial_name(f"{dpath}/{s.name}" if dpath else s.name, s, suffix)
+                wanted.update((p, resume.manifest_path(p)))
+        for e in ours:
+            if e.path in wanted:
+                self.kept_partials.add(e.path)
+            else:
+                self.sink.remove_partial(e.path, "stale partial file of an earlier run")
+        out = set(ours)
+        return [e for e in dst_entries if e not in out]
+
+    def _track_empty_src_dirs(self, spath: str, src_entries: list[Entry]) -> None:
+        """rclone's srcEmptyDirs: every source directory is potentially empty until a file
+        turns up anywhere below it (with --create-empty-src-dirs, a subdirectory is enough
+        for its direct parent). Only such directories skip their delayed time."""
+        empty = self.src_empty_dirs
+        has_file = has_dir = False
+        for e in src_entries:
+            if e.is_dir:
+                empty.add(e.path)
+                has_dir = True
+            else:
+                has_file = True
+        if has_file:
+            path = spath
+            while path:
+                empty.discard(path)
+                path = path.rpartition("/")[0]
+        elif has_dir and self.opts.create_empty_src_dirs:
+            empty.discard(spath)
+
+    # ----- files -------------------------------------------------------------------------
+
+    def check(self, s: Entry, d: Entry) -> None:
+        """Compare a source file with its destination twin and decide (a copy, a time
+        update, or nothing); an error is counted against the file."""
+        if self.cancel.is_set() or self.stopping.is_set():
+            return
+        self.stats.start_check(s.path)
+        try:
+            decision = self.comparer.need_transfer(s, d)
+            if decision.action == SET_MTIME and self.opts.immutable and not self.opts.dry_run:
+                # rclone's Equal: same size and hash, other time: logged (not counted), and
+                # the files count as different, which --immutable refuses below
+                log.error(d.path, "Timestamp mismatch between immutable objects")
+                decision = replace(decision, action=COPY)
+            if decision.action == COPY:
+                if self.opts.immutable:
+                    err = NoRetryError("immutable file modified")
+                    self.error(d.path, err, log_it="Source and destination exist but do not "
+                               f"match: {err}")
+                    return
+                self._transfer(s, d, d.path, decision.reason)
+            elif decision.action == SET_MTIME:
+                self.sink.put(actions.SetMtime(s.path, d.path, s.size, s.mtime_ns,
+                                               decision.reason))
+        except Exception as err:  # counted per file, never swallowed
+            self.error(s.path, err, log_it=f"Failed to check: {err}" if not isinstance(
+                err, PysyncError) else str(err))
+        finally:
+            self.stats.end_check(s.path)
+
+    def _transfer(self, s: Entry, d: Entry | None, dst_path: str, reason: str = "") -> None:
+        self.mark_modified(dst_path.rpartition("/")[0])
+        self.sink.put(actions.copy_action(s, d, dst_path, reason))
+
+    def _batch(self, batch: list[Entry]) -> None:
+        """New small files of one directory, copied one after the other by one worker: the
+        per-file cost of the pool (task, future, wake-ups) is paid once per batch."""
+        self.mark_modified(batch[0].path.rpartition("/")[0])
+        self.sink.put_batch([actions.Copy(s.path, s.path, s.size, s.mtime_ns)
+                             for s in batch])
+
+    # ----- directories -------------------------------------------------------------------
+
+    def mark_modified(self, path: str) -> None:
+        """The contents of destination directory ``path`` change: its time is set last."""
+        with self._lock:
+            self.modified_dirs.add(path)
+
+    def _dirs_equal(self, s: Entry, d: Entry | None) -> bool:
+        """rclone's DirsEqual for a source directory and its destination twin."""
+        o = self.opts
+        if d is None:
+            return False
+        if o.size_only or o.immutable or o.ignore_existing or not self.set_dir_times:
+            return True
+        if o.ignore_times:
+            return False
+        dt = d.mtime_ns - s.mtime_ns
+        if -self.dir_window < dt < self.dir_window:
+            return True
+        return bool(o.update and dt >= self.dir_window)
+
+    def _dir_pair(self, s: Entry, d: Entry | None, target: str) -> None:
+        """A source directory met in the march: make it, fix its time, remember it.
+
+        ``target`` is the destination path (the existing destination spelling if any)."""
+        made: bool | None = False
+        if d is None:
+            if self.opts.create_empty_src_dirs:
+                made = self.sink.make_dir(actions.Mkdir(target, s.mtime_ns))
+            self.mark_modified(target)
+            if made is None:
+                return  # rclone queues no delayed time for a directory it failed to make
+        elif self._dir_time_now(s, d, target):
+            if self.opts.dry_run:
+                # rclone's SetDirModTime returns no directory under --dry-run, so the delayed
+                # item it queues names the root: it is logged as the Fs, if the root changed
+                self.dir_items.append(("", s.mtime_ns, False))
+                return
+        if self.set_dir_times and s.mtime_ns > 0:  # 0: the source does not know the time
+            self.dir_items.append((target, s.mtime_ns, d is not None or bool(made)))
+
+    def _dir_time_now(self, s: Entry, d: Entry, target: str) -> bool:
+        """Set an existing destination directory's time at once when it differs (rclone's
+        copyDirMetadata, also run by the --delete-before pass); True when it did."""
+        if self._dirs_equal(s, d) or not self.set_dir_times or s.mtime_ns <= 0:
+            return False
+        self.sink.put(actions.SetDirTime(target, s.mtime_ns, existed=True))
+        return True
+
+    def dir_times(self, create_empty: bool) -> list[actions.SetDirTime]:
+        """The delayed directory times, in the order they are set: of directories whose
+        contents changed, deepest first, each marking its parent as changed too (rclone's
+        delayed directory modtimes). Source directories with no file below them are left
+        out unless ``create_empty`` (--create-empty-src-dirs)."""
+        if not self.set_dir_times:
+            return []
+        by_level: dict[int, list[tuple[str, int, bool]]] = {}
+        for item in self.dir_items:
+            by_level.setdefault(item[0].count("/") + 1 if item[0] else 0, []).append(item)
+        out: list[actions.SetDirTime] = []
+        for level in sorted(by_level, reverse=True):
+            for path, mtime, existed in by_level[level]:
+                if path not in self.modified_dirs:
+                    continue
+                if not create_empty and path in self.src_empty_dirs:
+                    continue
+                self.modified_dirs.add(path.rpartition("/")[0])
+                out.append(actions.SetDirTime(path, mtime, existed=existed,
+                                              reason="contents changed"))
+        return out
