@@ -28,13 +28,12 @@ from .deleter import Deleter
 from .errors import MaxDurationError, MaxTransferError, PysyncError, SourceChangedError
 from .execute import Copier
 from .filter import Filter
-from .listing import format_time
 from .options import SyncOptions
 from .planner import Planner
 from .pools import Pool
-from .record import record
+from .record import record, replace
 from .transfer import TokenBucket, Transferer
-from .units import format_go_time, format_size_short
+from .units import format_size_short
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -298,62 +297,33 @@ class Coordinator:
             log.notice(a.path, "Skipped update modification time as --dry-run is set (size "
                        f"{format_size_short(a.size)})")
             return
-        try:
-            self.dst.set_mtime(a.dst_path, a.mtime_ns)
-        except OSError as err:
+        done = self.copier.apply(a)
+        if done is not None and done[1] is not None:
+            err = done[1]
             self.error(a.dst_path, err, log_it=f"Failed to set modification time: {err}")
-            return
-        log.info(a.path, "Updated modification time in destination")
 
     def make_dir(self, action: Mkdir) -> bool | None:
-        """Create an (empty source) directory, with its time where the backend keeps it.
+        """Create an (empty source) directory, with its time where the backend keeps it
+        (through the executor).
 
         True: made with its time; False: not made, or made without a time; None: failed
-        with a counted error."""
+        with a counted error (or never run: the run was stopped)."""
         if self.sink is not None:
             self.sink(action)
             return False
-        path, mtime_ns = action.path, action.mtime_ns
         if self.opts.dry_run:
-            log.notice(path, "Skipped make directory as --dry-run is set")
+            log.notice(action.path, "Skipped make directory as --dry-run is set")
             return False
-        mkdir_metadata = getattr(self.dst, "mkdir_metadata", None)
-        if mkdir_metadata is not None and mtime_ns > 0 and self.set_dir_times:
-            # rclone's MkdirMetadata: whatever is at the path (even a file) is taken for the
-            # new directory and gets its time; its failures are counted, not logged
-            try:
-                mkdir_metadata(path, mtime_ns)
-            except (OSError, PysyncError) as err:
-                self.error(path, err)
-                return None
-            stamp = format_time(mtime_ns, "RFC3339Nano")
-            log.info(path, f"Made directory with metadata (mtime={stamp})")
-            return True
-        # a backend without rclone's MkdirMetadata (sftp, smb, fsspec): rclone's Mkdir says
-        # "Making directory"; with a time (MkdirModTime), DirSetModTime sets it and
-        # "Made directory with modification time <Go time>" follows; no directory object
-        # is returned, so the delayed time is set "(using DirSetModTime)" too
-        try:
-            log.info(path, "Making directory")
-            self.dst.mkdir(path)
-            if mtime_ns > 0 and self.set_dir_times:
-                failed: OSError | None = None
-                try:
-                    self.dst.set_mtime(path, mtime_ns)
-                except OSError as err:
-                    failed = err
-                log.info(path, f"Made directory with modification time "
-                         f"{format_go_time(mtime_ns)}")
-                if failed is not None:
-                    self.error(path, failed)
-                    return None
-            return False
-        except OSError as err:
-            # rclone's Mkdir counts its error (a file in the way too: sftp's "is a file not
-            # a directory", smb's "not a directory") and logs nothing; no delayed time
-            log.debug(path, f"Failed to make directory: {err}")
-            self.error(path, err)
+        if not self.set_dir_times and action.mtime_ns:
+            action = replace(action, mtime_ns=0)  # made without a time
+        done = self.copier.apply(action)
+        if done is None:
             return None
+        made, err = done
+        if err is not None:
+            self.error(action.path, err)  # rclone counts it and logs nothing more
+            return None
+        return made
 
     def _set_dir_time(self, path: str, mtime_ns: int, *, existed: bool) -> None:
         if self.opts.dry_run:

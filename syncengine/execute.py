@@ -1,10 +1,13 @@
-"""The executor half of a run: copy the files the planner chose, here or on remote workers.
+"""The executor half of a run: carry out the copies, time updates and new directories the
+planner chose, here or on remote workers.
 
-``Copier`` decides nothing: the coordinator (``engine``) has already compared, admitted
-the file against the budgets and ``--dry-run``, and moved a replaced file to its backup. It
-copies (with ``--low-level-retries`` on transient errors), accounts the bytes and the
-transfer in the run's Stats, tells the event callback, and hands every failure back to the
-coordinator, which counts, logs and decides what it means for the run.
+``Copier`` decides nothing: the coordinator has already compared, admitted the file against
+the budgets and ``--dry-run``, and moved a replaced file to its backup. It copies (with
+``--low-level-retries`` on transient errors), accounts the bytes and the transfer in the
+run's Stats, tells the event callback, and hands every failure back to the coordinator,
+which counts, logs and decides what it means for the run. ``set_mtime`` and ``make_dir``
+are the other two actions an executor carries out (``Copier.apply``: in this thread, or as
+a task on a worker, which runs the same functions).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import threading
 
 from . import interrupt, log
 from .backends.base import Entry
-from .errors import SourceChangedError
+from .errors import PysyncError, SourceChangedError
 from .events import FAILED, FINISHED, STARTED, TransferEvent
 from .interrupt import InterruptedRunError
 
@@ -24,13 +27,14 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .accounting import Stats, Transfer
-    from .actions import Copy, Replace
+    from .actions import Copy, Mkdir, Replace, SetMtime
+    from .backends.base import Backend
     from .events import EventCallback
     from .executors import Executor
     from .options import SyncOptions
     from .transfer import Transferer
 
-__all__ = ["Copier", "NETWORK_ERRNOS"]
+__all__ = ["Copier", "NETWORK_ERRNOS", "set_mtime", "make_dir"]
 
 #: errnos of a connection that failed on the way (retried at low level, exit code 5)
 NETWORK_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT,
@@ -42,6 +46,54 @@ def transient(err: BaseException) -> bool:
     """True for an error another low-level try may cure (a dropped connection...)."""
     return isinstance(err, (ConnectionError, TimeoutError)) or \
         getattr(err, "errno", None) in NETWORK_ERRNOS
+
+
+def set_mtime(dst: Backend, action: SetMtime) -> None:
+    """Give the destination file the source's time (same contents); raises OSError."""
+    dst.set_mtime(action.dst_path, action.mtime_ns)
+    log.info(action.path, "Updated modification time in destination")
+
+
+def make_dir(dst: Backend, action: Mkdir) -> bool:
+    """Make the (empty source) directory ``action.path``, with its time ``mtime_ns`` when
+    not 0, as rclone's Mkdir/MkdirMetadata log it. True: made with its time in one step
+    (the local backend's MkdirMetadata); False: made (and timed apart, if asked). Raises
+    the OSError or PysyncError that failed it (logged here only at debug level)."""
+    path, mtime_ns = action.path, action.mtime_ns
+    mkdir_metadata = getattr(dst, "mkdir_metadata", None)
+    if mkdir_metadata is not None and mtime_ns > 0:
+        # rclone's MkdirMetadata: whatever is at the path (even a file) is taken for the
+        # new directory and gets its time; its failures are counted, not logged
+        mkdir_metadata(path, mtime_ns)
+        from .listing import format_time
+
+        stamp = format_time(mtime_ns, "RFC3339Nano")
+        log.info(path, f"Made directory with metadata (mtime={stamp})")
+        return True
+    # a backend without rclone's MkdirMetadata (sftp, smb, fsspec): rclone's Mkdir says
+    # "Making directory"; with a time (MkdirModTime), DirSetModTime sets it and
+    # "Made directory with modification time <Go time>" follows; no directory object
+    # is returned, so the delayed time is set "(using DirSetModTime)" too
+    try:
+        log.info(path, "Making directory")
+        dst.mkdir(path)
+    except OSError as err:
+        # rclone's Mkdir counts its error (a file in the way too: sftp's "is a file not
+        # a directory", smb's "not a directory") and logs nothing; no delayed time
+        log.debug(path, f"Failed to make directory: {err}")
+        raise
+    if mtime_ns > 0:
+        from .units import format_go_time
+
+        failed: OSError | None = None
+        try:
+            dst.set_mtime(path, mtime_ns)
+        except OSError as err:
+            failed = err
+        log.info(path, f"Made directory with modification time {format_go_time(mtime_ns)}")
+        if failed is not None:
+            raise failed
+    return False
 
 
 class Copier:
@@ -118,6 +170,36 @@ class Copier:
             self._finished(s, tr, failure)
         if failure is not None:
             self.failed(s, failure)
+
+    def apply(self, action: SetMtime | Mkdir) -> tuple[bool, BaseException | None] | None:
+        """Carry out a time update or a new directory, in this thread or as a task of the
+        remote executor: ``(made with its time, error or None)``; None when the task was
+        never run (the run was stopped first). A lost scheduler is the (fatal) error."""
+        from .actions import Mkdir
+
+        dst = self.transferer.dst
+        if self.executor is None:
+            try:
+                if isinstance(action, Mkdir):
+                    return make_dir(dst, action), None
+            except (OSError, PysyncError) as err:
+                return False, err
+            try:
+                set_mtime(dst, action)
+            except OSError as err:
+                return False, err
+            return False, None
+        from .executors.worker import decode_error
+
+        try:
+            out = self.executor.run([action])[0]
+        except Exception as err:  # the scheduler is lost: fatal, the run stops
+            return False, err
+        if out.skipped:
+            return None
+        for level, obj, msg in out.logs:  # the worker's log lines, in the run's log
+            log.LOGGER.log(level, msg, extra={"object": obj, "fields": {}})
+        return out.made, None if out.ok or out.error is None else decode_error(out.error)
 
     # ----- on remote workers -----------------------------------------------------------
 

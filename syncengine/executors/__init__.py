@@ -19,8 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Protocol
 
-    from ..actions import Copy, Replace
-    from .worker import FileOutcome, Job
+    from .worker import FileOutcome, Job, WorkAction
 else:
     Protocol = object
 
@@ -36,7 +35,8 @@ class Executor(Protocol):
     ``remote`` False: the engine copies in this process (its thread pool, ``transfers``
     wide). True: the engine calls ``start(job)`` once per run, then ``run(batch)`` from up to
     ``slots()`` threads at once (each call blocks until the batch is done and returns one
-    FileOutcome per action, in order), and ``close()`` at the end.
+    FileOutcome per action, in order: ``skipped`` for one never started), and ``close()``
+    at the end. Time updates and new directories go the same way, one action a call.
     """
 
     remote: bool
@@ -49,10 +49,11 @@ class Executor(Protocol):
         """How many batches may be running at once."""
         ...
 
-    def run(self, batch: Sequence[Copy | Replace],
+    def run(self, batch: Sequence[WorkAction],
             on_bytes: Callable[[str, int], None] | None = None, budget: int = -1
             ) -> list[FileOutcome]:
-        """Copy ``batch``; a lost worker gives retryable WorkerLostError outcomes, a lost
+        """Carry out ``batch`` (copies; or one SetMtime or Mkdir, as ``execute`` does them
+        in this process); a lost worker gives retryable WorkerLostError outcomes, a lost
         scheduler raises ExecutorLostError (fatal). ``on_bytes(path, n)``, if given, hears
         the bytes read of the file being copied while it runs (live stats); ``budget``:
         the bytes the batch may read before --max-transfer stops it (-1: no limit)."""
@@ -80,7 +81,7 @@ class ThreadExecutor:
         """Not used: the engine's pool is ``--transfers`` wide."""
         return 0
 
-    def run(self, batch: Sequence[Copy | Replace],
+    def run(self, batch: Sequence[WorkAction],
             on_bytes: Callable[[str, int], None] | None = None, budget: int = -1
             ) -> list[FileOutcome]:
         """Never called: the engine copies in its own threads."""

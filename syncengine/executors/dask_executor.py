@@ -1,4 +1,5 @@
-"""The Dask executor: batches of copy actions run as tasks on Dask workers.
+"""The Dask executor: batches of actions (copies, time updates, new directories) run as
+tasks on Dask workers.
 
 Workers are ``dask worker`` processes on any number of hosts (``DaskExecutor(address)``)
 or a ``LocalCluster`` of processes on this machine (``DaskExecutor(workers=N)``). Each task
@@ -21,14 +22,12 @@ import threading
 
 from ..errors import FatalError, MissingDependencyError, UsageError
 from . import DASK_MISSING
-from .worker import FileOutcome, Job, Progress, lost_outcomes, run_batch
+from .worker import FileOutcome, Job, Progress, WorkAction, lost_outcomes, not_run, run_batch
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any
-
-    from ..actions import Copy, Replace
 
 __all__ = ["DaskExecutor", "ExecutorLostError"]
 
@@ -62,15 +61,16 @@ def _claim(name: str) -> bool:
     return True
 
 
-def _task(job: Job, batch: list[Copy | Replace], claim: str, topic: str, key: str,
+def _task(job: Job, batch: list[WorkAction], claim: str, topic: str, key: str,
           budget: int) -> list[FileOutcome]:
-    """What a worker runs for one batch: the copies, and a report of the running file's
+    """What a worker runs for one batch: the copies (or a time update, a new directory),
+    and a report of the running file's
     bytes every _TICK seconds under ``topic`` (the coordinator's live stats). A batch that
-    starts after the coordinator stopped the run copies nothing (``skipped`` outcomes)."""
+    starts after the coordinator stopped the run does nothing (``not_run`` outcomes)."""
     from distributed import Event, get_worker
 
     if Event(_stop_name(job, "stop")).is_set():  # stopped before it started
-        return [FileOutcome(a.path, False, skipped=True) for a in batch]
+        return not_run(batch)
     if not _claim(claim):
         return lost_outcomes(batch, "the worker running this transfer was lost; the task "
                                     "was not run again")
@@ -225,7 +225,7 @@ class DaskExecutor:
 
     # ----- work --------------------------------------------------------------------------
 
-    def run(self, batch: Sequence[Copy | Replace],
+    def run(self, batch: Sequence[WorkAction],
             on_bytes: Callable[[str, int], None] | None = None, budget: int = -1
             ) -> list[FileOutcome]:
         """Run ``batch`` as one task and wait for its outcomes (see the module doc);

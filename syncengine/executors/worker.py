@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 
-from ..actions import Copy, Replace
+from ..actions import Copy, Mkdir, Replace, SetMtime
 from ..backends.base import Backend
 from ..errors import PysyncError
 from ..options import SyncOptions
@@ -31,7 +31,11 @@ if TYPE_CHECKING:
     from ..transfer import Transferer
 
 __all__ = ["Location", "Job", "FileOutcome", "ErrorRecord", "LogLine", "Progress", "run_batch",
-           "encode_error", "decode_error", "WorkerLostError", "lost_outcomes"]
+           "encode_error", "decode_error", "WorkerLostError", "lost_outcomes", "not_run",
+           "WorkAction"]
+
+#: what a worker carries out: copies, time updates, new directories
+WorkAction = Copy | Replace | SetMtime | Mkdir
 
 #: variables a worker needs to resolve remotes as the coordinator does
 _ENV_PREFIXES = ("RCLONE_", "PYSYNC_")
@@ -136,7 +140,9 @@ LogLine = tuple[int, str, str]
 
 @record(frozen=True, slots=True)
 class FileOutcome:
-    """What became of one file of a batch. ``bytes``: read for it (all tries together)."""
+    """What became of one action of a batch. ``bytes``: read for it (all tries together);
+    ``skipped``: never started (the run was stopped first: see ``not_run``); ``made``: a
+    Mkdir made the directory with its time in one step."""
 
     path: str
     ok: bool
@@ -144,7 +150,14 @@ class FileOutcome:
     error: ErrorRecord | None = None
     logs: tuple[LogLine, ...] = ()
     partials_used: tuple[str, ...] = ()
-    skipped: bool = False  # not started (the worker was told to stop)
+    skipped: bool = False
+    made: bool = False
+
+
+def not_run(actions: Sequence[WorkAction]) -> list[FileOutcome]:
+    """The outcomes of actions never started (the coordinator stopped the run): neither
+    done nor failed, as a queued file the thread executor drops."""
+    return [FileOutcome(a.path, False, skipped=True) for a in actions]
 
 
 def encode_error(err: BaseException) -> ErrorRecord:
@@ -210,7 +223,7 @@ def decode_error(rec: ErrorRecord) -> BaseException:
     return err
 
 
-def lost_outcomes(actions: Sequence[Copy | Replace], why: str) -> list[FileOutcome]:
+def lost_outcomes(actions: Sequence[WorkAction], why: str) -> list[FileOutcome]:
     """The outcomes of a batch whose worker was lost: a retryable error for every file."""
     rec = encode_error(WorkerLostError(why))
     return [FileOutcome(a.path, False, error=rec) for a in actions]
@@ -298,10 +311,11 @@ def _backend(job: Job, side: str) -> Backend:
     return b
 
 
-def run_batch(job: Job, actions: Sequence[Copy | Replace], *, capture: bool = True,
+def run_batch(job: Job, actions: Sequence[WorkAction], *, capture: bool = True,
               progress: Progress | None = None, budget: int = -1,
               cancel: threading.Event | None = None) -> list[FileOutcome]:
-    """Copy every file of ``actions`` (one after the other) and say what became of each.
+    """Carry out ``actions`` one after the other (copies; time updates and new directories
+    as ``execute.set_mtime``/``make_dir`` do them) and say what became of each.
 
     Opens (and keeps, per run) its own backends from ``job``'s Locations. ``capture``: the
     log lines each copy writes go into its outcome (a worker process) instead of this
@@ -336,7 +350,11 @@ def run_batch(job: Job, actions: Sequence[Copy | Replace], *, capture: bool = Tr
         transferer = Transferer(src, dst, opts, stats, job.hash_kind, bucket, cancel)
         for action in actions:
             if cancel is not None and cancel.is_set():
-                out.append(FileOutcome(action.path, False, skipped=True))
+                out.extend(not_run([action]))
+                continue
+            if isinstance(action, (SetMtime, Mkdir)):
+                out.append(_apply_one(dst, action, logs))
+                logs.clear()
                 continue
             before = stats.get_bytes()
             if progress is not None:
@@ -351,6 +369,21 @@ def run_batch(job: Job, actions: Sequence[Copy | Replace], *, capture: bool = Tr
     finally:
         _tls.sink = None
     return out
+
+
+def _apply_one(dst: Backend, action: SetMtime | Mkdir, logs: list[LogLine]) -> FileOutcome:
+    """A time update or a new directory, as the coordinator's own threads carry them out."""
+    from ..execute import make_dir, set_mtime
+
+    made = False
+    try:
+        if isinstance(action, Mkdir):
+            made = make_dir(dst, action)
+        else:
+            set_mtime(dst, action)
+    except Exception as err:  # returned as a record, never raised across the boundary
+        return FileOutcome(action.path, False, error=encode_error(err), logs=tuple(logs))
+    return FileOutcome(action.path, True, logs=tuple(logs), made=made)
 
 
 def _copy_one(transferer: Transferer, stats: Stats, opts: SyncOptions,

@@ -306,6 +306,38 @@ def test_local_worker_processes_copy_as_the_threads_do(tmp_path: Path, home: Pat
     assert files_only(read_tree(tmp_path / "dask")) == want
 
 
+def test_time_updates_and_new_directories_run_on_the_workers_as_on_the_threads(
+        tmp_path: Path, home: Path) -> None:
+    """``--dask-workers 2``: an empty source directory (--create-empty-src-dirs) and a file
+    whose time alone changed are made and updated by the workers, logged as the threads
+    log them, and leave the same tree."""
+    src = tmp_path / "src"
+    _local_tree(src)
+    (src / "empty" / "inner").mkdir(parents=True)
+    os.utime(src / "empty" / "inner", ns=(1_500_000_000 * 10**9,) * 2)
+    lines: dict[str, list[str]] = {}
+    for label, extra in (("threads", []), ("dask", ["--dask-workers", "2"])):
+        dst = tmp_path / label
+        args = [sys.executable, "-m", "syncengine", "copy", str(src), str(dst), "-v",
+                "--create-empty-src-dirs", *extra]
+        first = subprocess.run(args, capture_output=True, text=True, timeout=300,
+                               env=tool_env(home), stdin=subprocess.DEVNULL)
+        assert first.returncode == 0, first.stderr
+        os.utime(dst / "d1" / "f1.txt", ns=(1_700_000_000 * 10**9,) * 2)  # same bytes
+        again = subprocess.run(args, capture_output=True, text=True, timeout=300,
+                               env=tool_env(home), stdin=subprocess.DEVNULL)
+        assert again.returncode == 0, again.stderr
+        lines[label] = sorted(
+            line.split("INFO  : ", 1)[1] for line in (first.stderr + again.stderr).splitlines()
+            if "INFO  : " in line and ("irectory" in line or "modification time" in line))
+        assert (dst / "empty" / "inner").is_dir()
+        assert (dst / "d1" / "f1.txt").stat().st_mtime_ns == 1_600_000_000 * 10**9
+    assert "d1/f1.txt: Updated modification time in destination" in lines["dask"]
+    assert any(line.startswith("empty/inner: Made directory") for line in lines["dask"])
+    assert lines["dask"] == lines["threads"]
+    assert read_tree(tmp_path / "dask") == read_tree(tmp_path / "threads")
+
+
 def _children(pid: int) -> set[int]:
     out: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():

@@ -289,3 +289,52 @@ def test_without_dask_one_line_says_how_to_install_it(
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "pip install 'pysync[dask]'" in lines[0], res.stderr
     assert not (dst / "new.txt").exists()
+
+
+class InProcessExecutor:
+    """A remote executor whose "workers" are this process: each batch goes through the
+    worker side (``run_batch``) as a Dask task's does; it records what it was given."""
+
+    remote = True
+
+    def __init__(self) -> None:
+        self.job: Job | None = None
+        self.kinds: list[str] = []
+
+    def start(self, job: Job) -> None:
+        self.job = job
+
+    def slots(self) -> int:
+        return 2
+
+    def run(self, batch, on_bytes=None, budget=-1):  # type: ignore[no-untyped-def]
+        assert self.job is not None
+        self.kinds.extend(a.kind for a in batch)
+        return run_batch(self.job, batch, capture=False, budget=budget)
+
+    def stop(self, *, running: bool = True) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_time_updates_and_new_directories_go_through_the_executor(
+        trees: tuple[Path, Path], tmp_path: Path) -> None:
+    """A remote executor gets the set-mtime and mkdir actions too (not only the copies),
+    and the destination ends as the thread executor leaves it."""
+    import shutil
+
+    src, dst = trees
+    twin = tmp_path / "twin"
+    shutil.copytree(dst, twin)
+    ex = InProcessExecutor()
+    res = syncengine.sync(str(src), str(dst), executor=ex, create_empty_src_dirs=True)
+    ref = syncengine.sync(str(src), str(twin), create_empty_src_dirs=True)
+    assert res.exit_code == ref.exit_code == 0
+    assert sorted(ex.kinds) == ["copy", "mkdir", "replace", "set-mtime"]
+    assert (dst / "touched.txt").stat().st_mtime_ns == OLD
+    assert (dst / "empty").is_dir()
+    files = {k: v for k, v in snapshot(dst).items() if not (dst / k).is_dir()}
+    assert files == {k: v for k, v in snapshot(twin).items() if not (twin / k).is_dir()}
+    assert (res.transfers, res.deletes) == (ref.transfers, ref.deletes)
