@@ -31,6 +31,7 @@ __all__ = ["Measurement", "run_measured"]
 TAIL_FAIL = 4000
 TAIL_OK = 500
 LAUNCHER = str(Path(__file__).resolve().with_name("_launch.py"))
+SAMPLE_PERIOD = 0.1  # seconds between two samples of a process tree
 
 
 @dataclass
@@ -47,6 +48,12 @@ class Measurement:
     error: str | None = None  # could not start, timeout, interrupted, killed by signal
     outer_seconds: float = 0.0  # as seen by the harness, launcher start-up included
     launcher: bool = True  # False: figures from the harness's own wait4 (RSS floor = harness)
+    # sample_tree: the peak of the summed RSS of the command's process tree (its worker
+    # processes too; shared pages counted in each), the most processes seen at once, and
+    # the CPU seconds its processes had used when last seen (user + sys, per process)
+    tree_rss_kib: int = 0
+    tree_procs: int = 0
+    tree_cpu_s: float = 0.0
     stderr_tail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -105,6 +112,66 @@ def _wait_exit(pid: int, deadline: float | None) -> bool:
     return True
 
 
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE_KIB = (os.sysconf("SC_PAGE_SIZE") // 1024) if hasattr(os, "sysconf") else 4
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid``'s processes below it (``/proc/PID/task/TID/children``), depth first."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{p}/task/{tid}/children") as fh:
+                    kids = [int(c) for c in fh.read().split()]
+            except (OSError, ValueError):
+                continue
+            out.extend(kids)
+            todo.extend(kids)
+    return out
+
+
+class TreeSampler:
+    """Samples the process tree below a pid: summed RSS (peak), process count (peak), and
+    each process's CPU seconds as last seen (a process's last tick before it exits, up to
+    one sampling period, is missed)."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.peak_rss_kib = 0
+        self.peak_procs = 0
+        self._cpu: dict[tuple[int, int], float] = {}  # (pid, start time) -> CPU seconds
+
+    def sample(self) -> None:
+        """Read the tree once."""
+        rss = 0
+        pids = _descendants(self.root)
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    fields = fh.read().rpartition(")")[2].split()
+                with open(f"/proc/{pid}/statm") as fh:
+                    rss += int(fh.read().split()[1]) * _PAGE_KIB
+            except (OSError, ValueError, IndexError):
+                continue
+            # fields from the state on: utime is the 12th, stime 13th, starttime 20th
+            cpu = (int(fields[11]) + int(fields[12])) / _TICKS
+            self._cpu[(pid, int(fields[19]))] = cpu
+        self.peak_rss_kib = max(self.peak_rss_kib, rss)
+        self.peak_procs = max(self.peak_procs, len(pids))
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds of every process seen, as last seen."""
+        return round(sum(self._cpu.values()), 3)
+
+
 def _killpg(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)
@@ -140,8 +207,12 @@ def _read_launch(path: str) -> dict[str, float] | None:
 
 def run_measured(cmd: list[str], *, env: dict[str, str] | None = None,
                  cwd: str | os.PathLike[str] | None = None, timeout: float | None = None,
-                 stdout: int | None = subprocess.DEVNULL, launcher: bool = True) -> Measurement:
+                 stdout: int | None = subprocess.DEVNULL, launcher: bool = True,
+                 sample_tree: bool = False) -> Measurement:
     """Run ``cmd`` to completion and measure it.
+
+    ``sample_tree``: also sample the command's process tree every SAMPLE_PERIOD seconds
+    (``tree_*`` figures: the worker processes a run starts are in them).
 
     With ``launcher`` (the default) the figures are the launcher's ``wait4`` of the command;
     otherwise (or if the launcher reported nothing) the harness's own ``wait4`` of its child.
@@ -160,12 +231,23 @@ def run_measured(cmd: list[str], *, env: dict[str, str] | None = None,
             return Measurement(cmd=cmd, rc=127, seconds=time.perf_counter() - t0,
                                error=f"could not start: {exc}", launcher=launcher)
         pid = proc.pid
+        sampler = TreeSampler(pid) if sample_tree else None
         reaped = False
         error: str | None = None
         timed_out = False
         try:
             deadline = None if timeout is None else time.monotonic() + timeout
-            if not _wait_exit(pid, deadline):
+            if sampler is not None:
+                exited = False
+                while not exited:
+                    sampler.sample()
+                    step = time.monotonic() + SAMPLE_PERIOD
+                    exited = _wait_exit(pid, step if deadline is None else min(step, deadline))
+                    if not exited and deadline is not None and time.monotonic() >= deadline:
+                        break
+            else:
+                exited = _wait_exit(pid, deadline)
+            if not exited:
                 timed_out = True
                 error = f"timeout after {timeout:g} s"
                 _stop(pid)
@@ -194,6 +276,9 @@ def run_measured(cmd: list[str], *, env: dict[str, str] | None = None,
                             maxrss_kib=int(usage.ru_maxrss), user_s=round(usage.ru_utime, 3),
                             sys_s=round(usage.ru_stime, 3), launcher=False)
         m.outer_seconds = outer
+        if sampler is not None:
+            m.tree_rss_kib, m.tree_procs = sampler.peak_rss_kib, sampler.peak_procs
+            m.tree_cpu_s = sampler.cpu_s
         if timed_out:
             m.rc, m.timed_out, m.error = None, True, error
         elif m.rc is not None and m.rc < 0:

@@ -33,8 +33,8 @@ SCP_CIPHER = "aes128-gcm@openssh.com"
 
 def reference_label(row: Row) -> str | None:
     """What the reference of ``row`` runs (``cp -r``, ``scp``, ``smbclient``), or None."""
-    if row.setup != "fresh" or row.command != "copy" or _filtered(row):
-        return None
+    if row.setup != "fresh" or row.command != "copy" or _filtered(row) or row.pysync_args:
+        return None  # (a pysync-only variant: its plain row has the reference)
     return {None: "cp -r", "sftp": "scp", "smb": "smbclient"}.get(row.remote)
 
 

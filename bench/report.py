@@ -33,8 +33,14 @@ def _cpu_cell(s: dict[str, Any]) -> str:
 
 
 def _rss_cell(s: dict[str, Any]) -> str:
+    """Peak RSS; for a sampled row (worker processes) the tree's summed peak after it."""
     v = s.get("peak_rss_mib")
-    return "-" if v is None else f"{v:.0f}"
+    tree = s.get("peak_tree_rss_mib")
+    if v is None:
+        return "-"
+    if tree is not None and s.get("max_procs", 0) and s["max_procs"] > 1:
+        return f"{v:.0f} (tree {tree:.0f})"
+    return f"{v:.0f}"
 
 
 def _summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -100,8 +106,10 @@ def format_table(results: dict[str, Any]) -> str:
     out.append("ratio = pysync/rclone median wall time (lower is better; <= 1.00: pysync at "
                "least as fast); ref s = the same copy by a plain program in the same run "
                "(ref: cp -r, scp, smbclient), the distance to the machine's limit; cpu = "
-               "median CPU seconds (user + sys) of the client; MiB = peak RSS, max over "
-               "repetitions; FAIL = a run exited non-zero (stderr tail in the JSON)")
+               "median CPU seconds (user + sys) of the client, its local Dask worker "
+               "processes included; MiB = peak RSS, max over repetitions (tree: the summed "
+               "RSS of the client's processes, sampled); -daskN rows: pysync --dask-workers N; "
+               "FAIL = a run exited non-zero (stderr tail in the JSON)")
     return "\n".join(out)
 
 

@@ -17,6 +17,10 @@ Remote rows (``remote`` set: ``sftp`` or ``smb``) run against the loopback serve
 :mod:`bench.servers`: ``direction`` ``up`` copies the local data set to the server, ``down``
 copies the data set from the server to a local folder.  Both tools get the same
 ``--config`` and the same flags.
+
+A row's ``pysync_args`` go to pysync only: the ``-dask{1,2,4}`` rows run pysync's transfers
+on 1, 2 or 4 local Dask worker processes (``--dask-workers N``, issue #14) beside rclone on
+the same data; their process trees are sampled (``tree`` figures: the workers' summed RSS).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class Row:
     remote: str | None = None  # "sftp" or "smb": the loopback server on one side
     direction: str = "up"  # with remote: "up" local -> server, "down" server -> local
     external_ssh: bool = False  # sftp through the OpenSSH client (the ssh option, both tools)
+    pysync_args: tuple[str, ...] = ()  # flags for pysync only (e.g. its Dask executor)
 
     @property
     def is_sweep(self) -> bool:
@@ -91,6 +96,12 @@ ALL_ROWS: tuple[Row, ...] = (
         direction="up", title="smb-up-mailstore with --transfers 1 (one stream)"),
     Row("smb-down-mailstore-t1", "mailstore", "copy", ("--transfers", "1"), remote="smb",
         direction="down", title="smb-down-mailstore with --transfers 1 (one stream)"),
+    # pysync's transfers on local Dask worker processes (--dask-workers N), rclone as ever
+    *(Row(f"{kind}-up-mailstore-dask{n}", "mailstore", "copy", remote=kind, direction="up",
+          pysync_args=("--dask-workers", str(n)),
+          title=f"{kind}-up-mailstore, pysync on {n} local Dask worker process"
+                + ("es" if n > 1 else ""))
+      for kind in ("sftp", "smb") for n in (1, 2, 4)),
     Row("sweep-transfers-1", "mailstore", "copy", ("--transfers", "1"),
         sweep="--transfers 1", title="sweep: initial copy of the MailStore archive"),
     Row("sweep-transfers-4", "mailstore", "copy", ("--transfers", "4"),

@@ -260,10 +260,12 @@ class ChangedFiles:
 
 
 def build_command(prefix: list[str], row: Row, src: str | Path, dst: str | Path | None,
-                  extra: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """``prefix command [args] [extra] SRC [DST]`` (``extra``: e.g. ``--config FILE``)."""
+                  extra: list[str] | tuple[str, ...] = (), *, tool: str = "") -> list[str]:
+    """``prefix command [args] [extra] SRC [DST]`` (``extra``: e.g. ``--config FILE``);
+    ``tool`` "pysync" adds the row's ``pysync_args`` after ``args``."""
     paths = [str(src)] if dst is None else [str(src), str(dst)]
-    return [*prefix, row.command, *row.args, *extra, *paths]
+    own = row.pysync_args if tool == "pysync" else ()
+    return [*prefix, row.command, *row.args, *own, *extra, *paths]
 
 
 @dataclass
@@ -306,7 +308,9 @@ def row_endpoints(row: Row, ds: Dataset, workdir: Path, servers: Servers | None)
 
 def summarize_row(row_result: dict[str, Any]) -> dict[str, Any]:
     """Per tool: status, median seconds (all runs ok), median CPU seconds (user + sys of
-    the process and the children it waited for), max and median peak RSS (MiB); the
+    the process and the children it waited for: a Dask run's local worker processes too),
+    max and median peak RSS (MiB), and for sampled rows the process tree's peak summed RSS;
+    the
     reference run's the same way when the row has one (``reference``)."""
     out: dict[str, Any] = {}
     tools = TOOLS + ((REFERENCE,) if any(r["tool"] == REFERENCE
@@ -322,6 +326,7 @@ def summarize_row(row_result: dict[str, Any]) -> dict[str, Any]:
         secs = [r["seconds"] for r in runs if r["ok"]]
         cpu = [r.get("user_s", 0.0) + r.get("sys_s", 0.0) for r in runs if r["ok"]]
         rss = [r["maxrss_mib"] for r in runs if r["maxrss_kib"]]
+        tree = [r["tree_rss_kib"] / 1024 for r in runs if r.get("tree_rss_kib")]
         out[tool] = {
             "status": "FAIL" if failed or row_result.get("error") else "ok",
             "failed_runs": len(failed),
@@ -332,6 +337,9 @@ def summarize_row(row_result: dict[str, Any]) -> dict[str, Any]:
             "median_cpu_s": round(statistics.median(cpu), 3) if cpu and not failed else None,
             "peak_rss_mib": max(rss) if rss else None,
             "median_rss_mib": round(statistics.median(rss), 1) if rss else None,
+            # sampled rows: the process tree's summed RSS (worker processes included)
+            "peak_tree_rss_mib": round(max(tree), 1) if tree else None,
+            "max_procs": max((r.get("tree_procs", 0) for r in runs), default=0) or None,
         }
     if REFERENCE in out:
         out[REFERENCE]["label"] = row_result.get("reference")
@@ -393,10 +401,12 @@ def _run_row(row: Row, ds: Dataset, cfg: BenchConfig, env: dict[str, str],
                     assert ref_cmd is not None
                     cmd = ref_cmd
                 else:
-                    cmd = build_command(cfg.tools[tool], row, ends.src, ends.dst, extra)
+                    cmd = build_command(cfg.tools[tool], row, ends.src, ends.dst, extra,
+                                        tool=tool)
                 load1 = _load1()
                 m: Measurement = run_measured(cmd, env=env, cwd=cfg.workdir,
-                                              timeout=cfg.timeout)
+                                              timeout=cfg.timeout,
+                                              sample_tree=bool(row.pysync_args))
                 m.extra = {"tool": tool, "rep": rep + 1, "order": order, "load1": load1}
                 if dst is not None:  # untimed: what the run left, to compare the two tools
                     n_files, n_bytes = tree_totals(dst) if dst.is_dir() else (0, 0)
@@ -515,6 +525,8 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                 "name": row.name, "title": row.title, "dataset": row.dataset,
                 "command": row.command, "args": list(row.args), "setup": row.setup,
                 "sweep": row.sweep, "runs": []}
+            if row.pysync_args:
+                row_result["pysync_args"] = list(row.pysync_args)
             results["rows"].append(row_result)
             if row.remote is not None and servers is None:
                 row_result["error"] = server_error or "no server"

@@ -105,7 +105,8 @@ def test_data_set_is_generated_once_then_reused(tmp_path: Path) -> None:
 REMOTE_ROWS = {"sftp-up-mailstore", "sftp-down-mailstore", "sftp-noop-sync-mailstore",
                "smb-up-mailstore", "smb-down-mailstore", "smb-noop-sync-mailstore",
                "sftp-up-mailstore-t1", "sftp-down-mailstore-t1", "smb-up-mailstore-t1",
-               "smb-down-mailstore-t1", "sftp-up-mailstore-ssh", "sftp-down-mailstore-ssh"}
+               "smb-down-mailstore-t1", "sftp-up-mailstore-ssh", "sftp-down-mailstore-ssh",
+               *(f"{kind}-up-mailstore-dask{n}" for kind in ("sftp", "smb") for n in (1, 2, 4))}
 
 
 def _alive(pid: int) -> bool:
@@ -214,6 +215,61 @@ def test_remote_rows_run_both_tools_and_stop_the_servers(tmp_path: Path) -> None
     assert set(pids) == {"sshd", "smbd"} and not any(_alive(p) for p in pids.values())
     work = tmp_path / "work"
     assert not Path(results["servers"]["dir"]).exists() and not (work / "dst").exists()
+
+
+@pytest.mark.skipif(shutil.which("rclone") is None, reason="rclone not on PATH")
+def test_dask_row_runs_pysync_on_worker_processes_and_samples_the_tree(tmp_path: Path) -> None:
+    """A -dask2 row: pysync alone gets --dask-workers 2 (rclone the row's plain flags), no
+    reference run, both copy the whole data set, and the sampled process tree holds the
+    two worker processes, whose memory the tree's RSS adds up."""
+    cfg = _config(tmp_path, ["smb-up-mailstore-dask2"], default_tools())
+    results = run_bench(cfg)
+    files = results["datasets"]["mailstore"]["files"]
+    row = results["rows"][0]
+    assert row["pysync_args"] == ["--dask-workers", "2"]
+    assert sorted(r["tool"] for r in row["runs"]) == ["pysync", "rclone"]
+    for run in row["runs"]:
+        assert run["ok"], (run["tool"], run["stderr_tail"])
+        assert run["dst_files"] == files
+        assert ("--dask-workers" in run["cmd"]) == (run["tool"] == "pysync")
+    py = next(r for r in row["runs"] if r["tool"] == "pysync")
+    assert py["tree_procs"] >= 3  # pysync and its two workers
+    assert py["tree_rss_kib"] > py["maxrss_kib"]  # more than any one process
+    summary = row["summary"]["pysync"]
+    assert summary["peak_tree_rss_mib"] > summary["peak_rss_mib"]
+    line = next(ln for ln in format_table(results).splitlines()
+                if ln.startswith("smb-up-mailstore-dask2"))
+    assert "(tree " in line
+
+
+def test_tree_sampling_sums_the_processes_below_the_command() -> None:
+    """``sample_tree``: two children holding 40 MiB each: the tree's peak is their sum,
+    ``wait4``'s ru_maxrss the largest one alone."""
+    from bench.measure import run_measured
+
+    hold = ("import sys, time; b = bytearray(40 << 20); b[::4096] = b'x' * len(b[::4096]); "
+            "time.sleep(2)")
+    cmd = ["sh", "-c", f'"{sys.executable}" -c "{hold}" & "{sys.executable}" -c "{hold}"; wait']
+    m = run_measured(cmd, sample_tree=True, timeout=120)
+    assert m.ok, m.stderr_tail
+    assert m.tree_procs >= 2
+    assert m.tree_rss_kib >= 80 * 1024 > m.maxrss_kib
+    assert m.tree_cpu_s >= 0.0
+    plain = run_measured(["true"])
+    assert (plain.tree_procs, plain.tree_rss_kib) == (0, 0)  # not sampled unless asked
+
+
+def test_dask_rows_pass_their_flags_to_pysync_only(tmp_path: Path) -> None:
+    from bench.reference import reference_label
+
+    rows = {r.name: r for r in select_rows(["*-dask*"])}
+    assert set(rows) == {f"{k}-up-mailstore-dask{n}" for k in ("sftp", "smb")
+                         for n in (1, 2, 4)}
+    row = rows["sftp-up-mailstore-dask4"]
+    assert build_command(["py"], row, "s", "d", tool="pysync") == \
+        ["py", "copy", "--dask-workers", "4", "s", "d"]
+    assert build_command(["rclone"], row, "s", "d", tool="rclone") == ["rclone", "copy", "s", "d"]
+    assert reference_label(row) is None
 
 
 # ----- reference runs, CPU column (no servers needed) -------------------------------------------
