@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
 from . import interrupt, log
 from .accounting import Stats
@@ -172,7 +173,7 @@ class Coordinator:
             return
         if self.executor is not None:  # --max-transfer: each file admitted when it starts
             for a in batch:
-                transfers.submit(lambda a=a: self._transfer_remote([a]))
+                transfers.submit(partial(self._transfer_remote, [a]))
             return
 
         def run() -> None:
@@ -229,8 +230,7 @@ class Coordinator:
             so_far = (self.stats.bytes_with_pending() + s.size if mode == "CAUTIOUS"
                       else self.stats.bytes_total())
             if so_far >= o.max_transfer:
-                err: BaseException = MaxTransferError(
-                    "max transfer limit reached as set by --max-transfer")
+                err = MaxTransferError("max transfer limit reached as set by --max-transfer")
                 self.stats.dequeue_transfer(s.size)
                 if mode == "HARD":
                     self.error(s.path, err, log_it=f"Failed to copy: {err}")
@@ -419,7 +419,7 @@ class Coordinator:
         if not self.planner.to_delete:
             return
         for a in self.planner.to_delete:
-            checkers.submit(lambda a=a: self.deleter.delete(a))
+            checkers.submit(partial(self.deleter.delete, a))
         checkers.wait()
         self.deleter.finish()
 

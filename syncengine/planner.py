@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 
 from . import actions, log, resume
 from .backends.base import Backend, Entry
@@ -261,7 +262,7 @@ class Planner:
                     elif fast_skip is not None and fast_skip(s, d):
                         unchanged += 1  # the common case of a re-run: decided in bulk
                     elif self.comparer.needs_io(s, d):
-                        checkers.submit(lambda s=s, d=d: self.check(s, d))
+                        checkers.submit(partial(self.check, s, d))
                     else:
                         self.check(s, d)
                 elif d is not None and self.deleting:

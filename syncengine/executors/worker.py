@@ -217,9 +217,9 @@ def decode_error(rec: ErrorRecord) -> BaseException:
         if err.fatal != rec.fatal:
             err.fatal = rec.fatal
     if rec.logged and not getattr(err, "logged", False):
-        err.logged = True  # type: ignore[attr-defined]
+        err.logged = True  # type: ignore[union-attr]
     if rec.note is not None:
-        err.partial_note = rec.note  # type: ignore[attr-defined]
+        err.partial_note = rec.note  # type: ignore[union-attr]
     return err
 
 
