@@ -338,3 +338,72 @@ def test_time_updates_and_new_directories_go_through_the_executor(
     files = {k: v for k, v in snapshot(dst).items() if not (dst / k).is_dir()}
     assert files == {k: v for k, v in snapshot(twin).items() if not (twin / k).is_dir()}
     assert (res.transfers, res.deletes) == (ref.transfers, ref.deletes)
+
+
+# ----- the planner on its own -------------------------------------------------------------------
+
+
+class RecordingSink:
+    """A planner sink that keeps every decision (as a dry run would, nothing is changed)."""
+
+    def __init__(self) -> None:
+        self.got: list[actions.Action] = []
+        self.removed: list[str] = []
+
+    def put(self, action: actions.Action) -> None:
+        self.got.append(action)
+
+    def put_batch(self, batch: list[actions.Copy]) -> None:
+        self.got.extend(batch)
+
+    def make_dir(self, action: actions.Mkdir) -> bool | None:
+        self.got.append(action)
+        return False
+
+    def remove_partial(self, path: str, what: str) -> None:
+        self.removed.append(path)
+
+
+def test_the_planner_alone_streams_its_decisions_to_a_sink(trees: tuple[Path, Path]) -> None:
+    """Planner without a coordinator: copies, the time update, --delete-during's deletion
+    and the new directory come as actions; a directory whose time differs gets a
+    SetDirTime at once, and the delayed directory times name the changed directories."""
+    import threading
+
+    from syncengine.accounting import Stats
+    from syncengine.compare import Comparer
+    from syncengine.filter import Filter
+    from syncengine.options import FilterOptions
+    from syncengine.planner import Planner
+    from syncengine.pools import Pool
+
+    src, dst = trees
+    os.utime(src / "dir", ns=(OLD, OLD))  # the destination's dir/ has another time
+    s, d = open_backend(str(src)), open_backend(str(dst))
+    opts = SyncOptions(delete_during=True, create_empty_src_dirs=True)
+    sink = RecordingSink()
+    errors: list[object] = []
+    planner = Planner(sync=True, src=s, dst=d, filt=Filter(FilterOptions()), opts=opts,
+                      stats=Stats(), comparer=Comparer(s, d, opts), sink=sink,
+                      error=lambda *a, **k: errors.append(a), cancel=threading.Event(),
+                      stopping=threading.Event(), set_dir_times=True, partials=True)
+    checkers = Pool(2, "checker", 16)
+    try:
+        planner.march(checkers=checkers)
+        checkers.wait()
+    finally:
+        checkers.shutdown()
+        planner.close()
+    assert errors == []
+    by_kind = {(a.kind, a.path) for a in sink.got}
+    assert by_kind == {("copy", "new.txt"), ("replace", "dir/changed.txt"),
+                       ("set-mtime", "touched.txt"), ("delete", "gone.txt"),
+                       ("mkdir", "empty"), ("set-dir-time", "dir")}
+    now = next(a for a in sink.got if isinstance(a, actions.SetDirTime))
+    assert (now.mtime_ns, now.existed) == (OLD, True)
+    gone = next(a for a in sink.got if isinstance(a, actions.Delete))
+    assert (gone.size, gone.mtime_ns) == (len(b"only on the destination"), OLD)
+    assert planner.dirs_to_remove == ["olddir"] and planner.to_delete == []
+    later = planner.dir_times(create_empty=True)
+    assert sorted(a.path for a in later) == ["dir", "empty"]  # both changed, one level
+    assert all(a.reason == "contents changed" for a in later)
