@@ -170,6 +170,12 @@ class DaskExecutor:
             where = self.address or "the local cluster"
             raise ExecutorLostError(f"can't reach the dask scheduler at {where}: {err}"
                                     ) from None
+        except RuntimeError as err:  # a worker process that could not start (Nanny)
+            self.close()
+            if self.address:
+                raise
+            raise ExecutorLostError(f"can't start the local cluster of {self.workers} "
+                                    f"workers: {err}") from None
 
     def _subscribe(self, job: Job) -> None:
         """Receive this run's byte reports (handled on the client's event loop thread)."""

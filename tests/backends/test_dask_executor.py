@@ -417,3 +417,25 @@ def log_lines(stderr: str) -> list[str]:
     """The log lines without their time stamps (and without the stats block), sorted."""
     return sorted(line[20:] for line in stderr.splitlines()
                   if line[:2] == "20" and " : " in line and line.rstrip()[-1:] != ":")
+
+
+def test_a_local_cluster_that_cannot_start_is_one_clear_error(tmp_path: Path,
+                                                               home: Path) -> None:
+    """A program read from stdin cannot be re-imported by spawned worker processes, so
+    Dask's nanny fails: the set-up error is ExecutorLostError (exit 7) naming the local
+    cluster, not a RuntimeError from inside distributed."""
+    src = tmp_path / "src"
+    write_file(src / "a.txt", b"a")
+    program = (
+        "import syncengine\n"
+        "from syncengine.executors import DaskExecutor\n"
+        "try:\n"
+        f"    syncengine.copy({str(src)!r}, {str(tmp_path / 'dst')!r},\n"
+        "                    executor=DaskExecutor(workers=1))\n"
+        "except Exception as err:\n"
+        "    print('RAISED', err.exit_code, type(err).__name__, err)\n")
+    res = subprocess.run([sys.executable, "-"], input=program, capture_output=True, text=True,
+                         timeout=300, env=tool_env(home))
+    want = "RAISED 7 ExecutorLostError can't start the local cluster of 1 workers"
+    assert want in res.stdout, res.stdout + res.stderr
+    assert not (tmp_path / "dst" / "a.txt").exists()
