@@ -42,6 +42,27 @@ class ExecutorLostError(FatalError):
     reference = "dask-scheduler-lost"
 
 
+#: Dask settings for the local cluster pysync starts (no dashboard to feed): the workers'
+#: statistical profiler (a stack sample of every thread each 10 ms), the event-loop tick
+#: monitor (20 ms) and the system monitor (0.5 s) cost CPU that the copies need on a small
+#: machine. A DASK_* variable of the user's for one of them wins.
+LOCAL_CLUSTER_CONFIG: dict[str, object] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
+
+
+def local_config() -> dict[str, object]:
+    """LOCAL_CLUSTER_CONFIG without the keys the environment sets (``DASK_A__B_C``)."""
+    import os
+
+    def env_name(key: str) -> str:
+        return "DASK_" + key.upper().replace(".", "__").replace("-", "_")
+
+    return {k: v for k, v in LOCAL_CLUSTER_CONFIG.items() if env_name(k) not in os.environ}
+
+
 def _import_distributed() -> Any:
     try:
         import distributed
@@ -157,11 +178,14 @@ class DaskExecutor:
                 self._client = d.Client(self.address, timeout=_CONNECT_TIMEOUT,
                                         set_as_default=False)
             else:
+                import dask
+
                 per = -(-self.transfers // self.workers)
-                self._cluster = d.LocalCluster(
-                    n_workers=self.workers, threads_per_worker=per, processes=True,
-                    host="127.0.0.1", dashboard_address=None,
-                    silence_logs=logging.ERROR if self.quiet else logging.WARNING)
+                with dask.config.set(local_config()):  # the workers take it at spawn
+                    self._cluster = d.LocalCluster(
+                        n_workers=self.workers, threads_per_worker=per, processes=True,
+                        host="127.0.0.1", dashboard_address=None,
+                        silence_logs=logging.ERROR if self.quiet else logging.WARNING)
                 self._client = d.Client(self._cluster, set_as_default=False)
             self._client.wait_for_workers(1, timeout=_WORKERS_TIMEOUT)
             self._subscribe(job)

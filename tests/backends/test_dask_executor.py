@@ -439,3 +439,33 @@ def test_a_local_cluster_that_cannot_start_is_one_clear_error(tmp_path: Path,
     want = "RAISED 7 ExecutorLostError can't start the local cluster of 1 workers"
     assert want in res.stdout, res.stdout + res.stderr
     assert not (tmp_path / "dst" / "a.txt").exists()
+
+
+def test_the_local_cluster_runs_without_the_workers_profiler(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pysync's local workers get LOCAL_CLUSTER_CONFIG (no statistical profiler, slower
+    monitors); a DASK_* variable of the user's for one of the keys wins."""
+    from syncengine.executors.dask_executor import DaskExecutor, local_config
+    from syncengine.executors.worker import Job, Location
+    from syncengine.options import SyncOptions
+    from syncengine.remotes import open_backend
+
+    monkeypatch.setenv("DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL", "250ms")
+    assert "distributed.admin.tick.interval" not in local_config()
+    assert local_config()["distributed.worker.profile.enabled"] is False
+    (tmp_path / "empty").mkdir()
+    loc = Location.capture(str(tmp_path / "empty"), open_backend(str(tmp_path / "empty")))
+    ex = DaskExecutor(workers=1, transfers=1)
+    try:
+        ex.start(Job("cfg", loc, loc, SyncOptions(), None))
+
+        def settings() -> tuple[object, object]:
+            import dask
+
+            return (dask.config.get("distributed.worker.profile.enabled"),
+                    dask.config.get("distributed.admin.tick.interval"))
+
+        got = list(ex._client.run(settings).values())
+    finally:
+        ex.close()
+    assert got == [(False, "250ms")]
