@@ -445,12 +445,17 @@ def test_the_local_cluster_runs_without_the_workers_profiler(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """pysync's local workers get LOCAL_CLUSTER_CONFIG (no statistical profiler, slower
     monitors); a DASK_* variable of the user's for one of the keys wins."""
+    import dask
+
     from syncengine.executors.dask_executor import DaskExecutor, local_config
     from syncengine.executors.worker import Job, Location
     from syncengine.options import SyncOptions
     from syncengine.remotes import open_backend
 
     monkeypatch.setenv("DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL", "250ms")
+    # as in a program started with the variable set (dask reads it at import; this test
+    # process may have imported dask already, and the nanny hands its config to workers)
+    dask.config.refresh()
     assert "distributed.admin.tick.interval" not in local_config()
     assert local_config()["distributed.worker.profile.enabled"] is False
     (tmp_path / "empty").mkdir()
@@ -460,12 +465,12 @@ def test_the_local_cluster_runs_without_the_workers_profiler(
         ex.start(Job("cfg", loc, loc, SyncOptions(), None))
 
         def settings() -> tuple[object, object]:
-            import dask
-
             return (dask.config.get("distributed.worker.profile.enabled"),
                     dask.config.get("distributed.admin.tick.interval"))
 
         got = list(ex._client.run(settings).values())
     finally:
         ex.close()
+        monkeypatch.delenv("DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL")
+        dask.config.refresh()
     assert got == [(False, "250ms")]
