@@ -43,6 +43,7 @@ from ...hashing import canonical
 from ...units import go_quote
 from ..base import Entry, Features
 from ..pool import Lease, Pool
+from . import wire
 from .commands import (
     _COMMAND_OPTIONS,
     _EMPTY_HASH,
@@ -416,6 +417,7 @@ class SftpBackend:
             sock.close()
             raise
         try:
+            wire.install(transport)
             self._configure(transport)
             transport.banner_timeout = o.connect_timeout
             transport.handshake_timeout = o.connect_timeout
@@ -428,6 +430,7 @@ class SftpBackend:
                 self._verifier.commit(new_key)
             chan = transport.open_session(window_size=_WINDOW, max_packet_size=_PACKET,
                                           timeout=o.connect_timeout)
+            wire.lean_channel(transport, chan)
             if self._env:
                 chan.update_environment(self._env)
             if o.server_command:

@@ -14,7 +14,6 @@ from paramiko.sftp import (
     CMD_FSTAT,
     CMD_READ,
     CMD_STATUS,
-    CMD_WRITE,
     SFTPError,
     int64,
 )
@@ -88,6 +87,10 @@ class _Reader:
         else:
             self._results[num] = SFTPError(f"Expected data, got packet type {t}")
 
+    def _data_response(self, num: int, data: memoryview) -> None:
+        """The data answering read request ``num``, as a view of its packet."""
+        self._results[num] = data
+
     def _request(self, off: int, length: int, front: bool = False) -> None:
         num = self._client._async_request(self, CMD_READ, self._handle, int64(off), length)
         if front:
@@ -128,7 +131,7 @@ class _Reader:
             res = self._wait(num)
             if isinstance(res, BaseException):
                 raise res
-            data = res if isinstance(res, bytes) else b""
+            data = res if isinstance(res, (bytes, memoryview)) else b""
             if not data:
                 past_size = self._size is not None and self._pos >= self._size
                 if off <= self._pos or past_size:
@@ -278,8 +281,7 @@ class _Writer:
             self._raise_pending()
             for i in range(0, total, chunk):
                 piece = view[i:i + chunk]
-                num = client._async_request(self, CMD_WRITE, self._handle, int64(self._off),
-                                            piece)
+                num = client._async_write(self, self._handle, self._off, piece)
                 self._outstanding.add(num)
                 self._off += len(piece)
                 while len(self._outstanding) >= self._depth:

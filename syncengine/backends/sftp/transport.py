@@ -19,15 +19,19 @@ import subprocess
 from typing import Any, BinaryIO
 
 import paramiko
+from paramiko.common import DEBUG
 from paramiko.message import Message
 from paramiko.sftp import (
     CMD_CLOSE,
+    CMD_DATA,
     CMD_HANDLE,
     CMD_INIT,
     CMD_NAME,
     CMD_OPENDIR,
     CMD_READDIR,
+    CMD_STATUS,
     CMD_VERSION,
+    CMD_WRITE,
     SFTPError,
 )
 from paramiko.sftp_attr import SFTPAttributes
@@ -50,6 +54,9 @@ _PACKET = 128 * _KIB  # largest SSH channel packet we accept
 _KEEPALIVE = 60  # seconds of silence before an SSH keepalive (long remote hash commands)
 #: preferred first when the ``ciphers`` option is not set (those paramiko knows)
 _AEAD_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+_UINT = struct.Struct(">I")
+_PACKET_HEAD = struct.Struct(">IB")  # SFTP packet length, type
+_WRITE_TAIL = struct.Struct(">QI")  # WRITE offset, data length
 
 
 class _SftpClient(paramiko.SFTPClient):
@@ -79,6 +86,75 @@ class _SftpClient(paramiko.SFTPClient):
             if n <= 0:
                 raise EOFError()
             view = view[n:]
+
+    def _send_packet(self, t: int, packet: Message) -> None:
+        data = packet.asbytes()
+        head = _PACKET_HEAD.pack(len(data) + 1, t)
+        send_parts = getattr(self.sock, "send_parts", None)
+        if send_parts is None:
+            self._write_all(head + data)
+        else:
+            send_parts((head, data))
+
+    def _async_write(self, fileobj: object, handle: bytes, offset: int, data: Any) -> int:
+        """Send a WRITE of ``data`` (bytes or a view) at ``offset`` without copying it into a
+        message first; the request number (answered to ``fileobj._async_response``)."""
+        with self._lock:
+            num = self.request_number
+            self._expecting[num] = fileobj
+            self.request_number += 1
+        n = len(data)
+        head = b"".join((_PACKET_HEAD.pack(21 + len(handle) + n, CMD_WRITE),
+                         _UINT.pack(num), _UINT.pack(len(handle)), handle,
+                         _WRITE_TAIL.pack(offset, n)))
+        send_parts = getattr(self.sock, "send_parts", None)
+        if send_parts is None:
+            self._write_all(head + bytes(data))
+        else:
+            send_parts((head, data))
+        return num
+
+    def _read_response(self, waitfor: int | None = None) -> tuple[int | None, Message | None]:
+        """paramiko's loop, except that a DATA answer to a request of an object with
+        ``_data_response`` hands it a view of the packet (no Message, no copy)."""
+        while True:
+            try:
+                head = self._read_all(4)
+                if head[0]:
+                    raise SFTPError("Garbage packet received")
+                (size,) = _UINT.unpack(head)
+                data = self._read_all(size) if size else b""
+            except EOFError as e:
+                raise paramiko.SSHException(f"Server connection dropped: {e}") from e
+            if size < 5:
+                raise SFTPError("Garbage packet received")
+            t = data[0]
+            (num,) = _UINT.unpack_from(data, 1)
+            with self._lock:
+                if num not in self._expecting:
+                    self._log(DEBUG, f"Unexpected response #{num}")
+                    if waitfor is None:
+                        break
+                    continue
+                fileobj = self._expecting.pop(num)
+            if t == CMD_DATA and num != waitfor and size >= 9:
+                on_data = getattr(fileobj, "_data_response", None)
+                (length,) = _UINT.unpack_from(data, 5)
+                if on_data is not None and 9 + length <= size:
+                    on_data(num, memoryview(data)[9:9 + length])
+                    if waitfor is None:
+                        break
+                    continue
+            msg = Message(data[5:])
+            if num == waitfor:
+                if t == CMD_STATUS:
+                    self._convert_status(msg)
+                return t, msg
+            if fileobj is not type(None):
+                fileobj._async_response(t, msg, num)  # type: ignore[attr-defined]
+            if waitfor is None:
+                break
+        return None, None
 
     def _convert_status(self, msg: Message) -> None:
         """paramiko's errors for a status (EOFError, OSError with ENOENT, EACCES or no
