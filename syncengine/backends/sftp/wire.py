@@ -204,7 +204,7 @@ class LeanPacketizer(Packetizer):  # type: ignore[misc]
         """Send one message; under AES-GCM built in one buffer and encrypted into another."""
         if not self._Packetizer__aead_out or self._Packetizer__compress_engine_out is not None \
                 or self._Packetizer__dump_packets:
-            super().send_message(data.asbytes() if isinstance(data, Parts) else data)
+            super().send_message(data)  # Parts has asbytes() too
             return
         parts = data.parts if isinstance(data, Parts) else (data.asbytes(),)
         size = data.size if isinstance(data, Parts) else len(parts[0])
