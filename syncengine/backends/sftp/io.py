@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,9 @@ from paramiko.sftp_attr import SFTPAttributes
 from ..pool import Lease
 from .options import _MIB
 from .transport import _Conn
+
+_SEND_AHEAD = 8 * _MIB  # bytes a writer's sender thread may have queued
+_BACKGROUND = 512 * 1024  # writes of this size or more go through the sender thread
 
 if TYPE_CHECKING:
     from .backend import SftpBackend
@@ -232,11 +236,83 @@ class _Reader:
                 self._lease.release(broken=True)  # outstanding requests: don't reuse
 
 
+class _Sender:
+    """A thread that sends a writer's WRITE requests, so that the caller reads and hashes
+    its next block while this one goes out (the server's window paces the sending).
+
+    Only this thread sends WRITEs and only the caller reads the answers; ``put`` copies the
+    data (the caller reuses its buffer) and waits while ``_SEND_AHEAD`` bytes are queued.
+    """
+
+    def __init__(self, writer: _Writer) -> None:
+        self._writer = writer
+        self._cond = threading.Condition()
+        self._jobs: deque[tuple[int, bytes]] = deque()
+        self._queued = 0
+        self._busy = False
+        self._stopping = False
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sftp-write", daemon=True)
+        self._thread.start()
+
+    def put(self, offset: int, data: bytes) -> None:
+        """Queue ``data`` for ``offset`` (returns at once unless too much is queued)."""
+        with self._cond:
+            while self._queued >= _SEND_AHEAD and self.error is None:
+                self._cond.wait()
+            if self.error is None:
+                self._jobs.append((offset, data))
+                self._queued += len(data)
+                self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs and not self._stopping:
+                    self._cond.wait()
+                if not self._jobs:
+                    return
+                offset, data = self._jobs[0]
+                self._busy = True
+            try:
+                self._writer._send(offset, data)
+            except BaseException as err:
+                with self._cond:
+                    self.error = err
+                    self._jobs.clear()
+                    self._queued = 0
+                    self._busy = False
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self._jobs.popleft()
+                self._queued -= len(data)
+                self._busy = False
+                self._cond.notify_all()
+
+    def wait_idle(self) -> None:
+        """Wait until everything queued went out (or the sending failed: see ``error``)."""
+        with self._cond:
+            while (self._jobs or self._busy) and self.error is None:
+                self._cond.wait()
+
+    def stop(self, *, wait: bool = True) -> None:
+        """End the thread once the queue is empty (at once after an error); with ``wait``,
+        wait for it to end."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if wait and threading.current_thread() is not self._thread:
+            self._thread.join()
+
+
 class _Writer:
     """A file opened for writing with up to ``depth`` write requests in flight.
 
-    Every write status is collected: an error is raised by the next ``write`` or by
-    ``close``, which waits for all of them and for the CLOSE answer.
+    Blocks of ``_BACKGROUND`` bytes or more go out through a :class:`_Sender` thread (when
+    ``depth`` > 1), smaller ones from the caller's thread. Every write status is collected:
+    an error is raised by the next ``write`` or by ``close``, which waits for all of them
+    and for the CLOSE answer.
     """
 
     def __init__(self, backend: SftpBackend, lease: Lease[_Conn], handle: bytes, path: str,
@@ -253,6 +329,31 @@ class _Writer:
         self._error: BaseException | None = None
         self._failed = False
         self._closed = False
+        self._sender: _Sender | None = None
+
+    def _send(self, offset: int, data: bytes) -> None:
+        """Send ``data`` at ``offset`` as WRITE requests of ``chunk`` bytes (sender thread)."""
+        client, chunk, handle = self._client, self._chunk, self._handle
+        view = memoryview(data)
+        for i in range(0, len(view), chunk):
+            num = client._register(self)
+            self._outstanding.add(num)  # before the answer can come
+            client._send_write(num, handle, offset + i, view[i:i + chunk])
+
+    def _drain_ready(self) -> None:
+        """Read the answers that are already here (without waiting for more)."""
+        ready = getattr(self._client.sock, "recv_ready", None)
+        while self._outstanding and ready is not None and ready():
+            self._client._read_response()
+
+    def _finish_sending(self) -> None:
+        """Wait for the sender thread to send everything; raise its error."""
+        sender = self._sender
+        if sender is not None:
+            sender.wait_idle()
+            if sender.error is not None:
+                err, sender.error = sender.error, None
+                raise err
 
     def _async_response(self, t: int, msg: Message, num: int) -> None:
         self._outstanding.discard(num)
@@ -279,6 +380,15 @@ class _Writer:
         client, chunk = self._client, self._chunk
         try:
             self._raise_pending()
+            if self._sender is None and self._depth > 1 and total >= _BACKGROUND:
+                self._sender = _Sender(self)
+            if self._sender is not None:
+                if self._sender.error is not None:
+                    self._finish_sending()
+                self._sender.put(self._off, bytes(view))
+                self._off += total
+                self._drain_ready()
+                return total
             for i in range(0, total, chunk):
                 piece = view[i:i + chunk]
                 num = client._async_write(self, self._handle, self._off, piece)
@@ -297,6 +407,7 @@ class _Writer:
         if self._closed:
             return
         try:
+            self._finish_sending()
             while self._outstanding:
                 self._client._read_response()
             self._raise_pending()
@@ -325,6 +436,11 @@ class _Writer:
         client = self._client
         error: BaseException | None = None
         try:
+            try:
+                self._finish_sending()
+            finally:
+                if self._sender is not None:
+                    self._sender.stop()
             while self._outstanding:
                 client._read_response()
             client._request(CMD_CLOSE, self._handle)
@@ -350,4 +466,6 @@ class _Writer:
         if not getattr(self, "_closed", True):
             self._closed = True
             with contextlib.suppress(Exception):
+                if self._sender is not None:
+                    self._sender.stop(wait=False)
                 self._lease.release(broken=True)

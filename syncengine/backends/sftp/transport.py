@@ -16,6 +16,7 @@ import select
 import socket
 import struct
 import subprocess
+import threading
 from typing import Any, BinaryIO
 
 import paramiko
@@ -87,31 +88,46 @@ class _SftpClient(paramiko.SFTPClient):
                 raise EOFError()
             view = view[n:]
 
+    def __init__(self, sock: Any) -> None:
+        # one SFTP packet at a time on the channel: a writer's sender thread and its
+        # caller (a stat, a reader on the same connection) never interleave their pieces
+        self._send_lock = threading.Lock()
+        super().__init__(sock)
+
     def _send_packet(self, t: int, packet: Message) -> None:
         data = packet.asbytes()
-        head = _PACKET_HEAD.pack(len(data) + 1, t)
-        send_parts = getattr(self.sock, "send_parts", None)
-        if send_parts is None:
-            self._write_all(head + data)
-        else:
-            send_parts((head, data))
+        self._send_pieces(_PACKET_HEAD.pack(len(data) + 1, t), data)
 
-    def _async_write(self, fileobj: object, handle: bytes, offset: int, data: Any) -> int:
-        """Send a WRITE of ``data`` (bytes or a view) at ``offset`` without copying it into a
-        message first; the request number (answered to ``fileobj._async_response``)."""
+    def _send_pieces(self, head: bytes, data: Any) -> None:
+        """Send one SFTP packet given as its head and its data (bytes or a view)."""
+        send_parts = getattr(self.sock, "send_parts", None)
+        with self._send_lock:
+            if send_parts is None:
+                self._write_all(head + bytes(data))
+            else:
+                send_parts((head, data))
+
+    def _register(self, fileobj: object) -> int:
+        """A new request number whose answer goes to ``fileobj._async_response``."""
         with self._lock:
             num = self.request_number
             self._expecting[num] = fileobj
             self.request_number += 1
+        return int(num)
+
+    def _send_write(self, num: int, handle: bytes, offset: int, data: Any) -> None:
+        """Send WRITE request ``num`` of ``data`` (bytes or a view) at ``offset`` without
+        copying it into a message first."""
         n = len(data)
         head = b"".join((_PACKET_HEAD.pack(21 + len(handle) + n, CMD_WRITE),
                          _UINT.pack(num), _UINT.pack(len(handle)), handle,
                          _WRITE_TAIL.pack(offset, n)))
-        send_parts = getattr(self.sock, "send_parts", None)
-        if send_parts is None:
-            self._write_all(head + bytes(data))
-        else:
-            send_parts((head, data))
+        self._send_pieces(head, data)
+
+    def _async_write(self, fileobj: object, handle: bytes, offset: int, data: Any) -> int:
+        """:meth:`_send_write` under a new request number for ``fileobj``; the number."""
+        num = self._register(fileobj)
+        self._send_write(num, handle, offset, data)
         return num
 
     def _read_response(self, waitfor: int | None = None) -> tuple[int | None, Message | None]:
