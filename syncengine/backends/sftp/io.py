@@ -24,7 +24,7 @@ from ..pool import Lease
 from .options import _MIB
 from .transport import _Conn
 
-_SEND_AHEAD = 8 * _MIB  # bytes a writer's sender thread may have queued
+_SEND_AHEAD = 4 * _MIB  # bytes a writer's sender thread may have queued (one engine chunk)
 _BACKGROUND = 512 * 1024  # writes of this size or more go through the sender thread
 
 if TYPE_CHECKING:

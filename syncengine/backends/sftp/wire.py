@@ -80,6 +80,32 @@ class LeanPacketizer(Packetizer):  # type: ignore[misc]
     _rpos: int
     _rend: int
     lean_channels: set[int]
+    # paramiko's own state (set by Packetizer.__init__ and its cipher setters)
+    _Packetizer__aead_in: Any
+    _Packetizer__aead_out: Any
+    _Packetizer__block_engine_in: Any
+    _Packetizer__block_engine_out: Any
+    _Packetizer__block_size_out: Any
+    _Packetizer__closed: Any
+    _Packetizer__compress_engine_in: Any
+    _Packetizer__compress_engine_out: Any
+    _Packetizer__dump_packets: Any
+    _Packetizer__iv_in: Any
+    _Packetizer__iv_out: Any
+    _Packetizer__mac_size_in: Any
+    _Packetizer__mac_size_out: Any
+    _Packetizer__need_rekey: Any
+    _Packetizer__received_bytes: Any
+    _Packetizer__received_bytes_overflow: Any
+    _Packetizer__received_packets: Any
+    _Packetizer__received_packets_overflow: Any
+    _Packetizer__remainder: Any
+    _Packetizer__sent_bytes: Any
+    _Packetizer__sent_packets: Any
+    _Packetizer__sequence_number_in: Any
+    _Packetizer__sequence_number_out: Any
+    _Packetizer__socket: Any
+    _Packetizer__write_lock: Any
 
     def _lean_init(self) -> None:
         self._rbuf = bytearray(_RECV_BUFFER)
