@@ -441,9 +441,12 @@ class _Writer:
             finally:
                 if self._sender is not None:
                     self._sender.stop()
-            while self._outstanding:
+            # CLOSE goes out behind the writes (the server answers in order: no round trip
+            # of its own); the writes' answers are read on the way to its answer
+            num = client._async_request(type(None), CMD_CLOSE, self._handle)
+            client._read_response(num)
+            while self._outstanding:  # a server that answered out of order
                 client._read_response()
-            client._request(CMD_CLOSE, self._handle)
             if not self._failed:
                 self._raise_pending()
         except BaseException as err:
