@@ -53,7 +53,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
-from . import _spnego_lean  # noqa: F401 - before smbclient: spnego without CredSSP/x509
+from . import _spnego_lean  # before smbclient: spnego without CredSSP, x509, Kerberos...
 
 # isort: split
 import smbclient
@@ -90,6 +90,8 @@ from ..confvalues import reveal as _reveal
 from ..errors import ConfigError, DirNotFoundError, RetryableError, worded
 from ..units import parse_duration
 from .base import Entry, Features
+
+_spnego_lean.no_default_backend()  # no OpenSSL backend module for NTLM, signing, keys
 
 __all__ = ["SmbBackend", "open_remote", "SmbAuthError", "SmbConnectionError",
            "SmbUnsupportedError", "NameEncoder",
