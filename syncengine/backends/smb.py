@@ -279,6 +279,8 @@ _FULLWIDTH_CHARS = {
 }
 _CRLFHTVT = "\t\n\v\r"
 _CRLFHTVT_SYMBOLS = {chr(ord(c) + _SYMBOL_OFFSET): c for c in _CRLFHTVT}
+#: ASCII characters an edge rule of some mask encodes at the start or end of a name
+_ASCII_EDGE = frozenset(" .~" + _CRLFHTVT)
 
 
 def parse_encoding(text: str) -> int:
@@ -323,6 +325,8 @@ class NameEncoder:
         # encoded forms met in a raw name are quoted; SYMBOL FOR NULL and the quote always
         self._quoted = set(self._dec) | {_QUOTE}
         self._bad_utf8 = bool(mask & _F["InvalidUtf8"])
+        # the ASCII characters this mask encodes anywhere in a name
+        self._ascii_encoded = frozenset(c for c in enc if c.isascii())
 
     def _has(self, flag: str) -> bool:
         return bool(self.mask & _F[flag])
@@ -331,6 +335,15 @@ class NameEncoder:
         """The server's form of one path segment."""
         if self.raw or not name:
             return name
+        # most names are ASCII with nothing to encode: no character of the mask's, and no
+        # first or last character that an edge rule (space, period, tilde, CR/LF/HT/VT)
+        # may take - whichever flags are set
+        if name.isascii() and name[0] not in _ASCII_EDGE and name[-1] not in _ASCII_EDGE \
+                and self._ascii_encoded.isdisjoint(name):
+            return name
+        return self._encode(name)
+
+    def _encode(self, name: str) -> str:
         if self._has("Dot"):
             special = {".": _FW_DOT, "..": _FW_DOT * 2, _FW_DOT: _QUOTE + _FW_DOT,
                        _FW_DOT * 2: (_QUOTE + _FW_DOT) * 2}.get(name)
@@ -389,8 +402,12 @@ class NameEncoder:
 
     def decode(self, name: str) -> str:
         """The standard form of one segment listed by the server."""
-        if self.raw or not name:
+        if self.raw or not name or name.isascii():
+            # every encoded form and the quote are non-ASCII: an ASCII name decodes as is
             return name
+        return self._decode(name)
+
+    def _decode(self, name: str) -> str:
         if self._has("Dot"):
             special = {_FW_DOT: ".", _FW_DOT * 2: "..", _QUOTE + _FW_DOT: _FW_DOT,
                        (_QUOTE + _FW_DOT) * 2: _FW_DOT * 2}.get(name)

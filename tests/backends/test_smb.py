@@ -537,6 +537,22 @@ class TestSmb:
         assert enc.encode(name) == encoded
         assert enc.decode(encoded) == name
 
+    def test_ascii_fast_path_gives_what_the_full_rules_give(self) -> None:
+        """encode/decode skip the rules for ASCII names that need none: for many masks
+        and random short names (ASCII with every edge and special character, and encoded
+        forms) the result is the full rules' result."""
+        masks = [smb_mod.DEFAULT_ENCODING, smb_mod.BASE_ENCODING, 0]
+        masks += [random.Random(i).getrandbits(31) & ~1 for i in range(24)]  # 1: Raw
+        alphabet = [chr(i) for i in range(128)] + ["．", "‛", "␠", "～", "␀", "␊", "\udc81",
+                                                   "é"]
+        rng = random.Random(12)
+        for mask in masks:
+            enc = NameEncoder(mask)
+            for _ in range(1500):
+                name = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 5)))
+                assert enc.encode(name) == enc._encode(name), (mask, name)
+                assert enc.decode(name) == enc._decode(name), (mask, name)
+
     def test_encoding_option(self) -> None:
         assert parse_encoding("Raw") == 1
         assert parse_encoding("Slash,Colon") == 2 | 128
