@@ -1770,9 +1770,12 @@ def _list_compound(unc: str, slot: _Slot, state: _ListState) -> list[_Record] | 
                                       send=False)
         close, _ = fd.close(send=False)
         try:
-            requests = conn.send_compound([create, query, probe, close],
-                                          tree.session.session_id, tree.tree_connect_id,
-                                          related=True)
+            # each request asks for a full listing's credits back (more than it is
+            # charged): the window grows towards the server's limit, as Windows clients
+            # ask for more, so that listings sharing the connection do not drain it
+            requests = conn._send([create, query, probe, close], tree.session.session_id,
+                                  tree.tree_connect_id, related=True,
+                                  credit_request=_LIST_BUFFER // MAX_PAYLOAD_SIZE)
         except BaseException:
             state.drop = True  # nothing or not all of it went out: the sequence window is off
             raise
