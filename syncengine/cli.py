@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -275,6 +276,18 @@ def _fs_errors(spec: str, fn: Callable[[], T]) -> T:
                        f'{err.message}')
         err.args = (err.message,)
         raise
+    finally:
+        _start_up_done()
+
+
+def _start_up_done() -> None:
+    """The console script's start-up (imports, backend set-up) is over: the objects made so
+    far are frozen (never scanned again) and the cyclic garbage collector runs again."""
+    global _GC_PAUSED
+    if _GC_PAUSED:
+        _GC_PAUSED = False
+        gc.freeze()
+        gc.enable()
 
 
 def _cmd_lsf(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
@@ -757,13 +770,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def console() -> NoReturn:
     """Entry point of the ``pysync`` console script; SIGINT/SIGTERM end it like rclone."""
+    global _GC_PAUSED
     from .interrupt import leave, signals_handled
 
+    if gc.isenabled():  # start-up makes many objects and no garbage cycles worth a scan
+        gc.disable()
+        _GC_PAUSED = True
     if any(":" in arg for arg in sys.argv[1:]):  # a remote may take part (name:path, URL)
         _tune_malloc()
     with signals_handled():
         code = main()
     leave(code)
+
+
+#: console() paused the cyclic garbage collector until the backends are set up.
+_GC_PAUSED = False
 
 
 def _tune_malloc() -> None:

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 from .errors import ConfigError
 
@@ -237,6 +236,8 @@ def save_text(path: str, text: str) -> None:
     except OSError as err:
         raise ConfigError(f"failed to create config directory: {err.strerror or err}"
                           ) from None
+    import tempfile  # here: the config is written rarely, read on every run
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=name, dir=directory)
     except OSError as err:

@@ -1,12 +1,26 @@
-"""Import spnego without its CredSSP proxy until CredSSP is really asked for.
+"""Import smbprotocol's authentication stack without the modules an SMB session never uses.
 
-``spnego.auth`` imports ``spnego._credssp`` at start, which imports ``spnego.tls`` and through
-it ``cryptography.x509`` (~30 ms here, a tenth of a no-op sync to an SMB share). An SMB session
-authenticates with NTLM or Kerberos only, never CredSSP. Importing this module (the SMB
-backend does, before smbclient) puts a stand-in ``spnego._credssp`` in ``sys.modules`` whose
-``CredSSPProxy``, when instantiated, imports the real module and builds the real proxy; any
-other name asked of the stand-in does the same. When spnego was imported already, nothing
-changes.
+An NTLM or Kerberos session set-up needs little of what ``spnego`` and ``smbprotocol`` import
+at start (measured with ``python -X importtime``, a tenth or more of a no-op sync to an SMB
+share). Importing this module (the SMB backend does, before ``smbclient``) puts stand-ins in
+``sys.modules`` for:
+
+- ``spnego._credssp``: CredSSP (which imports ``spnego.tls`` and ``cryptography.x509``);
+  its ``CredSSPProxy`` builds the real proxy when instantiated;
+- ``spnego._kerberos``: Kerberos message structures that spnego only uses to describe a token
+  for debugging (``KerberosV5Msg.unpack``);
+- ``logging.config``: spnego configures its logging from a file named by
+  ``PYSPNEGO_LOG_CFG`` (when unset, it is never used);
+- ``inspect``: smbprotocol's structures ask ``inspect.isclass`` only.
+
+After smbclient is imported, :func:`no_default_backend` makes smbprotocol and spnego pass
+``backend=None`` to cryptography (which ignores the argument since 3.1) instead of calling
+``default_backend()``, which imports cryptography's whole OpenSSL backend module (RSA, EC,
+padding...) on the first session set-up.
+
+Any other name asked of a stand-in imports the real module, which then replaces the stand-in
+everywhere it is looked up by name (``sys.modules``, its parent package). A module already
+imported is left alone, as is everything when spnego was imported already.
 """
 
 from __future__ import annotations
@@ -16,44 +30,85 @@ import sys
 import types
 from typing import Any
 
-_NAME = "spnego._credssp"
 
-
-def _real() -> types.ModuleType:
-    """The real ``spnego._credssp`` (imported now, replacing the stand-in)."""
-    current = sys.modules.get(_NAME)
+def _real(name: str) -> types.ModuleType:
+    """The real module ``name`` (imported now, replacing its stand-in)."""
+    current = sys.modules.get(name)
     if isinstance(current, _StandIn):
-        del sys.modules[_NAME]
-    module = importlib.import_module(_NAME)
-    spnego = sys.modules.get("spnego")
-    if spnego is not None:
-        spnego._credssp = module  # type: ignore[attr-defined]
+        del sys.modules[name]
+    module = importlib.import_module(name)
+    parent, _, child = name.rpartition(".")
+    if parent and isinstance(getattr(sys.modules.get(parent), child, None), _StandIn):
+        setattr(sys.modules[parent], child, module)
     return module
 
 
 class _StandIn(types.ModuleType):
-    """``spnego._credssp`` until used: any attribute but ``CredSSPProxy`` loads the real one."""
+    """A module until used: any attribute it does not hold itself loads the real one."""
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
+        if name.startswith("__") and name not in ("__file__", "__all__"):
             raise AttributeError(name)
-        return getattr(_real(), name)
+        real = _real(self.__name__)
+        vars(self).update(vars(real))  # who kept the stand-in finds the real names now
+        return getattr(real, name)
 
 
 class CredSSPProxy:
     """Stands for ``spnego._credssp.CredSSPProxy``: instantiating it builds the real one."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        return _real().CredSSPProxy(*args, **kwargs)
+        return _real("spnego._credssp").CredSSPProxy(*args, **kwargs)
+
+
+class _KerberosV5Msg:
+    """Stands for ``spnego._kerberos.KerberosV5Msg``: any attribute (``unpack``) is the real
+    class's."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_real("spnego._kerberos").KerberosV5Msg, name)
+
+
+def _isclass(obj: object) -> bool:
+    """``inspect.isclass``."""
+    return isinstance(obj, type)
+
+
+def _stand_in(name: str, **attrs: Any) -> None:
+    if name in sys.modules:
+        return
+    module = _StandIn(name, f"Stand-in for {name} until it is used (see {__name__}).")
+    for key, value in attrs.items():
+        setattr(module, key, value)
+    sys.modules[name] = module
+    parent, _, child = name.rpartition(".")
+    if parent in sys.modules:
+        setattr(sys.modules[parent], child, module)
+
+
+def _no_backend() -> None:
+    """What ``default_backend()`` is to cryptography 3.1 and later: nothing it uses."""
+    return None
+
+
+def no_default_backend() -> None:
+    """Let smbprotocol's and spnego's NTLM, key derivation and signing code skip
+    ``cryptography.hazmat.backends.default_backend`` (call after importing smbclient)."""
+    for name in ("smbprotocol.session", "smbprotocol.connection", "spnego._ntlm_raw.crypto"):
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "default_backend"):
+            module.default_backend = _no_backend  # type: ignore[attr-defined]
 
 
 def install() -> None:
-    """Put the stand-in in place unless spnego (or its CredSSP module) is loaded already."""
-    if "spnego" in sys.modules or _NAME in sys.modules:
+    """Put the stand-ins in place unless spnego is loaded already."""
+    if "spnego" in sys.modules:
         return
-    stand_in = _StandIn(_NAME, __doc__)
-    stand_in.CredSSPProxy = CredSSPProxy  # type: ignore[attr-defined]
-    sys.modules[_NAME] = stand_in
+    _stand_in("spnego._credssp", CredSSPProxy=CredSSPProxy)
+    _stand_in("spnego._kerberos", KerberosV5Msg=_KerberosV5Msg())
+    if "logging" in sys.modules:  # the backend imports logging first
+        _stand_in("logging.config")
+    _stand_in("inspect", isclass=_isclass)
 
 
 install()

@@ -10,8 +10,10 @@ Connections: a pool of ``(TCP connection, SMB session)`` pairs, each in its own 
 connection cache (nothing shared with other users of ``smbclient`` or other backends) and with
 its own client GUID (Samba then serves each in its own process). An operation borrows a pair
 for its duration (a reader or writer keeps it until closed), so threads work in parallel on
-separate connections; pairs idle for ``idle_timeout`` are logged off; a pair whose connection
-broke is dropped; :meth:`SmbBackend.close` logs them all off.
+separate connections; listings running at the same time share one pair instead (each is
+one compound request; answers are matched by message id), so the walker's parallel listings
+cost one session set-up; pairs idle for ``idle_timeout`` are logged off; a pair whose
+connection broke is dropped; :meth:`SmbBackend.close` logs them all off.
 
 Listings: one round trip per directory. :meth:`SmbBackend.list_dir` sends one related
 compound request: CREATE (the directory), QUERY_DIRECTORY (restart scan, up to 1 MiB, credits
@@ -51,7 +53,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
-from . import _spnego_lean  # noqa: F401 - before smbclient: spnego without CredSSP/x509
+from . import _spnego_lean  # before smbclient: spnego without CredSSP, x509, Kerberos...
 
 # isort: split
 import smbclient
@@ -88,6 +90,8 @@ from ..confvalues import reveal as _reveal
 from ..errors import ConfigError, DirNotFoundError, RetryableError, worded
 from ..units import parse_duration
 from .base import Entry, Features
+
+_spnego_lean.no_default_backend()  # no OpenSSL backend module for NTLM, signing, keys
 
 __all__ = ["SmbBackend", "open_remote", "SmbAuthError", "SmbConnectionError",
            "SmbUnsupportedError", "NameEncoder",
@@ -275,6 +279,8 @@ _FULLWIDTH_CHARS = {
 }
 _CRLFHTVT = "\t\n\v\r"
 _CRLFHTVT_SYMBOLS = {chr(ord(c) + _SYMBOL_OFFSET): c for c in _CRLFHTVT}
+#: ASCII characters an edge rule of some mask encodes at the start or end of a name
+_ASCII_EDGE = frozenset(" .~" + _CRLFHTVT)
 
 
 def parse_encoding(text: str) -> int:
@@ -319,6 +325,8 @@ class NameEncoder:
         # encoded forms met in a raw name are quoted; SYMBOL FOR NULL and the quote always
         self._quoted = set(self._dec) | {_QUOTE}
         self._bad_utf8 = bool(mask & _F["InvalidUtf8"])
+        # the ASCII characters this mask encodes anywhere in a name
+        self._ascii_encoded = frozenset(c for c in enc if c.isascii())
 
     def _has(self, flag: str) -> bool:
         return bool(self.mask & _F[flag])
@@ -327,6 +335,15 @@ class NameEncoder:
         """The server's form of one path segment."""
         if self.raw or not name:
             return name
+        # most names are ASCII with nothing to encode: no character of the mask's, and no
+        # first or last character that an edge rule (space, period, tilde, CR/LF/HT/VT)
+        # may take - whichever flags are set
+        if name.isascii() and name[0] not in _ASCII_EDGE and name[-1] not in _ASCII_EDGE \
+                and self._ascii_encoded.isdisjoint(name):
+            return name
+        return self._encode(name)
+
+    def _encode(self, name: str) -> str:
         if self._has("Dot"):
             special = {".": _FW_DOT, "..": _FW_DOT * 2, _FW_DOT: _QUOTE + _FW_DOT,
                        _FW_DOT * 2: (_QUOTE + _FW_DOT) * 2}.get(name)
@@ -385,8 +402,12 @@ class NameEncoder:
 
     def decode(self, name: str) -> str:
         """The standard form of one segment listed by the server."""
-        if self.raw or not name:
+        if self.raw or not name or name.isascii():
+            # every encoded form and the quote are non-ASCII: an ASCII name decodes as is
             return name
+        return self._decode(name)
+
+    def _decode(self, name: str) -> str:
         if self._has("Dot"):
             special = {_FW_DOT: ".", _FW_DOT * 2: "..", _QUOTE + _FW_DOT: _FW_DOT,
                        (_QUOTE + _FW_DOT) * 2: _FW_DOT * 2}.get(name)
@@ -557,14 +578,22 @@ class _Connection(Connection):
 
 
 class _Slot:
-    """One TCP connection with one authenticated session, in its own smbclient cache."""
+    """One TCP connection with one authenticated session, in its own smbclient cache.
 
-    __slots__ = ("cache", "kwargs", "last_used", "__weakref__")
+    ``users``: the listings sharing it (see :meth:`_Pool.acquire_shared`); ``lock``
+    serialises what they must not do at once on it (a tree connect, working out the
+    credits a compound may spend and sending it); ``doomed``: a sharer found it broken, so
+    it is closed when the last one gives it back."""
+
+    __slots__ = ("cache", "kwargs", "last_used", "users", "lock", "doomed", "__weakref__")
 
     def __init__(self, kwargs: dict[str, Any]) -> None:
         self.cache: dict[str, Connection] = {}
         self.kwargs = {**kwargs, "connection_cache": self.cache}
         self.last_used = time.monotonic()
+        self.users = 0
+        self.lock = threading.Lock()
+        self.doomed = False
 
 
 class _Pool:
@@ -591,6 +620,8 @@ class _Pool:
         self._idle: list[_Slot] = []
         self._live: set[_Slot] = set()
         self._connecting = 0  # set-ups under way (at most one at a time)
+        self._shared: _Slot | None = None  # the connection concurrent listings share
+        self._sharing = False  # a thread is getting the shared connection
         self._drainer: threading.Thread | None = None
         self._stopping = False
 
@@ -642,6 +673,56 @@ class _Pool:
         with self._cond:
             self._live.add(slot)
         return slot
+
+    def acquire_shared(self) -> _Slot:
+        """A connection for a listing, shared with the listings running at the same time
+        (give it back with :meth:`release_shared`).
+
+        A listing is one compound request and its answer: several threads' listings
+        interleave on one connection (smbprotocol matches answers to requests by message
+        id) and the walker's parallel listings need one session set-up, not one each. The
+        shared connection is an idle one or a new one; when its last listing gives it back
+        it is an idle connection again (a transfer may take it).
+        """
+        with self._cond:
+            while True:
+                shared = self._shared
+                if shared is not None and not shared.doomed:
+                    shared.users += 1
+                    return shared
+                if not self._sharing:
+                    self._sharing = True
+                    break
+                self._cond.wait()
+        try:
+            slot = self.acquire()
+        except BaseException:
+            with self._cond:
+                self._sharing = False
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self._sharing = False
+            slot.users = 1
+            slot.doomed = False
+            self._shared = slot
+            self._cond.notify_all()
+        return slot
+
+    def release_shared(self, slot: _Slot, broken: bool = False) -> None:
+        """Give back a connection of :meth:`acquire_shared`; ``broken``: no new listing
+        gets it, and the last one to give it back closes it."""
+        with self._cond:
+            slot.users -= 1
+            if broken:
+                slot.doomed = True
+            if slot.users > 0 and not slot.doomed:
+                return
+            if self._shared is slot:
+                self._shared = None
+            if slot.users > 0:
+                return
+        self.release(slot, broken=slot.doomed)
 
     def release(self, slot: _Slot, broken: bool = False) -> None:
         """Give ``slot`` back; a ``broken`` one (connection trouble) is closed instead."""
@@ -718,6 +799,7 @@ class _Pool:
             slots = list(self._live)
             self._live.clear()
             self._idle.clear()
+            self._shared = None
             self._cond.notify_all()
             drainer, self._drainer = self._drainer, None
         for s in slots:
@@ -1301,14 +1383,14 @@ class SmbBackend:
                                       "(remote:share/dir)")
         unc = self._unc(path)
         prefix = path.strip("/") + "/" if path.strip("/") else ""
-        slot = self._pool.acquire()
+        slot = self._pool.acquire_shared()
         state = _ListState()
         broken = False
         try:
             try:
-                records = _list_compound(unc, slot.kwargs, state)
+                records = _list_compound(unc, slot, state)
                 if records is None:  # larger than one answer, DFS, short of credits
-                    records = _list_batches(unc, slot.kwargs, state)
+                    records = _list_batches(unc, slot, state)
             except _OpenError as failed:
                 mapped = self._map_error(failed.err, where)
                 broken = isinstance(mapped, ConnectionError)
@@ -1321,7 +1403,7 @@ class SmbBackend:
                 raise mapped from None
         finally:
             # a handle whose CLOSE failed may linger on the server: drop that connection
-            self._pool.release(slot, broken=broken or state.drop)
+            self._pool.release_shared(slot, broken=broken or state.drop)
         decode = self.from_server
         # rclone's SMB client (go-smb2's ReadDir) sorts a listing by the server's names:
         # of case or NFC/NFD twins the march keeps the first in that order, so must pysync
@@ -1617,6 +1699,21 @@ def _answer_size(conn: Any, credits: int) -> int:
     return min(_LIST_BUFFER, conn.max_transact_size, credits * MAX_PAYLOAD_SIZE)
 
 
+def _spare_credits(conn: Any, wanted: int = 4, wait_s: float = 5.0) -> int:
+    """The credits ``conn`` has left to spend; when fewer than ``wanted`` and answers are
+    still on their way (other listings' on a shared connection), waits up to ``wait_s``
+    for those answers to bring credits back."""
+    window = conn.sequence_window
+    spare = window["high"] - window["low"]
+    if spare >= wanted or not conn.outstanding_requests:
+        return spare
+    deadline = time.monotonic() + wait_s
+    while spare < wanted and conn.outstanding_requests and time.monotonic() < deadline:
+        time.sleep(0.0005)
+        spare = window["high"] - window["low"]
+    return spare
+
+
 def _tree_of(unc: str, kwargs: dict[str, Any]) -> tuple[Any, str]:
     """(TreeConnect, path in the tree) of ``unc`` on the slot's connection (``kwargs``);
     failures as _OpenError, like ``smbclient.open_file``'s."""
@@ -1629,8 +1726,7 @@ def _tree_of(unc: str, kwargs: dict[str, Any]) -> tuple[Any, str]:
     return tree, str(name)
 
 
-def _list_compound(unc: str, kwargs: dict[str, Any], state: _ListState
-                   ) -> list[_Record] | None:
+def _list_compound(unc: str, slot: _Slot, state: _ListState) -> list[_Record] | None:
     """The records of directory ``unc`` from one related compound request (one round trip):
     CREATE, QUERY_DIRECTORY (restart), QUERY_DIRECTORY, CLOSE.
 
@@ -1639,41 +1735,50 @@ def _list_compound(unc: str, kwargs: dict[str, Any], state: _ListState
     resolves its referrals) or the connection lacks the credits; the caller then lists with
     :func:`_list_batches`. Raises _OpenError when the CREATE failed, the QUERY_DIRECTORY
     error otherwise. Every request's response is received, errors or not, so that the
-    connection's credits and pending requests stay in order.
+    connection's credits and pending requests stay in order. Other listings may use the
+    slot's connection at the same time: the tree connect and the credit count with the send
+    happen under the slot's lock, the wait for the answers outside it.
     """
-    tree, name = _tree_of(unc, kwargs)
-    if tree.is_dfs_share:
-        return None
-    conn = tree.session.connection
-    # Each request of the compound is charged its credits when sent (and asks as many back):
-    # CREATE, CLOSE and the second QUERY_DIRECTORY (64 KiB) one each, the first
-    # QUERY_DIRECTORY one per 64 KiB of answer - what is left, up to _LIST_BUFFER. (Without
-    # multi-credit, SMB 2.0.2, every request takes one message id and answers 64 KiB.)
-    spare = conn.sequence_window["high"] - conn.sequence_window["low"] - 3
-    if spare < 1:
-        return None
-    out_len = _answer_size(conn, spare)
     info_class = FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION
-    fd = Open(tree, name)
-    fd.file_id = _CHAINED_FILE_ID  # the related requests act on the CREATE's open
-    create, _ = fd.create(
-        ImpersonationLevel.Impersonation,
-        DirectoryAccessMask.FILE_LIST_DIRECTORY | DirectoryAccessMask.FILE_READ_ATTRIBUTES,
-        FileAttributes.FILE_ATTRIBUTE_DIRECTORY,
-        ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE
-        | ShareAccess.FILE_SHARE_DELETE,
-        CreateDisposition.FILE_OPEN, CreateOptions.FILE_DIRECTORY_FILE, send=False)
-    query, _ = fd.query_directory("*", info_class, flags=QueryDirectoryFlags.SMB2_RESTART_SCANS,
-                                  max_output=out_len, send=False)
-    probe, _ = fd.query_directory("*", info_class, flags=0, max_output=_PROBE_BUFFER,
-                                  send=False)
-    close, _ = fd.close(send=False)
-    try:
-        requests = conn.send_compound([create, query, probe, close], tree.session.session_id,
-                                      tree.tree_connect_id, related=True)
-    except BaseException:
-        state.drop = True  # nothing or not all of it went out: the sequence window is off
-        raise
+    with slot.lock:
+        tree, name = _tree_of(unc, slot.kwargs)
+        if tree.is_dfs_share:
+            return None
+        conn = tree.session.connection
+        # Each request of the compound is charged its credits when sent (and asks as many
+        # back): CREATE, CLOSE and the second QUERY_DIRECTORY (64 KiB) one each, the first
+        # QUERY_DIRECTORY one per 64 KiB of answer - what is left, up to _LIST_BUFFER.
+        # (Without multi-credit, SMB 2.0.2, every request takes one message id and answers
+        # 64 KiB.)
+        spare = _spare_credits(conn) - 3
+        if spare < 1:
+            return None
+        out_len = _answer_size(conn, spare)
+        fd = Open(tree, name)
+        fd.file_id = _CHAINED_FILE_ID  # the related requests act on the CREATE's open
+        create, _ = fd.create(
+            ImpersonationLevel.Impersonation,
+            DirectoryAccessMask.FILE_LIST_DIRECTORY | DirectoryAccessMask.FILE_READ_ATTRIBUTES,
+            FileAttributes.FILE_ATTRIBUTE_DIRECTORY,
+            ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE
+            | ShareAccess.FILE_SHARE_DELETE,
+            CreateDisposition.FILE_OPEN, CreateOptions.FILE_DIRECTORY_FILE, send=False)
+        query, _ = fd.query_directory("*", info_class,
+                                      flags=QueryDirectoryFlags.SMB2_RESTART_SCANS,
+                                      max_output=out_len, send=False)
+        probe, _ = fd.query_directory("*", info_class, flags=0, max_output=_PROBE_BUFFER,
+                                      send=False)
+        close, _ = fd.close(send=False)
+        try:
+            # each request asks for a full listing's credits back (more than it is
+            # charged): the window grows towards the server's limit, as Windows clients
+            # ask for more, so that listings sharing the connection do not drain it
+            requests = conn._send([create, query, probe, close], tree.session.session_id,
+                                  tree.tree_connect_id, related=True,
+                                  credit_request=_LIST_BUFFER // MAX_PAYLOAD_SIZE)
+        except BaseException:
+            state.drop = True  # nothing or not all of it went out: the sequence window is off
+            raise
     answers: list[Any] = []
     try:
         for request in requests:
@@ -1704,16 +1809,17 @@ def _list_compound(unc: str, kwargs: dict[str, Any], state: _ListState
     return list(_records(answer["buffer"].get_value()))
 
 
-def _list_batches(unc: str, kwargs: dict[str, Any], state: _ListState) -> list[_Record]:
+def _list_batches(unc: str, slot: _Slot, state: _ListState) -> list[_Record]:
     """The records of directory ``unc``: opened, one QUERY_DIRECTORY exchange per batch,
     closed. Raises _OpenError when the open failed, the listing's error otherwise."""
     try:
-        raw = smbclient.open_file(unc, mode="rb", buffering=0, file_type="dir",
-                                  share_access="rwd", **kwargs)
+        with slot.lock:
+            raw = smbclient.open_file(unc, mode="rb", buffering=0, file_type="dir",
+                                      share_access="rwd", **slot.kwargs)
     except (SMBException, OSError, ValueError) as err:
         raise _OpenError(err) from None
     try:
-        return list(_query_directory(raw))
+        return list(_query_directory(raw, slot.lock))
     finally:
         try:
             raw.close()
@@ -1722,11 +1828,12 @@ def _list_batches(unc: str, kwargs: dict[str, Any], state: _ListState) -> list[_
             _forget(raw)
 
 
-def _query_directory(raw: Any) -> Iterator[_Record]:
+def _query_directory(raw: Any, lock: threading.Lock) -> Iterator[_Record]:
     """``(name, attributes, last write FILETIME, size)`` of every entry of an open directory.
 
     Sends SMB2 QUERY_DIRECTORY (FileIdFullDirectoryInformation) itself and parses the raw
-    records, so that times keep their 100 ns resolution.
+    records, so that times keep their 100 ns resolution. The credit count and the send of
+    each request happen under ``lock`` (the connection's other users count too).
     """
     fd = raw.fd
     conn = fd.connection
@@ -1734,13 +1841,13 @@ def _query_directory(raw: Any) -> Iterator[_Record]:
     flags = QueryDirectoryFlags.SMB2_RESTART_SCANS
     info_class = FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION
     while True:
-        out_len = _answer_size(
-            conn, max(1, conn.sequence_window["high"] - conn.sequence_window["low"]))
-        credits = _LIST_BUFFER // MAX_PAYLOAD_SIZE if conn.supports_multi_credit else 1
-        query, _ = fd.query_directory("*", info_class, flags=flags, max_output=out_len,
-                                      send=False)
-        request = conn.send(query, sid=tree.session.session_id, tid=tree.tree_connect_id,
-                            credit_request=credits)
+        with lock:
+            out_len = _answer_size(conn, max(1, _spare_credits(conn)))
+            credits = _LIST_BUFFER // MAX_PAYLOAD_SIZE if conn.supports_multi_credit else 1
+            query, _ = fd.query_directory("*", info_class, flags=flags, max_output=out_len,
+                                          send=False)
+            request = conn.send(query, sid=tree.session.session_id,
+                                tid=tree.tree_connect_id, credit_request=credits)
         try:
             response = conn.receive(request)
         except (NoMoreFiles, NoSuchFile):

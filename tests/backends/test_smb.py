@@ -537,6 +537,22 @@ class TestSmb:
         assert enc.encode(name) == encoded
         assert enc.decode(encoded) == name
 
+    def test_ascii_fast_path_gives_what_the_full_rules_give(self) -> None:
+        """encode/decode skip the rules for ASCII names that need none: for many masks
+        and random short names (ASCII with every edge and special character, and encoded
+        forms) the result is the full rules' result."""
+        masks = [smb_mod.DEFAULT_ENCODING, smb_mod.BASE_ENCODING, 0]
+        masks += [random.Random(i).getrandbits(31) & ~1 for i in range(24)]  # 1: Raw
+        alphabet = [chr(i) for i in range(128)] + ["．", "‛", "␠", "～", "␀", "␊", "\udc81",
+                                                   "é"]
+        rng = random.Random(12)
+        for mask in masks:
+            enc = NameEncoder(mask)
+            for _ in range(1500):
+                name = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 5)))
+                assert enc.encode(name) == enc._encode(name), (mask, name)
+                assert enc.decode(name) == enc._decode(name), (mask, name)
+
     def test_encoding_option(self) -> None:
         assert parse_encoding("Raw") == 1
         assert parse_encoding("Slash,Colon") == 2 | 128
@@ -627,8 +643,9 @@ class TestSmb:
 
     def test_connections_are_set_up_one_at_a_time(self, backend: SmbBackend,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-        """Twelve threads listing at once on a fresh pool: set-ups never overlap, the pool
-        grows only while threads find no idle connection, and every listing is right."""
+        """Twelve threads listing and reading at once on a fresh pool: set-ups never
+        overlap, the pool grows only while threads find no idle connection, and every
+        listing is right."""
         for t in range(12):
             write(backend, f"d{t}/f", b"x" * t)
         backend.close()  # a fresh pool
@@ -659,6 +676,7 @@ class TestSmb:
                 barrier.wait()
                 for _ in range(5):
                     results[t] = listing(backend, f"d{t}")
+                    assert read(backend, f"d{t}/f") == b"x" * t  # a connection of its own
             except BaseException as err:  # reported by the main thread
                 errors.append(err)
 
@@ -666,7 +684,49 @@ class TestSmb:
         assert not errors, errors[0]
         assert results == {t: [(f"d{t}/f", t, False)] for t in range(12)}
         assert peak[0] == 1  # never two set-ups at once
-        assert 1 <= setups[0] == backend.connections <= 12
+        assert 1 <= setups[0] == backend.connections <= 13
+
+    def test_concurrent_listings_share_one_connection_within_its_credits(
+            self, backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """Sixteen threads listing large directories at once share one connection (one
+        session set-up): each answer wants more credits than the connection has spare
+        while the others are in flight, so listings wait for credits to come back; every
+        listing is complete."""
+        names = {d: sorted(f"file-{d:02d}-{i:05d}-{'n' * 30}.dat" for i in range(1200))
+                 for d in range(8)}
+        for d, files in names.items():
+            folder = on_disk(smbd_server, backend, f"d{d}")
+            folder.mkdir()
+            for name in files:
+                (folder / name).write_bytes(b"")
+        backend.close()  # a fresh pool
+        least: list[int] = []
+        real_spare = smb_mod._spare_credits
+
+        def spare(conn: Any, *args: Any, **kw: Any) -> int:
+            least.append(conn.sequence_window["high"] - conn.sequence_window["low"])
+            return real_spare(conn, *args, **kw)
+
+        monkeypatch.setattr(smb_mod, "_spare_credits", spare)
+        barrier = threading.Barrier(16)
+        errors: list[BaseException] = []
+        results: dict[int, list[list[str]]] = {t: [] for t in range(16)}
+
+        def worker(t: int) -> None:
+            try:
+                barrier.wait()
+                for _ in range(3):
+                    entries = list(backend.list_dir(f"d{t % 8}"))
+                    results[t].append([e.path.rpartition("/")[2] for e in entries])
+            except BaseException as err:  # reported by the main thread
+                errors.append(err)
+
+        _in_threads(worker, 16)
+        assert not errors, errors[0]
+        assert all(got == [names[t % 8]] * 3 for t, got in results.items())
+        assert backend.connections == 1
+        assert min(least) < 19  # a full 1 MiB listing compound: 16 + 3 credits
 
     def test_a_failed_set_up_does_not_strand_the_waiting_threads(
             self, smbd_server: SmbdServer) -> None:  # noqa: F811
