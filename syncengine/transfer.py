@@ -298,6 +298,12 @@ class Transferer:
                              and hasattr(dst, "set_mtime_open"))
         self.partials_used: set[str] = set()  # partial names resumable transfers wrote
 
+    @property
+    def kernel_copies(self) -> bool:
+        """True when plain files are copied by the kernel (local to local, no bandwidth
+        limit): a small file then costs a handful of system calls and no Python I/O."""
+        return self._kernel_pair
+
     # ----- the copy ---------------------------------------------------------------------
 
     def copy(self, src: Entry, dst_path: str, *, replacing: bool,
