@@ -108,8 +108,7 @@ class Comparer:
         if self.opts.ignore_size or src.size < 0 or dst.size < 0:
             return False
         if src.size == dst.size:
-            if log.LOGGER.isEnabledFor(logging.DEBUG):
-                log.debug(dst.path, f"size = {dst.size} OK")
+            log.debug(dst.path, "size = %d OK", dst.size)
             return False
         log.debug(src.path, f"size = {src.size} ({self._src_name})")
         log.debug(dst.path, f"size = {dst.size} ({self._dst_name})")

@@ -14,8 +14,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import IO, Any
 
-__all__ = ["NOTICE", "LEVELS", "debug", "info", "notice", "error", "setup_logging",
-           "RcloneFormatter", "JsonFormatter", "LOGGER"]
+__all__ = ["NOTICE", "LEVELS", "debug", "debug_enabled", "info", "notice", "error",
+           "setup_logging", "RcloneFormatter", "JsonFormatter", "LOGGER"]
 
 NOTICE = 25
 logging.addLevelName(NOTICE, "NOTICE")
@@ -39,9 +39,24 @@ def _log(level: int, obj: object, msg: str, **fields: Any) -> None:
         LOGGER.log(level, msg, extra={"object": "" if obj is None else str(obj), "fields": fields})
 
 
-def debug(obj: object, msg: str, **fields: Any) -> None:
-    """Log ``<obj>: <msg>`` at DEBUG (``-vv``)."""
-    _log(logging.DEBUG, obj, msg, **fields)
+_DEBUG = logging.DEBUG
+_debug_on = LOGGER.isEnabledFor
+
+
+def debug(obj: object, msg: str, *args: object, **fields: Any) -> None:
+    """Log ``<obj>: <msg>`` at DEBUG (``-vv``).
+
+    Lazy: with ``args`` the text is ``msg % args``, formatted only when DEBUG is on, so a
+    per-file call costs one level test when it is off (``debug(p, "renamed to: %s", p)``).
+    """
+    if _debug_on(_DEBUG):
+        LOGGER.log(_DEBUG, msg, *args,
+                   extra={"object": "" if obj is None else str(obj), "fields": fields})
+
+
+def debug_enabled() -> bool:
+    """True when DEBUG lines are logged: guards the building of costly debug text."""
+    return _debug_on(_DEBUG)
 
 
 def info(obj: object, msg: str, **fields: Any) -> None:

@@ -4,6 +4,7 @@ verification, mtime, atomic rename; plus rclone's backup-dir moves and the bandw
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import sys
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 from . import interrupt, log, resume
 from .backends.base import Backend, Entry
+from .backends.local import kernel_copy
 from .errors import MaxTransferError, PysyncError, RetryableError, SourceChangedError
 from .hashing import new_hasher
 from .options import SyncOptions
@@ -32,6 +34,9 @@ __all__ = ["Transferer", "partial_name", "go_time_utc", "TokenBucket", "backup_p
            "CorruptedError", "SourceOpenError", "DestWriteError", "preallocate"]
 
 CHUNK = 4 * 1024 * 1024
+_KERNEL_CHUNK = 32 * 1024 * 1024  # bytes per kernel copy call between source checks
+# errors of a kernel copy that are the destination's (worded as a write error)
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 _tls = threading.local()
 
 
@@ -286,7 +291,18 @@ class Transferer:
         self._dst_verifies = not self._dst_local
         self._can_resume = (opts.resume and self.partial_ok
                             and hasattr(dst, "open_write_at"))
+        # local to local: the kernel copies the data (no hash: what the kernel copies was
+        # never in Python, and rclone's local hashes compare the bytes read with the same
+        # bytes written); not with a bandwidth limit, which meters every chunk
+        self._kernel_pair = (self._src_local and self._dst_local and bucket is None
+                             and hasattr(dst, "set_mtime_open"))
         self.partials_used: set[str] = set()  # partial names resumable transfers wrote
+
+    @property
+    def kernel_copies(self) -> bool:
+        """True when plain files are copied by the kernel (local to local, no bandwidth
+        limit): a small file then costs a handful of system calls and no Python I/O."""
+        return self._kernel_pair
 
     # ----- the copy ---------------------------------------------------------------------
 
@@ -322,12 +338,17 @@ class Transferer:
                 tr.size = size
             err: BaseException | None = None
             try:
+                timed = False  # the partial got its time while open
                 if self._multi_ok(size):
                     digest, written = self._multi(reader, tmp, size, mtime_ns, tr)
                     multi = True
+                elif self._kernel_ok(reader, size):
+                    digest, written = None, self._kernel(reader, tmp, size, mtime_ns, tr)
+                    timed = True
                 else:
                     digest, written = self._stream(reader, src, tmp, size, mtime_ns, tr)
-                self.dst.set_mtime(tmp, mtime_ns)
+                if not timed:
+                    self.dst.set_mtime(tmp, mtime_ns)
                 self._verify(src, tmp, size, digest, written)
                 if tmp != final:
                     try:
@@ -338,7 +359,7 @@ class Transferer:
                             e, (shown(tmp), shown(final)) if shown is not None else None)
                         log.error(tmp, f"partial file rename failed: {failed}")
                         raise failed from e
-                    log.debug(final, f"renamed to: {final}")
+                    log.debug(final, "renamed to: %s", final)
                 if self._resumable(size):
                     resume.remove_manifest(self.dst, tmp)
             except BaseException as e:
@@ -661,6 +682,72 @@ class Transferer:
                 f"{total})")
         return (hasher.hexdigest() if hasher is not None else None), written
 
+    def _kernel_ok(self, reader: BinaryIO, size: int) -> bool:
+        """The kernel copy applies: local to local, a plain file (not a link's text, not a
+        wrapped reader), no partial file kept for --resume."""
+        return (self._kernel_pair and type(reader) is io.FileIO
+                and not self._resumable(size))
+
+    def _kernel(self, reader: BinaryIO, tmp: str, size: int, mtime_ns: int, tr: Any) -> int:
+        """Copy a local file to the local partial ``tmp`` in the kernel (copy_file_range,
+        else sendfile, else read/write) and set its time on the open descriptor; returns the
+        bytes written. The same checks as ``_stream``: cancel, source change (fstat after
+        each chunk and at the end), the hard --max-transfer cut, a full disk."""
+        limit = size if self.opts.local_no_check_updated else -1
+        hard_max = self._max if self._max >= 0 and self.opts.cutoff_mode.upper() == "HARD" \
+            else -1
+        writer = self._open_partial(tmp, lambda: self.dst.open_write(tmp), size)
+        total = 0
+        try:
+            out_fd = writer.fileno()
+            try:
+                if size > 0:
+                    preallocate(out_fd, size)  # a full disk fails here, as in rclone
+                in_fd = reader.fileno()
+                check = self._check_source
+                cancel = self.cancel
+                # a small file is asked for in one call (one byte more than expected: a
+                # short count at the expected size is its end, which the last check confirms)
+                first = size + 1 if 0 <= size < _KERNEL_CHUNK else _KERNEL_CHUNK
+                want = first if limit < 0 else min(first, limit)
+                while want > 0:
+                    if cancel.is_set():
+                        raise PysyncError("transfer cancelled")
+                    try:
+                        n = kernel_copy(in_fd, out_fd, want)
+                    except OSError as e:
+                        if e.errno in _WRITE_ERRNOS:
+                            raise self._write_error(e, tmp) from e
+                        raise
+                    if not n:
+                        break
+                    total += n
+                    tr.add(n)
+                    if hard_max >= 0 and self.stats.bytes_total() > hard_max:
+                        raise MaxTransferError(
+                            "max transfer limit reached as set by --max-transfer")
+                    if n < want and total >= size:
+                        break  # the end (or the source grew: the check below says so)
+                    check(reader, size, mtime_ns)
+                    want = _KERNEL_CHUNK if limit < 0 else min(_KERNEL_CHUNK, limit - total)
+                check(reader, size, mtime_ns)
+                if total != size and limit < 0:
+                    raise SourceChangedError(
+                        f"can't copy - source file is being updated (size changed from {size} "
+                        f"to {total})")
+            except Exception as e:
+                # as _stream: an error while the data is written removes the partial itself
+                if not isinstance(e, interrupt.InterruptedRunError):
+                    try:
+                        e.partially_written = True  # type: ignore[attr-defined]
+                    except AttributeError:
+                        pass
+                raise
+            self.dst.set_mtime_open(tmp, out_fd, mtime_ns)  # type: ignore[attr-defined]
+        finally:
+            writer.close()
+        return total
+
     def _multi_ok(self, size: int) -> bool:
         """rclone's rule: several streams for big files when the destination takes positional
         writes; local to local only when --multi-thread-streams was given explicitly."""
@@ -838,6 +925,4 @@ def _hash_prefix(fh: BinaryIO, n: int, hasher: Any) -> str:
 
 
 def _is_memory(reader: object) -> bool:
-    import io
-
     return isinstance(reader, io.BytesIO)

@@ -44,8 +44,7 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
     if backend.features.name != "local":
         raw = _drop_unsafe(raw, path, on_unsafe, strict_names, backslash_ok)
     if include_all or not filt.active:
-        raw.sort(key=sort_key)  # None: by path (entries are tuples led by their path)
-        return raw
+        return _sorted(raw, sort_key)
     markers = filt.exclude_files
     # rclone's local listing is filter aware: files the path rules exclude are dropped
     # before the marker check, so an excluded marker file does not hide its directory
@@ -71,8 +70,17 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
             log.debug(e.path, "Excluded")
             continue
         append(e)
-    out.sort(key=sort_key)
-    return out
+    return _sorted(out, sort_key)
+
+
+def _sorted(entries: list[Entry], sort_key: Callable[[Entry], str] | None) -> list[Entry]:
+    """``entries`` sorted stably by ``sort_key`` (by path when None); a march ``SortKey``
+    builds the keys of the whole listing at once and hands them on with it."""
+    bulk = getattr(sort_key, "sorted", None)
+    if bulk is not None:
+        return bulk(entries)  # type: ignore[no-any-return]
+    entries.sort(key=sort_key)  # None: by path (entries are tuples led by their path)
+    return entries
 
 
 def _drop_unsafe(raw: list[Entry], path: str,

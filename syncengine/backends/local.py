@@ -18,7 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
-__all__ = ["LocalBackend", "LINK_SUFFIX", "go_path_error"]
+__all__ = ["LocalBackend", "LINK_SUFFIX", "go_path_error", "kernel_copy"]
 
 LINK_SUFFIX = ".rclonelink"
 _S_IFMT, _S_IFREG, _S_IFDIR = _stat.S_IFMT(0o177777), _stat.S_IFREG, _stat.S_IFDIR
@@ -280,6 +280,19 @@ class LocalBackend:
                 raise
             raise go_path_error("chtimes", self.shown(path), err) from None
 
+    def set_mtime_open(self, path: str, fd: int, mtime_ns: int) -> None:
+        """``set_mtime`` of the file ``path`` still open as ``fd`` (futimens: no path lookup);
+        a subclass that overrides ``set_mtime`` has its own rule, which is called instead."""
+        if type(self).set_mtime is not LocalBackend.set_mtime:
+            self.set_mtime(path, mtime_ns)
+            return
+        try:
+            os.utime(fd, ns=(mtime_ns, mtime_ns))
+        except OSError as err:
+            if isinstance(err, PysyncError) or err.errno is None:
+                raise
+            raise go_path_error("chtimes", self.shown(path), err) from None
+
     def hash(self, path: str, kind: str) -> str | None:
         """Hash the file at ``path``; None if it cannot be read as a file."""
         if self.links and path.endswith(LINK_SUFFIX) and not os.path.lexists(self.full(path)):
@@ -330,6 +343,46 @@ class LocalBackend:
 
     def close(self) -> None:
         """Nothing to release for local disk."""
+
+
+# errors of a kernel copy call that mean "not here" (another file system, an old kernel, a
+# file system without it), never a failed read or write: the next way is tried (as Go does)
+_NO_KERNEL_COPY = frozenset({errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP,
+                             errno.ENOTSUP, errno.EPERM, errno.EBADF})
+_kernel_ways = {"copy_file_range": hasattr(os, "copy_file_range"),
+                "sendfile": hasattr(os, "sendfile") and os.name == "posix"}
+
+
+def kernel_copy(in_fd: int, out_fd: int, count: int) -> int:
+    """Copy up to ``count`` bytes from ``in_fd``'s offset to ``out_fd``'s offset (both
+    advance) without the data passing through Python: ``copy_file_range``, else
+    ``sendfile``, else one read and write of at most 4 MiB. Returns the bytes copied (0 at
+    the end of the source); a failed read or write raises its OSError.
+
+    A way that reports it cannot work here (ENOSYS: never in this process; EXDEV, EINVAL...:
+    not for this pair of files) falls through to the next, before a byte is copied.
+    """
+    if _kernel_ways["copy_file_range"]:
+        try:
+            return os.copy_file_range(in_fd, out_fd, count)
+        except OSError as err:
+            if err.errno not in _NO_KERNEL_COPY:
+                raise
+            if err.errno == errno.ENOSYS:
+                _kernel_ways["copy_file_range"] = False
+    if _kernel_ways["sendfile"]:
+        try:
+            return os.sendfile(out_fd, in_fd, None, count)
+        except OSError as err:
+            if err.errno not in _NO_KERNEL_COPY:
+                raise
+            if err.errno == errno.ENOSYS:
+                _kernel_ways["sendfile"] = False
+    data = os.read(in_fd, min(count, 4 * 1024 * 1024))
+    view = memoryview(data)
+    while view:
+        view = view[os.write(out_fd, view):]
+    return len(data)
 
 
 _GO_ERROR_CLASSES: dict[type[OSError], type[OSError]] = {}
