@@ -29,6 +29,7 @@ from .deleter import Deleter
 from .errors import MaxDurationError, MaxTransferError, PysyncError, SourceChangedError
 from .execute import Copier
 from .filter import Filter
+from .lane import Lane
 from .options import SyncOptions
 from .planner import Planner
 from .pools import Pool
@@ -116,6 +117,7 @@ class Coordinator:
                                stats=stats, error=self.error, cancel=self.cancel,
                                include_all_dst=self.planner.include_all_dst, sink=sink)
         self._transfers: Pool | None = None
+        self._lane: Lane | None = None
         self._checkers: Pool | None = None
 
     @property
@@ -180,7 +182,8 @@ class Coordinator:
             for a in batch:
                 self._transfer(a)
 
-        transfers.submit(run)
+        # local to local: the small-file lane, one thread from open to rename per batch
+        (self._lane if self._lane is not None else transfers).submit(run)
 
     def _queue_transfer(self, action: Copy | Replace) -> None:
         assert self._transfers is not None
@@ -435,6 +438,10 @@ class Coordinator:
             width = max(2, min(256, 2 * self.executor.slots()))
         transfers = self._transfers = Pool(width, "transfer", max(16, width * 4))
         checkers = self._checkers = Pool(o.checkers, "checker", max(64, o.checkers * 8))
+        if self.executor is None and self.sink is None and self.transferer.kernel_copies:
+            # new small files of a local copy: batches on one thread, no hand-off per file
+            # and no GIL fight between copying threads at every system call
+            self._lane = Lane("small-files", backlog=64)
         planner = self.planner
         try:
             if self.sync and self.delete_mode == "before":
@@ -451,6 +458,8 @@ class Coordinator:
             planner.march(checkers=checkers)
             checkers.wait()
             transfers.wait()
+            if self._lane is not None:
+                self._lane.wait()
             checkers.wait()
             if planner.deleting and self.delete_mode == "during":
                 self.deleter.finish()
@@ -466,6 +475,8 @@ class Coordinator:
             if self.fatal is not None:
                 self.cancel.set()
             transfers.shutdown()
+            if self._lane is not None:
+                self._lane.shutdown()
             checkers.shutdown()
             self.transfers += self.copier.done
             planner.close()
