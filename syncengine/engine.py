@@ -337,6 +337,9 @@ class _Attempt:
                     self.error(dpath, err,
                                log_it=f"error reading destination directory: {err}")
                     in_dst = False
+            if not spath and self.filt.single_target:
+                self._march_renamed_file(transfers, src_entries, dst_entries)
+                return
             if refused and dst_entries:
                 dst_entries = [e for e in dst_entries
                                if name_key(e.name, self.normalize, self.fold) not in refused]
@@ -391,6 +394,27 @@ class _Attempt:
             if unchanged:
                 self.stats.add_checks(unchanged)
             stack.extend(reversed(children))
+
+    def _march_renamed_file(self, transfers: _Pool, src_entries: list[Entry],
+                            dst_entries: list[Entry]) -> None:
+        """copyto of one file: the source file against the destination entry of the new
+        name (rclone's CopyFile(fdst, fsrc, dstFileName, srcFileName))."""
+        target = self.filt.single_target
+        s = next((e for e in src_entries if e.path == self.filt.single_file), None)
+        if s is None or s.is_dir:
+            return
+        d = next((e for e in dst_entries if e.path == target), None)
+        if d is None:  # the listing leaves directories out: a directory of that name?
+            try:
+                d = self.dst.stat(target)
+            except OSError:
+                d = None
+        if d is not None and d.is_dir:
+            self.error(target, PysyncError("is a directory not a file"))
+        elif d is None:
+            self._queue_transfer(transfers, s, None, target)
+        else:
+            self._check(transfers, s, d)
 
     def _set_aside_partials(self, dst_entries: list[Entry], src_entries: list[Entry],
                             dpath: str) -> list[Entry]:
@@ -1284,6 +1308,8 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
             if opts.retries_sleep > 0:
                 time.sleep(opts.retries_sleep / 1e9)
     assert last is not None
+    if filt.single_file:
+        stats.forget_checks()
     final_err: BaseException | None = None
     if result_errors:
         final_err = last.fatal or _pick_error(result_errors)
