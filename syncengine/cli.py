@@ -394,15 +394,21 @@ def _open_copyto(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOption
 
 #: rclone flags pysync refuses (exit 2) rather than half-implement
 _NOT_SUPPORTED = (("metadata", "--metadata"), ("interactive", "--interactive"),
-                  ("name_transform", "--name-transform"))
+                  ("name_transform", "--name-transform"), ("compare_dest", "--compare-dest"),
+                  ("copy_dest", "--copy-dest"), ("track_renames", "--track-renames"),
+                  ("fix_case", "--fix-case"), ("no_check_dest", "--no-check-dest"),
+                  ("no_traverse", "--no-traverse"), ("ignore_case_sync", "--ignore-case-sync"))
 
 
 def _refuse_unsupported(sopts: SyncOptions) -> None:
     from .errors import NotSupportedError
+    from .units import SIZE_OFF
 
     for name, flag in _NOT_SUPPORTED:
         if getattr(sopts, name):
             raise NotSupportedError(f"{flag} is not supported yet")
+    if sopts.max_delete_size != SIZE_OFF:
+        raise NotSupportedError("--max-delete-size is not supported yet")
 
 
 def _transfer_command(mode: str) -> Command:
@@ -439,14 +445,26 @@ def _transfer_command(mode: str) -> Command:
             locations = api.worker_locations(src_spec, src, dst_spec, dst,
                                              config_path=_config_path(gopts), options=sopts)
         stats = Stats()
+        from .report import SyncReport
+
+        report = SyncReport(_make(ReportFlags, ns), sopts, deleting=mode == "sync")
         reporter = StatsReporter(stats, sopts, json_log=gopts.use_json_log)
+        try:
+            report.open()
+        except OSError as err:
+            report.close()
+            from .errors import ConfigError
+
+            raise ConfigError(f"open {err.filename}: {err.strerror}") from None
+        report.set_backends(src, dst)
         reporter.start()
         try:
             result = run_copy("sync" if mode == "sync" else "copy", src, dst, filt, sopts,
-                              stats=stats, backup=backup,
+                              stats=stats, backup=backup, report=report,
                               report_failure=False, executor=executor, locations=locations)
         finally:
             reporter.stop()
+            report.close()
         reporter.final(failed=result.exit_code != 0)
         message = failure_message(mode, result)
         if message:  # rclone: after the final stats

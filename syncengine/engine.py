@@ -34,7 +34,10 @@ from .listing import format_time
 from .march import name_key, pair_entries, sort_key
 from .names import UnsafeNameError
 from .options import CUTOFF_MODES, SyncOptions
+from .ordering import parse_order_by
 from .record import field, record, replace
+from .report import DIFFER, MATCH, MISSING_ON_DST, MISSING_ON_SRC, SyncReport
+from .report import ERROR as REPORT_ERROR
 from .transfer import TokenBucket, Transferer, backup_path, partial_name
 from .units import format_go_time, format_size_short
 from .walk import list_dir_filtered
@@ -149,7 +152,8 @@ class _Attempt:
                  opts: SyncOptions, stats: Stats, backup: Backend | None,
                  deadline: float | None, bucket: TokenBucket | None,
                  executor: Executor | None = None, on_event: EventCallback | None = None,
-                 sink: Callable[[Action], None] | None = None) -> None:
+                 sink: Callable[[Action], None] | None = None,
+                 report: SyncReport | None = None) -> None:
         self.mode = mode
         self.sync = mode == "sync"
         self.deleting = self.sync  # False in --delete-before's copy pass, as rclone's
@@ -221,6 +225,13 @@ class _Attempt:
                              executor=self.executor, on_event=on_event)
         # plan(): the actions are handed to ``sink`` instead of being carried out
         self.sink = sink
+        # the report files (--combined & co.): None when none was asked for
+        self.report = report if report is not None and report.active else None
+        # --check-first: the transfers the checks decide wait here until all checks are
+        # done, then start in --order-by's order
+        self.deferred: list[tuple[Entry, Entry | None, str]] | None = (
+            [] if opts.check_first and sink is None else None)
+        self.order = parse_order_by(opts.order_by)
         if sink is not None:
             self.set_dir_times = False  # directory times are the coordinator's, not actions
 
@@ -352,6 +363,9 @@ class _Attempt:
             unchanged = 0
             small: list[Entry] = []  # new small files of this directory, sent in batches
             for s, d in self._pair(src_entries, dst_entries):
+                report = self.report
+                if report is not None and (not deletes_only or s is None):
+                    self._report_pair(s, d)
                 if s is not None and s.is_dir:
                     # rclone: an existing directory keeps its destination spelling, new
                     # files and directories take the source's (src.Remote())
@@ -375,6 +389,8 @@ class _Attempt:
                             self._queue_transfer(transfers, s, None, s.path)
                     elif fast_skip is not None and fast_skip(s, d):
                         unchanged += 1  # the common case of a re-run: decided in bulk
+                        if report is not None:
+                            report.log(MATCH, s, d)
                     elif self.comparer.needs_io(s, d):
                         checkers.submit(lambda s=s, d=d: self._check(transfers, s, d))
                     else:
@@ -389,11 +405,29 @@ class _Attempt:
                             self.to_delete.append(d)
                     elif self.delete_mode == "during" or deletes_only:
                         checkers.submit(lambda d=d: self._delete(d))
+                elif d is not None and d.is_dir and report is not None and not deletes_only:
+                    # copy with a report: rclone lists destination-only directories too,
+                    # so that every file is in the report
+                    children.append(("", d.path, False, True, depth + 1))
             if small:
                 self._queue_batch(transfers, small)
             if unchanged:
                 self.stats.add_checks(unchanged)
             stack.extend(reversed(children))
+
+    def _report_pair(self, s: Entry | None, d: Entry | None) -> None:
+        """What the march alone decides, for the report files (rclone's SrcOnly, DstOnly
+        and directory Match); pairs of files are reported by their check."""
+        assert self.report is not None
+        if s is not None and d is None:
+            self.report.log(MISSING_ON_DST, s, None, is_dir=s.is_dir)
+        elif s is None and d is not None:
+            self.report.log(MISSING_ON_SRC, None, d, is_dir=d.is_dir)
+        elif s is not None and d is not None and s.is_dir and d.is_dir:
+            self.report.log(MATCH, s, d, is_dir=True)
+        elif s is not None and d is not None and s.is_dir != d.is_dir:
+            self.report.log(REPORT_ERROR, s if not s.is_dir else None,
+                            d if not d.is_dir else None)
 
     def _march_renamed_file(self, transfers: _Pool, src_entries: list[Entry],
                             dst_entries: list[Entry]) -> None:
@@ -482,7 +516,7 @@ class _Attempt:
     def _pair(self, src: list[Entry], dst: list[Entry]
               ) -> Iterator[tuple[Entry | None, Entry | None]]:
         return pair_entries(src, dst, normalize=self.normalize, fold=self.fold,
-                            dst_only=self.deleting)
+                            dst_only=self.deleting or self.report is not None)
 
     # ----- files -------------------------------------------------------------------------
 
@@ -492,6 +526,8 @@ class _Attempt:
         self.stats.start_check(s.path)
         try:
             decision = self.comparer.need_transfer(s, d)
+            if self.report is not None:
+                self.report.log(DIFFER if decision.action == COPY else MATCH, s, d)
             if decision.action == SET_MTIME and self.opts.immutable and not self.opts.dry_run:
                 # rclone's Equal: same size and hash, other time: logged (not counted), and
                 # the files count as different, which --immutable refuses below
@@ -507,6 +543,8 @@ class _Attempt:
             elif decision.action == SET_MTIME:
                 self._set_mtime(s, d, decision.reason)
         except Exception as err:  # counted per file, never swallowed
+            if self.report is not None:
+                self.report.log(REPORT_ERROR, s, d)
             self.error(s.path, err, log_it=f"Failed to check: {err}" if not isinstance(
                 err, PysyncError) else str(err))
         finally:
@@ -538,10 +576,29 @@ class _Attempt:
             return
         self.stats.add_total_transfer(s.size)
         self._mark_modified(dst_path.rpartition("/")[0])
+        if self.deferred is not None:
+            with self._lock:
+                self.deferred.append((s, d, dst_path))
+            return
+        self._submit_transfer(transfers, s, d, dst_path)
+
+    def _submit_transfer(self, transfers: _Pool, s: Entry, d: Entry | None, dst_path: str
+                         ) -> None:
         if self.executor is not None:
             transfers.submit(lambda: self._transfer_remote([(s, d, dst_path)]))
             return
         transfers.submit(lambda: self._transfer(s, d, dst_path))
+
+    def start_deferred(self, transfers: _Pool) -> None:
+        """--check-first: the checks are over; start the transfers they decided, in
+        --order-by's order (as rclone's transfer workers take them from its heap)."""
+        assert self.deferred is not None
+        log.info(self.dst.describe(), "Checks finished, now starting transfers")
+        items, self.deferred = self.deferred, []
+        if self.order is not None:
+            items = self.order.arrange(items, lambda it: it[0], self.opts.transfers)
+        for s, d, dst_path in items:
+            self._submit_transfer(transfers, s, d, dst_path)
 
     def _queue_batch(self, transfers: _Pool, batch: list[Entry]) -> None:
         """New small files of one directory, copied one after the other by one worker: the
@@ -554,6 +611,10 @@ class _Attempt:
             return
         self.stats.add_total_transfer(sum(e.size for e in batch), count=len(batch))
         self._mark_modified(batch[0].path.rpartition("/")[0])
+        if self.deferred is not None:
+            with self._lock:
+                self.deferred.extend((s, None, s.path) for s in batch)
+            return
         if self.executor is not None and self.opts.max_transfer < 0:  # one task for the batch
             items: list[tuple[Entry, Entry | None, str]] = [(s, None, s.path) for s in batch]
             transfers.submit(lambda: self._transfer_remote(items))
@@ -650,6 +711,8 @@ class _Attempt:
             # cuts short, so neither do we (the error still counts)
             self.error(s.path, err)
             return
+        if self.report is not None:
+            self.report.log(REPORT_ERROR, s, None)
         self.error(s.path, err, log_it=None if getattr(err, "logged", False)
                    else f"Failed to copy: {err}")
         note = getattr(err, "partial_note", None)
@@ -729,6 +792,8 @@ class _Attempt:
             try:
                 self._move_to_backup(d, deleting=True)
             except Exception as err:  # OSError, MaxDeleteError, a refused name...
+                if self.report is not None:
+                    self.report.log(REPORT_ERROR, None, d)
                 self.error(d.path, err, log_it=f"Couldn't move into backup dir: {err}")
                 with self._lock:
                     self.delete_errors += 1
@@ -738,6 +803,8 @@ class _Attempt:
             try:
                 self.dst.remove(d.path)
             except OSError as err:
+                if self.report is not None:
+                    self.report.log(REPORT_ERROR, None, d)
                 self.error(d.path, err, log_it=f"Couldn't delete: {err}")
                 with self._lock:
                     self.delete_errors += 1
@@ -1042,10 +1109,16 @@ class _Attempt:
             width = max(2, min(256, 2 * self.executor.slots()))
         transfers = _Pool(width, "transfer", max(16, width * 4))
         checkers = _Pool(o.checkers, "checker", max(64, o.checkers * 8))
+        first = self.deferred is not None
         try:
             if self.sync and self.delete_mode == "before":
+                if first:
+                    log.info(self.dst.describe(), "Running all checks before starting "
+                             "transfers")
                 self.march(transfers=transfers, checkers=checkers, deletes_only=True)
                 checkers.wait()
+                if first:
+                    log.info(self.dst.describe(), "Checks finished, now starting transfers")
                 self.finish_deletes()
                 self.remove_dirs()  # rclone's delete pass ends by removing empty dirs
                 self.dirs_to_remove = []
@@ -1054,8 +1127,12 @@ class _Attempt:
                 self.deleting = False
                 if self.errors:
                     return  # rclone: a delete pass that failed ends the attempt
+            if first:
+                log.info(self.dst.describe(), "Running all checks before starting transfers")
             self.march(transfers=transfers, checkers=checkers)
             checkers.wait()
+            if first and not self.cancel.is_set():
+                self.start_deferred(transfers)
             transfers.wait()
             checkers.wait()
             if self.deleting and self.delete_mode == "during":
@@ -1189,7 +1266,8 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
              stats: Stats | None = None, backup: Backend | None = None,
              report_failure: bool = True, executor: Executor | None = None,
              locations: tuple[Location, Location] | None = None,
-             on_event: EventCallback | None = None) -> RunResult:
+             on_event: EventCallback | None = None,
+             report: SyncReport | None = None) -> RunResult:
     """Run ``copy`` or ``sync`` with rclone's whole-run retries; never raises for per-file
     errors (they are in the result); raises UsageError/FatalError for refused set-ups.
 
@@ -1200,7 +1278,8 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
     ``executor``: who copies (default: this process's threads). A remote one (Dask) needs
     ``locations``, how its workers open the source and destination; it is started here and
     closed when the run ends (a lost scheduler is a fatal error of the run). ``on_event``
-    gets a TransferEvent for every file started, finished or failed.
+    gets a TransferEvent for every file started, finished or failed. ``report``: the
+    report files (``--combined`` & co.) every decision is written to.
     """
     if executor is not None and executor.remote:
         if locations is None:
@@ -1208,11 +1287,11 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
         try:
             return _run_copy(mode, src, dst, filt, opts, stats=stats, backup=backup,
                              report_failure=report_failure, executor=executor,
-                             locations=locations, on_event=on_event)
+                             locations=locations, on_event=on_event, report=report)
         finally:
             executor.close()
     return _run_copy(mode, src, dst, filt, opts, stats=stats, backup=backup,
-                     report_failure=report_failure, on_event=on_event)
+                     report_failure=report_failure, on_event=on_event, report=report)
 
 
 def _job(src: Backend, dst: Backend, opts: SyncOptions, locations: tuple[Location, Location]
@@ -1235,7 +1314,8 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
               stats: Stats | None, backup: Backend | None, report_failure: bool = True,
               executor: Executor | None = None,
               locations: tuple[Location, Location] | None = None,
-              on_event: EventCallback | None = None) -> RunResult:
+              on_event: EventCallback | None = None,
+              report: SyncReport | None = None) -> RunResult:
     if mode not in ("copy", "sync"):
         raise UsageError(f"unknown mode {mode!r}")
     if sum((opts.delete_before, opts.delete_during, opts.delete_after)) > 1:
@@ -1249,6 +1329,18 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
         raise UsageError(f'invalid argument "{opts.cutoff_mode}" for "--cutoff-mode" flag: '
                          "invalid choice from: " + ", ".join(CUTOFF_MODES))
     stats = stats or Stats()
+    try:
+        parse_order_by(opts.order_by)
+    except FatalError as err:
+        if opts.check_first:
+            log.info(dst.describe(), "Running all checks before starting transfers")
+        stats.error(err)  # rclone: fatal, and its closing NOTICE said once (by the caller)
+        log.error(None, "Fatal error received - not attempting retries")
+        result = RunResult(stats=stats.snapshot(), errors=[FileError("", err)], error=err,
+                           exit_code=err.exit_code)
+        if report_failure:
+            log.notice(None, f"Failed to {mode}: {err}")
+        return result
     src_root, dst_root = getattr(src, "root", None), getattr(dst, "root", None)
     same = src_root is not None and src_root == dst_root and type(src) is type(dst) and \
         src.describe() == dst.describe()
@@ -1281,7 +1373,7 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
     for attempt_no in range(1, retries + 1):
         attempt = _Attempt(mode=mode, src=src, dst=dst, filt=filt, opts=opts, stats=stats,
                            backup=backup, deadline=deadline, bucket=bucket,
-                           executor=executor, on_event=on_event)
+                           executor=executor, on_event=on_event, report=report)
         last = attempt
         attempt.run()
         transfers += attempt.transfers

@@ -197,3 +197,129 @@ def test_empty_config_flag_is_memory_only(tmp_path: Path) -> None:
         if tool == "pysync":
             assert got == runs["rclone", args], (args, got, runs["rclone", args])
     assert runs["pysync", ("--config", "", "lsf", f"foo:{tmp_path}/d")][0] == 1
+
+
+# --- report files (--combined, --differ, ..., --dest-after)
+
+REPORTS = ["combined", "missing-on-dst", "missing-on-src", "match", "differ", "error",
+           "dest-after"]
+
+
+def _report_flags() -> list[str]:
+    return [a for name in REPORTS for a in (f"--{name}", f"rep-{name}.txt")]
+
+
+def _compare_reports(sand_r: Path, sand_p: Path) -> list[str]:
+    """Problems: report files that differ (lines sorted, bytes otherwise)."""
+    problems = []
+    for name in REPORTS:
+        got = []
+        for sand in (sand_r, sand_p):
+            f = sand / f"rep-{name}.txt"
+            got.append(sorted(f.read_bytes().splitlines(keepends=True)) if f.exists()
+                       else None)
+        if got[0] != got[1]:
+            problems.append(f"--{name} differs:\n  rclone {got[0]!r}\n  pysync {got[1]!r}")
+    return problems
+
+
+def _report_case(tmp_path: Path, proto: Path, start: dict[str, sh.Snapshot], mode: str,
+                 flags: list[str]) -> None:
+    sand_r, sand_p = sh.prepare_sandboxes(proto, start, tmp_path / "work")
+    all_flags = [*_report_flags(), *flags]
+    r, p, window = sh.run_pair(mode, all_flags, sand_r, sand_p)
+    out = sh.compare_runs(r, p, window, sand_r, sand_p, start,
+                          dry_run="--dry-run" in flags)
+    out.problems.extend(_compare_reports(sand_r, sand_p))
+    combined = (sand_r / "rep-combined.txt").read_bytes()
+    assert combined, "rclone wrote an empty --combined report"
+    if not out.ok:
+        pytest.fail(sh.report(f"{mode} {all_flags}", r, p, out), pytrace=False)
+
+
+_REPORT_RUNS = [
+    ("sync", []), ("copy", []), ("sync", ["--dry-run"]), ("copy", ["--dry-run"]),
+    ("sync", ["--size-only"]), ("sync", ["--checksum"]), ("copy", ["--ignore-existing"]),
+    ("copy", ["--update"]), ("sync", ["--ignore-times"]), ("sync", ["--delete-before"]),
+    ("sync", ["--delete-during", "--no-update-modtime"]),
+    ("sync", ["--files-only=false", "--format", "psp"]),
+    ("copy", ["--files-only=false", "--dir-slash=false", "--absolute", "--format", "sp"]),
+    ("sync", ["--format", "ph", "--hash", "md5"]), ("copy", ["--format", "pt", "--csv"]),
+    ("sync", ["--format", "tp", "--separator", "|", "--timeformat", "RFC3339"]),
+    ("sync", ["--max-depth", "2", "--exclude", "*.dat"]),
+]
+
+
+@pytest.mark.parametrize("seed", [301, 302])
+@pytest.mark.parametrize(("mode", "flags"), _REPORT_RUNS,
+                         ids=[f"{m}-{'+'.join(f) or 'plain'}" for m, f in _REPORT_RUNS])
+def test_report_files(tmp_path: Path, seed: int, mode: str, flags: list[str]) -> None:
+    scn = sh.build_scenario(tmp_path / "proto", seed, allow_conflicts=False)
+    _report_case(tmp_path, scn.proto, scn.start, mode, flags)
+
+
+def test_report_files_with_errors(tmp_path: Path) -> None:
+    """A file that cannot be copied (a directory in the way) is reported with ``!`` and
+    the deletions sync holds back after it too."""
+    src = {"a.txt": (b"aaa", DAY), "clash": (b"a file", DAY), "ok/b": (b"b", DAY)}
+    dst = {"clash/inner": (b"dir in dst", 2 * DAY), "gone.txt": (b"g", DAY),
+           "ok/b": (b"old b!", 2 * DAY)}
+    proto, start = _fixed(tmp_path, src, dst)
+    _report_case(tmp_path, proto, start, "sync", ["--retries", "1"])
+
+
+def test_report_to_stdout(tmp_path: Path) -> None:
+    proto, start = _fixed(tmp_path, COPYTO_SRC, {"a.txt": (b"old", 2 * DAY), "z": (1, DAY)})
+    sand_r, sand_p = sh.prepare_sandboxes(proto, start, tmp_path / "work")
+    r, p, _ = sh.run_pair("sync", ["--combined", "-"], sand_r, sand_p)
+    assert r.rc == p.rc == 0
+    assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
+    assert sorted(r.stdout.splitlines()) == [b"* a.txt", b"+ d/b.dat", b"+ d/e/c", b"- z"]
+
+
+# --- --check-first and --order-by
+
+ORDER_SRC = {"a/small.dat": (b"1", 9 * DAY), "big.dat": (b"x" * 5000, 2 * DAY),
+             "mid.txt": (b"y" * 300, 5 * DAY), "z/medium.dat": (b"m" * 1200, 7 * DAY),
+             "tiny": (b"ab", 3 * DAY), "same.txt": (b"same", DAY)}
+ORDER_DST = {"same.txt": (b"same", DAY), "mid.txt": (b"old", 6 * DAY), "old.txt": (5, DAY)}
+
+
+def _copied_order(stderr: bytes) -> list[str]:
+    return [r.msg.split(":")[0] for r in sh.parse_log(stderr) if "Copied" in r.msg]
+
+
+@pytest.mark.parametrize("order", ["size,descending", "size", "name,desc", "name,asc",
+                                   "modtime,ascending", "MODTIME,DESC", "size,mixed",
+                                   "size,mixed,25"])
+def test_check_first_order_by(tmp_path: Path, order: str) -> None:
+    """With --check-first and one transfer the order is exact: the Copied lines come in
+    --order-by's order, after 'Checks finished'."""
+    r, p, _, _ = _run(tmp_path, ORDER_SRC, ORDER_DST, "sync",
+                      ["--check-first", "--transfers", "1", "--order-by", order])
+    assert _copied_order(r.stderr) == _copied_order(p.stderr), (r.stderr, p.stderr)
+    for run in (r, p):
+        msgs = [x.msg for x in sh.parse_log(run.stderr)]
+        first = msgs.index("Local file system at dst: Checks finished, now starting transfers")
+        assert all(i > first for i, m in enumerate(msgs) if "Copied" in m)
+
+
+@pytest.mark.parametrize("flags", [["--check-first"], ["--check-first", "--delete-before"],
+                                   ["--check-first", "--dry-run"], ["--order-by", "size"],
+                                   ["--check-first", "--order-by", "name", "--transfers", "2"]],
+                         ids=lambda f: "+".join(f))
+@pytest.mark.parametrize("mode", ["sync", "copy"])
+def test_check_first_scenario(tmp_path: Path, mode: str, flags: list[str]) -> None:
+    scn = sh.build_scenario(tmp_path / "proto", 311, allow_conflicts=False)
+    sand_r, sand_p = sh.prepare_sandboxes(scn.proto, scn.start, tmp_path / "work")
+    r, p, window = sh.run_pair(mode, flags, sand_r, sand_p)
+    out = sh.compare_runs(r, p, window, sand_r, sand_p, scn.start,
+                          dry_run="--dry-run" in flags)
+    if not out.ok:
+        pytest.fail(sh.report(f"{mode} {flags}", r, p, out, scn.describe()), pytrace=False)
+
+
+@pytest.mark.parametrize("order", ["foo", "size,up", "size,mixed,x", "size,asc,3",
+                                   "name,mixed,5,1", "pattern,*.dat"])
+def test_order_by_refused(tmp_path: Path, order: str) -> None:
+    _run(tmp_path, ORDER_SRC, ORDER_DST, "sync", ["--order-by", order])
