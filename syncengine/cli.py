@@ -396,19 +396,16 @@ def _open_copyto(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOption
 _NOT_SUPPORTED = (("metadata", "--metadata"), ("interactive", "--interactive"),
                   ("name_transform", "--name-transform"), ("compare_dest", "--compare-dest"),
                   ("copy_dest", "--copy-dest"), ("track_renames", "--track-renames"),
-                  ("fix_case", "--fix-case"), ("no_check_dest", "--no-check-dest"),
-                  ("no_traverse", "--no-traverse"), ("ignore_case_sync", "--ignore-case-sync"))
+                  ("fix_case", "--fix-case"), ("ignore_case_sync", "--ignore-case-sync"))
 
 
 def _refuse_unsupported(sopts: SyncOptions) -> None:
     from .errors import NotSupportedError
-    from .units import SIZE_OFF
 
     for name, flag in _NOT_SUPPORTED:
         if getattr(sopts, name):
             raise NotSupportedError(f"{flag} is not supported yet")
-    if sopts.max_delete_size != SIZE_OFF:
-        raise NotSupportedError("--max-delete-size is not supported yet")
+
 
 
 def _transfer_command(mode: str) -> Command:

@@ -210,6 +210,7 @@ class _Attempt:
         self.include_all_dst = self.sync and filt.opts.delete_excluded
         self.max_depth = filt.opts.max_depth
         self.deleted_count = 0  # for --max-delete, counted before the dry-run check
+        self.deleted_size = 0  # for --max-delete-size, likewise
         # failed deletions: rclone tries every one, then ends with one "failed to delete N
         # files" error (fatal, cancelling the run, if one of them was)
         self.delete_errors = 0
@@ -232,6 +233,8 @@ class _Attempt:
         self.deferred: list[tuple[Entry, Entry | None, str]] | None = (
             [] if opts.check_first and sink is None else None)
         self.order = parse_order_by(opts.order_by)
+        # --no-traverse (copy) and --no-check-dest (copy): the destination is not listed
+        self.dst_listed = self.sync or not (opts.no_traverse or opts.no_check_dest)
         if sink is not None:
             self.set_dir_times = False  # directory times are the coordinator's, not actions
 
@@ -296,7 +299,8 @@ class _Attempt:
         for spath, dpath, in_src, in_dst, _depth in stack[-_READ_AHEAD:]:
             for side, path, wanted, backend, include_all in (
                     ("source", spath, in_src, self.src, False),
-                    ("destination", dpath, in_dst, self.dst, self.include_all_dst)):
+                    ("destination", dpath, in_dst and self.dst_listed, self.dst,
+                     self.include_all_dst)):
                 if wanted and (side, path) not in self._listings:
                     self._listings[(side, path)] = self._readahead.submit(
                         self._list, backend, path, side, include_all)
@@ -339,7 +343,12 @@ class _Attempt:
                 self.error(spath, err, log_it=f"error reading source directory: {err}")
                 continue
             dst_entries: list[Entry] = []
-            if in_dst:
+            if not self.dst_listed:
+                # --no-traverse: each source file's twin looked up by name; --no-check-dest:
+                # nothing (every file is new); directories are new either way (rclone)
+                if self.opts.no_traverse and not self.opts.no_check_dest:
+                    dst_entries = self._stat_twins(dpath, src_entries)
+            elif in_dst:
                 try:
                     dst_entries = self._fetch("destination", dpath)[0]
                 except DirNotFoundError:
@@ -414,6 +423,22 @@ class _Attempt:
             if unchanged:
                 self.stats.add_checks(unchanged)
             stack.extend(reversed(children))
+
+    def _stat_twins(self, dpath: str, src_entries: list[Entry]) -> list[Entry]:
+        """--no-traverse: the destination files named as the source files of this
+        directory, found one by one (rclone's NewObject), never listed."""
+        found = []
+        for e in src_entries:
+            if e.is_dir:
+                continue
+            path = f"{dpath}/{e.name}" if dpath else e.name
+            try:
+                d = self.dst.stat(path)
+            except OSError:
+                d = None
+            if d is not None and not d.is_dir:
+                found.append(d if d.path == path else d._replace(path=path))
+        return found
 
     def _report_pair(self, s: Entry | None, d: Entry | None) -> None:
         """What the march alone decides, for the report files (rclone's SrcOnly, DstOnly
@@ -734,12 +759,23 @@ class _Attempt:
 
     # ----- deletions ---------------------------------------------------------------------
 
-    def _count_delete(self) -> None:
+    def _count_delete(self, size: int = 0) -> None:
+        """Count a deletion against --max-delete and --max-delete-size (rclone's
+        StatsInfo.DeleteFile: over either limit, MaxDeleteError and the size is not
+        counted)."""
+        limit = self.opts.max_delete_size
         with self._lock:
             self.deleted_count += 1
             over = self.opts.max_delete >= 0 and self.deleted_count > self.opts.max_delete
+            too_big = not over and limit >= 0 and self.deleted_size + max(size, 0) > limit
+            if too_big:
+                self.deleted_count -= 1
+            elif not over:
+                self.deleted_size += max(size, 0)
         if over:
             raise MaxDeleteError("--max-delete threshold reached")
+        if too_big:
+            raise MaxDeleteError("--max-delete-size threshold reached")
 
     def _delete(self, d: Entry) -> None:
         if self.cancel.is_set():
@@ -747,7 +783,7 @@ class _Attempt:
         self.stats.start_check(d.path)
         try:
             try:
-                self._count_delete()
+                self._count_delete(d.size)
             except MaxDeleteError as err:
                 # counted now; the run is cancelled when deleting is over, with "failed
                 # to delete N files" (rclone: every deletion is still tried)
@@ -853,7 +889,7 @@ class _Attempt:
         if old is not None and not old.is_dir:
             # rclone's Move first deletes the file it would replace (an earlier backup):
             # a delete like any other, counted against --max-delete and logged
-            self._count_delete()
+            self._count_delete(old.size)
             try:
                 into.remove(target)
             except OSError as err:
@@ -906,7 +942,7 @@ class _Attempt:
         finally:
             tr.done(failure)
         log.info(d.path, "Copied (new)" + (f" to: {target}" if target != d.path else ""))
-        self._count_delete()
+        self._count_delete(d.size)
         self.stats.start_check(d.path, "deleting", queued=False)
         try:
             self.dst.remove(d.path)
@@ -1110,6 +1146,12 @@ class _Attempt:
         transfers = _Pool(width, "transfer", max(16, width * 4))
         checkers = _Pool(o.checkers, "checker", max(64, o.checkers * 8))
         first = self.deferred is not None
+        if self.sync and o.no_check_dest:  # rclone: refused by every attempt (exit 1)
+            self.error("", PysyncError("can't use --no-check-dest with sync: use copy "
+                                       "instead"))
+            return
+        if self.sync and o.no_traverse:
+            log.error(None, "Ignoring --no-traverse with sync")
         try:
             if self.sync and self.delete_mode == "before":
                 if first:

@@ -323,3 +323,42 @@ def test_check_first_scenario(tmp_path: Path, mode: str, flags: list[str]) -> No
                                    "name,mixed,5,1", "pattern,*.dat"])
 def test_order_by_refused(tmp_path: Path, order: str) -> None:
     _run(tmp_path, ORDER_SRC, ORDER_DST, "sync", ["--order-by", order])
+
+
+# --- --no-traverse, --no-check-dest, --max-delete-size
+
+NT_SRC = {"a.txt": (b"aaa", DAY), "d/b": (b"new b", DAY), "same": (b"same", 3 * DAY),
+          "new/n/f": (b"f", 2 * DAY), "upd": (b"12345", 2 * DAY)}
+NT_DST = {"d/b": (b"old b!", 2 * DAY), "same": (b"same", 3 * DAY), "upd": (b"12345", 4 * DAY),
+          "gone": (b"gone", DAY), "x/y": (b"y", DAY)}
+
+
+@pytest.mark.parametrize(("mode", "flags"), [
+    ("copy", ["--no-traverse"]), ("copy", ["--no-check-dest"]),
+    ("copy", ["--no-traverse", "--no-check-dest"]), ("sync", ["--no-traverse"]),
+    ("sync", ["--no-check-dest"]), ("copy", ["--no-traverse", "--dry-run"]),
+    ("copy", ["--no-check-dest", "--retries", "1", "--dry-run"]),
+    ("copy", ["--no-traverse", "--combined", "-"]),
+], ids=lambda v: "+".join(v) if isinstance(v, list) else v)
+def test_no_traverse_no_check_dest(tmp_path: Path, mode: str, flags: list[str]) -> None:
+    r, p, _, _ = _run(tmp_path, NT_SRC, NT_DST, mode, flags)
+    if "-" in flags:
+        assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
+
+
+MDS_DST = {"a.txt": (b"aaa", DAY), "x1": (b"x" * 100, DAY), "x2": (b"x" * 50, DAY),
+           "sub/x3": (b"x" * 30, DAY), "gone/x4": (b"x" * 10, DAY)}
+
+
+@pytest.mark.parametrize("flags", [
+    ["--max-delete-size", "190"], ["--max-delete-size", "189"], ["--max-delete-size", "0"],
+    ["--max-delete-size", "150", "--dry-run"], ["--max-delete-size", "1K", "--max-delete", "2"],
+    ["--max-delete-size", "120", "--delete-before"], ["--max-delete-size", "60",
+                                                      "--delete-during"],
+    ["--max-delete-size", "100", "--backup-dir", "bak/old"],
+], ids=lambda v: "+".join(v))
+def test_max_delete_size(tmp_path: Path, flags: list[str]) -> None:
+    r, _, _, _ = _run(tmp_path, {"a.txt": (b"aaa", DAY)}, MDS_DST, "sync",
+                      ["--retries", "1", *flags])
+    if flags[1] == "0":
+        assert r.rc == 7  # rclone refuses the first deletion: a fatal error
