@@ -395,8 +395,7 @@ def _open_copyto(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOption
 #: rclone flags pysync refuses (exit 2) rather than half-implement
 _NOT_SUPPORTED = (("metadata", "--metadata"), ("interactive", "--interactive"),
                   ("name_transform", "--name-transform"), ("compare_dest", "--compare-dest"),
-                  ("copy_dest", "--copy-dest"), ("track_renames", "--track-renames"),
-                  ("fix_case", "--fix-case"), ("ignore_case_sync", "--ignore-case-sync"))
+                  ("copy_dest", "--copy-dest"), ("track_renames", "--track-renames"))
 
 
 def _refuse_unsupported(sopts: SyncOptions) -> None:

@@ -199,7 +199,10 @@ class _Attempt:
         self.deletes = 0
         self.transfers = 0
         self.normalize = not opts.no_unicode_normalization
-        self.fold = dst.features.case_insensitive
+        # --ignore-case-sync: names pair whatever their case, as on a case-insensitive disk
+        self.fold = dst.features.case_insensitive or opts.ignore_case_sync
+        # --fix-case: a destination name spelt otherwise than its source twin is renamed
+        self.fix_case = opts.fix_case and not opts.immutable and sink is None
         self.sort_key = sort_key(self.normalize, self.fold)
         self.dir_objects = getattr(dst, "mkdir_metadata", None) is not None
         # a remote source's backslash name is refused only where the destination takes a
@@ -381,6 +384,8 @@ class _Attempt:
                     target = d.path if d is not None else s.path
                     if not deletes_only:
                         self._dir_pair(s, d, target)
+                        if self.fix_case and d is not None and s.path != d.path:
+                            self._fix_dir_case(d.path, s.path)
                     elif d is not None:  # rclone's delete pass fixes matched dirs' times too
                         self._dir_time_now(s, d, target)
                     if deeper:  # a directory at the depth limit is handled, not entered
@@ -396,7 +401,8 @@ class _Attempt:
                                 small = []
                         else:
                             self._queue_transfer(transfers, s, None, s.path)
-                    elif fast_skip is not None and fast_skip(s, d):
+                    elif fast_skip is not None and (not self.fix_case or s.path == d.path) \
+                            and fast_skip(s, d):
                         unchanged += 1  # the common case of a re-run: decided in bulk
                         if report is not None:
                             report.log(MATCH, s, d)
@@ -423,6 +429,49 @@ class _Attempt:
             if unchanged:
                 self.stats.add_checks(unchanged)
             stack.extend(reversed(children))
+
+    def _fix_file_case(self, s: Entry, d: Entry) -> Entry:
+        """--fix-case: move the destination file to the source's spelling (rclone's
+        operations.Move, then 'Fixed case by renaming to'); the entry as it now is."""
+        if self.opts.dry_run:
+            log.notice(d.path, f"Skipped move to {s.path} as --dry-run is set (size "
+                       f"{format_size_short(d.size)})")
+            log.info(d.path, f"Fixed case by renaming to: {s.path}")
+            return d._replace(path=s.path)
+        try:
+            moved = _move_between(self.dst, d.path, self.dst, s.path)
+            if not moved:
+                raise OSError(errno.EXDEV, "can't move")
+        except Exception as err:
+            self.error(d.path, err, log_it=f"Error while attempting to rename to {s.path}: "
+                       f"{err}")
+            return d
+        self.stats.server_side_move(max(d.size, 0), checking=True)
+        self.stats.renamed()
+        log.info(d.path, f"Moved (server-side) to: {s.path}")
+        log.info(d.path, f"Fixed case by renaming to: {s.path}")
+        return d._replace(path=s.path)
+
+    def _fix_dir_case(self, old: str, new: str) -> None:
+        """--fix-case: rename a destination directory to the source's spelling through a
+        temporary name (rclone's DirMoveCaseInsensitive). As in rclone, the march goes on
+        listing the old name."""
+        import secrets
+
+        letters = "abcdefghijklmnopqrstuvwxyz0123456789"  # rclone's random.String
+        tmp = f"{new}-rclone-move-{''.join(secrets.choice(letters) for _ in range(8))}"
+        if self.opts.dry_run:
+            log.notice(old, "Skipped dirMove as --dry-run is set")
+            log.notice(tmp, "Skipped dirMove as --dry-run is set")
+            log.info(old, f"Fixed case by renaming to: {new}")
+            return
+        try:
+            self.dst.rename(old, tmp)
+            self.dst.rename(tmp, new)
+        except OSError as err:
+            self.error(old, err, log_it=f"Error while attempting to rename to {new}: {err}")
+            return
+        log.info(old, f"Fixed case by renaming to: {new}")
 
     def _stat_twins(self, dpath: str, src_entries: list[Entry]) -> list[Entry]:
         """--no-traverse: the destination files named as the source files of this
@@ -558,6 +607,8 @@ class _Attempt:
                 # the files count as different, which --immutable refuses below
                 log.error(d.path, "Timestamp mismatch between immutable objects")
                 decision = replace(decision, action=COPY)
+            if self.fix_case and s.path != d.path:
+                d = self._fix_file_case(s, d)
             if decision.action == COPY:
                 if self.opts.immutable:
                     err = NoRetryError("immutable file modified")

@@ -362,3 +362,28 @@ def test_max_delete_size(tmp_path: Path, flags: list[str]) -> None:
                       ["--retries", "1", *flags])
     if flags[1] == "0":
         assert r.rc == 7  # rclone refuses the first deletion: a fatal error
+
+
+# --- --ignore-case-sync and --fix-case (on a case-sensitive local disk, as rclone does there)
+
+CASE_SRC = {"A.txt": (b"new", DAY), "Dir/S": (b"same", 2 * DAY), "Same.dat": (b"s", 3 * DAY),
+            "Time.dat": (b"tt", 3 * DAY), "keep": (b"k", DAY)}
+CASE_DST = {"a.txt": (b"old1", 2 * DAY), "dir/s": (b"same", 2 * DAY),
+            "same.DAT": (b"s", 3 * DAY), "time.dat": (b"tt", 5 * DAY), "other": (b"x", DAY)}
+CASE_FILES_DST = {k: v for k, v in CASE_DST.items() if "/" not in k}
+
+
+@pytest.mark.parametrize(("flags", "dst"), [
+    (["--ignore-case-sync"], CASE_DST), (["--ignore-case-sync", "--delete-before"], CASE_DST),
+    (["--fix-case"], CASE_DST), (["--ignore-case-sync", "--fix-case"], CASE_DST),
+    (["--ignore-case-sync", "--fix-case", "--dry-run"], CASE_FILES_DST),
+    (["--ignore-case-sync", "--fix-case", "--immutable", "--retries", "1"], CASE_FILES_DST),
+    (["--ignore-case-sync", "--combined", "-"], CASE_DST),
+], ids=lambda v: "+".join(v) if isinstance(v, list) else "")
+@pytest.mark.parametrize("mode", ["sync", "copy"])
+def test_case_flags(tmp_path: Path, mode: str, flags: list[str],
+                    dst: dict[str, object]) -> None:
+    src = CASE_SRC if dst is CASE_DST else {k: v for k, v in CASE_SRC.items() if "/" not in k}
+    r, p, _, _ = _run(tmp_path, src, dst, mode, flags)
+    if "-" in flags:
+        assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
