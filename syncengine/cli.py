@@ -394,8 +394,7 @@ def _open_copyto(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOption
 
 #: rclone flags pysync refuses (exit 2) rather than half-implement
 _NOT_SUPPORTED = (("metadata", "--metadata"), ("interactive", "--interactive"),
-                  ("name_transform", "--name-transform"), ("compare_dest", "--compare-dest"),
-                  ("copy_dest", "--copy-dest"), ("track_renames", "--track-renames"))
+                  ("name_transform", "--name-transform"), ("track_renames", "--track-renames"))
 
 
 def _refuse_unsupported(sopts: SyncOptions) -> None:
@@ -405,6 +404,30 @@ def _refuse_unsupported(sopts: SyncOptions) -> None:
         if getattr(sopts, name):
             raise NotSupportedError(f"{flag} is not supported yet")
 
+
+
+def _open_compare_dest(sopts: SyncOptions, gopts: GlobalOptions) -> tuple[Any, ...]:
+    """The ``--compare-dest`` directories; FatalError with rclone's message when one
+    cannot be opened or names a file."""
+    from . import api
+    from .errors import FatalError
+    from .units import go_quote
+
+    found = []
+    for spec in sopts.compare_dest:
+        try:
+            backend = api.open_location(spec, config_path=_config_path(gopts))
+            entry = backend.stat("")
+        except (PysyncError, OSError) as err:
+            why: object = err
+        else:
+            if entry is None or entry.is_dir:
+                found.append(backend)
+                continue
+            why = "is a file not a directory"
+        specs = " ".join(go_quote(x) for x in sopts.compare_dest)
+        raise FatalError(f"failed to make fs for --compare-dest [{specs}]: {why}")
+    return tuple(found)
 
 
 def _transfer_command(mode: str) -> Command:
@@ -455,9 +478,19 @@ def _transfer_command(mode: str) -> Command:
         report.set_backends(src, dst)
         reporter.start()
         try:
-            result = run_copy("sync" if mode == "sync" else "copy", src, dst, filt, sopts,
-                              stats=stats, backup=backup, report=report,
-                              report_failure=False, executor=executor, locations=locations)
+            from .engine import setup_failed
+            from .errors import FatalError
+
+            engine_mode = "sync" if mode == "sync" else "copy"
+            try:
+                compare = _open_compare_dest(sopts, gopts)
+            except FatalError as err:
+                result = setup_failed(engine_mode, stats, err)
+            else:
+                result = run_copy(engine_mode, src, dst, filt, sopts, stats=stats,
+                                  backup=backup, report=report, compare_dest=compare,
+                                  report_failure=False, executor=executor,
+                                  locations=locations)
         finally:
             reporter.stop()
             report.close()

@@ -153,7 +153,8 @@ class _Attempt:
                  deadline: float | None, bucket: TokenBucket | None,
                  executor: Executor | None = None, on_event: EventCallback | None = None,
                  sink: Callable[[Action], None] | None = None,
-                 report: SyncReport | None = None) -> None:
+                 report: SyncReport | None = None,
+                 compare_dest: tuple[Backend, ...] = ()) -> None:
         self.mode = mode
         self.sync = mode == "sync"
         self.deleting = self.sync  # False in --delete-before's copy pass, as rclone's
@@ -236,6 +237,9 @@ class _Attempt:
         self.deferred: list[tuple[Entry, Entry | None, str]] | None = (
             [] if opts.check_first and sink is None else None)
         self.order = parse_order_by(opts.order_by)
+        # --compare-dest: a file equal to its twin in one of these is not copied
+        nocmp = replace(opts, ignore_existing=False, ignore_times=False, update=False)
+        self.compare_dest = [(b, Comparer(src, b, nocmp)) for b in compare_dest]
         # --no-traverse (copy) and --no-check-dest (copy): the destination is not listed
         self.dst_listed = self.sync or not (opts.no_traverse or opts.no_check_dest)
         if sink is not None:
@@ -394,6 +398,8 @@ class _Attempt:
                     if deletes_only:
                         continue
                     if d is None:
+                        if self.compare_dest and self._in_compare_dest(s, s.path):
+                            continue
                         if 0 <= s.size < _SMALL_FILE:
                             small.append(s)
                             if len(small) == _BATCH:
@@ -429,6 +435,22 @@ class _Attempt:
             if unchanged:
                 self.stats.add_checks(unchanged)
             stack.extend(reversed(children))
+
+    def _in_compare_dest(self, s: Entry, path: str) -> bool:
+        """--compare-dest: ``s`` equals the file at ``path`` in one of the compare
+        directories (rclone's compareDest: size, time or hash, no time update)."""
+        for backend, comparer in self.compare_dest:
+            try:
+                c = backend.stat(path)
+            except OSError as err:
+                self.error(s.path, err, log_it=f"Failed to check --compare-dest: {err}")
+                return False
+            if c is None or c.is_dir:
+                continue
+            if comparer.equal(s, c).action != COPY:
+                log.debug(s.path, "Destination found in --compare-dest, skipping")
+                return True
+        return False
 
     def _fix_file_case(self, s: Entry, d: Entry) -> Entry:
         """--fix-case: move the destination file to the source's spelling (rclone's
@@ -609,6 +631,9 @@ class _Attempt:
                 decision = replace(decision, action=COPY)
             if self.fix_case and s.path != d.path:
                 d = self._fix_file_case(s, d)
+            if decision.action == COPY and self.compare_dest and \
+                    self._in_compare_dest(s, d.path):
+                return
             if decision.action == COPY:
                 if self.opts.immutable:
                     err = NoRetryError("immutable file modified")
@@ -1360,7 +1385,8 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
              report_failure: bool = True, executor: Executor | None = None,
              locations: tuple[Location, Location] | None = None,
              on_event: EventCallback | None = None,
-             report: SyncReport | None = None) -> RunResult:
+             report: SyncReport | None = None,
+             compare_dest: tuple[Backend, ...] = ()) -> RunResult:
     """Run ``copy`` or ``sync`` with rclone's whole-run retries; never raises for per-file
     errors (they are in the result); raises UsageError/FatalError for refused set-ups.
 
@@ -1372,7 +1398,8 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
     ``locations``, how its workers open the source and destination; it is started here and
     closed when the run ends (a lost scheduler is a fatal error of the run). ``on_event``
     gets a TransferEvent for every file started, finished or failed. ``report``: the
-    report files (``--combined`` & co.) every decision is written to.
+    report files (``--combined`` & co.) every decision is written to. ``compare_dest``:
+    the opened ``--compare-dest`` directories.
     """
     if executor is not None and executor.remote:
         if locations is None:
@@ -1380,11 +1407,13 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
         try:
             return _run_copy(mode, src, dst, filt, opts, stats=stats, backup=backup,
                              report_failure=report_failure, executor=executor,
-                             locations=locations, on_event=on_event, report=report)
+                             locations=locations, on_event=on_event, report=report,
+                             compare_dest=compare_dest)
         finally:
             executor.close()
     return _run_copy(mode, src, dst, filt, opts, stats=stats, backup=backup,
-                     report_failure=report_failure, on_event=on_event, report=report)
+                     report_failure=report_failure, on_event=on_event, report=report,
+                     compare_dest=compare_dest)
 
 
 def _job(src: Backend, dst: Backend, opts: SyncOptions, locations: tuple[Location, Location]
@@ -1408,7 +1437,8 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
               executor: Executor | None = None,
               locations: tuple[Location, Location] | None = None,
               on_event: EventCallback | None = None,
-              report: SyncReport | None = None) -> RunResult:
+              report: SyncReport | None = None,
+              compare_dest: tuple[Backend, ...] = ()) -> RunResult:
     if mode not in ("copy", "sync"):
         raise UsageError(f"unknown mode {mode!r}")
     if sum((opts.delete_before, opts.delete_during, opts.delete_after)) > 1:
@@ -1422,18 +1452,22 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
         raise UsageError(f'invalid argument "{opts.cutoff_mode}" for "--cutoff-mode" flag: '
                          "invalid choice from: " + ", ".join(CUTOFF_MODES))
     stats = stats or Stats()
+    if opts.compare_dest and opts.copy_dest:
+        raise ConfigError('Failed to initialise global options: failed to reload "main" '
+                          "options: can't use --compare-dest with --copy-dest")
     try:
         parse_order_by(opts.order_by)
+        if opts.copy_dest and not dst.features.server_side_copy:
+            raise FatalError("can't use --copy-dest on a remote which doesn't support server "
+                             "side copy")
+        if opts.copy_dest:
+            from .errors import NotSupportedError
+
+            raise NotSupportedError("--copy-dest is not supported yet")
     except FatalError as err:
         if opts.check_first:
             log.info(dst.describe(), "Running all checks before starting transfers")
-        stats.error(err)  # rclone: fatal, and its closing NOTICE said once (by the caller)
-        log.error(None, "Fatal error received - not attempting retries")
-        result = RunResult(stats=stats.snapshot(), errors=[FileError("", err)], error=err,
-                           exit_code=err.exit_code)
-        if report_failure:
-            log.notice(None, f"Failed to {mode}: {err}")
-        return result
+        return setup_failed(mode, stats, err, report_failure=report_failure)
     src_root, dst_root = getattr(src, "root", None), getattr(dst, "root", None)
     same = src_root is not None and src_root == dst_root and type(src) is type(dst) and \
         src.describe() == dst.describe()
@@ -1466,7 +1500,8 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
     for attempt_no in range(1, retries + 1):
         attempt = _Attempt(mode=mode, src=src, dst=dst, filt=filt, opts=opts, stats=stats,
                            backup=backup, deadline=deadline, bucket=bucket,
-                           executor=executor, on_event=on_event, report=report)
+                           executor=executor, on_event=on_event, report=report,
+                           compare_dest=compare_dest)
         last = attempt
         attempt.run()
         transfers += attempt.transfers
@@ -1517,6 +1552,19 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
     if message and report_failure:
         log.notice(None, message)
     return result
+
+
+def setup_failed(mode: str, stats: Stats, err: FatalError, *, report_failure: bool = False
+                 ) -> RunResult:
+    """A run that fails while it is set up (a bad --order-by, --compare-dest that cannot
+    be opened): counted and logged as rclone's fatal error; its closing NOTICE is logged
+    once, here only with ``report_failure``."""
+    stats.error(err)
+    log.error(None, "Fatal error received - not attempting retries")
+    if report_failure:
+        log.notice(None, f"Failed to {mode}: {err}")
+    return RunResult(stats=stats.snapshot(), errors=[FileError("", err)], error=err,
+                     exit_code=err.exit_code)
 
 
 def failure_message(mode: str, result: RunResult) -> str | None:

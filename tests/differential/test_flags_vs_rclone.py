@@ -88,7 +88,7 @@ def test_default_time_bad_value(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("flag", [["--metadata"], ["-M"], ["--interactive"], ["-i"],
-                                  ["--name-transform", "all,uppercase"]],
+                                  ["--name-transform", "all,uppercase"], ["--track-renames"]],
                          ids=lambda f: f[0])
 @pytest.mark.parametrize("command", ["sync", "copy", "copyto"])
 def test_unsupported_flags_refused(tmp_path: Path, command: str, flag: list[str]) -> None:
@@ -387,3 +387,30 @@ def test_case_flags(tmp_path: Path, mode: str, flags: list[str],
     r, p, _, _ = _run(tmp_path, src, dst, mode, flags)
     if "-" in flags:
         assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
+
+
+# --- --compare-dest and --copy-dest (rclone's local backend has no server-side copy)
+
+CMP_SRC = {"a": (b"aaa", DAY), "b": (b"bbb", DAY), "c": (b"ccc", DAY), "d/e": (b"eee", DAY),
+           "f": (b"fff", 2 * DAY)}
+CMP_DST = {"c": (b"ccc", DAY), "f": (b"old f", 3 * DAY), "gone": (b"g", DAY)}
+
+
+def _cmp_dir(root: Path) -> None:
+    now = time.time_ns()
+    sh.make_files(root / "cmp", {"a": (b"aaa", DAY), "b": (b"old", DAY), "d/e": (b"eee", DAY),
+                                 "f": (b"fff", 2 * DAY)}, now)
+    (root / "afile").write_bytes(b"x")
+
+
+@pytest.mark.parametrize(("mode", "flags"), [
+    ("sync", ["--compare-dest", "../cmp"]), ("copy", ["--compare-dest", "../cmp"]),
+    ("sync", ["--compare-dest", "../cmp", "--compare-dest", "../nope"]),
+    ("sync", ["--compare-dest", "../cmp", "--checksum"]),
+    ("sync", ["--compare-dest", "../cmp", "--combined", "-"]),
+    ("sync", ["--compare-dest", "../afile"]), ("sync", ["--copy-dest", "../cmp"]),
+    ("sync", ["--compare-dest", "../cmp", "--copy-dest", "../cmp"]),
+], ids=lambda v: "+".join(v) if isinstance(v, list) else v)
+def test_compare_dest(tmp_path: Path, mode: str, flags: list[str]) -> None:
+    _cmp_dir(tmp_path / "work")  # beside both sandboxes, read by both tools
+    _run(tmp_path, CMP_SRC, CMP_DST, mode, flags, src_arg="src", dst_arg="dst")
