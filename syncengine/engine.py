@@ -237,6 +237,9 @@ class _Attempt:
         self.deferred: list[tuple[Entry, Entry | None, str]] | None = (
             [] if opts.check_first and sink is None else None)
         self.order = parse_order_by(opts.order_by)
+        # --track-renames: source-only files wait here for a destination-only twin
+        self.tracking = False
+        self.rename_check: list[Entry] = []
         # --compare-dest: a file equal to its twin in one of these is not copied
         nocmp = replace(opts, ignore_existing=False, ignore_times=False, update=False)
         self.compare_dest = [(b, Comparer(src, b, nocmp)) for b in compare_dest]
@@ -398,6 +401,9 @@ class _Attempt:
                     if deletes_only:
                         continue
                     if d is None:
+                        if self.tracking:
+                            self.rename_check.append(s)
+                            continue
                         if self.compare_dest and self._in_compare_dest(s, s.path):
                             continue
                         if 0 <= s.size < _SMALL_FILE:
@@ -435,6 +441,91 @@ class _Attempt:
             if unchanged:
                 self.stats.add_checks(unchanged)
             stack.extend(reversed(children))
+
+    def _can_track(self, strategy: frozenset[str]) -> bool:
+        """rclone's reasons to ignore --track-renames (each an ERROR, not counted)."""
+        why = None
+        if not can_move(self.dst):
+            why = "the destination does not support server-side move or copy"
+        elif "hash" in strategy and self.comparer.hash_kind is None:
+            why = "the source and destination do not have a common hash"
+        elif not self.sync:
+            why = "it doesn't work with copy or move, only sync"
+        if why is not None:
+            log.error(self.dst.describe(), f"Ignoring --track-renames as {why}")
+            return False
+        return True
+
+    def _rename_id(self, backend: Backend, e: Entry) -> str:
+        """rclone's renameID: the size, then the hash and/or the leaf name as the strategy
+        asks ("" when a hash is wanted but none can be had)."""
+        parts = [str(e.size)]
+        if "hash" in self.strategy:
+            kind = self.comparer.hash_kind
+            try:
+                h = backend.hash(e.path, kind) if kind else None
+            except OSError:
+                h = None
+            if not h:
+                return ""
+            parts.append(h)
+        if "leaf" in self.strategy:
+            parts.append(e.name)
+        return ",".join(parts)
+
+    def track_renames(self, transfers: _Pool, checkers: _Pool) -> None:
+        """--track-renames: move each destination-only file that matches a source-only one
+        to the source's name (server-side); copy the source files left over."""
+        log.info(self.dst.describe(), "Making map for --track-renames")
+        sizes = {s.size for s in self.rename_check}
+        by_id: dict[str, list[Entry]] = {}
+        for d in self.to_delete:
+            if d.size in sizes:
+                key = self._rename_id(self.dst, d)
+                if key:
+                    by_id.setdefault(key, []).append(d)
+        log.info(self.dst.describe(), "Finished making map for --track-renames")
+        renamed: set[str] = set()
+        for s in self.rename_check:
+            key = self._rename_id(self.src, s)
+            d = self._pop_rename(by_id.get(key, []), s) if key else None
+            if d is None or not self._rename(d, s):
+                self._queue_transfer(transfers, s, None, s.path)
+                continue
+            renamed.add(d.path)
+        if renamed:
+            self.to_delete = [d for d in self.to_delete if d.path not in renamed]
+        self.rename_check = []
+
+    def _pop_rename(self, candidates: list[Entry], s: Entry) -> Entry | None:
+        if not candidates:
+            return None
+        i = 0
+        if "modtime" in self.strategy:
+            window = self.comparer.window
+            i = next((j for j, d in enumerate(candidates)
+                      if abs(d.mtime_ns - s.mtime_ns) < window), -1)
+            if i < 0:
+                return None
+        return candidates.pop(i)
+
+    def _rename(self, d: Entry, s: Entry) -> bool:
+        """Move destination file ``d`` to ``s``'s name (rclone's operations.Move)."""
+        if self.opts.dry_run:
+            log.notice(d.path, f"Skipped move to {s.path} as --dry-run is set (size "
+                       f"{format_size_short(d.size)})")
+        else:
+            try:
+                if not _move_between(self.dst, d.path, self.dst, s.path):
+                    return False
+            except Exception as err:
+                log.debug(s.path, f"Failed to rename to {d.path!r}: {err}")
+                return False
+            self.stats.server_side_move(max(d.size, 0), checking=True)
+            self.stats.renamed()
+            log.info(d.path, f"Moved (server-side) to: {s.path}")
+        log.info(s.path, f'Renamed from "{d.path}"')
+        return True
 
     def _in_compare_dest(self, s: Entry, path: str) -> bool:
         """--compare-dest: ``s`` equals the file at ``path`` in one of the compare
@@ -1229,6 +1320,16 @@ class _Attempt:
         if self.sync and o.no_traverse:
             log.error(None, "Ignoring --no-traverse with sync")
         try:
+            strategy = _rename_strategy(o.track_renames_strategy)
+        except PysyncError as err:  # rclone: refused by every attempt
+            self.error("", err)
+            return
+        if o.track_renames and self.sink is None:
+            self.tracking = self._can_track(strategy)
+            self.strategy = strategy
+            if self.tracking:
+                self.delete_mode = "after"  # rclone: renames need delete-after
+        try:
             if self.sync and self.delete_mode == "before":
                 if first:
                     log.info(self.dst.describe(), "Running all checks before starting "
@@ -1249,6 +1350,8 @@ class _Attempt:
                 log.info(self.dst.describe(), "Running all checks before starting transfers")
             self.march(transfers=transfers, checkers=checkers)
             checkers.wait()
+            if self.tracking and not self.cancel.is_set():
+                self.track_renames(transfers, checkers)
             if first and not self.cancel.is_set():
                 self.start_deferred(transfers)
             transfers.wait()
@@ -1285,6 +1388,16 @@ def _dir_size(backend: Backend, path: str) -> int:
         return os.stat(full(path)).st_size
     except OSError:
         return -1
+
+
+def _rename_strategy(text: str) -> frozenset[str]:
+    """--track-renames-strategy as rclone parses it (``size`` is always used)."""
+    got = set()
+    for part in text.split(",") if text else ():
+        if part not in ("hash", "modtime", "leaf", "size"):
+            raise PysyncError(f'unknown track renames strategy "{part}"')
+        got.add(part)
+    return frozenset(got)
 
 
 def _move_between(a: Backend, path: str, b: Backend, target: str) -> bool:
@@ -1457,6 +1570,8 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
                           "options: can't use --compare-dest with --copy-dest")
     try:
         parse_order_by(opts.order_by)
+        if mode == "sync" and opts.track_renames and opts.delete_before:
+            raise FatalError("can't use --delete-before with --track-renames")
         if opts.copy_dest and not dst.features.server_side_copy:
             raise FatalError("can't use --copy-dest on a remote which doesn't support server "
                              "side copy")

@@ -88,7 +88,7 @@ def test_default_time_bad_value(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("flag", [["--metadata"], ["-M"], ["--interactive"], ["-i"],
-                                  ["--name-transform", "all,uppercase"], ["--track-renames"]],
+                                  ["--name-transform", "all,uppercase"]],
                          ids=lambda f: f[0])
 @pytest.mark.parametrize("command", ["sync", "copy", "copyto"])
 def test_unsupported_flags_refused(tmp_path: Path, command: str, flag: list[str]) -> None:
@@ -414,3 +414,29 @@ def _cmp_dir(root: Path) -> None:
 def test_compare_dest(tmp_path: Path, mode: str, flags: list[str]) -> None:
     _cmp_dir(tmp_path / "work")  # beside both sandboxes, read by both tools
     _run(tmp_path, CMP_SRC, CMP_DST, mode, flags, src_arg="src", dst_arg="dst")
+
+
+# --- --track-renames
+
+TR_SRC = {"new/moved.txt": (b"content one", 2 * DAY), "fresh": (b"unique", DAY),
+          "b2": (b"other 9", DAY), "kept/x.dat": (b"x" * 40, 3 * DAY),
+          "leaf.dat": (b"L" * 33, 4 * DAY)}
+TR_DST = {"old/was.txt": (b"content one", 2 * DAY), "gone": (b"zz", DAY),
+          "kept/x.dat": (b"x" * 40, 3 * DAY), "elsewhere/leaf.dat": (b"L" * 33, 4 * DAY),
+          "timed.bin": (b"T" * 50, 6 * DAY)}
+
+
+@pytest.mark.parametrize(("mode", "flags"), [
+    ("sync", ["--track-renames"]), ("sync", ["--track-renames", "--dry-run"]),
+    ("sync", ["--track-renames", "--track-renames-strategy", "modtime"]),
+    ("sync", ["--track-renames", "--track-renames-strategy", "leaf"]),
+    ("sync", ["--track-renames", "--track-renames-strategy", "modtime,leaf"]),
+    ("sync", ["--track-renames", "--track-renames-strategy", "hash,leaf"]),
+    ("sync", ["--track-renames", "--track-renames-strategy", "foo"]),
+    ("sync", ["--track-renames", "--delete-before"]), ("copy", ["--track-renames"]),
+    ("sync", ["--track-renames", "--combined", "-"]),
+], ids=lambda v: "+".join(v) if isinstance(v, list) else v)
+def test_track_renames(tmp_path: Path, mode: str, flags: list[str]) -> None:
+    r, p, _, _ = _run(tmp_path, TR_SRC, TR_DST, mode, flags)
+    if "-" in flags:
+        assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
