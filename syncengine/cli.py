@@ -367,7 +367,22 @@ def _open_pair(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOptions 
                                                           copy_links=copy_links, links=links))
     dst = _fs_errors(spec1, lambda: api.open_location(spec1, config_path=cfg,
                                                       copy_links=copy_links, links=links))
+    if sopts is not None and _is_file(dst):  # rclone's NewFs of the destination
+        from .errors import ConfigError
+        from .remotes import redact_spec
+
+        raise ConfigError(f'Failed to create file system for "{redact_spec(spec1)}": is a '
+                          "file not a directory")
     return src, dst, filt, spec0
+
+
+def _is_file(backend: Any) -> bool:
+    """The root of ``backend`` is a file (a destination must be a directory)."""
+    try:
+        entry = backend.stat("")
+    except OSError:
+        return False
+    return entry is not None and not entry.is_dir
 
 
 def _open_copyto(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOptions
@@ -389,6 +404,8 @@ def _open_copyto(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOption
         filt.files = {filt.single_file, leaf}
         filt.single_target = leaf
     dst = _fs_errors(spec1, lambda: api.open_location(spec1, config_path=cfg))
+    if _is_file(dst):
+        raise ConfigError("Source doesn't exist or is a directory and destination is a file")
     return src, dst, filt, spec0, spec1
 
 

@@ -440,3 +440,36 @@ def test_track_renames(tmp_path: Path, mode: str, flags: list[str]) -> None:
     r, p, _, _ = _run(tmp_path, TR_SRC, TR_DST, mode, flags)
     if "-" in flags:
         assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
+
+
+# --- a destination that is a file
+
+@pytest.mark.parametrize(("command", "src_arg", "dst_arg"), [
+    ("copy", "src", "afile"), ("sync", "src", "afile"), ("copy", "src/a.txt", "afile"),
+    ("copyto", "src", "afile"), ("copyto", "src/a.txt", "afile/x"),
+])
+def test_destination_is_a_file(tmp_path: Path, command: str, src_arg: str,
+                               dst_arg: str) -> None:
+    proto, _ = _fixed(tmp_path, COPYTO_SRC, None)
+    (proto / "afile").write_bytes(b"a file")
+    r = _rclone(command, src_arg, dst_arg, cwd=proto)
+    p = _pysync(command, src_arg, dst_arg, cwd=proto)
+    assert r.returncode == p.returncode == 1
+    strip = lambda text: [re.sub(r"^\S+ \S+ ", "", x) for x in text.splitlines()]
+    assert strip(p.stderr) == strip(r.stderr)
+    assert (proto / "afile").read_bytes() == b"a file"
+
+
+# --- flags that change nothing for local disks: accepted, same result as rclone
+
+def test_flags_without_effect(tmp_path: Path) -> None:
+    scn = sh.build_scenario(tmp_path / "proto", 321, allow_conflicts=False)
+    flags = ["--fast-list", "--multi-thread-chunk-size", "1M",
+             "--multi-thread-write-buffer-size", "64Ki", "--streaming-upload-cutoff", "1K",
+             "--server-side-across-configs", "--max-backlog", "5", "--list-cutoff", "1000",
+             "--default-time", "2020-01-01T00:00:00Z"]
+    sand_r, sand_p = sh.prepare_sandboxes(scn.proto, scn.start, tmp_path / "work")
+    r, p, window = sh.run_pair("sync", flags, sand_r, sand_p)
+    out = sh.compare_runs(r, p, window, sand_r, sand_p, scn.start)
+    if not out.ok:
+        pytest.fail(sh.report(f"sync {flags}", r, p, out, scn.describe()), pytrace=False)
