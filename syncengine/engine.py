@@ -633,6 +633,8 @@ class _Attempt:
         if d is not None and d.is_dir:
             self.error(target, PysyncError("is a directory not a file"))
         elif d is None:
+            if self.report is not None:
+                self.report.log(MISSING_ON_DST, s, None)
             self._queue_transfer(transfers, s, None, target)
         else:
             self._check(transfers, s, d)

@@ -473,3 +473,12 @@ def test_flags_without_effect(tmp_path: Path) -> None:
     out = sh.compare_runs(r, p, window, sand_r, sand_p, scn.start)
     if not out.ok:
         pytest.fail(sh.report(f"sync {flags}", r, p, out, scn.describe()), pytrace=False)
+
+
+@pytest.mark.parametrize("dst", [None, {"new.txt": (b"old content", 3 * DAY)},
+                                 {"new.txt": (b"hello a", DAY)}], ids=["new", "differ", "same"])
+def test_copyto_report(tmp_path: Path, dst: dict[str, object] | None) -> None:
+    r, p, _, _ = _run(tmp_path, COPYTO_SRC, dst, "copyto", ["--combined", "-"],
+                      src_arg="src/a.txt", dst_arg="dst/new.txt")
+    assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
+    assert r.stdout
