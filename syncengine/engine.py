@@ -1567,6 +1567,14 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
         raise UsageError(f'invalid argument "{opts.cutoff_mode}" for "--cutoff-mode" flag: '
                          "invalid choice from: " + ", ".join(CUTOFF_MODES))
     stats = stats or Stats()
+    from .errors import NotSupportedError
+
+    for name, flag in (("metadata", "--metadata"), ("interactive", "--interactive"),
+                       ("name_transform", "--name-transform")):
+        if getattr(opts, name):  # the CLI refuses them first; library callers here
+            raise NotSupportedError(f"{flag} is not supported yet")
+    if opts.compare_dest and not compare_dest:
+        raise UsageError("--compare-dest needs its directories opened: pass compare_dest")
     if opts.compare_dest and opts.copy_dest:
         raise ConfigError('Failed to initialise global options: failed to reload "main" '
                           "options: can't use --compare-dest with --copy-dest")
