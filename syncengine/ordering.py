@@ -2,9 +2,9 @@
 
 rclone's syntax is ``size|name|modtime[,ascending|asc|descending|desc|mixed[,N]]`` (any
 case). ``mixed`` means the transfer workers whose share ``100*i/transfers`` reaches ``N``
-(default 50) take from the big end and the others from the small end. The order is exact
+(default 50) take from the big end and the others from the small end. The order is applied
 with ``--check-first`` (every check is done before the first transfer starts); without it
-only the files queued at the same time are ordered, as in rclone.
+transfers start as the checks decide them (rclone's order is then only approximate).
 """
 
 from __future__ import annotations
