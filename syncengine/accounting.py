@@ -477,6 +477,13 @@ class Stats:
         with self._lock:
             self._skipped_changing += 1
 
+    def forget_checks(self) -> None:
+        """Drop the checks and listed entries counted so far: rclone's CopyFile (a source
+        naming one file) neither lists nor counts a check, so its stats have no Checks line."""
+        with self._lock:
+            self._checks = 0
+            self._listed = 0
+
     def add_checks(self, n: int) -> None:
         """Count ``n`` checks decided at once without I/O (unchanged files found by the
         march): they count like ``start_check``/``end_check`` pairs, in a single step."""

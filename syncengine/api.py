@@ -151,8 +151,15 @@ def _run(mode: str, src: str | Backend, dst: str | Backend, options: SyncOptions
         if executor is not None and executor.remote:
             locations = worker_locations(src_spec, src_b, dst, dst_b, config_path=config_path,
                                          options=opts)
-        return run_copy(mode, src_b, dst_b, filt, opts, backup=backup, executor=executor,
-                        locations=locations, on_event=on_event)
+        compare = tuple(open_location(c, config_path=config_path)
+                        for c in opts.compare_dest)
+        try:
+            return run_copy(mode, src_b, dst_b, filt, opts, backup=backup,
+                            executor=executor, locations=locations, on_event=on_event,
+                            compare_dest=compare)
+        finally:
+            for b in compare:
+                b.close()
     finally:
         for b in (src_b, dst_b, backup):
             if b is not None and b is not src and b is not dst:

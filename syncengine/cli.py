@@ -17,6 +17,7 @@ from .options import (
     GlobalOptions,
     LinkFlags,
     ListOptions,
+    ReportFlags,
     SyncOptions,
     option_fields,
 )
@@ -69,12 +70,25 @@ class _Parser(argparse.ArgumentParser):
         return f"usage: {self.prog} [flags]\n"
 
     def error(self, message: str) -> NoReturn:
-        if message.startswith("unrecognized arguments: "):
+        if message.startswith("argument ") and ": ignored explicit argument " in message:
+            # a bool flag given a value Go's ParseBool refuses (--dry-run=maybe)
+            flags, _, value = message.partition(": ignored explicit argument ")
+            flag = flags.split()[1].split("/")[0]
+            value = value.strip("'")
+            message = (f'invalid argument "{value}" for "{flag}" flag: parsing "{value}" as '
+                       f'bool failed: strconv.ParseBool: parsing "{value}": invalid syntax')
+        elif message.startswith("unrecognized arguments: "):
             message = "unknown flag: " + message.split(": ", 1)[1].split()[0]
         elif message.startswith("argument ") and "expected one argument" in message:
             flag = message.split()[1].split("/")[-1].rstrip(":")
             message = f"flag needs an argument: {flag}"
         raise UsageError(message)
+
+
+#: the values Go's strconv.ParseBool takes, as ``--flag=VALUE`` of a bool flag
+_GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+             "0": False, "f": False, "F": False, "FALSE": False, "false": False,
+             "False": False}
 
 
 def _checked(meta: dict[str, Any], raw: str) -> str:
@@ -85,16 +99,19 @@ def _checked(meta: dict[str, Any], raw: str) -> str:
     return raw
 
 
-def _add_options(parser: argparse.ArgumentParser, cls: type) -> None:
+def _add_options(parser: argparse.ArgumentParser, cls: type,
+                 leave_out: frozenset[str] = frozenset()) -> None:
     group = parser.add_argument_group(cls.__name__.replace("Options", " flags"))
     for f in option_fields(cls):
+        if f.name in leave_out:
+            continue
         m = f.metadata
         names = [m["flag"]] + ([m["short"]] if m["short"] else [])
         kind = m["kind"]
         if kind == "bool":
             group.add_argument(*names, dest=f.name, action="store_const", const=True,
                                default=None, help=m["help"])
-            for value, const in (("true", True), ("false", False)):
+            for value, const in _GO_BOOLS.items():
                 group.add_argument(f"{m['flag']}={value}", dest=f.name, action="store_const",
                                    const=const, help=argparse.SUPPRESS)
         elif kind == "count":
@@ -106,7 +123,7 @@ def _add_options(parser: argparse.ArgumentParser, cls: type) -> None:
         else:
             metavar = m.get("metavar") or {
                 "goduration": "DURATION", "cmdduration": "DURATION", "str": "STRING",
-                "bits": "STRING", "bwlimit": "BwTimetable"}.get(
+                "bits": "STRING", "bwlimit": "BwTimetable", "time": "Time"}.get(
                 kind, "|".join(m["choices"]) if kind == "enum" else kind.upper())
             group.add_argument(*names, dest=f.name, default=None, metavar=metavar,
                                type=functools.partial(_checked, m), help=m["help"])
@@ -122,6 +139,13 @@ def _convert(kind: str, flag: str, raw: str, meta: dict[str, Any] | None = None)
             except UsageError as err:  # a plain command flag: no "parsing ... as T failed"
                 prefix = f"parsing {go_quote(raw)} as fs.Duration failed: "
                 raise UsageError(str(err).removeprefix(prefix)) from None
+        if kind == "time":  # rclone's fs.Time: a date, or a duration back from now
+            try:
+                parse_duration(raw)
+            except UsageError as err:
+                raise UsageError(str(err).replace(" as fs.Duration ", " as fs.Time ")
+                                 ) from None
+            return raw
         if kind == "bwlimit":
             parse_bwlimit(raw)
             return raw
@@ -234,6 +258,12 @@ def _go_list(args: Sequence[str]) -> str:
     return "[" + " ".join(f'"{a}"' for a in args) + "]"
 
 
+def _config_path(gopts: GlobalOptions) -> str | None:
+    """The ``--config`` value when given (``""``: rclone's in-memory config, no file at
+    all), else None (``$PYSYNC_CONFIG``, ``$RCLONE_CONFIG``, the usual places)."""
+    return gopts.config if gopts.config_set else None
+
+
 def _filter_from(ns: argparse.Namespace, gopts: GlobalOptions) -> Any:
     from .filter import Filter
 
@@ -259,7 +289,7 @@ def _source(ns: argparse.Namespace, spec: str, filt: Any, gopts: GlobalOptions
 
     links = SyncOptions(copy_links=bool(getattr(ns, "copy_links", False)),
                         links=bool(getattr(ns, "links", False)))
-    backend, filt, _ = _fs_errors(spec, lambda: api._source(spec, filt, gopts.config or None,
+    backend, filt, _ = _fs_errors(spec, lambda: api._source(spec, filt, _config_path(gopts),
                                                              links))
     return backend, filt
 
@@ -338,7 +368,7 @@ def _open_pair(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOptions 
     from . import api
 
     filt = _filter_from(ns, gopts)
-    cfg = gopts.config or None
+    cfg = _config_path(gopts)
     # check takes -L/-l as LinkFlags (copy and sync as SyncOptions)
     copy_links = bool(getattr(ns, "copy_links", False))
     links = bool(getattr(ns, "links", False))
@@ -350,7 +380,84 @@ def _open_pair(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOptions 
                                                           copy_links=copy_links, links=links))
     dst = _fs_errors(spec1, lambda: api.open_location(spec1, config_path=cfg,
                                                       copy_links=copy_links, links=links))
+    if sopts is not None and _is_file(dst):  # rclone's NewFs of the destination
+        from .errors import ConfigError
+        from .remotes import redact_spec
+
+        raise ConfigError(f'Failed to create file system for "{redact_spec(spec1)}": is a '
+                          "file not a directory")
     return src, dst, filt, spec0
+
+
+def _is_file(backend: Any) -> bool:
+    """The root of ``backend`` is a file (a destination must be a directory)."""
+    try:
+        entry = backend.stat("")
+    except OSError:
+        return False
+    return entry is not None and not entry.is_dir
+
+
+def _open_copyto(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOptions
+                 ) -> tuple[Any, Any, Any, str, str]:
+    """copyto's source and destination (rclone's NewFsSrcDstFiles): a source directory is
+    copied as ``copy`` does; a source file goes to the destination path's parent under
+    the path's last name. Also returns the specs the two sides were opened at."""
+    from . import api
+    from .errors import ConfigError
+
+    filt = _filter_from(ns, gopts)
+    cfg = _config_path(gopts)
+    spec0, spec1 = ns.args[0], ns.args[1]
+    src, filt, spec0 = _fs_errors(spec0, lambda: api._source(spec0, filt, cfg, sopts))
+    if filt.single_file:
+        if spec1.endswith(("/", ":")) or (os.sep != "/" and spec1.endswith(os.sep)):
+            raise ConfigError(f'"{spec1}" is a directory')
+        spec1, leaf = api._parent(spec1)
+        filt.files = {filt.single_file, leaf}
+        filt.single_target = leaf
+    dst = _fs_errors(spec1, lambda: api.open_location(spec1, config_path=cfg))
+    if _is_file(dst):
+        raise ConfigError("Source doesn't exist or is a directory and destination is a file")
+    return src, dst, filt, spec0, spec1
+
+
+#: rclone flags pysync refuses (exit 2) rather than half-implement
+_NOT_SUPPORTED = (("metadata", "--metadata"), ("interactive", "--interactive"),
+                  ("name_transform", "--name-transform"))
+
+
+def _refuse_unsupported(sopts: SyncOptions) -> None:
+    from .errors import NotSupportedError
+
+    for name, flag in _NOT_SUPPORTED:
+        if getattr(sopts, name):
+            raise NotSupportedError(f"{flag} is not supported yet")
+
+
+
+def _open_compare_dest(sopts: SyncOptions, gopts: GlobalOptions) -> tuple[Any, ...]:
+    """The ``--compare-dest`` directories; FatalError with rclone's message when one
+    cannot be opened or names a file."""
+    from . import api
+    from .errors import FatalError
+    from .units import go_quote
+
+    found = []
+    for spec in sopts.compare_dest:
+        try:
+            backend = api.open_location(spec, config_path=_config_path(gopts))
+            entry = backend.stat("")
+        except (PysyncError, OSError) as err:
+            why: object = err
+        else:
+            if entry is None or entry.is_dir:
+                found.append(backend)
+                continue
+            why = "is a file not a directory"
+        specs = " ".join(go_quote(x) for x in sopts.compare_dest)
+        raise FatalError(f"failed to make fs for --compare-dest [{specs}]: {why}")
+    return tuple(found)
 
 
 def _transfer_command(mode: str) -> Command:
@@ -359,37 +466,64 @@ def _transfer_command(mode: str) -> Command:
         from .accounting import Stats
         from .engine import failure_message, run_copy
         from .progress import StatsReporter
+        from .record import replace
 
         _check_args(mode, ns.args, 2, 2)
         sopts = _make(SyncOptions, ns)
+        _refuse_unsupported(sopts)
         if ns.multi_thread_streams is not None:
-            from .record import replace
-
             sopts = replace(sopts, multi_thread_streams_set=True)
         executor = _executor(sopts)  # before anything is opened: a missing extra fails fast
-        src, dst, filt, src_spec = _open_pair(ns, gopts, sopts)
+        dst_spec = ns.args[1]
+        if mode == "copyto":
+            src, dst, filt, src_spec, dst_spec = _open_copyto(ns, gopts, sopts)
+        else:
+            src, dst, filt, src_spec = _open_pair(ns, gopts, sopts)
         backup = None
         if sopts.backup_dir:
             from .errors import FatalError
 
             try:
-                backup = api.open_backup_dir(sopts.backup_dir, config_path=gopts.config or None)
+                backup = api.open_backup_dir(sopts.backup_dir, config_path=_config_path(gopts))
             except FatalError as err:  # rclone: a fatal error of the run, not a usage one
                 from .engine import refuse_run
 
                 return refuse_run(mode, Stats(), err).exit_code
         locations = None
         if executor is not None:
-            locations = api.worker_locations(src_spec, src, ns.args[1], dst,
-                                             config_path=gopts.config or None, options=sopts)
+            locations = api.worker_locations(src_spec, src, dst_spec, dst,
+                                             config_path=_config_path(gopts), options=sopts)
         stats = Stats()
+        from .report import SyncReport
+
+        report = SyncReport(_make(ReportFlags, ns), sopts, deleting=mode == "sync")
         reporter = StatsReporter(stats, sopts, json_log=gopts.use_json_log)
+        try:
+            report.open()
+        except OSError as err:
+            report.close()
+            from .errors import ConfigError
+
+            raise ConfigError(f"open {err.filename}: {err.strerror}") from None
+        report.set_backends(src, dst)
         reporter.start()
         try:
-            result = run_copy(mode, src, dst, filt, sopts, stats=stats, backup=backup,
-                              report_failure=False, executor=executor, locations=locations)
+            from .engine import setup_failed
+            from .errors import FatalError
+
+            engine_mode = "sync" if mode == "sync" else "copy"
+            try:
+                compare = _open_compare_dest(sopts, gopts)
+            except FatalError as err:
+                result = setup_failed(engine_mode, stats, err)
+            else:
+                result = run_copy(engine_mode, src, dst, filt, sopts, stats=stats,
+                                  backup=backup, report=report, compare_dest=compare,
+                                  report_failure=False, executor=executor,
+                                  locations=locations)
         finally:
             reporter.stop()
+            report.close()
         reporter.final(failed=result.exit_code != 0)
         message = failure_message(mode, result)
         if message:  # rclone: after the final stats
@@ -487,7 +621,7 @@ def _cmd_listremotes(ns: argparse.Namespace, gopts: GlobalOptions) -> int:
 
     _check_args("listremotes", ns.args, 0, 1)
     found = remotes.select_remotes(
-        remotes.list_remotes(remotes.load_config(gopts.config or None)),
+        remotes.list_remotes(remotes.load_config(_config_path(gopts))),
         ns.args[0] if ns.args else "", name=ns.name, kind=ns.type, source=ns.source,
         description=ns.description, exact=ns.exact, order_by=ns.order_by)
     _write(remotes.format_remotes(found, long=ns.long, as_json=ns.json))
@@ -601,9 +735,12 @@ _COMMANDS: dict[str, tuple[str, tuple[type, ...], Command]] = {
     "size": ("Prints the total size and number of objects in remote:path.",
              (FilterOptions, LinkFlags), _cmd_size),
     "copy": ("Copy files from source to dest, skipping identical files.",
-             (SyncOptions, FilterOptions), _transfer_command("copy")),
+             (SyncOptions, ReportFlags, FilterOptions), _transfer_command("copy")),
     "sync": ("Make source and dest identical, modifying destination only.",
-             (SyncOptions, FilterOptions), _transfer_command("sync")),
+             (SyncOptions, ReportFlags, FilterOptions), _transfer_command("sync")),
+    "copyto": ("Copy files from source to dest, skipping identical files: a file to a new "
+               "name, a directory as copy does.",
+               (SyncOptions, ReportFlags, FilterOptions), _transfer_command("copyto")),
     "check": ("Checks the files in the source and destination match.",
               (CheckFlags, FilterOptions, LinkFlags), _cmd_check),
     "version": ("Show the version number.", (), _cmd_version),
@@ -616,6 +753,11 @@ _COMMANDS: dict[str, tuple[str, tuple[type, ...], Command]] = {
                 _cmd_obscure),
     "reveal": ("Reveal an obscured password.", (), _cmd_reveal),
 }
+
+
+#: option fields a command does not take although its option classes hold them (rclone's
+#: copyto has no --create-empty-src-dirs: an unknown flag there)
+_LEFT_OUT = {"copyto": frozenset({"create_empty_src_dirs"})}
 
 
 def _top_parser() -> _Parser:
@@ -641,7 +783,7 @@ def _command_parser(name: str) -> _Parser:
     if name == "config":
         _config_flags(p)
     for cls in classes:
-        _add_options(p, cls)
+        _add_options(p, cls, _LEFT_OUT.get(name, frozenset()))
     _add_options(p, GlobalOptions)
     return p
 
@@ -751,6 +893,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if tail:
             ns.args = [*(ns.args or []), *tail]
         gopts = _make(GlobalOptions, ns)
+        if getattr(ns, "config", None) is not None:
+            from .record import replace
+
+            gopts = replace(gopts, config_set=True)
         _check_log_flags(gopts)
         log.setup_logging(verbose=gopts.verbose + (2 if "filters" in gopts.dump else 0),
                           quiet=gopts.quiet, log_file=gopts.log_file or None,

@@ -31,9 +31,12 @@ from .execute import Copier
 from .filter import Filter
 from .lane import Lane
 from .options import SyncOptions
-from .planner import Planner
+from .ordering import parse_order_by
+from .planner import Planner, rename_strategy
 from .pools import Pool
 from .record import record, replace
+from .report import ERROR as REPORT_ERROR
+from .report import SyncReport
 from .transfer import TokenBucket, Transferer
 from .units import format_size_short
 
@@ -71,7 +74,8 @@ class Coordinator:
                  deadline: float | None, bucket: TokenBucket | None,
                  executor: Executor | None = None, on_event: EventCallback | None = None,
                  sink: Callable[[Action], None] | None = None,
-                 cancel: threading.Event | None = None) -> None:
+                 cancel: threading.Event | None = None, report: SyncReport | None = None,
+                 compare_dest: tuple[Backend, ...] = ()) -> None:
         self.mode = mode
         self.sync = mode == "sync"
         self.src = src
@@ -112,10 +116,18 @@ class Coordinator:
                                stats=stats, comparer=Comparer(src, dst, opts), sink=self,
                                error=self.error, cancel=self.cancel, stopping=self.stopping,
                                set_dir_times=self.set_dir_times,
-                               partials=self.transferer.partial_ok)
+                               partials=self.transferer.partial_ok, report=report,
+                               compare_dest=compare_dest, plan_only=sink is not None)
+        self.report = self.planner.report
         self.deleter = Deleter(src=src, dst=dst, backup=backup, filt=filt, opts=opts,
                                stats=stats, error=self.error, cancel=self.cancel,
-                               include_all_dst=self.planner.include_all_dst, sink=sink)
+                               include_all_dst=self.planner.include_all_dst, sink=sink,
+                               report=self.planner.report)
+        # --check-first: the transfers the checks decide wait here until all checks are
+        # done, then start in --order-by's order
+        self.deferred: list[Copy | Replace] | None = (
+            [] if opts.check_first and sink is None else None)
+        self.order = parse_order_by(opts.order_by)
         self._transfers: Pool | None = None
         self._lane: Lane | None = None
         self._checkers: Pool | None = None
@@ -170,6 +182,10 @@ class Coordinator:
         assert self._transfers is not None
         transfers = self._transfers
         self.stats.add_total_transfer(sum(a.size for a in batch), count=len(batch))
+        if self.deferred is not None:
+            with self._lock:
+                self.deferred.extend(batch)
+            return
         if self.executor is not None and self.opts.max_transfer < 0:  # one task for the batch
             transfers.submit(lambda: self._transfer_remote(batch))
             return
@@ -186,12 +202,30 @@ class Coordinator:
         (self._lane if self._lane is not None else transfers).submit(run)
 
     def _queue_transfer(self, action: Copy | Replace) -> None:
-        assert self._transfers is not None
         self.stats.add_total_transfer(action.size)
+        if self.deferred is not None:
+            with self._lock:
+                self.deferred.append(action)
+            return
+        self._submit_transfer(action)
+
+    def _submit_transfer(self, action: Copy | Replace) -> None:
+        assert self._transfers is not None
         if self.executor is not None:
             self._transfers.submit(lambda: self._transfer_remote([action]))
             return
         self._transfers.submit(lambda: self._transfer(action))
+
+    def start_deferred(self) -> None:
+        """--check-first: the checks are over; start the transfers they decided, in
+        --order-by's order (as rclone's transfer workers take them from its heap)."""
+        assert self.deferred is not None
+        log.info(self.dst.describe(), "Checks finished, now starting transfers")
+        items, self.deferred = self.deferred, []
+        if self.order is not None:
+            items = self.order.arrange(items, lambda a: a.source, self.opts.transfers)
+        for a in items:
+            self._submit_transfer(a)
 
     # ----- admission and copies ----------------------------------------------------------
 
@@ -277,6 +311,8 @@ class Coordinator:
             # cuts short, so neither do we (the error still counts)
             self.error(s.path, err)
             return
+        if self.report is not None:
+            self.report.log(REPORT_ERROR, s, None)
         self.error(s.path, err, log_it=None if getattr(err, "logged", False)
                    else f"Failed to copy: {err}")
         note = getattr(err, "partial_note", None)
@@ -431,6 +467,25 @@ class Coordinator:
     def run(self) -> None:
         """Run the attempt; errors are counted in ``self.errors``, fatal ones also raised."""
         o = self.opts
+        planner = self.planner
+        first = self.deferred is not None
+        if self.sync and o.no_check_dest:  # rclone: refused by every attempt (exit 1)
+            self.error("", PysyncError("can't use --no-check-dest with sync: use copy "
+                                       "instead"))
+            return
+        if self.sync and o.no_traverse:
+            log.error(None, "Ignoring --no-traverse with sync")
+        try:
+            strategy = rename_strategy(o.track_renames_strategy)
+        except PysyncError as err:  # rclone: refused by every attempt
+            self.error("", err)
+            return
+        if o.track_renames and self.sink is None:
+            planner.tracking = planner.can_track(strategy)
+            planner.strategy = strategy
+            if planner.tracking:
+                # rclone: renames need delete-after
+                self.delete_mode = planner.delete_mode = "after"
         width = o.transfers
         if self.executor is not None and o.max_transfer < 0:
             # one thread waits for each batch on the workers; with --max-transfer only
@@ -442,11 +497,15 @@ class Coordinator:
             # new small files of a local copy: batches on one thread, no hand-off per file
             # and no GIL fight between copying threads at every system call
             self._lane = Lane("small-files", backlog=64)
-        planner = self.planner
         try:
             if self.sync and self.delete_mode == "before":
+                if first:
+                    log.info(self.dst.describe(), "Running all checks before starting "
+                             "transfers")
                 planner.march(checkers=checkers, deletes_only=True)
                 checkers.wait()
+                if first:
+                    log.info(self.dst.describe(), "Checks finished, now starting transfers")
                 self.deleter.finish()
                 self.remove_dirs()  # rclone's delete pass ends by removing empty dirs
                 planner.dirs_to_remove = []
@@ -455,8 +514,14 @@ class Coordinator:
                 planner.deleting = False
                 if self.errors:
                     return  # rclone: a delete pass that failed ends the attempt
+            if first:
+                log.info(self.dst.describe(), "Running all checks before starting transfers")
             planner.march(checkers=checkers)
             checkers.wait()
+            if planner.tracking and not self.cancel.is_set():
+                planner.track_renames()
+            if first and not self.cancel.is_set():
+                self.start_deferred()
             transfers.wait()
             if self._lane is not None:
                 self._lane.wait()

@@ -18,6 +18,8 @@ from .backends.base import Backend, Entry, can_move
 from .errors import FatalError, MaxDeleteError, PysyncError
 from .filter import Filter
 from .options import SyncOptions
+from .report import ERROR as REPORT_ERROR
+from .report import SyncReport
 from .transfer import backup_path
 from .units import format_size_short
 
@@ -41,7 +43,8 @@ class Deleter:
     def __init__(self, *, src: Backend, dst: Backend, backup: Backend | None, filt: Filter,
                  opts: SyncOptions, stats: Stats, error: Callable[..., None],
                  cancel: threading.Event, include_all_dst: bool,
-                 sink: Callable[[Action], None] | None = None) -> None:
+                 sink: Callable[[Action], None] | None = None,
+                 report: SyncReport | None = None) -> None:
         self.src = src
         self.dst = dst
         self.backup = backup
@@ -52,22 +55,34 @@ class Deleter:
         self.cancel = cancel
         self.include_all_dst = include_all_dst
         self.sink = sink
+        self.report = report  # the report files: a failed deletion is an error line
         self._lock = threading.Lock()
         self.deletes = 0  # files deleted (or moved to the backup)
         self.deleted_count = 0  # for --max-delete, counted before the dry-run check
+        self.deleted_size = 0  # for --max-delete-size, likewise
         # failed deletions: rclone tries every one, then ends with one "failed to delete N
         # files" error (fatal, cancelling the run, if one of them was)
         self.delete_errors = 0
         self.delete_fatal = 0
         self.over = False
 
-    def count(self) -> None:
-        """Count one delete against --max-delete; MaxDeleteError past it."""
+    def count(self, size: int = 0) -> None:
+        """Count a deletion against --max-delete and --max-delete-size (rclone's
+        StatsInfo.DeleteFile: over either limit, MaxDeleteError and the size is not
+        counted)."""
+        limit = self.opts.max_delete_size
         with self._lock:
             self.deleted_count += 1
             over = self.opts.max_delete >= 0 and self.deleted_count > self.opts.max_delete
+            too_big = not over and limit >= 0 and self.deleted_size + max(size, 0) > limit
+            if too_big:
+                self.deleted_count -= 1
+            elif not over:
+                self.deleted_size += max(size, 0)
         if over:
             raise MaxDeleteError("--max-delete threshold reached")
+        if too_big:
+            raise MaxDeleteError("--max-delete-size threshold reached")
 
     def delete(self, action: Delete) -> None:
         """Delete (or back up) the destination file of ``action``; failures are counted."""
@@ -77,7 +92,7 @@ class Deleter:
         self.stats.start_check(d.path)
         try:
             try:
-                self.count()
+                self.count(d.size)
             except MaxDeleteError as err:
                 # counted now; the run is cancelled when deleting is over, with "failed
                 # to delete N files" (rclone: every deletion is still tried)
@@ -120,6 +135,8 @@ class Deleter:
             try:
                 self.move_to_backup(d, deleting=True)
             except Exception as err:  # OSError, MaxDeleteError, a refused name...
+                if self.report is not None:
+                    self.report.log(REPORT_ERROR, None, d)
                 self.error(d.path, err, log_it=f"Couldn't move into backup dir: {err}")
                 with self._lock:
                     self.delete_errors += 1
@@ -129,6 +146,8 @@ class Deleter:
             try:
                 self.dst.remove(d.path)
             except OSError as err:
+                if self.report is not None:
+                    self.report.log(REPORT_ERROR, None, d)
                 self.error(d.path, err, log_it=f"Couldn't delete: {err}")
                 with self._lock:
                     self.delete_errors += 1
@@ -180,7 +199,7 @@ class Deleter:
         if old is not None and not old.is_dir:
             # rclone's Move first deletes the file it would replace (an earlier backup):
             # a delete like any other, counted against --max-delete and logged
-            self.count()
+            self.count(old.size)
             try:
                 into.remove(target)
             except OSError as err:
@@ -233,7 +252,7 @@ class Deleter:
         finally:
             tr.done(failure)
         log.info(d.path, "Copied (new)" + (f" to: {target}" if target != d.path else ""))
-        self.count()
+        self.count(d.size)
         self.stats.start_check(d.path, "deleting", queued=False)
         try:
             self.dst.remove(d.path)

@@ -32,7 +32,9 @@ from .errors import (
 from .execute import NETWORK_ERRNOS
 from .filter import Filter
 from .options import CUTOFF_MODES, SyncOptions
+from .ordering import parse_order_by
 from .record import field, record
+from .report import SyncReport
 from .transfer import TokenBucket
 
 TYPE_CHECKING = False
@@ -166,7 +168,9 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
              stats: Stats | None = None, backup: Backend | None = None,
              report_failure: bool = True, executor: Executor | None = None,
              locations: tuple[Location, Location] | None = None,
-             on_event: EventCallback | None = None) -> RunResult:
+             on_event: EventCallback | None = None,
+             report: SyncReport | None = None,
+             compare_dest: tuple[Backend, ...] = ()) -> RunResult:
     """Run ``copy`` or ``sync`` with rclone's whole-run retries; never raises for per-file
     errors (they are in the result); raises UsageError/FatalError for refused set-ups.
 
@@ -177,7 +181,9 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
     ``executor``: who copies (default: this process's threads). A remote one (Dask) needs
     ``locations``, how its workers open the source and destination; it is started here and
     closed when the run ends (a lost scheduler is a fatal error of the run). ``on_event``
-    gets a TransferEvent for every file started, finished or failed.
+    gets a TransferEvent for every file started, finished or failed. ``report``: the
+    report files (``--combined`` & co.) every decision is written to. ``compare_dest``:
+    the opened ``--compare-dest`` directories.
     """
     if executor is not None and executor.remote:
         if locations is None:
@@ -185,11 +191,13 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
         try:
             return _run_copy(mode, src, dst, filt, opts, stats=stats, backup=backup,
                              report_failure=report_failure, executor=executor,
-                             locations=locations, on_event=on_event)
+                             locations=locations, on_event=on_event, report=report,
+                             compare_dest=compare_dest)
         finally:
             executor.close()
     return _run_copy(mode, src, dst, filt, opts, stats=stats, backup=backup,
-                     report_failure=report_failure, on_event=on_event)
+                     report_failure=report_failure, on_event=on_event, report=report,
+                     compare_dest=compare_dest)
 
 
 def _job(src: Backend, dst: Backend, opts: SyncOptions, locations: tuple[Location, Location]
@@ -212,7 +220,9 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
               stats: Stats | None, backup: Backend | None, report_failure: bool = True,
               executor: Executor | None = None,
               locations: tuple[Location, Location] | None = None,
-              on_event: EventCallback | None = None) -> RunResult:
+              on_event: EventCallback | None = None,
+              report: SyncReport | None = None,
+              compare_dest: tuple[Backend, ...] = ()) -> RunResult:
     if mode not in ("copy", "sync"):
         raise UsageError(f"unknown mode {mode!r}")
     if sum((opts.delete_before, opts.delete_during, opts.delete_after)) > 1:
@@ -226,6 +236,32 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
         raise UsageError(f'invalid argument "{opts.cutoff_mode}" for "--cutoff-mode" flag: '
                          "invalid choice from: " + ", ".join(CUTOFF_MODES))
     stats = stats or Stats()
+    from .errors import NotSupportedError
+
+    for name, flag in (("metadata", "--metadata"), ("interactive", "--interactive"),
+                       ("name_transform", "--name-transform")):
+        if getattr(opts, name):  # the CLI refuses them first; library callers here
+            raise NotSupportedError(f"{flag} is not supported yet")
+    if opts.compare_dest and not compare_dest:
+        raise UsageError("--compare-dest needs its directories opened: pass compare_dest")
+    if opts.compare_dest and opts.copy_dest:
+        raise ConfigError('Failed to initialise global options: failed to reload "main" '
+                          "options: can't use --compare-dest with --copy-dest")
+    try:
+        parse_order_by(opts.order_by)
+        if mode == "sync" and opts.track_renames and opts.delete_before:
+            raise FatalError("can't use --delete-before with --track-renames")
+        if opts.copy_dest and not dst.features.server_side_copy:
+            raise FatalError("can't use --copy-dest on a remote which doesn't support server "
+                             "side copy")
+        if opts.copy_dest:
+            from .errors import NotSupportedError
+
+            raise NotSupportedError("--copy-dest is not supported yet")
+    except FatalError as err:
+        if opts.check_first:
+            log.info(dst.describe(), "Running all checks before starting transfers")
+        return setup_failed(mode, stats, err, report_failure=report_failure)
     src_root, dst_root = getattr(src, "root", None), getattr(dst, "root", None)
     same = src_root is not None and src_root == dst_root and type(src) is type(dst) and \
         src.describe() == dst.describe()
@@ -258,7 +294,8 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
     for attempt_no in range(1, retries + 1):
         attempt = Coordinator(mode=mode, src=src, dst=dst, filt=filt, opts=opts, stats=stats,
                               backup=backup, deadline=deadline, bucket=bucket,
-                              executor=executor, on_event=on_event)
+                              executor=executor, on_event=on_event, report=report,
+                              compare_dest=compare_dest)
         last = attempt
         attempt.run()
         transfers += attempt.transfers
@@ -285,6 +322,8 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
             if opts.retries_sleep > 0:
                 time.sleep(opts.retries_sleep / 1e9)
     assert last is not None
+    if filt.single_file:
+        stats.forget_checks()
     final_err: BaseException | None = None
     if result_errors:
         final_err = last.fatal or _pick_error(result_errors)
@@ -307,6 +346,19 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
     if message and report_failure:
         log.notice(None, message)
     return result
+
+
+def setup_failed(mode: str, stats: Stats, err: FatalError, *, report_failure: bool = False
+                 ) -> RunResult:
+    """A run that fails while it is set up (a bad --order-by, --compare-dest that cannot
+    be opened): counted and logged as rclone's fatal error; its closing NOTICE is logged
+    once, here only with ``report_failure``."""
+    stats.error(err)
+    log.error(None, "Fatal error received - not attempting retries")
+    if report_failure:
+        log.notice(None, f"Failed to {mode}: {err}")
+    return RunResult(stats=stats.snapshot(), errors=[FileError("", err)], error=err,
+                     exit_code=err.exit_code)
 
 
 def failure_message(mode: str, result: RunResult) -> str | None:

@@ -3,6 +3,7 @@
     PysyncError (Exception)                        exit 1
     ├── UsageError                                 exit 2   bad flags, values, combinations
     ├── MissingDependencyError                     exit 2   an optional extra not installed
+    ├── NotSupportedError                          exit 2   an rclone flag pysync lacks yet
     ├── ConfigError                                exit 1   rules files, config files
     │   └── FilterError                            exit 1   malformed rule, bad glob, ...
     ├── DirNotFoundError (+ FileNotFoundError)     exit 3
@@ -38,6 +39,7 @@ __all__ = [
     "PysyncError",
     "UsageError",
     "MissingDependencyError",
+    "NotSupportedError",
     "ConfigError",
     "FilterError",
     "DirNotFoundError",
@@ -115,6 +117,17 @@ class MissingDependencyError(PysyncError):
 
     exit_code = EXIT_USAGE
     reference = "missing-dependency"
+    retryable = False
+    fatal = True
+
+
+class NotSupportedError(PysyncError):
+    """An rclone flag pysync does not implement yet, e.g. ``--metadata`` (exit 2).
+
+    Rendered as one line naming the flag (no usage hint: the flag is rclone's)."""
+
+    exit_code = EXIT_USAGE
+    reference = "not-supported"
     retryable = False
     fatal = True
 

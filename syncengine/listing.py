@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TextIO
 
-__all__ = ["lsf", "ls", "size", "format_time", "count_suffix"]
+__all__ = ["lsf", "entry_formatter", "ls", "size", "format_time", "count_suffix"]
 
 _FORMAT_LETTERS = "pstmhiotTeM"
 
@@ -91,6 +91,40 @@ def _walk_all(backend: Backend, filt: Filter, max_depth: int,
     return errors
 
 
+def entry_formatter(backend: Backend, opts: ListOptions, hash_kind: str, *,
+                    dir_size: bool = False) -> Callable[[Entry], str | None]:
+    """One entry as an ``lsf`` line (no newline) by ``opts`` (format, separator, csv,
+    slash, absolute, time format, files/dirs only: None for an entry left out); hashes of
+    ``hash_kind`` (canonical name) are read from ``backend``. ``dir_size``: a directory's
+    ``s`` is its entry's size (rclone's sync reports), not lsf's -1."""
+    fmt = opts.format
+    sep = "," if opts.csv and opts.separator == ";" else opts.separator
+
+    def line(e: Entry) -> str | None:
+        if (opts.files_only and e.is_dir) or (opts.dirs_only and not e.is_dir):
+            return None
+        parts: list[str] = []
+        for ch in fmt:
+            if ch == "p":
+                text = e.path + ("/" if e.is_dir and opts.dir_slash else "")
+                parts.append("/" + text if opts.absolute else text)
+            elif ch == "s":
+                parts.append(str(e.size if not e.is_dir or dir_size else -1))
+            elif ch == "t":
+                parts.append(format_time(e.mtime_ns, opts.time_format))
+            elif ch == "h":
+                parts.append("" if e.is_dir else (backend.hash(e.path, hash_kind) or ""))
+            elif ch == "m":
+                parts.append("inode/directory" if e.is_dir else _mime(e.name))
+            else:
+                parts.append("")
+        if opts.csv:
+            parts = [_csv_field(p, sep) for p in parts]
+        return sep.join(parts)
+
+    return line
+
+
 def lsf(backend: Backend, filt: Filter, opts: ListOptions, *, max_depth: int,
         out: TextIO) -> int:
     """Print one line per entry as ``rclone lsf``; returns the exit code."""
@@ -105,30 +139,13 @@ def lsf(backend: Backend, filt: Filter, opts: ListOptions, *, max_depth: int,
             hash_kind = canonical(opts.hash)
         except ValueError as err:
             raise PysyncError(str(err)) from None
-    sep = "," if opts.csv and opts.separator == ";" else opts.separator
+    line = entry_formatter(backend, opts, hash_kind)
     write = out.write
 
     def visit(e: Entry) -> None:
-        if (opts.files_only and e.is_dir) or (opts.dirs_only and not e.is_dir):
-            return
-        parts: list[str] = []
-        for ch in fmt:
-            if ch == "p":
-                text = e.path + ("/" if e.is_dir and opts.dir_slash else "")
-                parts.append("/" + text if opts.absolute else text)
-            elif ch == "s":
-                parts.append(str(e.size if not e.is_dir else -1))
-            elif ch == "t":
-                parts.append(format_time(e.mtime_ns, opts.time_format))
-            elif ch == "h":
-                parts.append("" if e.is_dir else (backend.hash(e.path, hash_kind) or ""))
-            elif ch == "m":
-                parts.append("inode/directory" if e.is_dir else _mime(e.name))
-            else:
-                parts.append("")
-        if opts.csv:
-            parts = [_csv_field(p, sep) for p in parts]
-        write(sep.join(parts) + "\n")
+        text = line(e)
+        if text is not None:
+            write(text + "\n")
 
     local = getattr(backend, "features", None) is not None and backend.features.name == "local"
     want_stat = not local or any(ch in fmt for ch in "st")

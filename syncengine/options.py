@@ -20,7 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["FilterOptions", "ListOptions", "option", "option_fields", "LOG_LEVELS",
+__all__ = ["FilterOptions", "ListOptions", "ReportFlags", "option", "option_fields", "LOG_LEVELS",
            "CUTOFF_MODES", "DUMP_CHOICES"]
 
 #: rclone's fs.logLevelChoices, fs.cutoffModeChoices and fs.dumpChoices, in its order
@@ -178,6 +178,8 @@ class GlobalOptions:
     config: str = option("", flag="--config", kind="str", group="Config",
                          help="Config file (default $PYSYNC_CONFIG, then pysync's and "
                               "rclone's usual rclone.conf locations)")
+    # set when --config was given, even as "" (rclone's memory-only config); not a flag
+    config_set: bool = False
     dump: str = option("", flag="--dump", kind="bits", group="Debugging",
                        choices=DUMP_CHOICES,
                        gotype="fs.Bits[github.com/rclone/rclone/fs.dumpChoices]",
@@ -332,6 +334,113 @@ class SyncOptions:
                                   help="Log level to show --stats output DEBUG|INFO|NOTICE|ERROR")
     progress: bool = option(False, flag="--progress", short="-P", kind="bool", group="Logging",
                             help="Show progress during transfer")
+    # rclone's copy/sync flags below: what each does here is in README "rclone flags"
+    check_first: bool = option(False, flag="--check-first", kind="bool", group="Copy",
+                               help="Do all the checks before starting transfers")
+    compare_dest: tuple[str, ...] = option(
+        [], flag="--compare-dest", kind="list", group="Copy",
+        help="Include additional server-side paths during comparison")
+    copy_dest: tuple[str, ...] = option(
+        [], flag="--copy-dest", kind="list", group="Copy",
+        help="Implies --compare-dest but also copies files from paths into destination")
+    ignore_case_sync: bool = option(False, flag="--ignore-case-sync", kind="bool", group="Copy",
+                                    help="Ignore case when synchronizing")
+    max_backlog: int = option(10000, flag="--max-backlog", kind="int", group="Copy",
+                              help="Maximum number of objects in sync or check backlog")
+    metadata: bool = option(False, flag="--metadata", short="-M", kind="bool", group="Copy",
+                            help="If set, preserve metadata when copying objects")
+    multi_thread_chunk_size: int = option(
+        64 * 1024 * 1024, flag="--multi-thread-chunk-size", kind="size", group="Copy",
+        help="Chunk size for multi-thread downloads / uploads, if not set by filesystem")
+    multi_thread_write_buffer_size: int = option(
+        128 * 1024, flag="--multi-thread-write-buffer-size", kind="size", group="Copy",
+        help="In memory buffer size for writing when in multi-thread mode")
+    name_transform: tuple[str, ...] = option(
+        [], flag="--name-transform", kind="list", group="Copy",
+        help="Transform paths during the copy process")
+    no_check_dest: bool = option(False, flag="--no-check-dest", kind="bool", group="Copy",
+                                 help="Don't check the destination, copy regardless")
+    no_traverse: bool = option(False, flag="--no-traverse", kind="bool", group="Copy",
+                               help="Don't traverse destination file system on copy")
+    order_by: str = option("", flag="--order-by", kind="str", group="Copy",
+                           help="Instructions on how to order the transfers, e.g. "
+                                "'size,descending'")
+    server_side_across_configs: bool = option(
+        False, flag="--server-side-across-configs", kind="bool", group="Copy",
+        help="Allow server-side operations (e.g. copy) to work across different configs")
+    streaming_upload_cutoff: int = option(
+        100 * 1024, flag="--streaming-upload-cutoff", kind="size", group="Copy",
+        help="Cutoff for switching to chunked upload if file size is unknown, upload starts "
+             "after reaching cutoff or when file ends")
+    fix_case: bool = option(False, flag="--fix-case", kind="bool", group="Sync",
+                            help="Force rename of case insensitive dest to match source")
+    list_cutoff: int = option(1000000, flag="--list-cutoff", kind="int", group="Sync",
+                              help="To save memory, sort directory listings on disk above "
+                                   "this threshold")
+    max_delete_size: int = option(SIZE_OFF, flag="--max-delete-size", kind="size",
+                                  group="Sync",
+                                  help="When synchronizing, limit the total size of deletes")
+    track_renames: bool = option(False, flag="--track-renames", kind="bool", group="Sync",
+                                 help="When synchronizing, track file renames and do a "
+                                      "server-side move if possible")
+    track_renames_strategy: str = option(
+        "hash", flag="--track-renames-strategy", kind="str", group="Sync",
+        help="Strategies to use when synchronizing using track-renames hash|modtime|leaf")
+    interactive: bool = option(False, flag="--interactive", short="-i", kind="bool",
+                               group="Important", help="Enable interactive mode")
+    default_time: str = option("2000-01-01T00:00:00Z", flag="--default-time", kind="time",
+                               group="Listing", metavar="Time",
+                               help="Time to show if modtime is unknown for files and "
+                                    "directories")
+    fast_list: bool = option(False, flag="--fast-list", kind="bool", group="Listing",
+                             help="Use recursive list if available; uses more memory but "
+                                  "fewer transactions")
+
+
+@record(frozen=True, kw_only=True)
+class ReportFlags:
+    """rclone's sync logger flags of copy, sync and copyto: the report files (a path, or
+    ``-`` for standard output) and the lsf format of ``--dest-after``."""
+
+    combined: str = option("", flag="--combined", kind="str", group="Report",
+                           help="Make a combined report of changes to this file")
+    dest_after: str = option("", flag="--dest-after", kind="str", group="Report",
+                             help="Report all files that exist on the dest post-sync")
+    differ: str = option("", flag="--differ", kind="str", group="Report",
+                         help="Report all non-matching files to this file")
+    error: str = option("", flag="--error", kind="str", group="Report",
+                        help="Report all files with errors (hashing or reading) to this file")
+    match: str = option("", flag="--match", kind="str", group="Report",
+                        help="Report all matching files to this file")
+    missing_on_dst: str = option("", flag="--missing-on-dst", kind="str", group="Report",
+                                 help="Report all files missing from the destination to this "
+                                      "file")
+    missing_on_src: str = option("", flag="--missing-on-src", kind="str", group="Report",
+                                 help="Report all files missing from the source to this file")
+    absolute: bool = option(False, flag="--absolute", kind="bool", group="Report",
+                            help="Put a leading / in front of path names")
+    csv: bool = option(False, flag="--csv", kind="bool", group="Report",
+                       help="Output in CSV format")
+    dir_slash: bool = option(True, flag="--dir-slash", short="-d", kind="bool", group="Report",
+                             help="Append a slash to directory names")
+    dirs_only: bool = option(False, flag="--dirs-only", kind="bool", group="Report",
+                             help="Only list directories")
+    files_only: bool = option(True, flag="--files-only", kind="bool", group="Report",
+                              help="Only list files")
+    format: str = option("p", flag="--format", short="-F", kind="str", group="Report",
+                         help="Output format - see lsf help for details")
+    hash: str = option("md5", flag="--hash", kind="str", group="Report", metavar="h",
+                       help="Use this hash when h is used in the format MD5|SHA-1|DropboxHash")
+    separator: str = option(";", flag="--separator", short="-s", kind="str", group="Report",
+                            help="Separator for the items in the format")
+    timeformat: str = option("", flag="--timeformat", short="-t", kind="str", group="Report",
+                             help="Specify a custom time format - see docs for details "
+                                  "(default: 2006-01-02 15:04:05)")
+
+    def any_set(self) -> bool:
+        """True when a report file was asked for (rclone's LoggerFlagsOpt.AnySet)."""
+        return any((self.combined, self.dest_after, self.differ, self.error, self.match,
+                    self.missing_on_dst, self.missing_on_src))
 
 
 @record(frozen=True, kw_only=True)

@@ -13,6 +13,7 @@ removed last (``dirs_to_remove``).
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -20,15 +21,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 
 from . import actions, log, resume
-from .backends.base import Backend, Entry
+from .backends.base import Backend, Entry, can_move
 from .compare import COPY, SET_MTIME, Comparer
+from .deleter import move_between
 from .errors import DirNotFoundError, NoRetryError, PysyncError
 from .filter import Filter
 from .march import name_key, pair_entries, sort_key
 from .names import UnsafeNameError
 from .options import SyncOptions
 from .record import replace
+from .report import DIFFER, MATCH, MISSING_ON_DST, MISSING_ON_SRC, SyncReport
+from .report import ERROR as REPORT_ERROR
 from .transfer import partial_name
+from .units import format_size_short
 from .walk import list_dir_filtered
 
 TYPE_CHECKING = False
@@ -40,7 +45,7 @@ if TYPE_CHECKING:
 else:
     Protocol = object
 
-__all__ = ["Planner", "Sink", "READ_AHEAD", "SMALL_FILE", "BATCH"]
+__all__ = ["Planner", "Sink", "rename_strategy", "READ_AHEAD", "SMALL_FILE", "BATCH"]
 
 READ_AHEAD = 16  # remote directories listed ahead of the march
 SMALL_FILE = 256 * 1024  # new files below this size are sent in batches of BATCH
@@ -78,7 +83,9 @@ class Planner:
     def __init__(self, *, sync: bool, src: Backend, dst: Backend, filt: Filter,
                  opts: SyncOptions, stats: Stats, comparer: Comparer, sink: Sink,
                  error: Callable[..., None], cancel: threading.Event,
-                 stopping: threading.Event, set_dir_times: bool, partials: bool) -> None:
+                 stopping: threading.Event, set_dir_times: bool, partials: bool,
+                 report: SyncReport | None = None, compare_dest: tuple[Backend, ...] = (),
+                 plan_only: bool = False) -> None:
         self.src = src
         self.dst = dst
         self.filt = filt
@@ -113,7 +120,10 @@ class Planner:
         self.dir_window = max(opts.modify_window, dst.features.precision_ns,
                               src.features.precision_ns)
         self.normalize = not opts.no_unicode_normalization
-        self.fold = dst.features.case_insensitive
+        # --ignore-case-sync: names pair whatever their case, as on a case-insensitive disk
+        self.fold = dst.features.case_insensitive or opts.ignore_case_sync
+        # --fix-case: a destination name spelt otherwise than its source twin is renamed
+        self.fix_case = opts.fix_case and not opts.immutable and not plan_only
         self.sort_key = sort_key(self.normalize, self.fold)
         # a remote source's backslash name is refused only where the destination takes a
         # backslash for a separator (a local or fsspec disk on Windows); rclone copies it
@@ -122,6 +132,17 @@ class Planner:
         self.backslash_ok = os.sep == "/" or dst.features.name in ("smb", "sftp")
         self.include_all_dst = sync and filt.opts.delete_excluded
         self.max_depth = filt.opts.max_depth
+        # the report files (--combined & co.): None when none was asked for
+        self.report = report if report is not None and report.active else None
+        # --track-renames: source-only files wait here for a destination-only twin
+        self.tracking = False
+        self.strategy: frozenset[str] = frozenset()
+        self.rename_check: list[Entry] = []
+        # --compare-dest: a file equal to its twin in one of these is not copied
+        nocmp = replace(opts, ignore_existing=False, ignore_times=False, update=False)
+        self.compare_dest = [(b, Comparer(src, b, nocmp)) for b in compare_dest]
+        # --no-traverse (copy) and --no-check-dest (copy): the destination is not listed
+        self.dst_listed = sync or not (opts.no_traverse or opts.no_check_dest)
 
     def close(self) -> None:
         """Stop the read-ahead threads."""
@@ -172,7 +193,8 @@ class Planner:
         for spath, dpath, in_src, in_dst, _depth in stack[-READ_AHEAD:]:
             for side, path, wanted, backend, include_all in (
                     ("source", spath, in_src, self.src, False),
-                    ("destination", dpath, in_dst, self.dst, self.include_all_dst)):
+                    ("destination", dpath, in_dst and self.dst_listed, self.dst,
+                     self.include_all_dst)):
                 if wanted and (side, path) not in self._listings:
                     self._listings[(side, path)] = self._readahead.submit(
                         self._list, backend, path, side, include_all)
@@ -217,7 +239,12 @@ class Planner:
                 self.error(spath, err, log_it=f"error reading source directory: {err}")
                 continue
             dst_entries: list[Entry] = []
-            if in_dst:
+            if not self.dst_listed:
+                # --no-traverse: each source file's twin looked up by name; --no-check-dest:
+                # nothing (every file is new); directories are new either way (rclone)
+                if self.opts.no_traverse and not self.opts.no_check_dest:
+                    dst_entries = self._stat_twins(dpath, src_entries)
+            elif in_dst:
                 try:
                     dst_entries = self._fetch("destination", dpath)[0]
                 except DirNotFoundError:
@@ -226,6 +253,9 @@ class Planner:
                     self.error(dpath, err,
                                log_it=f"error reading destination directory: {err}")
                     in_dst = False
+            if not spath and self.filt.single_target:
+                self._march_renamed_file(src_entries, dst_entries)
+                return
             if refused and dst_entries:
                 dst_entries = [e for e in dst_entries
                                if name_key(e.name, self.normalize, self.fold) not in refused]
@@ -237,13 +267,18 @@ class Planner:
             children: list[_Dir] = []
             unchanged = 0
             small: list[Entry] = []  # new small files of this directory, sent in batches
+            report = self.report
             for s, d in self._pair(src_entries, dst_entries):
+                if report is not None and (not deletes_only or s is None):
+                    self._report_pair(s, d)
                 if s is not None and s.is_dir:
                     # rclone: an existing directory keeps its destination spelling, new
                     # files and directories take the source's (src.Remote())
                     target = d.path if d is not None else s.path
                     if not deletes_only:
                         self._dir_pair(s, d, target)
+                        if self.fix_case and d is not None and s.path != d.path:
+                            self._fix_dir_case(d.path, s.path)
                     elif d is not None:  # rclone's delete pass fixes matched dirs' times too
                         self._dir_time_now(s, d, target)
                     if deeper:  # a directory at the depth limit is handled, not entered
@@ -252,6 +287,11 @@ class Planner:
                     if deletes_only:
                         continue
                     if d is None:
+                        if self.tracking:
+                            self.rename_check.append(s)
+                            continue
+                        if self.compare_dest and self._in_compare_dest(s, s.path):
+                            continue
                         if 0 <= s.size < SMALL_FILE:
                             small.append(s)
                             if len(small) == BATCH:
@@ -259,8 +299,11 @@ class Planner:
                                 small = []
                         else:
                             self._transfer(s, None, s.path)
-                    elif fast_skip is not None and fast_skip(s, d):
+                    elif fast_skip is not None and (not self.fix_case or s.path == d.path) \
+                            and fast_skip(s, d):
                         unchanged += 1  # the common case of a re-run: decided in bulk
+                        if report is not None:
+                            report.log(MATCH, s, d)
                     elif self.comparer.needs_io(s, d):
                         checkers.submit(partial(self.check, s, d))
                     else:
@@ -275,6 +318,10 @@ class Planner:
                             self.to_delete.append(actions.Delete(d.path, d.size, d.mtime_ns))
                     elif self.delete_mode == "during" or deletes_only:
                         self.sink.put(actions.Delete(d.path, d.size, d.mtime_ns))
+                elif d is not None and d.is_dir and report is not None and not deletes_only:
+                    # copy with a report: rclone lists destination-only directories too,
+                    # so that every file is in the report
+                    children.append(("", d.path, False, True, depth + 1))
             if small:
                 self._batch(small)
             if unchanged:
@@ -284,7 +331,204 @@ class Planner:
     def _pair(self, src: list[Entry], dst: list[Entry]
               ) -> Iterator[tuple[Entry | None, Entry | None]]:
         return pair_entries(src, dst, normalize=self.normalize, fold=self.fold,
-                            dst_only=self.deleting)
+                            dst_only=self.deleting or self.report is not None)
+
+    def can_track(self, strategy: frozenset[str]) -> bool:
+        """rclone's reasons to ignore --track-renames (each an ERROR, not counted)."""
+        why = None
+        if not can_move(self.dst):
+            why = "the destination does not support server-side move or copy"
+        elif "hash" in strategy and self.comparer.hash_kind is None:
+            why = "the source and destination do not have a common hash"
+        elif not self.sync:
+            why = "it doesn't work with copy or move, only sync"
+        if why is not None:
+            log.error(self.dst.describe(), f"Ignoring --track-renames as {why}")
+            return False
+        return True
+
+    def _rename_id(self, backend: Backend, e: Entry) -> str:
+        """rclone's renameID: the size, then the hash and/or the leaf name as the strategy
+        asks ("" when a hash is wanted but none can be had)."""
+        parts = [str(e.size)]
+        if "hash" in self.strategy:
+            kind = self.comparer.hash_kind
+            try:
+                h = backend.hash(e.path, kind) if kind else None
+            except OSError:
+                h = None
+            if not h:
+                return ""
+            parts.append(h)
+        if "leaf" in self.strategy:
+            parts.append(e.name)
+        return ",".join(parts)
+
+    def track_renames(self) -> None:
+        """--track-renames: move each destination-only file that matches a source-only one
+        to the source's name (server-side); copy the source files left over."""
+        log.info(self.dst.describe(), "Making map for --track-renames")
+        sizes = {s.size for s in self.rename_check}
+        by_id: dict[str, list[Entry]] = {}
+        for d in (a.entry for a in self.to_delete):
+            if d.size in sizes:
+                key = self._rename_id(self.dst, d)
+                if key:
+                    by_id.setdefault(key, []).append(d)
+        log.info(self.dst.describe(), "Finished making map for --track-renames")
+        renamed: set[str] = set()
+        for s in self.rename_check:
+            key = self._rename_id(self.src, s)
+            d = self._pop_rename(by_id.get(key, []), s) if key else None
+            if d is None or not self._rename(d, s):
+                self._transfer(s, None, s.path)
+                continue
+            renamed.add(d.path)
+        if renamed:
+            self.to_delete = [a for a in self.to_delete if a.path not in renamed]
+        self.rename_check = []
+
+    def _pop_rename(self, candidates: list[Entry], s: Entry) -> Entry | None:
+        if not candidates:
+            return None
+        i = 0
+        if "modtime" in self.strategy:
+            window = self.comparer.window
+            i = next((j for j, d in enumerate(candidates)
+                      if abs(d.mtime_ns - s.mtime_ns) < window), -1)
+            if i < 0:
+                return None
+        return candidates.pop(i)
+
+    def _rename(self, d: Entry, s: Entry) -> bool:
+        """Move destination file ``d`` to ``s``'s name (rclone's operations.Move)."""
+        if self.opts.dry_run:
+            log.notice(d.path, f"Skipped move to {s.path} as --dry-run is set (size "
+                       f"{format_size_short(d.size)})")
+        else:
+            try:
+                if not move_between(self.dst, d.path, self.dst, s.path):
+                    return False
+            except Exception as err:
+                log.debug(s.path, f"Failed to rename to {d.path!r}: {err}")
+                return False
+            self.stats.server_side_move(max(d.size, 0), checking=True)
+            self.stats.renamed()
+            log.info(d.path, f"Moved (server-side) to: {s.path}")
+        log.info(s.path, f'Renamed from "{d.path}"')
+        return True
+
+    def _in_compare_dest(self, s: Entry, path: str) -> bool:
+        """--compare-dest: ``s`` equals the file at ``path`` in one of the compare
+        directories (rclone's compareDest: size, time or hash, no time update)."""
+        for backend, comparer in self.compare_dest:
+            try:
+                c = backend.stat(path)
+            except OSError as err:
+                self.error(s.path, err, log_it=f"Failed to check --compare-dest: {err}")
+                return False
+            if c is None or c.is_dir:
+                continue
+            if comparer.equal(s, c).action != COPY:
+                log.debug(s.path, "Destination found in --compare-dest, skipping")
+                return True
+        return False
+
+    def _fix_file_case(self, s: Entry, d: Entry) -> Entry:
+        """--fix-case: move the destination file to the source's spelling (rclone's
+        operations.Move, then 'Fixed case by renaming to'); the entry as it now is."""
+        if self.opts.dry_run:
+            log.notice(d.path, f"Skipped move to {s.path} as --dry-run is set (size "
+                       f"{format_size_short(d.size)})")
+            log.info(d.path, f"Fixed case by renaming to: {s.path}")
+            return d._replace(path=s.path)
+        try:
+            moved = move_between(self.dst, d.path, self.dst, s.path)
+            if not moved:
+                raise OSError(errno.EXDEV, "can't move")
+        except Exception as err:
+            self.error(d.path, err, log_it=f"Error while attempting to rename to {s.path}: "
+                       f"{err}")
+            return d
+        self.stats.server_side_move(max(d.size, 0), checking=True)
+        self.stats.renamed()
+        log.info(d.path, f"Moved (server-side) to: {s.path}")
+        log.info(d.path, f"Fixed case by renaming to: {s.path}")
+        return d._replace(path=s.path)
+
+    def _fix_dir_case(self, old: str, new: str) -> None:
+        """--fix-case: rename a destination directory to the source's spelling through a
+        temporary name (rclone's DirMoveCaseInsensitive). As in rclone, the march goes on
+        listing the old name."""
+        import secrets
+
+        letters = "abcdefghijklmnopqrstuvwxyz0123456789"  # rclone's random.String
+        tmp = f"{new}-rclone-move-{''.join(secrets.choice(letters) for _ in range(8))}"
+        if self.opts.dry_run:
+            log.notice(old, "Skipped dirMove as --dry-run is set")
+            log.notice(tmp, "Skipped dirMove as --dry-run is set")
+            log.info(old, f"Fixed case by renaming to: {new}")
+            return
+        try:
+            self.dst.rename(old, tmp)
+            self.dst.rename(tmp, new)
+        except OSError as err:
+            self.error(old, err, log_it=f"Error while attempting to rename to {new}: {err}")
+            return
+        log.info(old, f"Fixed case by renaming to: {new}")
+
+    def _stat_twins(self, dpath: str, src_entries: list[Entry]) -> list[Entry]:
+        """--no-traverse: the destination files named as the source files of this
+        directory, found one by one (rclone's NewObject), never listed."""
+        found = []
+        for e in src_entries:
+            if e.is_dir:
+                continue
+            path = f"{dpath}/{e.name}" if dpath else e.name
+            try:
+                d = self.dst.stat(path)
+            except OSError:
+                d = None
+            if d is not None and not d.is_dir:
+                found.append(d if d.path == path else d._replace(path=path))
+        return found
+
+    def _report_pair(self, s: Entry | None, d: Entry | None) -> None:
+        """What the march alone decides, for the report files (rclone's SrcOnly, DstOnly
+        and directory Match); pairs of files are reported by their check."""
+        assert self.report is not None
+        if s is not None and d is None:
+            self.report.log(MISSING_ON_DST, s, None, is_dir=s.is_dir)
+        elif s is None and d is not None:
+            self.report.log(MISSING_ON_SRC, None, d, is_dir=d.is_dir)
+        elif s is not None and d is not None and s.is_dir and d.is_dir:
+            self.report.log(MATCH, s, d, is_dir=True)
+        elif s is not None and d is not None and s.is_dir != d.is_dir:
+            self.report.log(REPORT_ERROR, s if not s.is_dir else None,
+                            d if not d.is_dir else None)
+
+    def _march_renamed_file(self, src_entries: list[Entry], dst_entries: list[Entry]
+                            ) -> None:
+        """copyto of one file: the source file against the destination entry of the new
+        name (rclone's CopyFile(fdst, fsrc, dstFileName, srcFileName))."""
+        target = self.filt.single_target
+        s = next((e for e in src_entries if e.path == self.filt.single_file), None)
+        if s is None or s.is_dir:
+            return
+        d = next((e for e in dst_entries if e.path == target), None)
+        if d is None:  # the listing leaves directories out: a directory of that name?
+            try:
+                d = self.dst.stat(target)
+            except OSError:
+                d = None
+        if d is not None and d.is_dir:
+            self.error(target, PysyncError("is a directory not a file"))
+        elif d is None:
+            if self.report is not None:
+                self.report.log(MISSING_ON_DST, s, None)
+            self._transfer(s, None, target)
+        else:
+            self.check(s, d)
 
     def _set_aside_partials(self, dst_entries: list[Entry], src_entries: list[Entry],
                             dpath: str) -> list[Entry]:
@@ -340,11 +584,18 @@ class Planner:
         self.stats.start_check(s.path)
         try:
             decision = self.comparer.need_transfer(s, d)
+            if self.report is not None:
+                self.report.log(DIFFER if decision.action == COPY else MATCH, s, d)
             if decision.action == SET_MTIME and self.opts.immutable and not self.opts.dry_run:
                 # rclone's Equal: same size and hash, other time: logged (not counted), and
                 # the files count as different, which --immutable refuses below
                 log.error(d.path, "Timestamp mismatch between immutable objects")
                 decision = replace(decision, action=COPY)
+            if self.fix_case and s.path != d.path:
+                d = self._fix_file_case(s, d)
+            if decision.action == COPY and self.compare_dest and \
+                    self._in_compare_dest(s, d.path):
+                return
             if decision.action == COPY:
                 if self.opts.immutable:
                     err = NoRetryError("immutable file modified")
@@ -356,6 +607,8 @@ class Planner:
                 self.sink.put(actions.SetMtime(s.path, d.path, s.size, s.mtime_ns,
                                                decision.reason))
         except Exception as err:  # counted per file, never swallowed
+            if self.report is not None:
+                self.report.log(REPORT_ERROR, s, d)
             self.error(s.path, err, log_it=f"Failed to check: {err}" if not isinstance(
                 err, PysyncError) else str(err))
         finally:
@@ -442,3 +695,13 @@ class Planner:
                 out.append(actions.SetDirTime(path, mtime, existed=existed,
                                               reason="contents changed"))
         return out
+
+
+def rename_strategy(text: str) -> frozenset[str]:
+    """--track-renames-strategy as rclone parses it (``size`` is always used)."""
+    got = set()
+    for part in text.split(",") if text else ():
+        if part not in ("hash", "modtime", "leaf", "size"):
+            raise PysyncError(f'unknown track renames strategy "{part}"')
+        got.add(part)
+    return frozenset(got)

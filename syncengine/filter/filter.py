@@ -68,6 +68,8 @@ class Filter:
         self.dirs: set[str] | None = None
         #: the name of the one file a single-file source copies (rclone's srcFileName)
         self.single_file = ""
+        #: copyto: the name the single file takes on the destination (rclone's dstFileName)
+        self.single_target = ""
         self._parse_files_from()
         self.exclude_files = frozenset(opts.exclude_if_present)
 

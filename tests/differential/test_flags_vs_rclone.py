@@ -1,0 +1,487 @@
+"""Differential tests of the rclone copy/sync flags of issue #15 and of ``copyto``.
+
+Each test runs the real ``rclone`` and ``python -m syncengine`` on twin sandboxes (see
+``sync_harness``) and compares exit codes, trees down to ns mtimes, INFO/NOTICE messages
+and, for the report flags, the report files (their lines sorted: rclone writes them from
+concurrent checkers, so their order is not fixed).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from . import sync_harness as sh
+from .trees import DAY
+
+if sh.RCLONE is None:
+    pytest.fail("rclone is not on PATH: the differential tests need the real rclone",
+                pytrace=False)
+
+
+def _pysync(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "syncengine", *args], capture_output=True,
+                          text=True, env=sh.tool_env(), cwd=cwd, timeout=120)
+
+
+def _rclone(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    assert sh.RCLONE is not None
+    return subprocess.run([sh.RCLONE, *args], capture_output=True, text=True,
+                          env=sh.tool_env(), cwd=cwd, timeout=120)
+
+
+def _flags(help_text: str) -> set[str]:
+    """The long and short flag names of a ``--help`` text (rclone's or pysync's)."""
+    found = set(re.findall(r"(?<![\w-])(--[a-z0-9][a-z0-9-]*)", help_text))
+    found |= set(re.findall(r"(?:^|\s)(-[a-zA-Z]),? ", help_text, re.M))
+    return found - {"--help", "-h"}
+
+
+# --- every flag of rclone's help, in pysync's help
+
+
+@pytest.mark.parametrize("command", ["sync", "copy", "copyto"])
+def test_help_lists_every_rclone_flag(command: str) -> None:
+    r = _rclone(command, "--help")
+    p = _pysync(command, "--help")
+    assert r.returncode == 0 and p.returncode == 0, (r.stderr, p.stderr)
+    usage = r.stdout.split("\nFlags:", 1)[1]  # the flag tables, not the prose above them
+    want = _flags(usage)
+    assert "--check-first" in want and "--track-renames-strategy" in want or command != "sync"
+    missing = sorted(want - _flags(p.stdout))
+    assert not missing, f"pysync {command} --help lacks {missing}"
+
+
+# --- command-line errors worded as rclone's
+
+
+@pytest.mark.parametrize("value", ["maybe", "yes", "2"])
+def test_bool_flag_bad_value(tmp_path: Path, value: str) -> None:
+    r = _rclone("sync", f"--fast-list={value}", "a", "b", cwd=tmp_path)
+    p = _pysync("sync", f"--fast-list={value}", "a", "b", cwd=tmp_path)
+    assert r.returncode == p.returncode == 2
+    want = r.stderr.splitlines()[0]
+    assert want.startswith("Error: invalid argument"), want
+    assert p.stderr.splitlines()[0] == want
+
+
+@pytest.mark.parametrize("value", ["1", "t", "T", "TRUE", "True", "0", "f", "FALSE", "False"])
+def test_bool_flag_go_values(tmp_path: Path, value: str) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a").write_text("a")
+    p = _pysync("copy", f"--dry-run={value}", "src", "dst", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    dry = value in ("1", "t", "T", "TRUE", "True")
+    assert (tmp_path / "dst" / "a").exists() is not dry
+
+
+def test_default_time_bad_value(tmp_path: Path) -> None:
+    p = _pysync("sync", "--default-time", "foo", "a", "b", cwd=tmp_path)
+    assert p.returncode == 2
+    assert p.stderr.startswith('Error: invalid argument "foo" for "--default-time" flag: '
+                               'parsing "foo" as fs.Time failed: ')
+
+
+@pytest.mark.parametrize("flag", [["--metadata"], ["-M"], ["--interactive"], ["-i"],
+                                  ["--name-transform", "all,uppercase"]],
+                         ids=lambda f: f[0])
+@pytest.mark.parametrize("command", ["sync", "copy", "copyto"])
+def test_unsupported_flags_refused(tmp_path: Path, command: str, flag: list[str]) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a").write_text("a")
+    p = _pysync(command, *flag, "src", "dst", cwd=tmp_path)
+    assert p.returncode == 2
+    lines = p.stderr.splitlines()
+    long = {"-M": "--metadata", "-i": "--interactive"}.get(flag[0], flag[0])
+    assert len(lines) == 1 and lines[0].endswith(f"CRITICAL: {long} is not supported yet")
+    assert not (tmp_path / "dst").exists()
+
+
+# --- copyto
+
+
+def _fixed(tmp_path: Path, src: dict[str, object], dst: dict[str, object] | None
+           ) -> tuple[Path, dict[str, sh.Snapshot]]:
+    now_ns = time.time_ns()
+    proto = tmp_path / "proto"
+    proto.mkdir()
+    sh.make_files(proto / "src", src, now_ns)
+    if dst is not None:
+        sh.make_files(proto / "dst", dst, now_ns)
+    start = {"src": sh.snapshot(proto / "src"), "dst": sh.snapshot(proto / "dst"), "bak": {}}
+    return proto, start
+
+
+def _run(tmp_path: Path, src: dict[str, object], dst: dict[str, object] | None, mode: str,
+         flags: list[str], *, src_arg: str = "src", dst_arg: str = "dst",
+         compare_logs: bool = True) -> tuple[sh.Run, sh.Run, Path, Path]:
+    proto, start = _fixed(tmp_path, src, dst)
+    sand_r, sand_p = sh.prepare_sandboxes(proto, start, tmp_path / "work")
+    r, p, window = sh.run_pair(mode, flags, sand_r, sand_p, src=src_arg, dst=dst_arg)
+    out = sh.compare_runs(r, p, window, sand_r, sand_p, start,
+                          dry_run="--dry-run" in flags, compare_logs=compare_logs,
+                          max_delete=any(f.startswith("--max-delete") for f in flags))
+    if r.rc == p.rc:  # the final stats' Checks/Errors lines too
+        got_r, got_p = sh.final_stats_counts(r.stderr), sh.final_stats_counts(p.stderr)
+        if got_r != got_p:
+            out.problems.append(f"final stats differ: rclone {got_r}, pysync {got_p}")
+    if not out.ok:
+        pytest.fail(sh.report(f"{mode} {src_arg} {dst_arg} {flags}", r, p, out),
+                    pytrace=False)
+    return r, p, sand_r, sand_p
+
+
+COPYTO_SRC = {"a.txt": (b"hello a", DAY), "d/b.dat": (b"bbbb", 2 * DAY), "d/e/c": (3, DAY)}
+
+
+@pytest.mark.parametrize(("dst", "dst_arg"), [
+    (None, "dst/new.txt"),
+    ({"new.txt": (b"old content", 3 * DAY)}, "dst/new.txt"),
+    ({"new.txt": (b"hello a", 3 * DAY)}, "dst/new.txt"),  # same size: time decides
+    ({"new.txt": (b"hello a", DAY)}, "dst/new.txt"),  # identical: nothing to do
+    ({"x": None}, "dst/x/y/z.txt"),  # parents made
+    ({"a.txt": (b"other", 3 * DAY)}, "dst/a.txt"),  # the same name
+    ({"new.txt": None}, "dst/new.txt"),  # a directory of that name: refused, exit 1
+    (None, "dst/"),  # a directory path for a file: refused
+], ids=["new", "replace", "mtime", "same", "parents", "same-name", "onto-dir", "slash"])
+def test_copyto_file(tmp_path: Path, dst: dict[str, object] | None, dst_arg: str) -> None:
+    _run(tmp_path, COPYTO_SRC, dst, "copyto", ["--retries", "1"], src_arg="src/a.txt",
+         dst_arg=dst_arg)
+
+
+@pytest.mark.parametrize("flags", [[], ["--create-empty-src-dirs"], ["--dry-run"]],
+                         ids=lambda f: "+".join(f) or "none")
+def test_copyto_directory(tmp_path: Path, flags: list[str]) -> None:
+    src = dict(COPYTO_SRC, **{"empty": None})
+    dst = {"d/b.dat": (b"older", 5 * DAY), "keep.txt": (2, DAY)}
+    _run(tmp_path, src, dst, "copyto", flags, dst_arg="dst")
+
+
+def test_copy_single_file_stats(tmp_path: Path) -> None:
+    """A source naming one file: rclone's CopyFile lists nothing and counts no check, so
+    the final stats have no Checks line (new, identical or time-only updated file)."""
+    proto, _ = _fixed(tmp_path, COPYTO_SRC, {"a.txt": (b"hello a", 3 * DAY)})
+    for tool, run in (("rclone", _rclone), ("pysync", _pysync)):
+        for command in ("copy", "copyto"):
+            for _ in range(2):
+                got = run(command, "-v", "src/a.txt", "dst/" if command == "copy" else
+                          "dst/a.txt", cwd=proto)
+                assert got.returncode == 0, (tool, got.stderr)
+                assert "Transferred:" in got.stderr and "Checks:" not in got.stderr, (
+                    tool, command, got.stderr)
+
+
+# --- --config "": rclone's in-memory config, even with $RCLONE_CONFIG set
+
+
+def test_empty_config_flag_is_memory_only(tmp_path: Path) -> None:
+    conf = tmp_path / "x.conf"
+    conf.write_text("[foo]\ntype = local\n")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f1").write_text("1")
+    env = dict(sh.tool_env(), RCLONE_CONFIG=str(conf), RCLONE_CONFIG_BAR_TYPE="local")
+    runs = {}
+    for tool, base in (("rclone", [sh.RCLONE]), ("pysync", [sys.executable, "-m",
+                                                            "syncengine"])):
+        for args in (["lsf", f"foo:{tmp_path}/d"], ["--config", "", "lsf", f"foo:{tmp_path}/d"],
+                     ["--config", "", "lsf", f"bar:{tmp_path}/d"]):
+            got = subprocess.run([*base, *args], capture_output=True, text=True, env=env,
+                                 timeout=60)
+            runs[tool, tuple(args)] = (got.returncode, got.stdout,
+                                       re.sub(r"^\S+ \S+ ", "", got.stderr))
+    for (tool, args), got in runs.items():
+        if tool == "pysync":
+            assert got == runs["rclone", args], (args, got, runs["rclone", args])
+    assert runs["pysync", ("--config", "", "lsf", f"foo:{tmp_path}/d")][0] == 1
+
+
+# --- report files (--combined, --differ, ..., --dest-after)
+
+REPORTS = ["combined", "missing-on-dst", "missing-on-src", "match", "differ", "error",
+           "dest-after"]
+
+
+def _report_flags() -> list[str]:
+    return [a for name in REPORTS for a in (f"--{name}", f"rep-{name}.txt")]
+
+
+def _compare_reports(sand_r: Path, sand_p: Path) -> list[str]:
+    """Problems: report files that differ (lines sorted, bytes otherwise)."""
+    problems = []
+    for name in REPORTS:
+        got = []
+        for sand in (sand_r, sand_p):
+            f = sand / f"rep-{name}.txt"
+            got.append(sorted(f.read_bytes().splitlines(keepends=True)) if f.exists()
+                       else None)
+        if got[0] != got[1]:
+            problems.append(f"--{name} differs:\n  rclone {got[0]!r}\n  pysync {got[1]!r}")
+    return problems
+
+
+def _report_case(tmp_path: Path, proto: Path, start: dict[str, sh.Snapshot], mode: str,
+                 flags: list[str]) -> None:
+    sand_r, sand_p = sh.prepare_sandboxes(proto, start, tmp_path / "work")
+    all_flags = [*_report_flags(), *flags]
+    r, p, window = sh.run_pair(mode, all_flags, sand_r, sand_p)
+    out = sh.compare_runs(r, p, window, sand_r, sand_p, start,
+                          dry_run="--dry-run" in flags)
+    out.problems.extend(_compare_reports(sand_r, sand_p))
+    combined = (sand_r / "rep-combined.txt").read_bytes()
+    assert combined, "rclone wrote an empty --combined report"
+    if not out.ok:
+        pytest.fail(sh.report(f"{mode} {all_flags}", r, p, out), pytrace=False)
+
+
+_REPORT_RUNS = [
+    ("sync", []), ("copy", []), ("sync", ["--dry-run"]), ("copy", ["--dry-run"]),
+    ("sync", ["--size-only"]), ("sync", ["--checksum"]), ("copy", ["--ignore-existing"]),
+    ("copy", ["--update"]), ("sync", ["--ignore-times"]), ("sync", ["--delete-before"]),
+    ("sync", ["--delete-during", "--no-update-modtime"]),
+    ("sync", ["--files-only=false", "--format", "psp"]),
+    ("copy", ["--files-only=false", "--dir-slash=false", "--absolute", "--format", "sp"]),
+    ("sync", ["--format", "ph", "--hash", "md5"]), ("copy", ["--format", "pt", "--csv"]),
+    ("sync", ["--format", "tp", "--separator", "|", "--timeformat", "RFC3339"]),
+    ("sync", ["--max-depth", "2", "--exclude", "*.dat"]),
+]
+
+
+@pytest.mark.parametrize("seed", [301, 302])
+@pytest.mark.parametrize(("mode", "flags"), _REPORT_RUNS,
+                         ids=[f"{m}-{'+'.join(f) or 'plain'}" for m, f in _REPORT_RUNS])
+def test_report_files(tmp_path: Path, seed: int, mode: str, flags: list[str]) -> None:
+    scn = sh.build_scenario(tmp_path / "proto", seed, allow_conflicts=False)
+    _report_case(tmp_path, scn.proto, scn.start, mode, flags)
+
+
+def test_report_files_with_errors(tmp_path: Path) -> None:
+    """A file that cannot be copied (a directory in the way) is reported with ``!`` and
+    the deletions sync holds back after it too."""
+    src = {"a.txt": (b"aaa", DAY), "clash": (b"a file", DAY), "ok/b": (b"b", DAY)}
+    dst = {"clash/inner": (b"dir in dst", 2 * DAY), "gone.txt": (b"g", DAY),
+           "ok/b": (b"old b!", 2 * DAY)}
+    proto, start = _fixed(tmp_path, src, dst)
+    _report_case(tmp_path, proto, start, "sync", ["--retries", "1"])
+
+
+def test_report_to_stdout(tmp_path: Path) -> None:
+    proto, start = _fixed(tmp_path, COPYTO_SRC, {"a.txt": (b"old", 2 * DAY), "z": (1, DAY)})
+    sand_r, sand_p = sh.prepare_sandboxes(proto, start, tmp_path / "work")
+    r, p, _ = sh.run_pair("sync", ["--combined", "-"], sand_r, sand_p)
+    assert r.rc == p.rc == 0
+    assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
+    assert sorted(r.stdout.splitlines()) == [b"* a.txt", b"+ d/b.dat", b"+ d/e/c", b"- z"]
+
+
+# --- --check-first and --order-by
+
+ORDER_SRC = {"a/small.dat": (b"1", 9 * DAY), "big.dat": (b"x" * 5000, 2 * DAY),
+             "mid.txt": (b"y" * 300, 5 * DAY), "z/medium.dat": (b"m" * 1200, 7 * DAY),
+             "tiny": (b"ab", 3 * DAY), "same.txt": (b"same", DAY)}
+ORDER_DST = {"same.txt": (b"same", DAY), "mid.txt": (b"old", 6 * DAY), "old.txt": (5, DAY)}
+
+
+def _copied_order(stderr: bytes) -> list[str]:
+    return [r.msg.split(":")[0] for r in sh.parse_log(stderr) if "Copied" in r.msg]
+
+
+@pytest.mark.parametrize("order", ["size,descending", "size", "name,desc", "name,asc",
+                                   "modtime,ascending", "MODTIME,DESC", "size,mixed",
+                                   "size,mixed,25"])
+def test_check_first_order_by(tmp_path: Path, order: str) -> None:
+    """With --check-first and one transfer the order is exact: the Copied lines come in
+    --order-by's order, after 'Checks finished'."""
+    r, p, _, _ = _run(tmp_path, ORDER_SRC, ORDER_DST, "sync",
+                      ["--check-first", "--transfers", "1", "--order-by", order])
+    assert _copied_order(r.stderr) == _copied_order(p.stderr), (r.stderr, p.stderr)
+    for run in (r, p):
+        msgs = [x.msg for x in sh.parse_log(run.stderr)]
+        first = msgs.index("Local file system at dst: Checks finished, now starting transfers")
+        assert all(i > first for i, m in enumerate(msgs) if "Copied" in m)
+
+
+@pytest.mark.parametrize("flags", [["--check-first"], ["--check-first", "--delete-before"],
+                                   ["--check-first", "--dry-run"], ["--order-by", "size"],
+                                   ["--check-first", "--order-by", "name", "--transfers", "2"]],
+                         ids=lambda f: "+".join(f))
+@pytest.mark.parametrize("mode", ["sync", "copy"])
+def test_check_first_scenario(tmp_path: Path, mode: str, flags: list[str]) -> None:
+    scn = sh.build_scenario(tmp_path / "proto", 311, allow_conflicts=False)
+    sand_r, sand_p = sh.prepare_sandboxes(scn.proto, scn.start, tmp_path / "work")
+    r, p, window = sh.run_pair(mode, flags, sand_r, sand_p)
+    out = sh.compare_runs(r, p, window, sand_r, sand_p, scn.start,
+                          dry_run="--dry-run" in flags)
+    if not out.ok:
+        pytest.fail(sh.report(f"{mode} {flags}", r, p, out, scn.describe()), pytrace=False)
+
+
+@pytest.mark.parametrize("order", ["foo", "size,up", "size,mixed,x", "size,asc,3",
+                                   "name,mixed,5,1", "pattern,*.dat"])
+def test_order_by_refused(tmp_path: Path, order: str) -> None:
+    _run(tmp_path, ORDER_SRC, ORDER_DST, "sync", ["--order-by", order])
+
+
+# --- --no-traverse, --no-check-dest, --max-delete-size
+
+NT_SRC = {"a.txt": (b"aaa", DAY), "d/b": (b"new b", DAY), "same": (b"same", 3 * DAY),
+          "new/n/f": (b"f", 2 * DAY), "upd": (b"12345", 2 * DAY)}
+NT_DST = {"d/b": (b"old b!", 2 * DAY), "same": (b"same", 3 * DAY), "upd": (b"12345", 4 * DAY),
+          "gone": (b"gone", DAY), "x/y": (b"y", DAY)}
+
+
+@pytest.mark.parametrize(("mode", "flags"), [
+    ("copy", ["--no-traverse"]), ("copy", ["--no-check-dest"]),
+    ("copy", ["--no-traverse", "--no-check-dest"]), ("sync", ["--no-traverse"]),
+    ("sync", ["--no-check-dest"]), ("copy", ["--no-traverse", "--dry-run"]),
+    ("copy", ["--no-check-dest", "--retries", "1", "--dry-run"]),
+    ("copy", ["--no-traverse", "--combined", "-"]),
+], ids=lambda v: "+".join(v) if isinstance(v, list) else v)
+def test_no_traverse_no_check_dest(tmp_path: Path, mode: str, flags: list[str]) -> None:
+    r, p, _, _ = _run(tmp_path, NT_SRC, NT_DST, mode, flags)
+    if "-" in flags:
+        assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
+
+
+# destination-only files of one size: how many a limit lets go does not depend on the
+# order the concurrent deleters take them in (which ones does: compared by count)
+MDS_DST = {"a.txt": (b"aaa", DAY), "x1": (b"x" * 40, DAY), "x2": (b"y" * 40, DAY),
+           "sub/x3": (b"z" * 40, DAY), "gone/x4": (b"w" * 40, DAY)}
+
+
+@pytest.mark.parametrize("flags", [
+    ["--max-delete-size", "160"], ["--max-delete-size", "159"], ["--max-delete-size", "0"],
+    ["--max-delete-size", "100", "--dry-run"], ["--max-delete-size", "1K", "--max-delete", "2"],
+    ["--max-delete-size", "120", "--delete-before"], ["--max-delete-size", "60",
+                                                      "--delete-during"],
+    ["--max-delete-size", "100", "--backup-dir", "bak/old"],
+], ids=lambda v: "+".join(v))
+def test_max_delete_size(tmp_path: Path, flags: list[str]) -> None:
+    r, _, _, _ = _run(tmp_path, {"a.txt": (b"aaa", DAY)}, MDS_DST, "sync",
+                      ["--retries", "1", *flags])
+    if flags[1] == "0":
+        assert r.rc == 7  # rclone refuses the first deletion: a fatal error
+
+
+# --- --ignore-case-sync and --fix-case (on a case-sensitive local disk, as rclone does there)
+
+CASE_SRC = {"A.txt": (b"new", DAY), "Dir/S": (b"same", 2 * DAY), "Same.dat": (b"s", 3 * DAY),
+            "Time.dat": (b"tt", 3 * DAY), "keep": (b"k", DAY)}
+CASE_DST = {"a.txt": (b"old1", 2 * DAY), "dir/s": (b"same", 2 * DAY),
+            "same.DAT": (b"s", 3 * DAY), "time.dat": (b"tt", 5 * DAY), "other": (b"x", DAY)}
+CASE_FILES_DST = {k: v for k, v in CASE_DST.items() if "/" not in k}
+
+
+@pytest.mark.parametrize(("flags", "dst"), [
+    (["--ignore-case-sync"], CASE_DST), (["--ignore-case-sync", "--delete-before"], CASE_DST),
+    (["--fix-case"], CASE_DST), (["--ignore-case-sync", "--fix-case"], CASE_DST),
+    (["--ignore-case-sync", "--fix-case", "--dry-run"], CASE_FILES_DST),
+    (["--ignore-case-sync", "--fix-case", "--immutable", "--retries", "1"], CASE_FILES_DST),
+    (["--ignore-case-sync", "--combined", "-"], CASE_DST),
+], ids=lambda v: "+".join(v) if isinstance(v, list) else "")
+@pytest.mark.parametrize("mode", ["sync", "copy"])
+def test_case_flags(tmp_path: Path, mode: str, flags: list[str],
+                    dst: dict[str, object]) -> None:
+    src = CASE_SRC if dst is CASE_DST else {k: v for k, v in CASE_SRC.items() if "/" not in k}
+    r, p, _, _ = _run(tmp_path, src, dst, mode, flags)
+    if "-" in flags:
+        assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
+
+
+# --- --compare-dest and --copy-dest (rclone's local backend has no server-side copy)
+
+CMP_SRC = {"a": (b"aaa", DAY), "b": (b"bbb", DAY), "c": (b"ccc", DAY), "d/e": (b"eee", DAY),
+           "f": (b"fff", 2 * DAY)}
+CMP_DST = {"c": (b"ccc", DAY), "f": (b"old f", 3 * DAY), "gone": (b"g", DAY)}
+
+
+def _cmp_dir(root: Path) -> None:
+    now = time.time_ns()
+    sh.make_files(root / "cmp", {"a": (b"aaa", DAY), "b": (b"old", DAY), "d/e": (b"eee", DAY),
+                                 "f": (b"fff", 2 * DAY)}, now)
+    (root / "afile").write_bytes(b"x")
+
+
+@pytest.mark.parametrize(("mode", "flags"), [
+    ("sync", ["--compare-dest", "../cmp"]), ("copy", ["--compare-dest", "../cmp"]),
+    ("sync", ["--compare-dest", "../cmp", "--compare-dest", "../nope"]),
+    ("sync", ["--compare-dest", "../cmp", "--checksum"]),
+    ("sync", ["--compare-dest", "../cmp", "--combined", "-"]),
+    ("sync", ["--compare-dest", "../afile"]), ("sync", ["--copy-dest", "../cmp"]),
+    ("sync", ["--compare-dest", "../cmp", "--copy-dest", "../cmp"]),
+], ids=lambda v: "+".join(v) if isinstance(v, list) else v)
+def test_compare_dest(tmp_path: Path, mode: str, flags: list[str]) -> None:
+    _cmp_dir(tmp_path / "work")  # beside both sandboxes, read by both tools
+    _run(tmp_path, CMP_SRC, CMP_DST, mode, flags, src_arg="src", dst_arg="dst")
+
+
+# --- --track-renames
+
+TR_SRC = {"new/moved.txt": (b"content one", 2 * DAY), "fresh": (b"unique", DAY),
+          "b2": (b"other 9", DAY), "kept/x.dat": (b"x" * 40, 3 * DAY),
+          "leaf.dat": (b"L" * 33, 4 * DAY)}
+TR_DST = {"old/was.txt": (b"content one", 2 * DAY), "gone": (b"zz", DAY),
+          "kept/x.dat": (b"x" * 40, 3 * DAY), "elsewhere/leaf.dat": (b"L" * 33, 4 * DAY),
+          "timed.bin": (b"T" * 50, 6 * DAY)}
+
+
+@pytest.mark.parametrize(("mode", "flags"), [
+    ("sync", ["--track-renames"]), ("sync", ["--track-renames", "--dry-run"]),
+    ("sync", ["--track-renames", "--track-renames-strategy", "modtime"]),
+    ("sync", ["--track-renames", "--track-renames-strategy", "leaf"]),
+    ("sync", ["--track-renames", "--track-renames-strategy", "modtime,leaf"]),
+    ("sync", ["--track-renames", "--track-renames-strategy", "hash,leaf"]),
+    ("sync", ["--track-renames", "--track-renames-strategy", "foo"]),
+    ("sync", ["--track-renames", "--delete-before"]), ("copy", ["--track-renames"]),
+    ("sync", ["--track-renames", "--combined", "-"]),
+], ids=lambda v: "+".join(v) if isinstance(v, list) else v)
+def test_track_renames(tmp_path: Path, mode: str, flags: list[str]) -> None:
+    r, p, _, _ = _run(tmp_path, TR_SRC, TR_DST, mode, flags)
+    if "-" in flags:
+        assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
+
+
+# --- a destination that is a file
+
+@pytest.mark.parametrize(("command", "src_arg", "dst_arg"), [
+    ("copy", "src", "afile"), ("sync", "src", "afile"), ("copy", "src/a.txt", "afile"),
+    ("copyto", "src", "afile"), ("copyto", "src/a.txt", "afile/x"),
+])
+def test_destination_is_a_file(tmp_path: Path, command: str, src_arg: str,
+                               dst_arg: str) -> None:
+    proto, _ = _fixed(tmp_path, COPYTO_SRC, None)
+    (proto / "afile").write_bytes(b"a file")
+    r = _rclone(command, src_arg, dst_arg, cwd=proto)
+    p = _pysync(command, src_arg, dst_arg, cwd=proto)
+    assert r.returncode == p.returncode == 1
+    strip = lambda text: [re.sub(r"^\S+ \S+ ", "", x) for x in text.splitlines()]
+    assert strip(p.stderr) == strip(r.stderr)
+    assert (proto / "afile").read_bytes() == b"a file"
+
+
+# --- flags that change nothing for local disks: accepted, same result as rclone
+
+def test_flags_without_effect(tmp_path: Path) -> None:
+    scn = sh.build_scenario(tmp_path / "proto", 321, allow_conflicts=False)
+    flags = ["--fast-list", "--multi-thread-chunk-size", "1M",
+             "--multi-thread-write-buffer-size", "64Ki", "--streaming-upload-cutoff", "1K",
+             "--server-side-across-configs", "--max-backlog", "5", "--list-cutoff", "1000",
+             "--default-time", "2020-01-01T00:00:00Z"]
+    sand_r, sand_p = sh.prepare_sandboxes(scn.proto, scn.start, tmp_path / "work")
+    r, p, window = sh.run_pair("sync", flags, sand_r, sand_p)
+    out = sh.compare_runs(r, p, window, sand_r, sand_p, scn.start)
+    if not out.ok:
+        pytest.fail(sh.report(f"sync {flags}", r, p, out, scn.describe()), pytrace=False)
+
+
+@pytest.mark.parametrize("dst", [None, {"new.txt": (b"old content", 3 * DAY)},
+                                 {"new.txt": (b"hello a", DAY)}], ids=["new", "differ", "same"])
+def test_copyto_report(tmp_path: Path, dst: dict[str, object] | None) -> None:
+    r, p, _, _ = _run(tmp_path, COPYTO_SRC, dst, "copyto", ["--combined", "-"],
+                      src_arg="src/a.txt", dst_arg="dst/new.txt")
+    assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
+    assert r.stdout
