@@ -1,6 +1,9 @@
 """The planner: list both trees, march them in lock-step, compare, and decide (the actions).
 
-The planner changes nothing itself. It reads the directories (remote ones ahead of the
+The planner changes nothing itself, with two exceptions rclone also makes during its march:
+``--fix-case`` renames a destination name to the source's spelling and ``--track-renames``
+moves destination files onto their new names (after the march), both server-side moves done
+in line. It reads the directories (remote ones ahead of the
 march, on threads), pairs source and destination entries, compares files (on the checker
 pool when that takes I/O) and hands each decision as a typed action
 (:mod:`syncengine.actions`) to its sink, the coordinator: copies and replacements (new small
