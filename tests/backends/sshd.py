@@ -304,3 +304,17 @@ def ssh_agent(tmp_path: Path) -> Iterator[SshAgent]:
         with contextlib.suppress(OSError):
             sock.unlink()
             sock.parent.rmdir()
+
+
+def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                 prefixes: tuple[str, ...] = ("RCLONE_SFTP_", "PYSYNC_SFTP_")) -> Path:
+    """An empty HOME under ``tmp_path`` (no ~/.ssh of the caller), no ssh-agent, and no
+    environment variable starting with one of ``prefixes``; returns the new HOME."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    for var in list(os.environ):
+        if var.startswith(prefixes):
+            monkeypatch.delenv(var)
+    return home

@@ -36,7 +36,7 @@ from syncengine.record import replace
 from tests.logcapture import captured_log
 
 from . import sshd as _sshd
-from .sshd import KEY_PASSPHRASE, SshAgent, SshdServer
+from .sshd import KEY_PASSPHRASE, SshAgent, SshdServer, private_home
 
 sshd_server = _sshd.sshd_server  # the session-scoped sshd fixture
 ssh_agent = _sshd.ssh_agent  # a private ssh-agent per test
@@ -50,14 +50,7 @@ OLD_NS = 1_600_000_000 * 10**9
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No test reads or writes the real ~/.ssh, nor talks to an ssh-agent of the caller."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    for var in list(os.environ):
-        if var.startswith(("RCLONE_SFTP_", "PYSYNC_SFTP_")):
-            monkeypatch.delenv(var)
-    return home
+    return private_home(tmp_path, monkeypatch)
 
 
 def sshd_log_since(server: SshdServer, offset: int) -> str:

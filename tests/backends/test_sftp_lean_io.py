@@ -25,7 +25,7 @@ from syncengine.backends.sftp.wire import LeanChannel, LeanPacketizer, LeanPipe
 
 from . import sshd as _sshd
 from .proctree import child_pids
-from .sshd import SshdServer, start_sshd
+from .sshd import SshdServer, private_home, start_sshd
 
 sshd_server = _sshd.sshd_server  # the session-scoped sshd fixture
 
@@ -37,13 +37,7 @@ SSH_DATA = 32 * KIB - 64  # what one channel packet to OpenSSH's sftp channel ca
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the real ~/.ssh or talks to an ssh-agent of the caller."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    for var in list(os.environ):
-        if var.startswith(("RCLONE_SFTP_", "PYSYNC_SFTP_")):
-            monkeypatch.delenv(var)
+    private_home(tmp_path, monkeypatch)
 
 
 @pytest.fixture

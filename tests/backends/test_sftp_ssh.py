@@ -15,7 +15,7 @@ from syncengine.errors import ConfigError
 
 from . import sshd as _sshd
 from .proctree import child_pids
-from .sshd import SshdServer
+from .sshd import SshdServer, private_home
 
 sshd_server = _sshd.sshd_server  # the session-scoped sshd fixture
 REPO = Path(__file__).resolve().parents[2]
@@ -24,13 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An empty HOME (no ~/.ssh of the caller), no agent, no RCLONE_/PYSYNC_ variables."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    for k in list(os.environ):
-        if k.startswith(("RCLONE_", "PYSYNC_")):
-            monkeypatch.delenv(k)
+    private_home(tmp_path, monkeypatch, ("RCLONE_", "PYSYNC_"))
 
 
 def _ssh(server: SshdServer, *extra: str) -> str:
