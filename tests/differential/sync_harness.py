@@ -917,6 +917,20 @@ def build_scenario(proto: Path, seed: int, *, allow_conflicts: bool = True) -> S
     return Scenario(seed, proto, built_ns, start, notes)
 
 
+def fixed_proto(tmp_path: Path, src: dict[str, object] | None, dst: dict[str, object] | None,
+                now_ns: int | None = None) -> tuple[Path, dict[str, Snapshot]]:
+    """A prototype with hand-written src/dst trees under ``tmp_path/proto`` (None: that side
+    does not exist) and its starting snapshots (``src``, ``dst``, an empty ``bak``)."""
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    proto = tmp_path / "proto"
+    proto.mkdir()
+    for part, spec in (("src", src), ("dst", dst)):
+        if spec is not None:
+            make_files(proto / part, spec, now_ns)
+    start = {"src": snapshot(proto / "src"), "dst": snapshot(proto / "dst"), "bak": {}}
+    return proto, start
+
+
 def make_files(root: Path, spec: dict[str, object], now_ns: int) -> None:
     """Create a hand-written tree: ``rel -> (content, age_ns)`` for a file, ``rel -> None``
     or ``rel -> age_ns`` (an int) for a directory.

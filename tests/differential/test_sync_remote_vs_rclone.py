@@ -138,16 +138,7 @@ def test_random_remote_sync(scn_seed: int, case_no: int, src_kind: str, dst_kind
 # hand-written cases, on each destination kind
 
 
-def _proto(tmp_path: Path, src: dict[str, object], dst: dict[str, object] | None
-           ) -> tuple[Path, dict[str, sh.Snapshot]]:
-    now_ns = time.time_ns()
-    proto = tmp_path / "proto"
-    proto.mkdir()
-    sh.make_files(proto / "src", src, now_ns)
-    if dst is not None:
-        sh.make_files(proto / "dst", dst, now_ns)
-    start = {"src": sh.snapshot(proto / "src"), "dst": sh.snapshot(proto / "dst"), "bak": {}}
-    return proto, start
+_proto = sh.fixed_proto
 
 
 def _run_fixed(title: str, servers: rh.Servers, tmp_path: Path, dst_kind: str,

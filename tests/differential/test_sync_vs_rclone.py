@@ -112,17 +112,7 @@ def _golden(title: str, r: sh.Run, ok: bool, what: str) -> None:
                 f"  {sh.fmt_cmd(r.cmd)} -> exit {r.rc}\n{sh._tail(r.stderr)}")
 
 
-def _fixed(tmp_path: Path, src: dict[str, object] | None, dst: dict[str, object] | None,
-           now_ns: int | None = None) -> tuple[Path, dict[str, sh.Snapshot]]:
-    """A prototype with hand-written src/dst trees (None: that side does not exist)."""
-    now_ns = time.time_ns() if now_ns is None else now_ns
-    proto = tmp_path / "proto"
-    proto.mkdir()
-    for part, spec in (("src", src), ("dst", dst)):
-        if spec is not None:
-            sh.make_files(proto / part, spec, now_ns)
-    start = {"src": sh.snapshot(proto / "src"), "dst": sh.snapshot(proto / "dst"), "bak": {}}
-    return proto, start
+_fixed = sh.fixed_proto
 
 
 def _files(snap: sh.Snapshot) -> set[str]:
