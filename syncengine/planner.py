@@ -403,21 +403,28 @@ class Planner:
                 return None
         return candidates.pop(i)
 
-    def _rename(self, d: Entry, s: Entry) -> bool:
-        """Move destination file ``d`` to ``s``'s name (rclone's operations.Move)."""
+    def _move_file(self, d: Entry, new: str) -> bool:
+        """Move destination file ``d`` to ``new`` on the server (rclone's operations.Move,
+        a dry-run notice under --dry-run); False when the server cannot, errors raised."""
         if self.opts.dry_run:
-            log.notice(d.path, f"Skipped move to {s.path} as --dry-run is set (size "
+            log.notice(d.path, f"Skipped move to {new} as --dry-run is set (size "
                        f"{format_size_short(d.size)})")
-        else:
-            try:
-                if not move_between(self.dst, d.path, self.dst, s.path):
-                    return False
-            except Exception as err:
-                log.debug(s.path, f"Failed to rename to {d.path!r}: {err}")
+            return True
+        if not move_between(self.dst, d.path, self.dst, new):
+            return False
+        self.stats.server_side_move(max(d.size, 0), checking=True)
+        self.stats.renamed()
+        log.info(d.path, f"Moved (server-side) to: {new}")
+        return True
+
+    def _rename(self, d: Entry, s: Entry) -> bool:
+        """--track-renames: move destination file ``d`` to ``s``'s name."""
+        try:
+            if not self._move_file(d, s.path):
                 return False
-            self.stats.server_side_move(max(d.size, 0), checking=True)
-            self.stats.renamed()
-            log.info(d.path, f"Moved (server-side) to: {s.path}")
+        except Exception as err:
+            log.debug(s.path, f"Failed to rename to {d.path!r}: {err}")
+            return False
         log.info(s.path, f'Renamed from "{d.path}"')
         return True
 
@@ -440,22 +447,13 @@ class Planner:
     def _fix_file_case(self, s: Entry, d: Entry) -> Entry:
         """--fix-case: move the destination file to the source's spelling (rclone's
         operations.Move, then 'Fixed case by renaming to'); the entry as it now is."""
-        if self.opts.dry_run:
-            log.notice(d.path, f"Skipped move to {s.path} as --dry-run is set (size "
-                       f"{format_size_short(d.size)})")
-            log.info(d.path, f"Fixed case by renaming to: {s.path}")
-            return d._replace(path=s.path)
         try:
-            moved = move_between(self.dst, d.path, self.dst, s.path)
-            if not moved:
+            if not self._move_file(d, s.path):
                 raise OSError(errno.EXDEV, "can't move")
         except Exception as err:
             self.error(d.path, err, log_it=f"Error while attempting to rename to {s.path}: "
                        f"{err}")
             return d
-        self.stats.server_side_move(max(d.size, 0), checking=True)
-        self.stats.renamed()
-        log.info(d.path, f"Moved (server-side) to: {s.path}")
         log.info(d.path, f"Fixed case by renaming to: {s.path}")
         return d._replace(path=s.path)
 
