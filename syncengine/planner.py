@@ -25,7 +25,7 @@ from functools import partial
 
 from . import actions, log, resume
 from .backends.base import Backend, Entry, can_move
-from .compare import COPY, SET_MTIME, Comparer
+from .compare import COPY, NOT_FOUND, SET_MTIME, Comparer
 from .deleter import move_between
 from .errors import DirNotFoundError, NoRetryError, PysyncError
 from .filter import Filter
@@ -295,6 +295,7 @@ class Planner:
                             continue
                         if self.compare_dest and self._in_compare_dest(s, s.path):
                             continue
+                        log.debug(s.path, NOT_FOUND)
                         if 0 <= s.size < SMALL_FILE:
                             small.append(s)
                             if len(small) == BATCH:
@@ -384,6 +385,7 @@ class Planner:
             key = self._rename_id(self.src, s)
             d = self._pop_rename(by_id.get(key, []), s) if key else None
             if d is None or not self._rename(d, s):
+                log.debug(s.path, NOT_FOUND)
                 self._transfer(s, None, s.path)
                 continue
             renamed.add(d.path)
@@ -527,6 +529,7 @@ class Planner:
         elif d is None:
             if self.report is not None:
                 self.report.log(MISSING_ON_DST, s, None)
+            log.debug(s.path, NOT_FOUND)
             self._transfer(s, None, target)
         else:
             self.check(s, d)
