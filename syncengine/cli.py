@@ -423,8 +423,7 @@ def _open_copyto(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOption
 
 
 #: rclone flags pysync refuses (exit 2) rather than half-implement
-_NOT_SUPPORTED = (("metadata", "--metadata"), ("interactive", "--interactive"),
-                  ("name_transform", "--name-transform"))
+_NOT_SUPPORTED = (("interactive", "--interactive"), ("name_transform", "--name-transform"))
 
 
 def _refuse_unsupported(sopts: SyncOptions) -> None:

@@ -119,6 +119,9 @@ class Planner:
         self.dirs_to_remove: list[str] = []
         self.dir_items: list[tuple[str, int, bool]] = []  # (path, src mtime, existed on dst)
         self.modified_dirs: set[str] = set()
+        # -M: directories found on both sides; rclone's march hands them on wrapped, so
+        # they get only their source's time as metadata (new ones get all of it)
+        self.matched_dirs: set[str] = set()
         self.src_empty_dirs: set[str] = set()
         self.dir_window = max(opts.modify_window, dst.features.precision_ns,
                               src.features.precision_ns)
@@ -652,6 +655,8 @@ class Planner:
 
         ``target`` is the destination path (the existing destination spelling if any)."""
         made: bool | None = False
+        if d is not None and self.opts.metadata:
+            self.matched_dirs.add(target)
         if d is None:
             if self.opts.create_empty_src_dirs:
                 made = self.sink.make_dir(actions.Mkdir(target, s.mtime_ns))

@@ -13,7 +13,7 @@ import time
 import zlib
 from collections.abc import Callable
 
-from . import interrupt, log, resume
+from . import interrupt, log, metadata, resume
 from .backends.base import Backend, Entry
 from .backends.local import kernel_copy
 from .errors import MaxTransferError, PysyncError, RetryableError, SourceChangedError
@@ -297,6 +297,8 @@ class Transferer:
         self._kernel_pair = (self._src_local and self._dst_local and bucket is None
                              and hasattr(dst, "set_mtime_open"))
         self.partials_used: set[str] = set()  # partial names resumable transfers wrote
+        # -M: a destination that keeps metadata (local) gets the source's on each copy
+        self._metadata = opts.metadata and metadata.writes(dst)
 
     @property
     def kernel_copies(self) -> bool:
@@ -349,6 +351,8 @@ class Transferer:
                     digest, written = self._stream(reader, src, tmp, size, mtime_ns, tr)
                 if not timed:
                     self.dst.set_mtime(tmp, mtime_ns)
+                if self._metadata:
+                    self._write_metadata(src, tmp, tmp, multi)
                 self._verify(src, tmp, size, digest, written)
                 if tmp != final:
                     try:
@@ -400,6 +404,20 @@ class Transferer:
             log.info(src.path, what)
         return TransferResult(size, self.hash_kind, digest)
 
+    def _write_metadata(self, src: Entry, tmp: str, dst_path: str, multi: bool) -> None:
+        """-M: write the source's metadata (with --metadata-set and the mapper's say) on
+        the written file ``tmp``, after its data and time, as rclone's local Update does.
+        Raises MetadataError worded as rclone's; the copy then fails."""
+        meta = metadata.file_metadata(self.opts, self.src, self.dst, src, dst_path)
+        if meta is None:
+            return
+        try:
+            self.dst.write_metadata(tmp, meta)  # type: ignore[attr-defined]
+        except PysyncError as err:
+            what = "multi-thread copy: failed to set metadata" if multi else \
+                "failed to set metadata"
+            raise metadata.MetadataError(f"{what}: {err}", path=src.path) from None
+
     def _can_append(self, old: Entry, src: Entry) -> bool:
         """--append-verify may apply: a smaller destination file that can be reopened."""
         return (self.opts.append_verify and self.partial_ok and not old.is_dir
@@ -443,6 +461,8 @@ class Transferer:
                 digest, written = self._stream(reader, src, tmp, size, mtime_ns, tr,
                                                start=(old.size, hasher, rh))
                 self.dst.set_mtime(tmp, mtime_ns)
+                if self._metadata:
+                    self._write_metadata(src, tmp, tmp, False)
                 self._verify(src, tmp, size, digest, written)
                 self.dst.rename(tmp, final)
             except BaseException as e:
