@@ -88,8 +88,10 @@ def meta_snapshot(root: Path, window: tuple[int, int]) -> dict[str, tuple[object
             full = os.path.join(dirpath, name)
             st = os.lstat(full)
             atime: object = "now" if lo <= st.st_atime_ns <= hi else st.st_atime_ns
+            # Samba keeps its DOS attributes and the birth time in user.DOSATTRIB: its own
+            # bookkeeping of when the file was made, not metadata either tool wrote
             xattrs = {k: os.getxattr(full, k) for k in sorted(os.listxattr(full))
-                      if k.startswith("user.")}
+                      if k.startswith("user.") and k != "user.DOSATTRIB"}
             out[os.path.relpath(full, root)] = (oct(st.st_mode), st.st_uid, st.st_gid,
                                                 atime, xattrs)
     return out
