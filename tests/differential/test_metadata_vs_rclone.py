@@ -71,7 +71,8 @@ def build(root: Path, spec: dict[str, dict[str, Any]], now_ns: int) -> None:
 
 
 def _apply(path: Path, item: dict[str, Any], now_ns: int) -> None:
-    os.chown(path, item["uid"], item["gid"])
+    if os.geteuid() == 0:
+        os.chown(path, item["uid"], item["gid"])
     os.chmod(path, item["mode"])
     for k, v in item["x"].items():
         os.setxattr(path, k, v.encode())
@@ -273,3 +274,22 @@ def test_ns_in_metadata_times(tmp_path: Path) -> None:
     want = os.stat(sand_p / "src/n.txt")
     assert got.st_mtime_ns == want.st_mtime_ns and got.st_atime_ns == want.st_atime_ns
     assert want.st_mtime_ns % NS != 0
+
+
+def test_metadata_owner_not_permitted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the right to give files away (root without CAP_CHOWN, as any other user is),
+    a file of another owner fails its copy as rclone's does: ``failed to set metadata:
+    failed to change ownership: chown <partial>: operation not permitted``, the partial
+    file removed, the run failed (exit 1); files of one's own keep going."""
+    if os.geteuid() == 0:  # drop CAP_CHOWN for both tools
+        prefix = ["setpriv", "--bounding-set", "-chown"]
+        for name in ("rclone_cmd", "pysync_cmd"):
+            orig = getattr(sh, name)
+            monkeypatch.setattr(sh, name, lambda *a, _o=orig, **k: [*prefix, *_o(*a, **k)])
+    src = {"mine.txt": F(b"mine", DAY), "d/theirs.txt": F(b"theirs", DAY, uid=1234, gid=4321),
+           "d/x.txt": F(b"x", DAY, mode=0o600)}
+    r, p, _sr, sand_p = _run(tmp_path, src, None, "copy", ["-M", "--retries", "1"])
+    assert p.rc == r.rc == 1
+    assert b"failed to change ownership: chown dst/d/theirs.txt." in p.stderr
+    assert not (sand_p / "dst/d/theirs.txt").exists()
+    assert os.stat(sand_p / "dst/d/x.txt").st_mode & 0o777 == 0o600
