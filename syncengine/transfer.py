@@ -499,6 +499,8 @@ class Transferer:
             tr = self.stats.start_transfer(src.path, len(data))
         try:
             self.dst.write_link(dst_path, os.fsdecode(data), src.mtime_ns)  # type: ignore[attr-defined]
+            if self._metadata:  # the link's own owner and times (lchown, lutimes)
+                self._write_metadata(src, dst_path, dst_path, False)
             tr.add(len(data))
         except BaseException as e:
             if own:
