@@ -360,7 +360,7 @@ class LocalBackend:
             path = path[: -len(LINK_SUFFIX)]
         shown = self.shown(path)
         follow = self.copy_links and not link
-        if not self._no_xattrs:
+        if not self._no_xattrs and hasattr(os, "setxattr"):  # none on Windows/macOS Python
             for key, value in meta.items():
                 key = key.lower()
                 if key in SYSTEM_KEYS:
@@ -411,7 +411,9 @@ class LocalBackend:
                 op = "lchtimes" if link else "chtimes"
                 failed = f"failed to set times: {op} {shown}: {_reason(err)}"
         uid = number("uid", 10)
-        if uid is not None:
+        if uid is not None and not hasattr(os, "chown"):
+            log.debug(path, f"Ignoring request to set ownership {uid} on this OS")
+        elif uid is not None:
             gid = number("gid", 10)
             try:
                 os.chown(full, uid, uid if gid is None else gid, follow_symlinks=not link)
@@ -537,6 +539,8 @@ _XATTR_PREFIX = "user."
 
 
 def _user_xattrs(full: str, follow: bool) -> dict[str, str]:
+    if not hasattr(os, "listxattr"):
+        return {}  # Python has no xattr calls on this OS: none to report, as rclone's
     try:
         names = os.listxattr(full, follow_symlinks=follow)
     except OSError as err:
