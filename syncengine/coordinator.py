@@ -122,6 +122,7 @@ class Coordinator:
                                set_dir_times=self.set_dir_times,
                                partials=self.transferer.partial_ok, report=report,
                                compare_dest=compare_dest, plan_only=sink is not None)
+        self.planner.dir_meta = self.dir_meta
         self.report = self.planner.report
         self.deleter = Deleter(src=src, dst=dst, backup=backup, filt=filt, opts=opts,
                                stats=stats, error=self.error, cancel=self.cancel,

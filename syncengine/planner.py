@@ -122,6 +122,7 @@ class Planner:
         # -M: directories found on both sides; rclone's march hands them on wrapped, so
         # they get only their source's time as metadata (new ones get all of it)
         self.matched_dirs: set[str] = set()
+        self.dir_meta = False  # -M between backends with directory metadata (coordinator)
         self.src_empty_dirs: set[str] = set()
         self.dir_window = max(opts.modify_window, dst.features.precision_ns,
                               src.features.precision_ns)
@@ -641,7 +642,8 @@ class Planner:
         o = self.opts
         if d is None:
             return False
-        if o.size_only or o.immutable or o.ignore_existing or not self.set_dir_times:
+        if o.size_only or o.immutable or o.ignore_existing or not (
+                self.set_dir_times or self.dir_meta):
             return True
         if o.ignore_times:
             return False
@@ -675,7 +677,11 @@ class Planner:
     def _dir_time_now(self, s: Entry, d: Entry, target: str) -> bool:
         """Set an existing destination directory's time at once when it differs (rclone's
         copyDirMetadata, also run by the --delete-before pass); True when it did."""
-        if self._dirs_equal(s, d) or not self.set_dir_times or s.mtime_ns <= 0:
+        if self._dirs_equal(s, d) or s.mtime_ns <= 0:
+            return False
+        # -M --create-empty-src-dirs: rclone's march copies the directory's metadata (its
+        # time too) even under --no-update-dir-modtime
+        if not self.set_dir_times and not (self.dir_meta and self.opts.create_empty_src_dirs):
             return False
         self.sink.put(actions.SetDirTime(target, s.mtime_ns, existed=True))
         return True

@@ -168,6 +168,7 @@ DST = {  # the same files and directories, other metadata, some other contents a
     ["-M", "--multi-thread-cutoff", "1k", "--multi-thread-streams", "2"],
     ["-M", "--inplace"],
     ["-M", "--checksum"],
+    ["-M", "--no-update-dir-modtime", "--create-empty-src-dirs"],
 ], ids=" ".join)
 @pytest.mark.parametrize("mode", ["copy", "sync"])
 def test_metadata_into_empty(tmp_path: Path, mode: str, flags: list[str]) -> None:
@@ -179,6 +180,8 @@ def test_metadata_into_empty(tmp_path: Path, mode: str, flags: list[str]) -> Non
     ["-M", "--ignore-times"], ["-M", "--update"], ["-M", "--size-only"],
     ["-M", "--no-update-modtime"],
     ["-M", "--metadata-set", "extra=1", "--create-empty-src-dirs"],
+    ["-M", "--no-update-dir-modtime"], ["-M", "--no-update-dir-modtime",
+                                        "--create-empty-src-dirs"],
 ], ids=" ".join)
 @pytest.mark.parametrize("mode", ["copy", "sync"])
 def test_metadata_onto_existing(tmp_path: Path, mode: str, flags: list[str]) -> None:
