@@ -288,7 +288,6 @@ class Transferer:
         self._max = opts.max_transfer
         self._src_local = src.features.name == "local"
         self._dst_local = dst.features.name == "local"
-        self._dst_verifies = not self._dst_local
         self._can_resume = (opts.resume and self.partial_ok
                             and hasattr(dst, "open_write_at"))
         # local to local: the kernel copies the data (no hash: what the kernel copies was
@@ -849,9 +848,25 @@ class Transferer:
 
     def _verify(self, src: Entry, tmp: str, size: int, digest: str | None, written: int
                 ) -> None:
-        """Size (and, where the destination hashes for itself, hash) of the written file.
+        """:meth:`_check_written`; a mismatch is logged as rclone logs it, on the written
+        (partial) file and not as ``Failed to copy``, before the partial is removed."""
+        try:
+            self._check_written(src, tmp, size, digest, written)
+        except CorruptedError as err:
+            log.error(tmp, str(err))
+            err.logged = True  # type: ignore[attr-defined]
+            raise
 
-        ``written`` is the size fstat() reported for the written file (-1: stat it now)."""
+    def _check_written(self, src: Entry, tmp: str, size: int, digest: str | None,
+                       written: int) -> None:
+        """Size and hash of the written file, as rclone's copy verifies them.
+
+        ``written`` is the size fstat() reported for the written file (-1: stat it now).
+        The hashes compared are rclone's (``checkHashes``): the source's and the written
+        file's, each from its own backend (an SFTP side runs its hash command, after the
+        copy, on the server); a local side's is ``digest``, the hash of the bytes this copy
+        read and wrote. A side without that hash (an empty one) makes the check pass.
+        """
         opts = self.opts
         got_size = written
         if got_size < 0:
@@ -864,13 +879,35 @@ class Transferer:
             raise CorruptedError(
                 f"corrupted on transfer: sizes differ src({self.src.describe()}) {size} vs "
                 f"dst({self.dst.describe()}) {got_size}")
-        if digest and self._dst_verifies and not opts.ignore_checksum and self.hash_kind:
-            other = self.dst.hash(tmp, self.hash_kind)
-            if other and other != digest:
-                raise CorruptedError(
-                    f'corrupted on transfer: {self.hash_kind} hashes differ '
-                    f'src({self.src.describe()}) "{digest}" vs dst({self.dst.describe()}) '
-                    f'"{other}"')
+        kind = self.hash_kind
+        if not kind or opts.ignore_checksum or self._src_local and self._dst_local:
+            return  # local to local: both sides would be the same digest
+        if digest is None and (self._src_local or self._dst_local):
+            return
+        src_sum = digest if self._src_local else self._side_hash("src", self.src, src.path)
+        dst_sum = digest if self._dst_local else self._side_hash("dst", self.dst, tmp)
+        if src_sum == "" or dst_sum == "":
+            return
+        if src_sum is not None and src_sum == dst_sum:
+            log.debug(src.path, f"{kind} = {src_sum} OK")
+            return
+        if src_sum is not None and dst_sum is not None:
+            log.debug(src.path, f"{kind} = {src_sum} ({self.src.describe()})")
+            log.debug(tmp, f"{kind} = {dst_sum} ({self.dst.describe()})")
+        raise CorruptedError(
+            f'corrupted on transfer: {kind} hashes differ src({self.src.describe()}) '
+            f'"{src_sum or ""}" vs dst({self.dst.describe()}) "{dst_sum or ""}"')
+
+    def _side_hash(self, side: str, backend: Backend, path: str) -> str | None:
+        """``backend``'s hash of ``path`` ("" when it has none); None, logged and counted
+        as rclone's ``Failed to calculate src hash`` error, when computing it failed."""
+        assert self.hash_kind is not None
+        try:
+            return backend.hash(path, self.hash_kind) or ""
+        except OSError as err:
+            self.stats.error(err)
+            log.error(path, f"Failed to calculate {side} hash: {err}")
+            return None
 
     def _remove_partially_written(self, tmp: str, err: BaseException) -> None:
         """A local partial file cut short while written: removed with rclone's local
