@@ -238,9 +238,13 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
     stats = stats or Stats()
     from .errors import NotSupportedError
 
-    for name, flag in (("metadata", "--metadata"), ("interactive", "--interactive")):
+    for name, flag in (("interactive", "--interactive"),):
         if getattr(opts, name):  # the CLI refuses them first; library callers here
             raise NotSupportedError(f"{flag} is not supported yet")
+    from .metadata import parse_mapper, parse_metadata_set
+
+    parse_metadata_set(opts.metadata_set)  # rclone refuses a bad pair even without -M
+    parse_mapper(opts.metadata_mapper)
     if opts.compare_dest and not compare_dest:
         raise UsageError("--compare-dest needs its directories opened: pass compare_dest")
     if opts.compare_dest and opts.copy_dest:

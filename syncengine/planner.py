@@ -120,6 +120,10 @@ class Planner:
         self.dirs_to_remove: list[str] = []
         self.dir_items: list[tuple[str, int, bool]] = []  # (path, src mtime, existed on dst)
         self.modified_dirs: set[str] = set()
+        # -M: directories found on both sides; rclone's march hands them on wrapped, so
+        # they get only their source's time as metadata (new ones get all of it)
+        self.matched_dirs: set[str] = set()
+        self.dir_meta = False  # -M between backends with directory metadata (coordinator)
         self.src_empty_dirs: set[str] = set()
         self.dir_window = max(opts.modify_window, dst.features.precision_ns,
                               src.features.precision_ns)
@@ -660,7 +664,8 @@ class Planner:
         o = self.opts
         if d is None:
             return False
-        if o.size_only or o.immutable or o.ignore_existing or not self.set_dir_times:
+        if o.size_only or o.immutable or o.ignore_existing or not (
+                self.set_dir_times or self.dir_meta):
             return True
         if o.ignore_times:
             return False
@@ -674,6 +679,8 @@ class Planner:
 
         ``target`` is the destination path (the existing destination spelling if any)."""
         made: bool | None = False
+        if d is not None and self.opts.metadata:
+            self.matched_dirs.add(target)
         if d is None:
             if self.opts.create_empty_src_dirs:
                 made = self.sink.make_dir(actions.Mkdir(target, s.mtime_ns))
@@ -692,7 +699,11 @@ class Planner:
     def _dir_time_now(self, s: Entry, d: Entry, target: str) -> bool:
         """Set an existing destination directory's time at once when it differs (rclone's
         copyDirMetadata, also run by the --delete-before pass); True when it did."""
-        if self._dirs_equal(s, d) or not self.set_dir_times or s.mtime_ns <= 0:
+        if self._dirs_equal(s, d) or s.mtime_ns <= 0:
+            return False
+        # -M --create-empty-src-dirs: rclone's march copies the directory's metadata (its
+        # time too) even under --no-update-dir-modtime
+        if not self.set_dir_times and not (self.dir_meta and self.opts.create_empty_src_dirs):
             return False
         self.sink.put(actions.SetDirTime(target, s.mtime_ns, existed=True))
         return True

@@ -13,7 +13,7 @@ import time
 import zlib
 from collections.abc import Callable
 
-from . import interrupt, log, resume
+from . import interrupt, log, metadata, resume
 from .backends.base import Backend, Entry
 from .backends.local import kernel_copy
 from .errors import MaxTransferError, PysyncError, RetryableError, SourceChangedError
@@ -296,6 +296,8 @@ class Transferer:
         self._kernel_pair = (self._src_local and self._dst_local and bucket is None
                              and hasattr(dst, "set_mtime_open"))
         self.partials_used: set[str] = set()  # partial names resumable transfers wrote
+        # -M: a destination that keeps metadata (local) gets the source's on each copy
+        self._metadata = opts.metadata and metadata.writes(dst)
 
     @property
     def kernel_copies(self) -> bool:
@@ -348,6 +350,8 @@ class Transferer:
                     digest, written = self._stream(reader, src, tmp, size, mtime_ns, tr)
                 if not timed:
                     self.dst.set_mtime(tmp, mtime_ns)
+                if self._metadata:
+                    self._write_metadata(src, tmp, tmp, multi)
                 self._verify(src, tmp, size, digest, written)
                 if tmp != final:
                     try:
@@ -399,6 +403,20 @@ class Transferer:
             log.info(src.path, what)
         return TransferResult(size, self.hash_kind, digest)
 
+    def _write_metadata(self, src: Entry, tmp: str, dst_path: str, multi: bool) -> None:
+        """-M: write the source's metadata (with --metadata-set and the mapper's say) on
+        the written file ``tmp``, after its data and time, as rclone's local Update does.
+        Raises MetadataError worded as rclone's; the copy then fails."""
+        meta = metadata.file_metadata(self.opts, self.src, self.dst, src, dst_path)
+        if meta is None:
+            return
+        try:
+            self.dst.write_metadata(tmp, meta)  # type: ignore[attr-defined]
+        except PysyncError as err:
+            what = "multi-thread copy: failed to set metadata" if multi else \
+                "failed to set metadata"
+            raise metadata.MetadataError(f"{what}: {err}", path=src.path) from None
+
     def _can_append(self, old: Entry, src: Entry) -> bool:
         """--append-verify may apply: a smaller destination file that can be reopened."""
         return (self.opts.append_verify and self.partial_ok and not old.is_dir
@@ -442,6 +460,8 @@ class Transferer:
                 digest, written = self._stream(reader, src, tmp, size, mtime_ns, tr,
                                                start=(old.size, hasher, rh))
                 self.dst.set_mtime(tmp, mtime_ns)
+                if self._metadata:
+                    self._write_metadata(src, tmp, tmp, False)
                 self._verify(src, tmp, size, digest, written)
                 self.dst.rename(tmp, final)
             except BaseException as e:
@@ -478,6 +498,8 @@ class Transferer:
             tr = self.stats.start_transfer(src.path, len(data))
         try:
             self.dst.write_link(dst_path, os.fsdecode(data), src.mtime_ns)  # type: ignore[attr-defined]
+            if self._metadata:  # the link's own owner and times (lchown, lutimes)
+                self._write_metadata(src, dst_path, dst_path, False)
             tr.add(len(data))
         except BaseException as e:
             if own:
