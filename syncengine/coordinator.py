@@ -37,13 +37,14 @@ from .pools import Pool
 from .record import record, replace
 from .report import ERROR as REPORT_ERROR
 from .report import SyncReport
-from .transfer import TokenBucket, Transferer
+from .transfer import Transferer
 from .units import format_size_short
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .events import EventCallback
     from .executors import Executor
+    from .transfer import Meter
 
 __all__ = ["Coordinator", "FileError", "ERROR_NOT_DELETING", "ERROR_NOT_DELETING_DIRS"]
 
@@ -71,7 +72,7 @@ class Coordinator:
 
     def __init__(self, *, mode: str, src: Backend, dst: Backend, filt: Filter,
                  opts: SyncOptions, stats: Stats, backup: Backend | None,
-                 deadline: float | None, bucket: TokenBucket | None,
+                 deadline: float | None, bucket: Meter | None,
                  executor: Executor | None = None, on_event: EventCallback | None = None,
                  sink: Callable[[Action], None] | None = None,
                  cancel: threading.Event | None = None, report: SyncReport | None = None,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from . import log
 from .accounting import Stats
 from .backends.base import Backend, can_move
+from .bwlimit import parse_limiter
 from .compare import common_hash
 from .coordinator import Coordinator, FileError
 from .deleter import ERROR_NO_MOVE
@@ -35,7 +36,6 @@ from .options import CUTOFF_MODES, SyncOptions
 from .ordering import parse_order_by
 from .record import field, record
 from .report import SyncReport
-from .transfer import TokenBucket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -200,20 +200,23 @@ def run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
                      compare_dest=compare_dest)
 
 
-def _job(src: Backend, dst: Backend, opts: SyncOptions, locations: tuple[Location, Location]
-         ) -> Any:
-    """The settings every worker batch of this run carries."""
+def _job(src: Backend, dst: Backend, opts: SyncOptions, locations: tuple[Location, Location],
+         meter: Any = None) -> Any:
+    """The settings every worker batch of this run carries (``meter``: the --bwlimit meter
+    of this run's transfers, whose rate now each worker process keeps to on its own)."""
     import uuid
 
     from .executors.worker import Job
 
     kind = None if opts.ignore_checksum else common_hash(src, dst)
-    rate = 0.0
-    bucket = _bucket(opts.bwlimit)
-    if bucket is not None:
-        rate = bucket.rate
+    rate = meter.rate if meter is not None else 0.0
     return Job(uuid.uuid4().hex[:12], locations[0], locations[1], opts, kind,
                log.LOGGER.getEffectiveLevel(), rate)
+
+
+def _remote(backend: Backend) -> bool:
+    """The backend reaches its files over the network (--bwlimit's transport buckets)."""
+    return backend.features.name != "local"
 
 
 def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOptions, *,
@@ -284,9 +287,10 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
         log.notice(None, "WARNING: sync with --min-age/--max-age: a source file excluded by age "
                    "(e.g. changed recently) counts as absent, so its older destination copy "
                    "WILL BE DELETED - this matches rclone; prefer copy for live data")
-    bucket = _bucket(opts.bwlimit)
+    limiter = parse_limiter(opts.bwlimit)
+    bucket = limiter.for_transfer(_remote(src), _remote(dst)) if limiter is not None else None
     if executor is not None and locations is not None:
-        executor.start(_job(src, dst, opts, locations))
+        executor.start(_job(src, dst, opts, locations, bucket))
     deadline = time.monotonic() + opts.max_duration / 1e9 if opts.max_duration > 0 else None
     retries = max(1, opts.retries)
     attempt_no = 0
@@ -294,36 +298,42 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
     skipped: list[str] = []
     transfers = deletes = 0
     last: Coordinator | None = None
-    for attempt_no in range(1, retries + 1):
-        attempt = Coordinator(mode=mode, src=src, dst=dst, filt=filt, opts=opts, stats=stats,
-                              backup=backup, deadline=deadline, bucket=bucket,
-                              executor=executor, on_event=on_event, report=report,
-                              compare_dest=compare_dest)
-        last = attempt
-        attempt.run()
-        transfers += attempt.transfers
-        deletes += attempt.deletes
-        result_errors = attempt.errors
-        skipped = attempt.skipped_changing
-        if not attempt.errors:
-            if attempt_no > 1:
-                log.error(None, f"Attempt {attempt_no}/{retries} succeeded")
-            break
-        last_err = attempt.errors[-1].error
-        if attempt.fatal is not None or any(getattr(e.error, "fatal", False)
-                                            for e in attempt.errors):
-            log.error(None, "Fatal error received - not attempting retries")
-            break
-        if not any(getattr(e.error, "retryable", True) for e in attempt.errors):
-            log.error(None, "Can't retry any of the errors - not attempting retries")
-            break
-        # rclone logs this after the last attempt too
-        log.error(None, f"Attempt {attempt_no}/{retries} failed with "
-                  f"{len(attempt.errors)} errors and: {last_err}")
-        if attempt_no < retries:
-            stats.reset_errors()
-            if opts.retries_sleep > 0:
-                time.sleep(opts.retries_sleep / 1e9)
+    if limiter is not None:
+        limiter.start()
+    try:
+        for attempt_no in range(1, retries + 1):
+            attempt = Coordinator(mode=mode, src=src, dst=dst, filt=filt, opts=opts, stats=stats,
+                                  backup=backup, deadline=deadline, bucket=bucket,
+                                  executor=executor, on_event=on_event, report=report,
+                                  compare_dest=compare_dest)
+            last = attempt
+            attempt.run()
+            transfers += attempt.transfers
+            deletes += attempt.deletes
+            result_errors = attempt.errors
+            skipped = attempt.skipped_changing
+            if not attempt.errors:
+                if attempt_no > 1:
+                    log.error(None, f"Attempt {attempt_no}/{retries} succeeded")
+                break
+            last_err = attempt.errors[-1].error
+            if attempt.fatal is not None or any(getattr(e.error, "fatal", False)
+                                                for e in attempt.errors):
+                log.error(None, "Fatal error received - not attempting retries")
+                break
+            if not any(getattr(e.error, "retryable", True) for e in attempt.errors):
+                log.error(None, "Can't retry any of the errors - not attempting retries")
+                break
+            # rclone logs this after the last attempt too
+            log.error(None, f"Attempt {attempt_no}/{retries} failed with "
+                      f"{len(attempt.errors)} errors and: {last_err}")
+            if attempt_no < retries:
+                stats.reset_errors()
+                if opts.retries_sleep > 0:
+                    time.sleep(opts.retries_sleep / 1e9)
+    finally:
+        if limiter is not None:
+            limiter.stop()
     assert last is not None
     if filt.single_file:
         stats.forget_checks()
@@ -409,19 +419,3 @@ def _pick_error(errors: list[FileError]) -> BaseException:
             if wanted(e.error):
                 return e.error
     return errors[-1].error
-
-
-def _bucket(text: str) -> TokenBucket | None:
-    """The token bucket of ``--bwlimit``: the (upload) rate its timetable sets now."""
-    if not text or text.lower() == "off":
-        return None
-    import datetime
-
-    from .units import bwlimit_at, parse_bwlimit
-
-    try:
-        slots = parse_bwlimit(text)
-    except UsageError as err:
-        raise UsageError(f'invalid argument "{text}" for "--bwlimit" flag: {err}') from None
-    rate = bwlimit_at(slots, datetime.datetime.now())[0]
-    return TokenBucket(rate) if rate > 0 else None

@@ -24,9 +24,16 @@ from .units import format_go_time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, BinaryIO, TypeVar
+    from typing import Any, BinaryIO, Protocol, TypeVar
 
     from .accounting import Transfer
+
+    class Meter(Protocol):
+        """What a transfer meters the bytes it moves with (``--bwlimit``): a TokenBucket, or
+        the run's limiter for one direction (``bwlimit.BwLimiter.for_transfer``)."""
+
+        def take(self, n: int) -> None:
+            """Account ``n`` bytes, sleeping as the limit requires."""
 
     _T = TypeVar("_T")
 
@@ -275,7 +282,7 @@ class Transferer:
     """
 
     def __init__(self, src: Backend, dst: Backend, opts: SyncOptions, stats: Any,
-                 hash_kind: str | None, bucket: TokenBucket | None = None,
+                 hash_kind: str | None, bucket: Meter | None = None,
                  cancel: threading.Event | None = None) -> None:
         self.src = src
         self.dst = dst

@@ -201,3 +201,20 @@ def test_max_transfer_ignored_by_dry_run(tmp_path: Path, cutoff: str) -> None:
     """rclone's Copy skips a dry run's copy before it checks the budget: exit 0."""
     _run(tmp_path, BUDGET_SRC, {"old.txt": (5, DAY)}, "sync",
          ["--dry-run", "--max-transfer", "0", "--cutoff-mode", cutoff], expect_rc=0)
+
+
+@pytest.mark.parametrize("value", ["1M", "1M:100k", "1M:off", "off:2M", "off",
+                                   "Mon-00:00,1M Sat-00:00,2M:off"])
+def test_bwlimit_start_line(tmp_path: Path, value: str) -> None:
+    """The limit in force is announced as rclone announces it (or not at all)."""
+    for sand in (tmp_path / "r", tmp_path / "p"):
+        (sand / "src").mkdir(parents=True)
+        (sand / "src" / "f").write_bytes(b"x" * 1000)
+    r, p, _window = sh.run_pair("copy", ["--bwlimit", value], tmp_path / "r", tmp_path / "p")
+    assert r.rc == p.rc == 0, (r.stderr, p.stderr)
+
+    def said(run: sh.Run) -> list[str]:
+        return [rec.msg for rec in run.records if "bandwidth" in rec.msg]
+
+    assert said(p) == said(r)
+    assert (tmp_path / "p" / "dst" / "f").read_bytes() == b"x" * 1000
