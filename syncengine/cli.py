@@ -423,7 +423,7 @@ def _open_copyto(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOption
 
 
 #: rclone flags pysync refuses (exit 2) rather than half-implement
-_NOT_SUPPORTED = (("metadata", "--metadata"), ("interactive", "--interactive"))
+_NOT_SUPPORTED = (("metadata", "--metadata"),)
 
 
 def _refuse_unsupported(sopts: SyncOptions) -> None:

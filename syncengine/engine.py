@@ -238,7 +238,7 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
     stats = stats or Stats()
     from .errors import NotSupportedError
 
-    for name, flag in (("metadata", "--metadata"), ("interactive", "--interactive")):
+    for name, flag in (("metadata", "--metadata"),):
         if getattr(opts, name):  # the CLI refuses them first; library callers here
             raise NotSupportedError(f"{flag} is not supported yet")
     if opts.compare_dest and not compare_dest:
