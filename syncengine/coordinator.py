@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from . import interactive, interrupt, log
+from . import interactive, interrupt, log, metadata
 from .accounting import Stats
 from .actions import Action, Copy, Delete, Mkdir, Replace, SetDirTime, SetMtime, copy_action
 from .backends.base import Backend, Entry
@@ -104,6 +104,10 @@ class Coordinator:
         self.dir_time_errors: list[tuple[str, BaseException]] = []
         self.transfers = 0
         self.dir_objects = getattr(dst, "mkdir_metadata", None) is not None
+        # -M between two backends with directory metadata (local): directories get the
+        # source's metadata where they would get its time (rclone's setDirMetadata)
+        self.dir_meta = (opts.metadata and metadata.reads(src) and metadata.writes(dst)
+                         and self.dir_objects)
         # --max-transfer with --cutoff-mode soft/cautious: rclone stops the march and starts
         # no new transfer (those running finish), once, with a NOTICE
         self.stopping = threading.Event()
@@ -118,6 +122,7 @@ class Coordinator:
                                set_dir_times=self.set_dir_times,
                                partials=self.transferer.partial_ok, report=report,
                                compare_dest=compare_dest, plan_only=sink is not None)
+        self.planner.dir_meta = self.dir_meta
         self.report = self.planner.report
         self.deleter = Deleter(src=src, dst=dst, backup=backup, filt=filt, opts=opts,
                                stats=stats, error=self.error, cancel=self.cancel,
@@ -169,7 +174,9 @@ class Coordinator:
         elif isinstance(action, SetMtime):
             self._set_mtime(action)
         elif isinstance(action, SetDirTime):
-            self._set_dir_time(action.path, action.mtime_ns, existed=action.existed)
+            # rclone's march copies a directory's metadata only with --create-empty-src-dirs
+            self._set_dir_time(action.path, action.mtime_ns, existed=action.existed,
+                               meta=self.dir_meta and self.opts.create_empty_src_dirs)
         else:
             raise TypeError(f"the coordinator does not take {action!r} here")
 
@@ -366,6 +373,8 @@ class Coordinator:
         if self.sink is not None:
             self.sink(action)
             return False
+        if self.dir_meta and action.mtime_ns:  # rclone's CopyDirMetadata of a new dir
+            return self._copy_dir_metadata(action.path, action.mtime_ns, existed=False)
         flag = interactive.skip(self.opts, action.path, "make directory")
         if not flag and action.mtime_ns and self.set_dir_times:
             # rclone's MkdirModTime asks, then the MkdirMetadata or Mkdir it calls again
@@ -384,7 +393,60 @@ class Coordinator:
             return None
         return made
 
-    def _set_dir_time(self, path: str, mtime_ns: int, *, existed: bool) -> None:
+    def _copy_dir_metadata(self, path: str, mtime_ns: int, *, existed: bool) -> bool | None:
+        """-M: give the destination directory ``path`` its source's metadata, making it
+        first when it does not exist (rclone's CopyDirMetadata). True when done; None when
+        it failed (a counted error, no line of its own, as rclone's march)."""
+        if self._skip_dir_metadata(path, existed):
+            return False
+        try:
+            self._write_dir_metadata(path, mtime_ns, existed)
+        except (OSError, PysyncError) as err:
+            self.error(path, err)
+            return None
+        return True
+
+    def _skip_dir_metadata(self, path: str, existed: bool) -> bool:
+        """--dry-run, or -i answered no: rclone's notice, True."""
+        flag = interactive.skip(self.opts, path or self.dst.describe(),
+                                "update directory metadata")
+        if not flag:
+            return False
+        size = _dir_size(self.dst, path) if existed else -1
+        log.notice(path or self.dst.describe(),
+                   f"Skipped update directory metadata as {flag} is set"
+                   + (f" (size {format_size_short(size)})" if size >= 0 else ""))
+        return True
+
+    def _write_dir_metadata(self, path: str, mtime_ns: int, existed: bool) -> None:
+        """Read the source directory's metadata and write it on ``path`` (made if need be);
+        raises the OSError or PysyncError (worded as rclone's) that failed it."""
+        meta = metadata.dir_metadata(self.opts, self.src, self.dst,
+                                     Entry(path, -1, mtime_ns, True),
+                                     read=path not in self.planner.matched_dirs)
+        if existed:
+            try:
+                self.dst.write_metadata(path, meta)  # type: ignore[attr-defined]
+            except PysyncError as err:
+                raise PysyncError(f"SetMetadata failed on Directory: {err}",
+                                  path=path) from None
+        else:
+            self.dst.mkdir_metadata(path, mtime_ns, meta)  # type: ignore[attr-defined]
+        log.info(path, "Updated directory metadata")
+
+    def _set_dir_time(self, path: str, mtime_ns: int, *, existed: bool,
+                      meta: bool = False) -> None:
+        if meta and (path or self.opts.dry_run):  # the root only in a dry run's notice
+            if self._skip_dir_metadata(path, existed):
+                return
+            try:
+                self._write_dir_metadata(path, mtime_ns, existed)
+            except (OSError, PysyncError) as err:
+                self.error(path, err, log_it="Failed to update directory timestamp or "
+                           f"metadata: {err}")
+                with self._lock:
+                    self.dir_time_errors.append((path, err))
+            return
         flag = interactive.skip(self.opts, path or self.dst.describe(),
                                 "set directory modification time")
         if flag:
@@ -413,7 +475,7 @@ class Coordinator:
         """Set the delayed directory times the planner worked out (deepest first; the root
         only under --dry-run, as rclone's Fs); their failures end in one summary error."""
         for a in self.planner.dir_times(self.opts.create_empty_src_dirs):
-            self._set_dir_time(a.path, a.mtime_ns, existed=a.existed)
+            self._set_dir_time(a.path, a.mtime_ns, existed=a.existed, meta=self.dir_meta)
         errs = self.dir_time_errors
         if errs:  # rclone's errcount summary, counted once more as the pass's own error
             last_path, last = errs[-1]
@@ -542,11 +604,13 @@ class Coordinator:
             if first:
                 log.info(self.dst.describe(), "Running all checks before starting transfers")
             planner.march(checkers=checkers)
+            log.debug(self.dst.describe(), "Waiting for checks to finish")  # rclone's lines
             checkers.wait()
             if planner.tracking and not self.cancel.is_set():
                 planner.track_renames()
             if first and not self.cancel.is_set():
                 self.start_deferred()
+            log.debug(self.dst.describe(), "Waiting for transfers to finish")
             transfers.wait()
             if self._lane is not None:
                 self._lane.wait()

@@ -236,11 +236,10 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
         raise UsageError(f'invalid argument "{opts.cutoff_mode}" for "--cutoff-mode" flag: '
                          "invalid choice from: " + ", ".join(CUTOFF_MODES))
     stats = stats or Stats()
-    from .errors import NotSupportedError
+    from .metadata import parse_mapper, parse_metadata_set
 
-    for name, flag in (("metadata", "--metadata"),):
-        if getattr(opts, name):  # the CLI refuses them first; library callers here
-            raise NotSupportedError(f"{flag} is not supported yet")
+    parse_metadata_set(opts.metadata_set)  # rclone refuses a bad pair even without -M
+    parse_mapper(opts.metadata_mapper)
     if opts.compare_dest and not compare_dest:
         raise UsageError("--compare-dest needs its directories opened: pass compare_dest")
     if opts.compare_dest and opts.copy_dest:

@@ -349,6 +349,12 @@ class SyncOptions:
                               help="Maximum number of objects in sync or check backlog")
     metadata: bool = option(False, flag="--metadata", short="-M", kind="bool", group="Copy",
                             help="If set, preserve metadata when copying objects")
+    metadata_set: tuple[str, ...] = option(
+        [], flag="--metadata-set", kind="list", group="Metadata",
+        help="Add metadata key=value when uploading")
+    metadata_mapper: str = option(
+        "", flag="--metadata-mapper", kind="str", group="Metadata",
+        help="Program to run to transforming metadata before upload")
     multi_thread_chunk_size: int = option(
         64 * 1024 * 1024, flag="--multi-thread-chunk-size", kind="size", group="Copy",
         help="Chunk size for multi-thread downloads / uploads, if not set by filesystem")

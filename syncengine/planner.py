@@ -25,7 +25,7 @@ from functools import partial
 
 from . import actions, interactive, log, resume
 from .backends.base import Backend, Entry, can_move
-from .compare import COPY, SET_MTIME, Comparer
+from .compare import COPY, NOT_FOUND, SET_MTIME, Comparer
 from .deleter import move_between
 from .errors import DirNotFoundError, NoRetryError, PysyncError
 from .filter import Filter
@@ -120,6 +120,10 @@ class Planner:
         self.dirs_to_remove: list[str] = []
         self.dir_items: list[tuple[str, int, bool]] = []  # (path, src mtime, existed on dst)
         self.modified_dirs: set[str] = set()
+        # -M: directories found on both sides; rclone's march hands them on wrapped, so
+        # they get only their source's time as metadata (new ones get all of it)
+        self.matched_dirs: set[str] = set()
+        self.dir_meta = False  # -M between backends with directory metadata (coordinator)
         self.src_empty_dirs: set[str] = set()
         # destination directories known only by name (--list-cutoff's on-disk sort)
         self.bare_dirs: set[str] = set()
@@ -330,6 +334,7 @@ class Planner:
                             continue
                         if self.compare_dest and self._in_compare_dest(s, s.path):
                             continue
+                        log.debug(s.path, NOT_FOUND)
                         if 0 <= s.size < SMALL_FILE and not self.opts.interactive:
                             small.append(s)
                             if len(small) == BATCH:
@@ -427,6 +432,7 @@ class Planner:
             key = self._rename_id(self.src, s)
             d = self._pop_rename(by_id.get(key, []), s) if key else None
             if d is None or not self._rename(d, s):
+                log.debug(s.path, NOT_FOUND)
                 self._transfer(s, None, self.dst_path(s))
                 continue
             renamed.add(d.path)
@@ -586,6 +592,7 @@ class Planner:
         elif d is None:
             if self.report is not None:
                 self.report.log(MISSING_ON_DST, s, None)
+            log.debug(s.path, NOT_FOUND)
             self._transfer(s, None, target)
         else:
             self.check(s, d)
@@ -699,7 +706,8 @@ class Planner:
         o = self.opts
         if d is None:
             return False
-        if o.size_only or o.immutable or o.ignore_existing or not self.set_dir_times:
+        if o.size_only or o.immutable or o.ignore_existing or not (
+                self.set_dir_times or self.dir_meta):
             return True
         if o.ignore_times:
             return False
@@ -713,6 +721,8 @@ class Planner:
 
         ``target`` is the destination path (the existing destination spelling if any)."""
         made: bool | None = False
+        if d is not None and self.opts.metadata:
+            self.matched_dirs.add(target)
         if d is None:
             if self.opts.create_empty_src_dirs:
                 made = self.sink.make_dir(actions.Mkdir(target, s.mtime_ns))
@@ -731,7 +741,11 @@ class Planner:
     def _dir_time_now(self, s: Entry, d: Entry, target: str) -> bool:
         """Set an existing destination directory's time at once when it differs (rclone's
         copyDirMetadata, also run by the --delete-before pass); True when it did."""
-        if self._dirs_equal(s, d) or not self.set_dir_times or s.mtime_ns <= 0:
+        if self._dirs_equal(s, d) or s.mtime_ns <= 0:
+            return False
+        # -M --create-empty-src-dirs: rclone's march copies the directory's metadata (its
+        # time too) even under --no-update-dir-modtime
+        if not self.set_dir_times and not (self.dir_meta and self.opts.create_empty_src_dirs):
             return False
         self.sink.put(actions.SetDirTime(target, s.mtime_ns, existed=True))
         return True

@@ -13,7 +13,7 @@ import time
 import zlib
 from collections.abc import Callable
 
-from . import interrupt, log, resume
+from . import interrupt, log, metadata, resume
 from .backends.base import Backend, Entry
 from .backends.local import kernel_copy
 from .errors import MaxTransferError, PysyncError, RetryableError, SourceChangedError
@@ -288,7 +288,6 @@ class Transferer:
         self._max = opts.max_transfer
         self._src_local = src.features.name == "local"
         self._dst_local = dst.features.name == "local"
-        self._dst_verifies = not self._dst_local
         self._can_resume = (opts.resume and self.partial_ok
                             and hasattr(dst, "open_write_at"))
         # local to local: the kernel copies the data (no hash: what the kernel copies was
@@ -297,6 +296,8 @@ class Transferer:
         self._kernel_pair = (self._src_local and self._dst_local and bucket is None
                              and hasattr(dst, "set_mtime_open"))
         self.partials_used: set[str] = set()  # partial names resumable transfers wrote
+        # -M: a destination that keeps metadata (local) gets the source's on each copy
+        self._metadata = opts.metadata and metadata.writes(dst)
 
     @property
     def kernel_copies(self) -> bool:
@@ -349,6 +350,8 @@ class Transferer:
                     digest, written = self._stream(reader, src, tmp, size, mtime_ns, tr)
                 if not timed:
                     self.dst.set_mtime(tmp, mtime_ns)
+                if self._metadata:
+                    self._write_metadata(src, tmp, tmp, multi)
                 self._verify(src, tmp, size, digest, written)
                 if tmp != final:
                     try:
@@ -359,7 +362,7 @@ class Transferer:
                             e, (shown(tmp), shown(final)) if shown is not None else None)
                         log.error(tmp, f"partial file rename failed: {failed}")
                         raise failed from e
-                    log.debug(final, "renamed to: %s", final)
+                    log.debug(tmp, "renamed to: %s", final)
                 if self._resumable(size):
                     resume.remove_manifest(self.dst, tmp)
             except BaseException as e:
@@ -399,6 +402,20 @@ class Transferer:
                 what += f" to: {dst_path}"
             log.info(src.path, what)
         return TransferResult(size, self.hash_kind, digest)
+
+    def _write_metadata(self, src: Entry, tmp: str, dst_path: str, multi: bool) -> None:
+        """-M: write the source's metadata (with --metadata-set and the mapper's say) on
+        the written file ``tmp``, after its data and time, as rclone's local Update does.
+        Raises MetadataError worded as rclone's; the copy then fails."""
+        meta = metadata.file_metadata(self.opts, self.src, self.dst, src, dst_path)
+        if meta is None:
+            return
+        try:
+            self.dst.write_metadata(tmp, meta)  # type: ignore[attr-defined]
+        except PysyncError as err:
+            what = "multi-thread copy: failed to set metadata" if multi else \
+                "failed to set metadata"
+            raise metadata.MetadataError(f"{what}: {err}", path=src.path) from None
 
     def _can_append(self, old: Entry, src: Entry) -> bool:
         """--append-verify may apply: a smaller destination file that can be reopened."""
@@ -443,6 +460,8 @@ class Transferer:
                 digest, written = self._stream(reader, src, tmp, size, mtime_ns, tr,
                                                start=(old.size, hasher, rh))
                 self.dst.set_mtime(tmp, mtime_ns)
+                if self._metadata:
+                    self._write_metadata(src, tmp, tmp, False)
                 self._verify(src, tmp, size, digest, written)
                 self.dst.rename(tmp, final)
             except BaseException as e:
@@ -479,6 +498,8 @@ class Transferer:
             tr = self.stats.start_transfer(src.path, len(data))
         try:
             self.dst.write_link(dst_path, os.fsdecode(data), src.mtime_ns)  # type: ignore[attr-defined]
+            if self._metadata:  # the link's own owner and times (lchown, lutimes)
+                self._write_metadata(src, dst_path, dst_path, False)
             tr.add(len(data))
         except BaseException as e:
             if own:
@@ -827,9 +848,25 @@ class Transferer:
 
     def _verify(self, src: Entry, tmp: str, size: int, digest: str | None, written: int
                 ) -> None:
-        """Size (and, where the destination hashes for itself, hash) of the written file.
+        """:meth:`_check_written`; a mismatch is logged as rclone logs it, on the written
+        (partial) file and not as ``Failed to copy``, before the partial is removed."""
+        try:
+            self._check_written(src, tmp, size, digest, written)
+        except CorruptedError as err:
+            log.error(tmp, str(err))
+            err.logged = True  # type: ignore[attr-defined]
+            raise
 
-        ``written`` is the size fstat() reported for the written file (-1: stat it now)."""
+    def _check_written(self, src: Entry, tmp: str, size: int, digest: str | None,
+                       written: int) -> None:
+        """Size and hash of the written file, as rclone's copy verifies them.
+
+        ``written`` is the size fstat() reported for the written file (-1: stat it now).
+        The hashes compared are rclone's (``checkHashes``): the source's and the written
+        file's, each from its own backend (an SFTP side runs its hash command, after the
+        copy, on the server); a local side's is ``digest``, the hash of the bytes this copy
+        read and wrote. A side without that hash (an empty one) makes the check pass.
+        """
         opts = self.opts
         got_size = written
         if got_size < 0:
@@ -842,13 +879,35 @@ class Transferer:
             raise CorruptedError(
                 f"corrupted on transfer: sizes differ src({self.src.describe()}) {size} vs "
                 f"dst({self.dst.describe()}) {got_size}")
-        if digest and self._dst_verifies and not opts.ignore_checksum and self.hash_kind:
-            other = self.dst.hash(tmp, self.hash_kind)
-            if other and other != digest:
-                raise CorruptedError(
-                    f'corrupted on transfer: {self.hash_kind} hashes differ '
-                    f'src({self.src.describe()}) "{digest}" vs dst({self.dst.describe()}) '
-                    f'"{other}"')
+        kind = self.hash_kind
+        if not kind or opts.ignore_checksum or self._src_local and self._dst_local:
+            return  # local to local: both sides would be the same digest
+        if digest is None and (self._src_local or self._dst_local):
+            return
+        src_sum = digest if self._src_local else self._side_hash("src", self.src, src.path)
+        dst_sum = digest if self._dst_local else self._side_hash("dst", self.dst, tmp)
+        if src_sum == "" or dst_sum == "":
+            return
+        if src_sum is not None and src_sum == dst_sum:
+            log.debug(src.path, f"{kind} = {src_sum} OK")
+            return
+        if src_sum is not None and dst_sum is not None:
+            log.debug(src.path, f"{kind} = {src_sum} ({self.src.describe()})")
+            log.debug(tmp, f"{kind} = {dst_sum} ({self.dst.describe()})")
+        raise CorruptedError(
+            f'corrupted on transfer: {kind} hashes differ src({self.src.describe()}) '
+            f'"{src_sum or ""}" vs dst({self.dst.describe()}) "{dst_sum or ""}"')
+
+    def _side_hash(self, side: str, backend: Backend, path: str) -> str | None:
+        """``backend``'s hash of ``path`` ("" when it has none); None, logged and counted
+        as rclone's ``Failed to calculate src hash`` error, when computing it failed."""
+        assert self.hash_kind is not None
+        try:
+            return backend.hash(path, self.hash_kind) or ""
+        except OSError as err:
+            self.stats.error(err)
+            log.error(path, f"Failed to calculate {side} hash: {err}")
+            return None
 
     def _remove_partially_written(self, tmp: str, err: BaseException) -> None:
         """A local partial file cut short while written: removed with rclone's local

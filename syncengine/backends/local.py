@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat as _stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from .. import log
 from ..errors import DirNotFoundError, PysyncError
@@ -44,6 +44,7 @@ class LocalBackend:
         self._given_root = _go_clean(root or ".")  # the root as rclone keeps and shows it
         self.copy_links = copy_links
         self.links = links and not copy_links
+        self._no_xattrs = False  # set once a write found the filesystem has none
 
     # ----- naming ---------------------------------------------------------------------
 
@@ -332,12 +333,16 @@ class LocalBackend:
                 return None
             raise
 
-    def mkdir_metadata(self, path: str, mtime_ns: int) -> None:
-        """rclone's local MkdirMetadata with an mtime: make the directory unless something
-        is already at ``path`` (a file in the way is taken as it is), then set the time.
+    def mkdir_metadata(self, path: str, mtime_ns: int,
+                       meta: Mapping[str, str] | None = None) -> None:
+        """rclone's local MkdirMetadata: make the directory unless something is already
+        at ``path`` (a file in the way is taken as it is), then set the time, or with
+        ``meta`` (``-M``) write that metadata instead (see ``write_metadata``).
 
         A file in place of a parent fails as rclone's does (``lstat <path>: not a
-        directory``, a PysyncError); other failures raise OSError.
+        directory``, a PysyncError); a metadata failure is a PysyncError worded as
+        rclone's (``failed to set metadata on directory: ...``); other failures raise
+        OSError.
         """
         full = self.full(path)
         try:
@@ -347,7 +352,110 @@ class LocalBackend:
         except NotADirectoryError:
             shown = os.path.join(self._given_root, path) if path else self._given_root
             raise PysyncError(f"lstat {shown}: not a directory", path=path) from None
-        os.utime(full, ns=(mtime_ns, mtime_ns))
+        if meta is None:
+            os.utime(full, ns=(mtime_ns, mtime_ns))
+            return
+        try:
+            self.write_metadata(path, meta)
+        except PysyncError as err:
+            raise PysyncError(f"failed to set metadata on directory: {err}",
+                              path=path) from None
+
+    def write_metadata(self, path: str, meta: Mapping[str, str]) -> None:
+        """rclone's local writeMetadata on the file or directory at ``path``: every key
+        but the system ones as a ``user.<key>`` extended attribute, then ``atime`` and
+        ``mtime`` (either stands for the other when alone), ``uid``/``gid`` (``gid``
+        defaults to ``uid``; only with ``uid``), and the permission bits of ``mode``.
+        ``btime`` and ``rdev`` cannot be set on Linux and are left.
+
+        A value that does not parse is skipped (a debug line). A filesystem without
+        extended attributes disables them for this backend with one ERROR, as rclone's.
+        Raises PysyncError with rclone's wording (``failed to change ownership: chown
+        <path>: operation not permitted``...; the last failure when several fail, after
+        trying them all); the first attribute that fails ends it at once.
+        """
+        from ..metadata import SYSTEM_KEYS, parse_time
+
+        full = self.full(path)
+        link = False
+        if self.links and path.endswith(LINK_SUFFIX) and not os.path.lexists(full):
+            full, link = full[: -len(LINK_SUFFIX)], True
+            path = path[: -len(LINK_SUFFIX)]
+        shown = self.shown(path)
+        follow = self.copy_links and not link
+        if not self._no_xattrs and hasattr(os, "setxattr"):  # none on Windows/macOS Python
+            for key, value in meta.items():
+                key = key.lower()
+                if key in SYSTEM_KEYS:
+                    continue
+                name = _XATTR_PREFIX + key
+                try:
+                    os.setxattr(full, name, value.encode("utf-8", "surrogateescape"),
+                                follow_symlinks=follow)
+                except OSError as err:
+                    op = "xattr.Set" if follow else "xattr.LSet"
+                    text = f"{op} {shown} {name}: {_reason(err)}"
+                    if err.errno in (errno.ENOTSUP, errno.EINVAL, errno.ENODATA):
+                        if not self._no_xattrs:
+                            self._no_xattrs = True
+                            log.error(self.describe(), f"xattrs not supported - disabling: "
+                                      f"{text}")
+                        break
+                    raise PysyncError(f'failed to set xattr key "{name}": {text}',
+                                      path=path) from None
+        failed: str | None = None
+
+        def number(key: str, base: int) -> int | None:
+            value = meta.get(key)
+            if value is None:
+                return None
+            try:
+                return int(value, base)
+            except ValueError:
+                log.debug(path, f"failed to parse metadata {key}: {value!r}: invalid syntax")
+                return None
+
+        def when(key: str) -> int | None:
+            value = meta.get(key)
+            if value is None:
+                return None
+            ns = parse_time(value)
+            if ns is None:
+                log.debug(path, f"failed to parse metadata {key}: {value!r}: not RFC 3339")
+            return ns
+
+        atime, mtime = when("atime"), when("mtime")
+        if atime is not None or mtime is not None:
+            a = atime if atime is not None else mtime
+            m = mtime if mtime is not None else atime
+            try:
+                os.utime(full, ns=(a, m), follow_symlinks=not link)  # type: ignore[arg-type]
+            except OSError as err:
+                op = "lchtimes" if link else "chtimes"
+                failed = f"failed to set times: {op} {shown}: {_reason(err)}"
+        uid = number("uid", 10)
+        if uid is not None and not hasattr(os, "chown"):
+            log.debug(path, f"Ignoring request to set ownership {uid} on this OS")
+        elif uid is not None:
+            gid = number("gid", 10)
+            try:
+                os.chown(full, uid, uid if gid is None else gid, follow_symlinks=not link)
+            except (OSError, OverflowError) as err:
+                op = "lchown" if link else "chown"
+                failed = f"failed to change ownership: {op} {shown}: {_reason(err)}"
+        mode = number("mode", 8)
+        if mode is not None and 0 <= mode <= 0xFFFFFFFF:
+            perm = mode & 0o777  # never the setuid, setgid and sticky bits
+            if link:
+                log.debug(path, f"Unable to set mode {_go_file_mode(perm)} on a symlink on "
+                          "this OS")
+            else:
+                try:
+                    os.chmod(full, perm)
+                except OSError as err:
+                    failed = f"failed to change permissions: chmod {shown}: {_reason(err)}"
+        if failed is not None:
+            raise PysyncError(failed, path=path)
 
     def metadata(self, path: str) -> dict[str, str] | None:
         """rclone's local metadata of the file at ``path``: ``user.*`` xattrs (prefix
@@ -435,12 +543,27 @@ def _go_clean(root: str) -> str:
     return cleaned
 
 
+def _reason(err: BaseException) -> str:
+    """An OS error's reason as Go words it (lower-case strerror)."""
+    if isinstance(err, OSError) and err.errno is not None:
+        text = os.strerror(err.errno)
+        return text[:1].lower() + text[1:]
+    return str(err)
+
+
+def _go_file_mode(perm: int) -> str:
+    """Go's os.FileMode String of permission bits (``-rw-r--r--``)."""
+    return "-" + "".join(c if perm & (1 << (8 - i)) else "-" for i, c in enumerate("rwxrwxrwx"))
+
+
 # The metadata keys rclone's local backend owns; xattrs of these names are not reported.
 _SYSTEM_KEYS = frozenset(("mode", "uid", "gid", "rdev", "atime", "mtime", "btime"))
 _XATTR_PREFIX = "user."
 
 
 def _user_xattrs(full: str, follow: bool) -> dict[str, str]:
+    if not hasattr(os, "listxattr"):
+        return {}  # Python has no xattr calls on this OS: none to report, as rclone's
     try:
         names = os.listxattr(full, follow_symlinks=follow)
     except OSError as err:

@@ -338,6 +338,39 @@ def test_time_updates_and_new_directories_run_on_the_workers_as_on_the_threads(
     assert read_tree(tmp_path / "dask") == read_tree(tmp_path / "threads")
 
 
+def test_metadata_is_written_by_the_workers_as_by_the_threads(tmp_path: Path,
+                                                              home: Path) -> None:
+    """-M through ``--dask-workers 2``: each worker reads the source's metadata and writes it
+    on its copy (the run's options travel with the batches), so modes, owners, access times
+    and user xattrs come out as the threads make them; directories get theirs too."""
+    src = tmp_path / "src"
+    _local_tree(src)
+    for i, f in enumerate(sorted(src.rglob("f*.txt"))):
+        os.chmod(f, 0o600 + i % 4 * 0o10)
+        os.setxattr(f, "user.n", str(i).encode())
+        os.utime(f, ns=(1_900_000_000 * 10**9 + i, 1_600_000_000 * 10**9))
+    os.chmod(src / "d1", 0o750)
+    os.setxattr(src / "d1", "user.dir", b"yes")
+    os.utime(src / "d1", ns=(1_900_000_000 * 10**9, 1_500_000_000 * 10**9))
+    got = {}
+    for label, extra in (("threads", []), ("dask", ["--dask-workers", "2"])):
+        dst = tmp_path / label
+        res = subprocess.run([sys.executable, "-m", "syncengine", "copy", str(src), str(dst),
+                              "-M", "-v", *extra], capture_output=True, text=True,
+                             timeout=300, env=tool_env(home), stdin=subprocess.DEVNULL)
+        assert res.returncode == 0, res.stderr
+        assert "d1: Updated directory metadata" in res.stderr
+        got[label] = {
+            str(p.relative_to(dst)): (p.stat().st_mode, p.stat().st_atime_ns,
+                                      p.stat().st_mtime_ns, sorted(os.listxattr(p)))
+            for p in dst.rglob("*")}
+    assert got["dask"] == got["threads"]
+    f0 = got["dask"]["d0/f0.txt"]
+    assert oct(f0[0] & 0o777) == "0o600" and f0[1] == 1_900_000_000 * 10**9
+    assert f0[3] == ["user.n"] and got["dask"]["d1"][3] == ["user.dir"]
+    assert oct(got["dask"]["d1"][0] & 0o777) == "0o750"
+
+
 def _children(pid: int) -> set[int]:
     out: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():

@@ -87,19 +87,6 @@ def test_default_time_bad_value(tmp_path: Path) -> None:
                                'parsing "foo" as fs.Time failed: ')
 
 
-@pytest.mark.parametrize("flag", [["--metadata"], ["-M"]], ids=lambda f: f[0])
-@pytest.mark.parametrize("command", ["sync", "copy", "copyto"])
-def test_unsupported_flags_refused(tmp_path: Path, command: str, flag: list[str]) -> None:
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "a").write_text("a")
-    p = _pysync(command, *flag, "src", "dst", cwd=tmp_path)
-    assert p.returncode == 2
-    lines = p.stderr.splitlines()
-    long = {"-M": "--metadata"}.get(flag[0], flag[0])
-    assert len(lines) == 1 and lines[0].endswith(f"CRITICAL: {long} is not supported yet")
-    assert not (tmp_path / "dst").exists()
-
-
 # --- copyto
 
 

@@ -780,8 +780,18 @@ class SftpBackend:
             if chan is not None:
                 chan.close()
         lease.release()
-        log.debug(self, f"Remote command result: {out.strip()[:200]!r} (exit {status})")
+        self._log_result(out, err, status)
         return out, err, status
+
+    def _log_result(self, out: bytes, err: bytes, status: int) -> None:
+        """rclone's DEBUG line for a remote command that succeeded; for one that failed,
+        its exit status and error output."""
+        if status == 0:
+            log.debug(self, "Remote command result: "
+                      + out.strip().decode("utf-8", "replace"))
+        else:
+            log.debug(self, f"Remote command failed (exit {status}): "
+                      + err.strip().decode("utf-8", "replace")[:200])
 
     def _run_external(self, cmd: str, timeout: float | None) -> tuple[bytes, bytes, int]:
         """``cmd`` through a new run of the ssh program (rclone's external ssh does the
@@ -800,7 +810,7 @@ class SftpBackend:
             raise _conn_error(ConnectionResetError(errno.ECONNRESET,
                                                    reason[-1] if reason else "ssh failed"),
                               "ssh external")
-        log.debug(self, f"Remote command result: {out.strip()[:200]!r} (exit {status})")
+        self._log_result(out, err, status)
         return out, err, status
 
     def _shell_path(self, path: str) -> str:
@@ -1118,6 +1128,8 @@ class SftpBackend:
         arg = _quote_shell_path(self._shell, self._shell_path(path))
         out, err, status = self._run(f"{cmd} {arg}")
         value = _parse_hash(out) if status == 0 else ""
+        if status == 0:
+            log.debug(path, f"Parsed hash: {value}")
         if status == 0 and re.fullmatch(r"[0-9a-f]+", value) and \
                 len(value) == len(_EMPTY_HASH[kind]):
             return value
