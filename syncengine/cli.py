@@ -443,7 +443,7 @@ def _open_copyto(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOption
 
 
 #: rclone flags pysync refuses (exit 2) rather than half-implement
-_NOT_SUPPORTED = (("interactive", "--interactive"),)
+_NOT_SUPPORTED: tuple[tuple[str, str], ...] = ()
 
 
 def _refuse_unsupported(sopts: SyncOptions) -> None:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from . import interrupt, log, metadata
+from . import interactive, interrupt, log, metadata
 from .accounting import Stats
 from .actions import Action, Copy, Delete, Mkdir, Replace, SetDirTime, SetMtime, copy_action
 from .backends.base import Backend, Entry
@@ -261,10 +261,18 @@ class Coordinator:
             self.error(s.path, MaxDurationError("max transfer duration reached as set by "
                                                 "--max-duration"))
             return None
-        if o.dry_run:  # rclone: a dry run skips the copy before any budget check
-            if d is not None and (self.backup is not None or o.suffix):
+        backing_up = d is not None and (self.backup is not None or bool(o.suffix))
+        moved = False
+        if backing_up and o.interactive and not o.dry_run:
+            # rclone moves the old file away (its own question) before it asks to copy
+            if not self._backup_old(s, d):  # type: ignore[arg-type]
+                return None
+            moved = True
+        flag = interactive.skip(o, s.path, "copy")
+        if flag:  # rclone: a dry run skips the copy before any budget check
+            if o.dry_run and d is not None and (self.backup is not None or o.suffix):
                 self.deleter.move_to_backup(d, deleting=False)
-            log.notice(s.path, "Skipped copy as --dry-run is set (size "
+            log.notice(s.path, f"Skipped copy as {flag} is set (size "
                        f"{format_size_short(s.size)})")
             self.stats.dry_run_transfer(s.path, s.size)
             with self._lock:
@@ -293,16 +301,23 @@ class Coordinator:
                         self.executor.stop(running=False)  # queued batches start nothing
                 return None
         replacing = d is not None
-        if d is not None and (self.backup is not None or o.suffix):
-            try:
-                self.deleter.move_to_backup(d, deleting=False)
-            except Exception as err:  # logged where it happened (rclone: no "Failed to copy")
-                self.stats.dequeue_transfer(s.size)
-                self.error(d.path, err)
+        if backing_up:
+            if not moved and not self._backup_old(s, d):  # type: ignore[arg-type]
                 return None
             replacing = False
             dst_path = s.path  # the old name moved away: the copy takes the source's
         return replacing, dst_path, d if replacing else None
+
+    def _backup_old(self, s: Entry, d: Entry) -> bool:
+        """Move the file a copy replaces to the backup (--backup-dir/--suffix); False
+        when that failed (counted; the copy is not made)."""
+        try:
+            self.deleter.move_to_backup(d, deleting=False)
+        except Exception as err:  # logged where it happened (rclone: no "Failed to copy")
+            self.stats.dequeue_transfer(s.size)
+            self.error(d.path, err)
+            return False
+        return True
 
     def _copy_failed(self, s: Entry, err: BaseException) -> None:
         """Count (or, with --skip-changing, excuse) the failed copy of ``s`` and log it."""
@@ -340,8 +355,9 @@ class Coordinator:
     # ----- time updates and directories --------------------------------------------------
 
     def _set_mtime(self, a: SetMtime) -> None:
-        if self.opts.dry_run:
-            log.notice(a.path, "Skipped update modification time as --dry-run is set (size "
+        flag = interactive.skip(self.opts, a.path, "update modification time")
+        if flag:
+            log.notice(a.path, f"Skipped update modification time as {flag} is set (size "
                        f"{format_size_short(a.size)})")
             return
         done = self.copier.apply(a)
@@ -360,8 +376,12 @@ class Coordinator:
             return False
         if self.dir_meta and action.mtime_ns:  # rclone's CopyDirMetadata of a new dir
             return self._copy_dir_metadata(action.path, action.mtime_ns, existed=False)
-        if self.opts.dry_run:
-            log.notice(action.path, "Skipped make directory as --dry-run is set")
+        flag = interactive.skip(self.opts, action.path, "make directory")
+        if not flag and action.mtime_ns and self.set_dir_times:
+            # rclone's MkdirModTime asks, then the MkdirMetadata or Mkdir it calls again
+            flag = interactive.skip(self.opts, action.path, "make directory")
+        if flag:
+            log.notice(action.path, f"Skipped make directory as {flag} is set")
             return False
         if not self.set_dir_times and action.mtime_ns:
             action = replace(action, mtime_ns=0)  # made without a time
@@ -378,17 +398,25 @@ class Coordinator:
         """-M: give the destination directory ``path`` its source's metadata, making it
         first when it does not exist (rclone's CopyDirMetadata). True when done; None when
         it failed (a counted error, no line of its own, as rclone's march)."""
-        if self.opts.dry_run:
-            size = _dir_size(self.dst, path) if existed else -1
-            log.notice(path or self.dst.describe(),
-                       "Skipped update directory metadata as --dry-run is set"
-                       + (f" (size {format_size_short(size)})" if size >= 0 else ""))
+        if self._skip_dir_metadata(path, existed):
             return False
         try:
             self._write_dir_metadata(path, mtime_ns, existed)
         except (OSError, PysyncError) as err:
             self.error(path, err)
             return None
+        return True
+
+    def _skip_dir_metadata(self, path: str, existed: bool) -> bool:
+        """--dry-run, or -i answered no: rclone's notice, True."""
+        flag = interactive.skip(self.opts, path or self.dst.describe(),
+                                "update directory metadata")
+        if not flag:
+            return False
+        size = _dir_size(self.dst, path) if existed else -1
+        log.notice(path or self.dst.describe(),
+                   f"Skipped update directory metadata as {flag} is set"
+                   + (f" (size {format_size_short(size)})" if size >= 0 else ""))
         return True
 
     def _write_dir_metadata(self, path: str, mtime_ns: int, existed: bool) -> None:
@@ -410,8 +438,7 @@ class Coordinator:
     def _set_dir_time(self, path: str, mtime_ns: int, *, existed: bool,
                       meta: bool = False) -> None:
         if meta and (path or self.opts.dry_run):  # the root only in a dry run's notice
-            if self.opts.dry_run:
-                self._copy_dir_metadata(path, mtime_ns, existed=existed)
+            if self._skip_dir_metadata(path, existed):
                 return
             try:
                 self._write_dir_metadata(path, mtime_ns, existed)
@@ -421,10 +448,12 @@ class Coordinator:
                 with self._lock:
                     self.dir_time_errors.append((path, err))
             return
-        if self.opts.dry_run:
+        flag = interactive.skip(self.opts, path or self.dst.describe(),
+                                "set directory modification time")
+        if flag:
             size = _dir_size(self.dst, path) if existed else -1
             log.notice(path or self.dst.describe(),
-                       "Skipped set directory modification time as --dry-run is set"
+                       f"Skipped set directory modification time as {flag} is set"
                        + (f" (size {format_size_short(size)})" if size >= 0 else ""))
             return
         try:  # like rclone's DirSetModTime this also touches a file that is in the way
@@ -439,7 +468,8 @@ class Coordinator:
             return
         # rclone's directory objects have SetModTime on the local backend only (the one
         # with MkdirMetadata); elsewhere the Fs's DirSetModTime sets the time
-        how = "SetModTime" if existed and self.dir_objects else "DirSetModTime"
+        how = "SetModTime" if existed and self.dir_objects and \
+            path not in self.planner.bare_dirs else "DirSetModTime"
         log.info(path, f"Set directory modification time (using {how})")
 
     def fix_dir_times(self) -> None:
@@ -469,8 +499,9 @@ class Coordinator:
             if self.sink is not None:
                 self.sink(Rmdir(path))
                 continue
-            if self.opts.dry_run:
-                log.notice(path, "Skipped remove directory as --dry-run is set")
+            flag = interactive.skip(self.opts, path, "remove directory")
+            if flag:
+                log.notice(path, f"Skipped remove directory as {flag} is set")
                 continue
             log.info(path, "Removing directory")
             try:
@@ -549,7 +580,8 @@ class Coordinator:
             width = max(2, min(256, 2 * self.executor.slots()))
         transfers = self._transfers = Pool(width, "transfer", max(16, width * 4))
         checkers = self._checkers = Pool(o.checkers, "checker", max(64, o.checkers * 8))
-        if self.executor is None and self.sink is None and self.transferer.kernel_copies:
+        if self.executor is None and self.sink is None and self.transferer.kernel_copies \
+                and not o.interactive:  # -i: questions in the march's order
             # new small files of a local copy: batches on one thread, no hand-off per file
             # and no GIL fight between copying threads at every system call
             self._lane = Lane("small-files", backlog=64)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from . import log
+from . import interactive, log
 from .actions import Action, Delete
 from .backends.base import Backend, Entry, can_move
 from .errors import FatalError, MaxDeleteError, PysyncError
@@ -122,11 +122,15 @@ class Deleter:
         if self.sink is not None:
             self.sink(action)
             return
-        if self.opts.dry_run:
-            if self.backup is not None or self.opts.suffix:
+        backing_up = self.backup is not None or bool(self.opts.suffix)
+        flag = interactive.skip(self.opts, d.path,
+                                "move into backup dir" if backing_up else "delete")
+        if flag:
+            if backing_up and self.opts.dry_run:
                 self.move_to_backup(d, deleting=True)
             else:
-                log.notice(d.path, "Skipped delete as --dry-run is set (size "
+                what = "move into backup dir" if backing_up else "delete"
+                log.notice(d.path, f"Skipped {what} as {flag} is set (size "
                            f"{format_size_short(d.size)})")
             self.stats.deleted(d.size)
             return
@@ -185,12 +189,13 @@ class Deleter:
     def _move_to_backup_checked(self, d: Entry, deleting: bool) -> None:
         o = self.opts
         target = backup_path(d.path, o.suffix, o.suffix_keep_extension)
-        if o.dry_run:
-            if deleting:
-                what = "move into backup dir"
-            else:
-                what = f"move to {target}" if target != d.path else "move"
-            log.notice(d.path, f"Skipped {what} as --dry-run is set (size "
+        if deleting and o.dry_run:
+            what = "move into backup dir"
+        else:
+            what = f"move to {target}" if target != d.path else "move"
+        flag = interactive.skip(o, d.path, what)
+        if flag:
+            log.notice(d.path, f"Skipped {what} as {flag} is set (size "
                        f"{format_size_short(d.size)})")
             return
         into = self.backup if self.backup is not None else self.dst

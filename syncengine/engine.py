@@ -239,11 +239,6 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
         raise UsageError(f'invalid argument "{opts.cutoff_mode}" for "--cutoff-mode" flag: '
                          "invalid choice from: " + ", ".join(CUTOFF_MODES))
     stats = stats or Stats()
-    from .errors import NotSupportedError
-
-    for name, flag in (("interactive", "--interactive"),):
-        if getattr(opts, name):  # the CLI refuses them first; library callers here
-            raise NotSupportedError(f"{flag} is not supported yet")
     from .metadata import parse_mapper, parse_metadata_set
 
     parse_metadata_set(opts.metadata_set)  # rclone refuses a bad pair even without -M

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 
-from . import actions, log, resume
+from . import actions, interactive, log, resume
 from .backends.base import Backend, Entry, can_move
 from .compare import COPY, NOT_FOUND, SET_MTIME, Comparer
 from .deleter import move_between
@@ -125,6 +125,8 @@ class Planner:
         self.matched_dirs: set[str] = set()
         self.dir_meta = False  # -M between backends with directory metadata (coordinator)
         self.src_empty_dirs: set[str] = set()
+        # destination directories known only by name (--list-cutoff's on-disk sort)
+        self.bare_dirs: set[str] = set()
         self.dir_window = max(opts.modify_window, dst.features.precision_ns,
                               src.features.precision_ns)
         self.normalize = not opts.no_unicode_normalization
@@ -189,7 +191,31 @@ class Planner:
                 raise
             return [], refused
         self.stats.listed(len(entries))
+        if 0 < self.opts.list_cutoff <= len(entries):
+            entries = self._sorted_on_disk(backend, entries)
         return entries, refused
+
+    def _sorted_on_disk(self, backend: Backend, entries: list[Entry]) -> list[Entry]:
+        """--list-cutoff: a directory of that many entries is sorted on disk by rclone,
+        which says so, and then knows its subdirectories without their times (they read
+        as --default-time). pysync sorts in memory, but tells and times alike."""
+        log.notice(backend.describe(), "Switching to on disk sorting as more than "
+                   f"{self.opts.list_cutoff} entries in one directory detected")
+        if not any(e.is_dir for e in entries):
+            return entries
+        import time
+
+        from .units import parse_duration
+
+        default = time.time_ns() - parse_duration(self.opts.default_time)
+        if abs(default - round(default, -9)) < 10_000_000:  # a date, not a duration
+            default = round(default, -9)
+        for i, e in enumerate(entries):  # in place: the sorted listing keeps its keys
+            if e.is_dir:
+                entries[i] = e._replace(mtime_ns=default)
+                if backend is self.dst:
+                    self.bare_dirs.add(e.path)
+        return entries
 
     def _fetch(self, side: str, path: str) -> tuple[list[Entry], set[str]]:
         """The listing of ``path`` on ``side``: the one read ahead if any (its exception,
@@ -223,6 +249,8 @@ class Planner:
         ``deletes_only``: rclone's --delete-before pass (deletions and directory times).
         """
         stack: list[_Dir] = [("", "", True, True, 1)]
+        if self.filt.single_file and not deletes_only and self._target_blocked():
+            return
         fast_skip = self.comparer.fast_skip()
         self._listings.clear()
         while stack:
@@ -307,7 +335,7 @@ class Planner:
                         if self.compare_dest and self._in_compare_dest(s, s.path):
                             continue
                         log.debug(s.path, NOT_FOUND)
-                        if 0 <= s.size < SMALL_FILE:
+                        if 0 <= s.size < SMALL_FILE and not self.opts.interactive:
                             small.append(s)
                             if len(small) == BATCH:
                                 self._batch(small)
@@ -427,8 +455,9 @@ class Planner:
     def _move_file(self, d: Entry, new: str) -> bool:
         """Move destination file ``d`` to ``new`` on the server (rclone's operations.Move,
         a dry-run notice under --dry-run); False when the server cannot, errors raised."""
-        if self.opts.dry_run:
-            log.notice(d.path, f"Skipped move to {new} as --dry-run is set (size "
+        flag = interactive.skip(self.opts, d.path, f"move to {new}")
+        if flag:
+            log.notice(d.path, f"Skipped move to {new} as {flag} is set (size "
                        f"{format_size_short(d.size)})")
             return True
         if not move_between(self.dst, d.path, self.dst, new):
@@ -530,6 +559,19 @@ class Planner:
         elif s is not None and d is not None and s.is_dir != d.is_dir:
             self.report.log(REPORT_ERROR, s if not s.is_dir else None,
                             d if not d.is_dir else None)
+
+    def _target_blocked(self) -> bool:
+        """A one-file copy whose destination path runs through a file: rclone's lookup
+        of the destination file fails first (``lstat afile/x/a: not a directory``),
+        a counted error of the run, with no line of its own."""
+        check = getattr(self.dst, "lookup_error", None)
+        if check is None:
+            return False
+        err = check(self.filt.single_target or self.filt.single_file)
+        if err is None:
+            return False
+        self.error("", err)
+        return True
 
     def _march_renamed_file(self, src_entries: list[Entry], dst_entries: list[Entry]
                             ) -> None:

@@ -33,6 +33,8 @@ class StatsReporter:
         self.opts = opts
         self.json_log = json_log
         self.level = _LEVELS.get(opts.stats_log_level.upper(), logging.INFO)
+        if (opts.dry_run or opts.interactive) and self.level < log.NOTICE:
+            self.level = log.NOTICE  # rclone: --dry-run and -i show the stats at NOTICE
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._bar: Any = None

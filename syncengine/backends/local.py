@@ -210,18 +210,41 @@ class LocalBackend:
                 os.makedirs(os.path.dirname(full), exist_ok=True)
             except (FileExistsError, NotADirectoryError):
                 err = NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
-                raise go_path_error("mkdir", self.shown(self._blocking_file(parent)),
-                                    err) from None
+                raise go_path_error("mkdir", self._blocking_file(parent), err) from None
             return open(full, "wb", buffering=0)  # type: ignore[return-value]
 
     def _blocking_file(self, path: str) -> str:
-        """The first ancestor of ``path`` (or ``path``) that exists and is no directory."""
-        parts = path.split("/")
+        """The first ancestor of ``path`` (or ``path``) that exists and is no directory,
+        as Go's MkdirAll names it: one above the root too (``mkdir afile`` for a root
+        ``afile/x``); shown as in errors."""
+        parts = path.split("/") if path else []
         for i in range(1, len(parts) + 1):
             sub = "/".join(parts[:i])
             if os.path.lexists(self.full(sub)) and not os.path.isdir(self.full(sub)):
-                return sub
-        return path
+                return self.shown(sub)
+        shown, full = self.shown(path), self.full(path)
+        up = 0
+        while full and not os.path.lexists(full):
+            parent = os.path.dirname(full)
+            if parent == full:
+                break
+            full, up = parent, up + 1
+        if up and os.path.lexists(full) and not os.path.isdir(full):
+            head = shown.rstrip("/").rsplit("/", up)
+            if len(head) == up + 1 and head[0]:
+                return head[0]
+        return shown
+
+    def lookup_error(self, path: str) -> PysyncError | None:
+        """The error rclone's local NewObject meets looking ``path`` up when a file stands
+        where one of its directories should be (``lstat <path>: not a directory``)."""
+        try:
+            os.lstat(self.full(path))
+        except NotADirectoryError:
+            return PysyncError(f"lstat {self.shown(path)}: not a directory", path=path)
+        except OSError:
+            return None
+        return None
 
     def open_write_at(self, path: str, offset: int) -> BinaryIO:
         """An unbuffered writer of the existing file ``path``, cut to ``offset`` bytes and
