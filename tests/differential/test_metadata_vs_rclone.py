@@ -275,6 +275,23 @@ def test_metadata_set_malformed(tmp_path: Path) -> None:
     assert msg in r.stderr.decode() and msg in p.stderr.decode()
 
 
+@pytest.mark.parametrize("mapper", ['"unterminated', 'a"b', '"x"y'])
+def test_metadata_mapper_malformed(tmp_path: Path, mapper: str) -> None:
+    """A --metadata-mapper that is no space-separated list is refused as rclone refuses
+    the flag's value (exit 2, the same error line), before anything is done."""
+    now_ns = time.time_ns()
+    work = tmp_path / "work"
+    sands = (work / "r", work / "p")
+    for sand in sands:
+        build(sand / "src", {"a.txt": F(b"a", DAY)}, now_ns)
+    start = {"src": sh.snapshot(sands[0] / "src"), "dst": {}, "bak": {}}
+    r, p, _window = sh.run_pair("copy", ["-M", "--metadata-mapper", mapper], *sands)
+    out = sh.compare_refused_runs(r, p, *sands, start)
+    if not out.ok:
+        pytest.fail(sh.report(f"copy --metadata-mapper {mapper}", r, p, out), pytrace=False)
+    assert p.rc == 2 and "fs.SpaceSepList failed" in sh.first_error(p.stderr)
+
+
 def test_metadata_json_log_keys(tmp_path: Path) -> None:
     """--metadata-mapper receives rclone's JSON fields (checked against what rclone sends)."""
     script = tmp_path / "mapper.py"
