@@ -173,8 +173,8 @@ def file_metadata(opts: SyncOptions, src: Backend, dst: Backend, entry: Entry,
     """What ``-M`` writes on the destination copy of source file ``entry`` (rclone's
     GetMetadataOptions): None without ``-M`` or when nothing is to be written.
     ``dst_path`` is the name the mapper is told: the partial file's, as rclone's (which
-    calls the mapper again when it renames the partial, with the same outcome for a
-    mapper that gives the same answer twice; pysync calls it once). Raises
+    calls the mapper once more when it renames the partial: see
+    ``Transferer._remap_partial``). Raises
     MetadataError with rclone's wording when the source's cannot be read or the mapper
     fails."""
     if not opts.metadata or not writes(dst):

@@ -254,6 +254,30 @@ def test_metadata_mapper(tmp_path: Path, extra: list[str]) -> None:
         assert os.getxattr(sand_p / "dst/empty", "user.mapped") == b"empty:local:False"
 
 
+COUNTING_MAPPER = """\
+import json, sys
+item = json.load(sys.stdin)
+meta = item.get("Metadata") or {}
+meta["calls"] = meta.get("calls", "") + "+"
+json.dump({"Metadata": meta}, sys.stdout)
+"""
+
+
+@pytest.mark.parametrize("extra", [[], ["--inplace"], ["--create-empty-src-dirs"]],
+                         ids=" ".join)
+def test_metadata_mapper_runs_as_often_as_rclones(tmp_path: Path, extra: list[str]) -> None:
+    """rclone runs the mapper once on the copy and once more when the partial file is
+    renamed (its local Move re-reads and re-maps the partial's metadata); a mapper that
+    is not idempotent shows it. With --inplace there is no rename: once."""
+    script = tmp_path / "mapper.py"
+    script.write_text(COUNTING_MAPPER)
+    _r, _p, _sr, sand_p = _run(tmp_path, SRC, None, "copy",
+                               ["-M", "--metadata-mapper", f"{sys.executable} {script}",
+                                *extra])
+    want = b"+" if extra == ["--inplace"] else b"++"
+    assert os.getxattr(sand_p / "dst/a.txt", "user.calls") == want
+
+
 def test_metadata_mapper_failing(tmp_path: Path) -> None:
     """A mapper that fails fails each copy with rclone's message (exit 1)."""
     script = tmp_path / "mapper.py"
