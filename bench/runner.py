@@ -132,11 +132,75 @@ class BenchConfig:
 # --- small helpers ---------------------------------------------------------------------------
 
 
+#: A tree of at least this many files is a *bulk* deletion (see :func:`_settle`).
+BULK_FILES = 1000
+#: How long after a bulk deletion the next timed run waits (seconds; see :func:`_settle`).
+QUIET_AFTER_DELETE = 65.0
+_last_bulk_delete = -1e9  # time.monotonic() of the last bulk deletion
+
+
+def _count_files(path: Path, stop: int) -> int:
+    """Files under ``path``, counted up to ``stop``."""
+    n = 0
+    for _, _, files in os.walk(path):
+        n += len(files)
+        if n >= stop:
+            break
+    return n
+
+
 def _rmtree(path: Path) -> None:
+    global _last_bulk_delete
     if path.is_symlink() or path.is_file():
         path.unlink()
     elif path.exists():
+        bulk = _count_files(path, BULK_FILES) >= BULK_FILES
         shutil.rmtree(path)
+        if bulk:  # written back now: ext4 then remembers the freed inodes for 60 s, not 360
+            os.sync()
+            _last_bulk_delete = time.monotonic()
+
+
+def _settle(log: Callable[[str], None]) -> None:
+    """Wait, before a timed run, until the last bulk deletion is QUIET_AFTER_DELETE old.
+
+    ext4 without a journal (the disk of the machines this runs on; ``dumpe2fs -h``) skips,
+    at every file creation, each inode of the block group freed in the last 60 s (360 s
+    while its inode table is not written back: ``recently_deleted()`` in ext4's ialloc.c).
+    Deleting the 20,000 files of one copy-small run right before the next put 5-10 s of
+    system time into whichever program ran next (perf: ``recently_deleted`` and
+    ``find_get_block_common`` under ``ext4_create``, the same for pysync, rclone and
+    ``cp``), more than the copy itself, and as much noise. So fresh destinations of many
+    files are moved aside during a row and deleted after it, and a run never starts within
+    a minute of such a deletion.
+    """
+    wait = _last_bulk_delete + QUIET_AFTER_DELETE - time.monotonic()
+    if wait > 0:
+        log(f"  (waiting {wait:.0f} s: files were deleted in bulk, see bench/README.md)")
+        time.sleep(wait)
+
+
+class _Trash:
+    """Where a row's fresh destinations of many files go between its runs (a rename, no
+    inode freed) until the row ends (:meth:`empty`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.n = 0
+
+    def discard(self, path: Path) -> None:
+        """Move ``path`` aside when it holds many files; remove it otherwise."""
+        if path.is_dir() and not path.is_symlink() and \
+                _count_files(path, BULK_FILES) >= BULK_FILES:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.n += 1
+            path.rename(self.root / f"{path.name}.{self.n}")
+        else:
+            _rmtree(path)
+
+    def empty(self) -> None:
+        """Delete everything moved aside."""
+        _rmtree(self.root)
 
 
 def _copy_tree(src: Path, dst: Path) -> None:
@@ -379,6 +443,9 @@ def _run_row(row: Row, ds: Dataset, cfg: BenchConfig, env: dict[str, str],
                                     auth=auth)
         result["reference"] = reference_label(row)
     tools = TOOLS + ((REFERENCE,) if ref_cmd is not None else ())
+    # beside the destination: the same file system, so moving a run's output there is a rename
+    trash = _Trash(dst.parent / f".trash-{dst.name}" if dst is not None
+                   else cfg.workdir / "dst" / ".trash")
     try:
         if ends.staged is not None:
             stage_tree(ds.src, ends.staged)
@@ -392,7 +459,7 @@ def _run_row(row: Row, ds: Dataset, cfg: BenchConfig, env: dict[str, str],
         for rep in range(cfg.reps):
             for tool in tools:
                 if dst is not None and row.setup == "fresh":
-                    _rmtree(dst)
+                    trash.discard(dst)
                 if changed is not None:
                     changed.apply(rep)
                 if cfg.flush:
@@ -403,6 +470,7 @@ def _run_row(row: Row, ds: Dataset, cfg: BenchConfig, env: dict[str, str],
                 else:
                     cmd = build_command(cfg.tools[tool], row, ends.src, ends.dst, extra,
                                         tool=tool)
+                _settle(log)
                 load1 = _load1()
                 m: Measurement = run_measured(cmd, env=env, cwd=cfg.workdir,
                                               timeout=cfg.timeout,
@@ -429,6 +497,7 @@ def _run_row(row: Row, ds: Dataset, cfg: BenchConfig, env: dict[str, str],
             changed.restore()
         if dst is not None:
             _rmtree(dst)
+        trash.empty()
         if ends.staged is not None:
             _rmtree(ends.staged)
 

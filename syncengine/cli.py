@@ -378,11 +378,13 @@ def _open_pair(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOptions 
     copy_links = bool(getattr(ns, "copy_links", False))
     links = bool(getattr(ns, "links", False))
     spec0, spec1 = ns.args[0], ns.args[1]
+    _log_creating(spec0, cfg, first=True)
     if sopts is not None:
         src, filt, spec0 = _fs_errors(spec0, lambda: api._source(spec0, filt, cfg, sopts))
     else:
         src = _fs_errors(spec0, lambda: api.open_location(spec0, config_path=cfg,
                                                           copy_links=copy_links, links=links))
+    _log_creating(spec1)
     dst = _fs_errors(spec1, lambda: api.open_location(spec1, config_path=cfg,
                                                       copy_links=copy_links, links=links))
     if sopts is not None and _is_file(dst):  # rclone's NewFs of the destination
@@ -392,6 +394,24 @@ def _open_pair(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOptions 
         raise ConfigError(f'Failed to create file system for "{redact_spec(spec1)}": is a '
                           "file not a directory")
     return src, dst, filt, spec0
+
+
+def _log_creating(spec: str, config_path: str | None = None, *, first: bool = False
+                  ) -> None:
+    """rclone's DEBUG lines as a location is opened: ``Creating backend with remote "..."``
+    (secrets masked) and, for the ``first`` one, the config file used (``config_path``:
+    the --config value, None for the usual places)."""
+    from . import log
+
+    if not log.debug_enabled():
+        return
+    from .remotes import find_config_file, redact_spec
+
+    log.debug(None, f'Creating backend with remote "{redact_spec(spec)}"')
+    if first:
+        path, _ = find_config_file(config_path)
+        if path is not None and os.path.isfile(path):
+            log.debug(None, f'Using config file from "{path}"')
 
 
 def _is_file(backend: Any) -> bool:
@@ -428,7 +448,7 @@ def _open_copyto(ns: argparse.Namespace, gopts: GlobalOptions, sopts: SyncOption
 
 
 #: rclone flags pysync refuses (exit 2) rather than half-implement
-_NOT_SUPPORTED = (("interactive", "--interactive"), ("name_transform", "--name-transform"))
+_NOT_SUPPORTED = (("interactive", "--interactive"),)
 
 
 def _refuse_unsupported(sopts: SyncOptions) -> None:
@@ -865,6 +885,24 @@ def _render_error(err: PysyncError) -> None:
         log.LOGGER.critical(str(err), extra={"object": ""})
 
 
+#: commands whose arguments may be secrets: never echoed in the DEBUG start-up line
+_SECRET_COMMANDS = frozenset({"config", "obscure", "reveal"})
+
+
+def _starting_line(argv: Sequence[str]) -> str:
+    """rclone's first DEBUG line, ``Version "..." starting with parameters [...]``, each
+    parameter quoted as Go's %q and passed through :func:`redact_spec` (connection-string
+    and URL passwords masked)."""
+    from . import __version__
+    from .remotes import redact_spec
+
+    def q(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    params = " ".join(q(redact_spec(a)) for a in [sys.argv[0] or "pysync", *argv])
+    return f'Version "v{__version__}" starting with parameters [{params}]'
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     from . import log
@@ -905,6 +943,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.setup_logging(verbose=gopts.verbose + (2 if "filters" in gopts.dump else 0),
                           quiet=gopts.quiet, log_file=gopts.log_file or None,
                           json_log=gopts.use_json_log, level=gopts.log_level or None)
+        if command not in _SECRET_COMMANDS and log.debug_enabled():
+            log.debug("pysync", _starting_line(argv))
         return _COMMANDS[command][2](ns, gopts)
     except PysyncError as err:
         _render_error(err)

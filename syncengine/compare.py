@@ -18,6 +18,8 @@ SKIP = "skip"
 COPY = "copy"
 SET_MTIME = "set_mtime"
 MTIME_NOT_SUPPORTED = -1
+#: rclone's DEBUG line for a source file with no destination twin
+NOT_FOUND = "Need to transfer - File not found at Destination"
 
 # pysync prefers its native xxh3 (fast, GIL-free on large slices), then rclone's order.
 _HASH_PREFERENCE = ("xxh3", "xxh128", "md5", "sha1", "sha256", "crc32")
@@ -202,7 +204,7 @@ class Comparer:
         """rclone's ``NeedTransfer`` for a source file and its destination twin (or None)."""
         o = self.opts
         if dst is None:
-            log.debug(src.path, "Need to transfer - File not found at Destination")
+            log.debug(src.path, NOT_FOUND)
             return Decision(COPY, "not found at destination")
         if o.ignore_existing:
             log.debug(src.path, "Destination exists, skipping")

@@ -572,11 +572,13 @@ class Coordinator:
             if first:
                 log.info(self.dst.describe(), "Running all checks before starting transfers")
             planner.march(checkers=checkers)
+            log.debug(self.dst.describe(), "Waiting for checks to finish")  # rclone's lines
             checkers.wait()
             if planner.tracking and not self.cancel.is_set():
                 planner.track_renames()
             if first and not self.cancel.is_set():
                 self.start_deferred()
+            log.debug(self.dst.describe(), "Waiting for transfers to finish")
             transfers.wait()
             if self._lane is not None:
                 self._lane.wait()

@@ -9,7 +9,6 @@ coordinator's ``error`` and summed up by ``finish`` in rclone's one closing erro
 
 from __future__ import annotations
 
-import errno
 import threading
 
 from . import log
@@ -231,27 +230,24 @@ class Deleter:
 
     def _copy_then_delete(self, d: Entry, into: Backend, target: str) -> None:
         """rclone's Move where the server cannot move (fs.ErrorCantMove, e.g. SMB across
-        shares): copy the file to the backup through the backends (a transfer), then
-        delete it (a delete, counted against --max-delete)."""
+        shares): copy the file to the backup through the backends (a transfer with a
+        partial file, verified, so a cut copy never lies under a backup name nor replaces
+        an older backup), then delete it (a delete, counted against --max-delete)."""
         log.debug(d.path, "Can't move, switching to copy")
+        from .compare import common_hash
+        from .transfer import Transferer
+
+        kind = None if self.opts.ignore_checksum else common_hash(self.dst, into)
+        copier = Transferer(self.dst, into, self.opts, self.stats, kind, cancel=self.cancel)
         tr = self.stats.start_transfer(d.path, d.size, queued=False)
         failure: BaseException | None = None
-        try:
-            with self.dst.open_read(d.path) as reader, into.open_write(target) as writer:
-                while chunk := reader.read(1 << 20):
-                    writer.write(chunk)
-                    tr.add(len(chunk))
-            if into.features.can_set_mtime and d.mtime_ns > 0:
-                into.set_mtime(target, d.mtime_ns)
-            got = into.stat(target)
-            if got is None or (d.size >= 0 and got.size != d.size):
-                raise OSError(errno.EIO, f"backup copy of {d.path} is incomplete")
+        try:  # a partial file renamed when whole and verified, as every copy
+            copier.copy(d, target, replacing=False, tr=tr)
         except BaseException as err:
             failure = err
             raise
         finally:
             tr.done(failure)
-        log.info(d.path, "Copied (new)" + (f" to: {target}" if target != d.path else ""))
         self.count(d.size)
         self.stats.start_check(d.path, "deleting", queued=False)
         try:

@@ -238,7 +238,7 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
     stats = stats or Stats()
     from .errors import NotSupportedError
 
-    for name, flag in (("interactive", "--interactive"), ("name_transform", "--name-transform")):
+    for name, flag in (("interactive", "--interactive"),):
         if getattr(opts, name):  # the CLI refuses them first; library callers here
             raise NotSupportedError(f"{flag} is not supported yet")
     from .metadata import parse_mapper, parse_metadata_set

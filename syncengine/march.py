@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from . import log
 from .backends.base import Entry
@@ -28,16 +28,27 @@ class SortKey:
     march when their keys are equal: same name key and same type.
 
     Called with one entry, or ``keys(entries)`` for a whole listing of one directory at
-    once (the same keys, built in a few passes instead of a call per entry)."""
+    once (the same keys, built in a few passes instead of a call per entry).
 
-    __slots__ = ("normalize", "fold")
+    ``xform`` (a source listing under ``--name-transform``): the name is first given the
+    destination's name, ``xform(name, is_dir)``, as rclone's march does."""
 
-    def __init__(self, normalize: bool = True, fold: bool = False) -> None:
+    __slots__ = ("normalize", "fold", "xform")
+
+    def __init__(self, normalize: bool = True, fold: bool = False,
+                 xform: Callable[[str, bool], str] | None = None) -> None:
         self.normalize = normalize
         self.fold = fold
+        self.xform = xform
 
     def __call__(self, e: Entry) -> str:
-        return name_key(e.name, self.normalize, self.fold) + ("D" if e.is_dir else "F")
+        name = e.name if self.xform is None else self.xform(e.name, e.is_dir)
+        return name_key(name, self.normalize, self.fold) + ("D" if e.is_dir else "F")
+
+    def same_as(self, other: SortKey) -> bool:
+        """Both build the same keys."""
+        return (self.normalize, self.fold, self.xform) == (other.normalize, other.fold,
+                                                           other.xform)
 
     def keys(self, entries: Sequence[Entry]) -> list[str]:
         """The keys of ``entries``, the children of one directory (one parent path)."""
@@ -46,6 +57,9 @@ class SortKey:
         first = entries[0]
         cut = len(first.path) - len(first.name)
         names = [e[0][cut:] for e in entries]
+        if self.xform is not None:
+            xform = self.xform
+            names = [xform(n, e[3]) for n, e in zip(names, entries, strict=True)]
         if self.normalize:
             names = [n if n.isascii() else _nfc("NFC", n) for n in names]
         if self.fold:
@@ -72,23 +86,23 @@ class Listing(list):  # type: ignore[type-arg]
     key_of: SortKey
 
 
-def sort_key(normalize: bool = True, fold: bool = False) -> SortKey:
+def sort_key(normalize: bool = True, fold: bool = False,
+             xform: Callable[[str, bool], str] | None = None) -> SortKey:
     """The march sort key for these name rules (see ``SortKey``)."""
-    return SortKey(normalize, fold)
+    return SortKey(normalize, fold, xform)
 
 
 def _keys(entries: list[Entry], key: SortKey) -> list[str]:
     """The match key of every entry of one listing (the sort key: a file and a directory of
     one name never pair); taken from a ``Listing`` sorted by the same rules."""
-    if type(entries) is Listing:
-        of = entries.key_of
-        if of.normalize == key.normalize and of.fold == key.fold:
-            return entries.keys
+    if type(entries) is Listing and entries.key_of.same_as(key):
+        return entries.keys
     return key.keys(entries)
 
 
 def pair_entries(src: list[Entry], dst: list[Entry], *, normalize: bool = True,
-                 fold: bool = False, dst_only: bool = True
+                 fold: bool = False, dst_only: bool = True,
+                 xform: Callable[[str, bool], str] | None = None
                  ) -> Iterator[tuple[Entry | None, Entry | None]]:
     """Yield ``(source, destination)`` pairs of one directory: source order first, then
     the destination-only entries. Entries pair by name key *and* type, so a file and a
@@ -99,11 +113,13 @@ def pair_entries(src: list[Entry], dst: list[Entry], *, normalize: bool = True,
     ``dst_only`` False (rclone's NoProcessDstOnly: copy, and sync's copy pass after
     --delete-before): rclone stops reading the destination listing when the source's ends,
     so a destination duplicate is reported only when a source entry sorts after its twin.
+
+    ``xform``: the source names are transformed first (``--name-transform``).
     """
     key = SortKey(normalize, fold)
     dst_keys = _keys(dst, key)
     dst_map = dict(zip(dst_keys, dst, strict=True))
-    src_keys = _keys(src, key)
+    src_keys = _keys(src, key if xform is None else SortKey(normalize, fold, xform))
     if len(dst_map) != len(dst):  # duplicates: the first one wins
         last_src = max(src_keys, default=None)
         dst_map = {}

@@ -25,7 +25,7 @@ from functools import partial
 
 from . import actions, log, resume
 from .backends.base import Backend, Entry, can_move
-from .compare import COPY, SET_MTIME, Comparer
+from .compare import COPY, NOT_FOUND, SET_MTIME, Comparer
 from .deleter import move_between
 from .errors import DirNotFoundError, NoRetryError, PysyncError
 from .filter import Filter
@@ -36,6 +36,7 @@ from .record import replace
 from .report import DIFFER, MATCH, MISSING_ON_DST, MISSING_ON_SRC, SyncReport
 from .report import ERROR as REPORT_ERROR
 from .transfer import partial_name
+from .transform import NameTransform
 from .units import format_size_short
 from .walk import list_dir_filtered
 
@@ -132,6 +133,11 @@ class Planner:
         # --fix-case: a destination name spelt otherwise than its source twin is renamed
         self.fix_case = opts.fix_case and not opts.immutable and not plan_only
         self.sort_key = sort_key(self.normalize, self.fold)
+        # --name-transform: a source name is matched (and written) as transformed
+        self.xform = NameTransform(opts.name_transform, error=self._xform_error) \
+            if opts.name_transform else None
+        self.src_sort_key = self.sort_key if self.xform is None else sort_key(
+            self.normalize, self.fold, self.xform.name)
         # a remote source's backslash name is refused only where the destination takes a
         # backslash for a separator (a local or fsspec disk on Windows); rclone copies it
         # verbatim, and on SMB the name encoding writes it as an ordinary "＼" (so an SMB
@@ -174,7 +180,8 @@ class Planner:
         try:
             entries = list_dir_filtered(backend, self.filt, path, include_all=include_all,
                                         on_unsafe=on_unsafe, strict_names=side == "source",
-                                        sort_key=self.sort_key,
+                                        sort_key=self.src_sort_key if side == "source"
+                                        else self.sort_key,
                                         backslash_ok=self.backslash_ok and (
                                             side == "source" or backend.features.name == "smb"))
         except DirNotFoundError:
@@ -281,7 +288,7 @@ class Planner:
                 if s is not None and s.is_dir:
                     # rclone: an existing directory keeps its destination spelling, new
                     # files and directories take the source's (src.Remote())
-                    target = d.path if d is not None else s.path
+                    target = d.path if d is not None else self.dst_path(s)
                     if not deletes_only:
                         self._dir_pair(s, d, target)
                         if self.fix_case and d is not None and s.path != d.path:
@@ -299,13 +306,14 @@ class Planner:
                             continue
                         if self.compare_dest and self._in_compare_dest(s, s.path):
                             continue
+                        log.debug(s.path, NOT_FOUND)
                         if 0 <= s.size < SMALL_FILE:
                             small.append(s)
                             if len(small) == BATCH:
                                 self._batch(small)
                                 small = []
                         else:
-                            self._transfer(s, None, s.path)
+                            self._transfer(s, None, self.dst_path(s))
                     elif fast_skip is not None and (not self.fix_case or s.path == d.path) \
                             and fast_skip(s, d):
                         unchanged += 1  # the common case of a re-run: decided in bulk
@@ -338,7 +346,15 @@ class Planner:
     def _pair(self, src: list[Entry], dst: list[Entry]
               ) -> Iterator[tuple[Entry | None, Entry | None]]:
         return pair_entries(src, dst, normalize=self.normalize, fold=self.fold,
-                            dst_only=self.deleting or self.report is not None)
+                            dst_only=self.deleting or self.report is not None,
+                            xform=self.xform.name if self.xform is not None else None)
+
+    def dst_path(self, s: Entry) -> str:
+        """Where a new source entry goes: its path, transformed by --name-transform."""
+        return s.path if self.xform is None else self.xform.path(s.path, s.is_dir)
+
+    def _xform_error(self, path: str, err: BaseException, message: str) -> None:
+        self.error(path, err, log_it=message)
 
     def can_track(self, strategy: frozenset[str]) -> bool:
         """rclone's reasons to ignore --track-renames (each an ERROR, not counted)."""
@@ -388,7 +404,8 @@ class Planner:
             key = self._rename_id(self.src, s)
             d = self._pop_rename(by_id.get(key, []), s) if key else None
             if d is None or not self._rename(d, s):
-                self._transfer(s, None, s.path)
+                log.debug(s.path, NOT_FOUND)
+                self._transfer(s, None, self.dst_path(s))
                 continue
             renamed.add(d.path)
         if renamed:
@@ -489,6 +506,8 @@ class Planner:
         for e in src_entries:
             if e.is_dir:
                 continue
+            # rclone looks the source's own name up, even under --name-transform (where
+            # the twin found then pairs only if the transform leaves the name as it is)
             path = f"{dpath}/{e.name}" if dpath else e.name
             try:
                 d = self.dst.stat(path)
@@ -531,6 +550,7 @@ class Planner:
         elif d is None:
             if self.report is not None:
                 self.report.log(MISSING_ON_DST, s, None)
+            log.debug(s.path, NOT_FOUND)
             self._transfer(s, None, target)
         else:
             self.check(s, d)
@@ -607,7 +627,9 @@ class Planner:
                     self.error(d.path, err, log_it="Source and destination exist but do not "
                                f"match: {err}")
                     return
-                self._transfer(s, d, d.path, decision.reason)
+                # rclone's Copy transforms the replaced file's name once more
+                self._transfer(s, d, d.path if self.xform is None else
+                               self.xform.path(d.path, False), decision.reason)
             elif decision.action == SET_MTIME:
                 self.sink.put(actions.SetMtime(s.path, d.path, s.size, s.mtime_ns,
                                                decision.reason))
@@ -626,8 +648,8 @@ class Planner:
     def _batch(self, batch: list[Entry]) -> None:
         """New small files of one directory, copied one after the other by one worker: the
         per-file cost of the pool (task, future, wake-ups) is paid once per batch."""
-        self.mark_modified(batch[0].path.rpartition("/")[0])
-        self.sink.put_batch([actions.Copy(s.path, s.path, s.size, s.mtime_ns)
+        self.mark_modified(self.dst_path(batch[0]).rpartition("/")[0])
+        self.sink.put_batch([actions.Copy(s.path, self.dst_path(s), s.size, s.mtime_ns)
                              for s in batch])
 
     # ----- directories -------------------------------------------------------------------

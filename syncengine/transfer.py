@@ -364,7 +364,7 @@ class Transferer:
                             e, (shown(tmp), shown(final)) if shown is not None else None)
                         log.error(tmp, f"partial file rename failed: {failed}")
                         raise failed from e
-                    log.debug(final, "renamed to: %s", final)
+                    log.debug(tmp, "renamed to: %s", final)
                 if self._resumable(size):
                     resume.remove_manifest(self.dst, tmp)
             except BaseException as e:

@@ -40,6 +40,7 @@ __all__ = [
     "RegexpError",
     "RegexpUnsupportedError",
     "glob_to_regexp",
+    "compile_regexp_groups",
     "re2_to_python",
     "compile_glob",
     "compile_regexp",
@@ -308,6 +309,12 @@ def compile_regexp(regexp: str) -> re.Pattern[str]:
 # Braces holding "/" or "**", any "{{" or "}}" (regexps), nested braces.
 _TOO_HARD = re.compile(r"({[^{}]*(\*\*|/)[^{}]*})|\{\{|\}\}|\{[^{}]*\{")
 _SLASHES = re.compile(r"/{2,}")
+
+
+@functools.lru_cache(maxsize=64)
+def compile_regexp_groups(regexp: str) -> re.Pattern[str]:
+    """As :func:`compile_regexp`, keeping the capturing groups (for ``$1`` replacements)."""
+    return _py_compile(re2_to_python(regexp, captures=True), regexp)
 
 
 def dir_globs_too_hard(glob: str) -> bool:
@@ -635,7 +642,7 @@ _MAX_SIZE = (128 << 20) // 40
 
 class _Node:
     __slots__ = ("op", "cp", "fold", "ranges", "subs", "min", "max", "greedy", "flags",
-                 "cap")
+                 "cap", "name")
 
     def __init__(self, op: int, *, cp: int = 0, fold: bool = False,
                  ranges: Ranges | None = None, subs: list[_Node] | None = None,
@@ -651,6 +658,7 @@ class _Node:
         self.greedy = greedy
         self.flags = flags
         self.cap = cap
+        self.name = ""  # a named capture's name
 
 
 def _repeat_is_valid(node: _Node, n: int) -> bool:
@@ -751,7 +759,11 @@ class _Parser:
         top = self.stack.pop()
         paren = self.stack.pop()
         self.flags = paren.flags
-        self.push(_Node(_CAPTURE, subs=[top]) if paren.cap else top)
+        if paren.cap:
+            node = _Node(_CAPTURE, subs=[top])
+            node.name = paren.name
+            top = node
+        self.push(top)
 
     # ---- main loop ---------------------------------------------------------------------
     def parse(self) -> _Node:
@@ -880,7 +892,9 @@ class _Parser:
             name = s[i + (4 if with_p else 3):end]
             if not name or not all(c == "_" or _is_alnum(c) for c in name):
                 raise RegexpError(_ERR_INVALID_NAMED_CAPTURE, s[i:end + 1])
-            self.push(_Node(_LPAREN, flags=self.flags, cap=True))
+            paren = _Node(_LPAREN, flags=self.flags, cap=True)
+            paren.name = name
+            self.push(paren)
             return end + 1
         flags = self.flags
         negated = False
@@ -1270,7 +1284,7 @@ def _atomic_chunks(subs: list[_Node]) -> dict[int, int]:
     return chunks
 
 
-def _emit(node: _Node) -> tuple[str, int]:
+def _emit(node: _Node, captures: bool = False) -> tuple[str, int]:
     op = node.op
     if op in _SIMPLE_EMIT:
         return _SIMPLE_EMIT[op]
@@ -1283,9 +1297,13 @@ def _emit(node: _Node) -> tuple[str, int]:
     if op == _CLASS:
         return _py_class(node.ranges or [])
     if op == _CAPTURE:
-        return _emit(node.subs[0])  # Go has no backreferences: captures only group
+        if not captures:
+            return _emit(node.subs[0])  # Go has no backreferences: captures only group
+        inner = _emit(node.subs[0], True)[0]
+        name = node.name if node.name.isidentifier() else ""
+        return (f"(?P<{name}>{inner})" if name else f"({inner})"), _P_ATOM
     if op in (_STAR, _PLUS, _QUEST, _REPEAT):
-        text, prec = _emit(node.subs[0])
+        text, prec = _emit(node.subs[0], captures)
         if prec != _P_ATOM:
             text = f"(?:{text})"
         if op == _STAR:
@@ -1311,21 +1329,21 @@ def _emit(node: _Node) -> tuple[str, int]:
         while k < len(subs):
             if k in atomic:
                 end = atomic[k]
-                star = _emit(subs[k].subs[0])[0]
-                fixed = "".join(_emit(sub)[0] for sub in subs[k + 1:end])
+                star = _emit(subs[k].subs[0], captures)[0]
+                fixed = "".join(_emit(sub, captures)[0] for sub in subs[k + 1:end])
                 parts.append(f"(?>{star}*?{fixed})")
                 k = end
                 continue
-            text, prec = _emit(subs[k])
+            text, prec = _emit(subs[k], captures)
             parts.append(f"(?:{text})" if prec == _P_ALT else text)
             k += 1
         return "".join(parts), _P_CONCAT
     if op == _ALT:
-        return "|".join(_emit(sub)[0] for sub in node.subs), _P_ALT
+        return "|".join(_emit(sub, captures)[0] for sub in node.subs), _P_ALT
     raise AssertionError(f"unexpected node {op}")  # pragma: no cover
 
 
-def re2_to_python(regexp: str) -> str:
+def re2_to_python(regexp: str, captures: bool = False) -> str:
     """Translate Go RE2 source (as ``regexp.Compile`` accepts it) into a Python pattern.
 
     The result needs no flags: compile it with ``re.compile(result)``.  It matches
@@ -1334,6 +1352,9 @@ def re2_to_python(regexp: str) -> str:
     ``(?U)`` in mid-pattern apply to the end of their group, ``\\Q..\\E``, ``\\x{...}``,
     octal escapes, ``(?P<n>..)``/``(?<n>..)`` and ``\\p{..}`` categories are supported.
 
+    ``captures``: keep Go's capturing groups as Python groups (numbered, and named where
+    the name is a Python identifier), for replacements; else they only group.
+
     Raises :class:`RegexpError` with Go's message for a regexp Go refuses, and
     :class:`RegexpUnsupportedError` for ``\\p{Script}`` classes.
     """
@@ -1341,6 +1362,6 @@ def re2_to_python(regexp: str) -> str:
     _check_limits(root, regexp)
     try:
         with _deep_recursion():
-            return _emit(root)[0]
+            return _emit(root, captures)[0]
     except RecursionError as err:  # deeper than Python's stack (Go allows height 1000)
         raise RegexpUnsupportedError("nesting too deep for Python", regexp) from err

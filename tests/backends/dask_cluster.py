@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from .proctree import die_with_parent
+
 __all__ = ["DaskCluster", "start_cluster", "dask_cluster"]
 
 HOST = "127.0.0.1"
@@ -83,7 +85,8 @@ def _spawn(args: list[str], workdir: Path, name: str, env: dict[str, str]
     log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - the child keeps it
     try:
         return subprocess.Popen([sys.executable, "-m", *args], cwd=workdir, env=env,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=die_with_parent)
     finally:
         log.close()
 

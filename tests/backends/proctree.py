@@ -22,3 +22,16 @@ def child_pids(parent: int, comm_ok: Callable[[str], bool]) -> list[int]:
         if int(fields[1]) == parent and comm_ok(comm):
             out.append(int(entry))
     return out
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for a server a test starts: the kernel sends it SIGTERM when the
+    process that started it ends (Linux PR_SET_PDEATHSIG), so a test run that is itself
+    killed (SIGTERM, SIGKILL) leaves no server behind, even though the fixture that would
+    stop it by its PID never runs."""
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from .proctree import child_pids
+from .proctree import child_pids, die_with_parent
 
 __all__ = ["SmbdServer", "SmbdError", "running_smbd", "smbd_server", "find_binary"]
 
@@ -201,7 +201,8 @@ class SmbdServer:
                 [smbd, "--foreground", "--no-process-group", "--debug-stdout",
                  "-s", str(self.conf)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)  # our own process group: stopped as a whole
+                start_new_session=True,
+                preexec_fn=die_with_parent)  # our own process group: stopped as a whole
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from .proctree import die_with_parent
+
 __all__ = ["SshdServer", "SshdError", "SshAgent", "sshd_server", "ssh_agent", "find_binary",
            "start_sshd", "HOST", "KEY_PASSPHRASE"]
 
@@ -229,7 +231,8 @@ def start_sshd(workdir: Path | None = None, *, port: int = 0) -> SshdServer:
         with open(log_path, "wb") as log_fh:
             proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(d / "sshd_config")],
                                     stdin=subprocess.DEVNULL, stdout=log_fh,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=die_with_parent)
         try:
             _wait_banner(proc, p, log_path)
         except SshdError as err:
@@ -290,7 +293,8 @@ def ssh_agent(tmp_path: Path) -> Iterator[SshAgent]:
     sock = Path(tempfile.mkdtemp(prefix="agent-", dir="/tmp")) / "agent.sock"  # short path
     proc = subprocess.Popen([find_binary("ssh-agent"), "-D", "-a", str(sock)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=die_with_parent)
     agent = SshAgent(sock, proc)
     try:
         deadline = time.monotonic() + 10

@@ -383,7 +383,7 @@ def test_smb_backup_dir_on_another_share_copies_then_deletes(
         _write(disk / tool / "sub/gone.txt", b"gone", _T0)
         res[tool] = run(tool, ["sync", str(src), f"dst:{smbd_server.share}/x-{tag}/{tool}",
                                "--backup-dir", f"dst:bakshare/{tag}-{tool}", "--suffix", ".b",
-                               "--config", str(conf), "-v"], home)
+                               "--config", str(conf), "-vv"], home)
     try:
         for tool in TOOLS:
             assert res[tool].returncode == 0, res[tool].stderr
@@ -393,6 +393,10 @@ def test_smb_backup_dir_on_another_share_copies_then_deletes(
         lines = file_lines(res["pysync"].stderr)
         assert lines == file_lines(res["rclone"].stderr)
         assert "INFO: sub/gone.txt: Copied (new) to: sub/gone.txt.b" in lines
+        for tool in TOOLS:  # through a partial file renamed when whole, as every copy
+            renamed = re.findall(r"DEBUG : (\S+): renamed to: sub/gone\.txt\.b",
+                                 res[tool].stderr)
+            assert len(renamed) == 1 and renamed[0].endswith(".partial"), (tool, renamed)
     finally:
         shutil.rmtree(disk, ignore_errors=True)
         for tool in TOOLS:

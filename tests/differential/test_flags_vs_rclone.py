@@ -87,8 +87,7 @@ def test_default_time_bad_value(tmp_path: Path) -> None:
                                'parsing "foo" as fs.Time failed: ')
 
 
-@pytest.mark.parametrize("flag", [["--interactive"], ["-i"],
-                                  ["--name-transform", "all,uppercase"]],
+@pytest.mark.parametrize("flag", [["--interactive"], ["-i"]],
                          ids=lambda f: f[0])
 @pytest.mark.parametrize("command", ["sync", "copy", "copyto"])
 def test_unsupported_flags_refused(tmp_path: Path, command: str, flag: list[str]) -> None:

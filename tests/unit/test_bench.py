@@ -334,3 +334,32 @@ def test_table_shows_reference_and_cpu_columns() -> None:
     line = next(ln for ln in table.splitlines() if ln.startswith("sftp-up-mailstore-t1"))
     assert line.split()[1:] == ["2.00", "4.00", "0.50", "1.00", "scp", "1.75", "4.00", "2",
                                 "2"]
+
+
+def test_bulk_destinations_are_moved_aside_and_runs_wait_after_their_removal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh destination of many files is renamed aside (no inode freed before a timed
+    run); a small one is removed; emptying the trash is a bulk deletion after which the next
+    run waits (ext4's recently-deleted inode scan, see bench/README.md)."""
+    from bench import runner
+
+    big, small = tmp_path / "big", tmp_path / "small"
+    for i in range(runner.BULK_FILES):
+        (big / f"d{i % 7}").mkdir(parents=True, exist_ok=True)
+        (big / f"d{i % 7}" / f"f{i}").write_bytes(b"x")
+    small.mkdir()
+    (small / "one").write_bytes(b"x")
+    monkeypatch.setattr(runner, "_last_bulk_delete", -1e9)
+    trash = runner._Trash(tmp_path / ".trash")
+    trash.discard(big)
+    trash.discard(small)
+    assert not big.exists() and not small.exists()
+    assert runner._count_files(tmp_path / ".trash", 10**6) == runner.BULK_FILES
+    waits: list[float] = []
+    monkeypatch.setattr(runner.time, "sleep", waits.append)
+    runner._settle(lambda _msg: None)
+    assert waits == []  # nothing was deleted in bulk yet
+    trash.empty()
+    assert not (tmp_path / ".trash").exists()
+    runner._settle(lambda _msg: None)
+    assert len(waits) == 1 and 0 < waits[0] <= runner.QUIET_AFTER_DELETE

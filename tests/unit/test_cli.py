@@ -181,3 +181,28 @@ def test_large_output_is_flushed_before_the_process_ends(tmp_path: Path) -> None
     out = run("lsf", str(root))
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == names
+
+
+def test_debug_start_lines_as_rclone_without_secrets(tree: Path, tmp_path: Path) -> None:
+    """-vv starts with rclone's version/parameters line and a "Creating backend" line per
+    location, the config file used after the first; a connection-string password is
+    masked there, and the arguments of `obscure` are never echoed."""
+    conf = tmp_path / "my.conf"
+    conf.write_text("")
+    out = run("copy", str(tree), str(tmp_path / "d"), "-vv", "--config", str(conf))
+    assert out.returncode == 0, out.stderr
+    lines = [line.split(" : ", 1)[1] for line in out.stderr.splitlines()
+             if line[20:25] == "DEBUG"][:4]
+    assert lines[0].startswith('pysync: Version "v') and lines[0].endswith(
+        f'"copy" "{tree}" "{tmp_path / "d"}" "-vv" "--config" "{conf}"]')
+    assert lines[1:] == [f'Creating backend with remote "{tree}"',
+                         f'Using config file from "{conf}"',
+                         f'Creating backend with remote "{tmp_path / "d"}"']
+    assert f'{tree}: Need to transfer - File not found at Destination' not in out.stderr
+    assert "y z.txt: Need to transfer - File not found at Destination" in out.stderr
+    secret = "hunter2-not-obscured"
+    out = run("lsf", f":sftp,host=127.0.0.1,port=1,pass={secret}:/x", "-vv")
+    assert out.returncode != 0 and secret not in out.stderr
+    assert 'pass=***:/x"' in out.stderr
+    out = run("obscure", secret, "-vv")
+    assert secret not in out.stderr and out.returncode == 0
