@@ -169,6 +169,8 @@ DST = {  # the same files and directories, other metadata, some other contents a
     ["-M", "--inplace"],
     ["-M", "--checksum"],
     ["-M", "--no-update-dir-modtime", "--create-empty-src-dirs"],
+    ["-M", "--name-transform", "all,uppercase"],
+    ["-M", "--name-transform", "dir,suffix=.x", "--create-empty-src-dirs"],
 ], ids=" ".join)
 @pytest.mark.parametrize("mode", ["copy", "sync"])
 def test_metadata_into_empty(tmp_path: Path, mode: str, flags: list[str]) -> None:
