@@ -132,6 +132,11 @@ def _add_options(parser: argparse.ArgumentParser, cls: type,
 def _convert(kind: str, flag: str, raw: str, meta: dict[str, Any] | None = None) -> Any:
     from .units import go_quote, parse_bwlimit, parse_duration, parse_go_duration, parse_size
 
+    if kind == "spacesep":  # rclone's fs.SpaceSepList (--metadata-mapper): its own message
+        from .metadata import parse_mapper
+
+        parse_mapper(raw, flag)
+        return raw
     try:
         if kind == "cmdduration":
             try:

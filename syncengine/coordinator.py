@@ -422,8 +422,9 @@ class Coordinator:
     def _write_dir_metadata(self, path: str, mtime_ns: int, existed: bool) -> None:
         """Read the source directory's metadata and write it on ``path`` (made if need be);
         raises the OSError or PysyncError (worded as rclone's) that failed it."""
+        source = self.planner.dir_sources.get(path, path)
         meta = metadata.dir_metadata(self.opts, self.src, self.dst,
-                                     Entry(path, -1, mtime_ns, True),
+                                     Entry(source, -1, mtime_ns, True),
                                      read=path not in self.planner.matched_dirs)
         if existed:
             try:

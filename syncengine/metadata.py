@@ -26,7 +26,6 @@ metadata the coordinator's threads would.
 from __future__ import annotations
 
 import calendar
-import csv
 import json
 import re
 import subprocess
@@ -70,16 +69,51 @@ def parse_metadata_set(items: Sequence[str]) -> Metadata:
     return out
 
 
-def parse_mapper(text: str) -> list[str]:
-    """``--metadata-mapper``'s program and arguments (rclone's SpaceSepList: separated by
-    spaces, a field may be quoted with ``"`` as in CSV). ConfigError when malformed."""
-    if not text.strip():
+def parse_mapper(text: str, flag: str = "--metadata-mapper") -> list[str]:
+    """``--metadata-mapper``'s program and arguments, read as rclone's SpaceSepList (one
+    CSV record with a space for the comma: a field may be quoted with ``"``, ``""`` inside
+    quotes is one ``"``; every space separates, so two in a row make an empty field).
+    UsageError (exit 2) with rclone's flag error when malformed."""
+    if not text:
         return []
-    try:
-        rows = list(csv.reader([text], delimiter=" ", quotechar='"', strict=True))
-    except csv.Error as err:
-        raise ConfigError(f"--metadata-mapper: {err}") from None
-    return [f for f in rows[0] if f] if rows else []
+    fields: list[str] = []
+    i, n = 0, len(text)
+    while True:
+        if i < n and text[i] == '"':
+            i += 1
+            parts: list[str] = []
+            while True:
+                j = text.find('"', i)
+                if j < 0:
+                    _bad_list(text, flag, 'extraneous or missing " in quoted-field')
+                parts.append(text[i:j])
+                i = j + 1
+                if i < n and text[i] == '"':
+                    parts.append('"')
+                    i += 1
+                    continue
+                if i < n and text[i] != " ":
+                    _bad_list(text, flag, 'extraneous or missing " in quoted-field')
+                break
+            fields.append("".join(parts))
+        else:
+            j = text.find(" ", i)
+            end = n if j < 0 else j
+            if '"' in text[i:end]:
+                _bad_list(text, flag, 'bare " in non-quoted-field')
+            fields.append(text[i:end])
+            i = end
+        if i >= n:
+            return fields
+        i += 1  # the separating space
+
+
+def _bad_list(text: str, flag: str, why: str) -> None:
+    from .errors import UsageError
+    from .units import go_quote
+
+    raise UsageError(f"invalid argument {go_quote(text)} for \"{flag}\" flag: parsing "
+                     f"{go_quote(text)} as fs.SpaceSepList failed: {why}")
 
 
 def reads(backend: Backend) -> bool:
@@ -139,8 +173,8 @@ def file_metadata(opts: SyncOptions, src: Backend, dst: Backend, entry: Entry,
     """What ``-M`` writes on the destination copy of source file ``entry`` (rclone's
     GetMetadataOptions): None without ``-M`` or when nothing is to be written.
     ``dst_path`` is the name the mapper is told: the partial file's, as rclone's (which
-    calls the mapper again when it renames the partial, with the same outcome for a
-    mapper that gives the same answer twice; pysync calls it once). Raises
+    calls the mapper once more when it renames the partial: see
+    ``Transferer._remap_partial``). Raises
     MetadataError with rclone's wording when the source's cannot be read or the mapper
     fails."""
     if not opts.metadata or not writes(dst):

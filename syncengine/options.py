@@ -7,7 +7,8 @@ flag's name, default and help exist only here. ``kind`` says how the CLI parses 
 ``cmdduration`` (a Duration rclone declares as a command flag: its errors name no type),
 ``bwlimit`` (an rclone BwTimetable, kept as text), ``int64`` (an int rclone declares as
 int64: its parse errors say so), ``enum`` (one of
-``choices``, any case) or ``bits`` (comma-separated ``choices``); ``gotype`` is the Go type
+``choices``, any case), ``bits`` (comma-separated ``choices``) or ``spacesep`` (rclone's
+SpaceSepList, kept as text: see ``metadata.parse_mapper``); ``gotype`` is the Go type
 rclone names when it refuses a value of an enum or bits flag.
 """
 
@@ -353,8 +354,8 @@ class SyncOptions:
         [], flag="--metadata-set", kind="list", group="Metadata",
         help="Add metadata key=value when uploading")
     metadata_mapper: str = option(
-        "", flag="--metadata-mapper", kind="str", group="Metadata",
-        help="Program to run to transforming metadata before upload")
+        "", flag="--metadata-mapper", kind="spacesep", group="Metadata",
+        metavar="SpaceSepList", help="Program to run to transforming metadata before upload")
     multi_thread_chunk_size: int = option(
         64 * 1024 * 1024, flag="--multi-thread-chunk-size", kind="size", group="Copy",
         help="Chunk size for multi-thread downloads / uploads, if not set by filesystem")

@@ -123,6 +123,7 @@ class Planner:
         # -M: directories found on both sides; rclone's march hands them on wrapped, so
         # they get only their source's time as metadata (new ones get all of it)
         self.matched_dirs: set[str] = set()
+        self.dir_sources: dict[str, str] = {}  # new directory -> its source, where they differ
         self.dir_meta = False  # -M between backends with directory metadata (coordinator)
         self.src_empty_dirs: set[str] = set()
         # destination directories known only by name (--list-cutoff's on-disk sort)
@@ -723,6 +724,8 @@ class Planner:
         made: bool | None = False
         if d is not None and self.opts.metadata:
             self.matched_dirs.add(target)
+        elif self.opts.metadata and target != s.path:  # --name-transform: -M reads the
+            self.dir_sources[target] = s.path  # new directory's metadata at its source
         if d is None:
             if self.opts.create_empty_src_dirs:
                 made = self.sink.make_dir(actions.Mkdir(target, s.mtime_ns))

@@ -361,6 +361,8 @@ class Transferer:
                     self._write_metadata(src, tmp, tmp, multi)
                 self._verify(src, tmp, size, digest, written)
                 if tmp != final:
+                    if self._metadata and self.opts.metadata_mapper:
+                        self._remap_partial(tmp)
                     try:
                         self.dst.rename(tmp, final)
                     except OSError as e:
@@ -423,6 +425,35 @@ class Transferer:
             what = "multi-thread copy: failed to set metadata" if multi else \
                 "failed to set metadata"
             raise metadata.MetadataError(f"{what}: {err}", path=src.path) from None
+
+    def _remap_partial(self, tmp: str) -> None:
+        """--metadata-mapper before the rename: rclone's local Move of the partial file
+        reads the partial's own metadata, merges --metadata-set and runs the mapper on it
+        again (told the partial's name and the destination as the source), and that answer
+        is what the file keeps. A failure is rclone's ``partial file rename failed: move:
+        ...`` (logged here; the copy fails)."""
+        entry = self.dst.stat(tmp)
+        try:
+            if entry is None:
+                raise OSError(errno.ENOENT, f"{tmp}: no such file or directory")
+            try:
+                meta = metadata.merge(self.dst.metadata(tmp),  # type: ignore[attr-defined]
+                                      metadata.parse_metadata_set(self.opts.metadata_set))
+                meta = metadata.run_mapper(metadata.parse_mapper(self.opts.metadata_mapper),
+                                           self.dst, self.dst, entry, tmp, meta)
+            except (OSError, PysyncError) as err:
+                raise metadata.MetadataError(f"move: failed to read metadata: {err}") from None
+            if meta:
+                try:
+                    self.dst.write_metadata(tmp, meta)  # type: ignore[attr-defined]
+                except PysyncError as err:
+                    raise metadata.MetadataError(f"move: failed to set metadata: {err}"
+                                                 ) from None
+        except (OSError, PysyncError) as err:
+            log.error(tmp, f"partial file rename failed: {err}")
+            failed = metadata.MetadataError(str(err), path=tmp)
+            failed.logged = True  # type: ignore[attr-defined]
+            raise failed from None
 
     def _can_append(self, old: Entry, src: Entry) -> bool:
         """--append-verify may apply: a smaller destination file that can be reopened."""

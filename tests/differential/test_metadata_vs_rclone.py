@@ -169,6 +169,8 @@ DST = {  # the same files and directories, other metadata, some other contents a
     ["-M", "--inplace"],
     ["-M", "--checksum"],
     ["-M", "--no-update-dir-modtime", "--create-empty-src-dirs"],
+    ["-M", "--name-transform", "all,uppercase"],
+    ["-M", "--name-transform", "dir,suffix=.x", "--create-empty-src-dirs"],
 ], ids=" ".join)
 @pytest.mark.parametrize("mode", ["copy", "sync"])
 def test_metadata_into_empty(tmp_path: Path, mode: str, flags: list[str]) -> None:
@@ -254,6 +256,30 @@ def test_metadata_mapper(tmp_path: Path, extra: list[str]) -> None:
         assert os.getxattr(sand_p / "dst/empty", "user.mapped") == b"empty:local:False"
 
 
+COUNTING_MAPPER = """\
+import json, sys
+item = json.load(sys.stdin)
+meta = item.get("Metadata") or {}
+meta["calls"] = meta.get("calls", "") + "+"
+json.dump({"Metadata": meta}, sys.stdout)
+"""
+
+
+@pytest.mark.parametrize("extra", [[], ["--inplace"], ["--create-empty-src-dirs"]],
+                         ids=" ".join)
+def test_metadata_mapper_runs_as_often_as_rclones(tmp_path: Path, extra: list[str]) -> None:
+    """rclone runs the mapper once on the copy and once more when the partial file is
+    renamed (its local Move re-reads and re-maps the partial's metadata); a mapper that
+    is not idempotent shows it. With --inplace there is no rename: once."""
+    script = tmp_path / "mapper.py"
+    script.write_text(COUNTING_MAPPER)
+    _r, _p, _sr, sand_p = _run(tmp_path, SRC, None, "copy",
+                               ["-M", "--metadata-mapper", f"{sys.executable} {script}",
+                                *extra])
+    want = b"+" if extra == ["--inplace"] else b"++"
+    assert os.getxattr(sand_p / "dst/a.txt", "user.calls") == want
+
+
 def test_metadata_mapper_failing(tmp_path: Path) -> None:
     """A mapper that fails fails each copy with rclone's message (exit 1)."""
     script = tmp_path / "mapper.py"
@@ -273,6 +299,23 @@ def test_metadata_set_malformed(tmp_path: Path) -> None:
     assert p.rc == r.rc == 1
     msg = "Failed to parse 'novalue' as metadata key=value."
     assert msg in r.stderr.decode() and msg in p.stderr.decode()
+
+
+@pytest.mark.parametrize("mapper", ['"unterminated', 'a"b', '"x"y'])
+def test_metadata_mapper_malformed(tmp_path: Path, mapper: str) -> None:
+    """A --metadata-mapper that is no space-separated list is refused as rclone refuses
+    the flag's value (exit 2, the same error line), before anything is done."""
+    now_ns = time.time_ns()
+    work = tmp_path / "work"
+    sands = (work / "r", work / "p")
+    for sand in sands:
+        build(sand / "src", {"a.txt": F(b"a", DAY)}, now_ns)
+    start = {"src": sh.snapshot(sands[0] / "src"), "dst": {}, "bak": {}}
+    r, p, _window = sh.run_pair("copy", ["-M", "--metadata-mapper", mapper], *sands)
+    out = sh.compare_refused_runs(r, p, *sands, start)
+    if not out.ok:
+        pytest.fail(sh.report(f"copy --metadata-mapper {mapper}", r, p, out), pytrace=False)
+    assert p.rc == 2 and "fs.SpaceSepList failed" in sh.first_error(p.stderr)
 
 
 def test_metadata_json_log_keys(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 import syncengine
 from syncengine.backends.local import LocalBackend
-from syncengine.errors import ConfigError, PysyncError
+from syncengine.errors import ConfigError, PysyncError, UsageError
 from syncengine.metadata import parse_mapper, parse_metadata_set, parse_time
 from syncengine.options import SyncOptions
 
@@ -47,13 +47,27 @@ def test_metadata_set_without_equals_is_rclones_fatal_error() -> None:
 
 
 @pytest.mark.parametrize(("text", "want"), [
-    ("", []), ("  ", []), ("prog", ["prog"]), ("python3 /x/map.py --flag", ["python3",
-                                                                         "/x/map.py",
-                                                                         "--flag"]),
-    ('"/with space/prog" a', ["/with space/prog", "a"]), ("a  b", ["a", "b"]),
+    ("", []), ("prog", ["prog"]),
+    ("python3 /x/map.py --flag", ["python3", "/x/map.py", "--flag"]),
+    ('"/with space/prog" a', ["/with space/prog", "a"]),
+    ('"say ""hi""" b', ['say "hi"', "b"]),
+    ("a  b", ["a", "", "b"]), ("a ", ["a", ""]),  # Go's csv: every space separates
 ])
 def test_mapper_command_line(text: str, want: list[str]) -> None:
     assert parse_mapper(text) == want
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ('"unterminated', 'extraneous or missing " in quoted-field'),
+    ('"a"b', 'extraneous or missing " in quoted-field'),
+    ('a"b', 'bare " in non-quoted-field'),
+])
+def test_mapper_command_line_refused_as_rclone(text: str, why: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_mapper(text)
+    assert str(info.value).endswith(f'as fs.SpaceSepList failed: {why}')
+    assert str(info.value).startswith('invalid argument "')
+    assert info.value.exit_code == 2
 
 
 @pytest.fixture
