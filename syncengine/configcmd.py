@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from .conffile import ConfigFile
 from .confvalues import obscure, reveal
 from .errors import ConfigError, UsageError
+from .interactive import is_terminal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def obscure_command(arg: str, stdin: Any = None) -> str:
     when stdin is not a terminal (as rclone; on a terminal ``-`` is the password)."""
     stdin = sys.stdin if stdin is None else stdin
     password = arg
-    if arg == "-" and not _isatty(stdin):
+    if arg == "-" and not is_terminal(stdin):
         line = stdin.readline()
         password = line[:-1] if line.endswith("\n") else line
         password = password[:-1] if password.endswith("\r") else password
@@ -133,13 +134,6 @@ def reveal_command(arg: str) -> str:
         return reveal(arg) + "\n"
     except ValueError as err:
         raise ConfigError(f"Failed to reveal: {err}") from None
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
 
 
 def _check_name(name: str) -> None:
@@ -761,7 +755,7 @@ def edit_config(config_path: str | None, *, ui: _Ui | None = None) -> None:
     stdin is not a terminal (pysync never reads answers from a pipe) and ConfigError
     ``Failed to read line: EOF`` when the terminal closes."""
     if ui is None:
-        if not _isatty(sys.stdin):
+        if not is_terminal(sys.stdin):
             raise UsageError("pysync config needs a terminal for its questions (stdin is not "
                              "one) - use \"pysync config create|update|delete|password\" in "
                              "scripts")

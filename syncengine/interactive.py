@@ -73,7 +73,8 @@ def skip(opts: _Opts, subject: str, action: str) -> str | None:
     return "--interactive" if decided else None
 
 
-def _isatty(stream: Any) -> bool:
+def is_terminal(stream: Any) -> bool:
+    """``stream`` is a terminal (False for None, a closed stream or one without isatty)."""
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError, OSError):
@@ -85,7 +86,7 @@ def _read_line(prompt: str) -> str:
     answer; otherwise no prompt, and the end of input ends the run."""
     out = _streams.get("out", sys.stdout)
     inp = _streams.get("in", sys.stdin)
-    tty = _isatty(out)
+    tty = is_terminal(out)
     if tty:
         out.write(prompt)
         out.flush()
