@@ -300,6 +300,11 @@ class SyncOptions:
                                           group="Local",
                                           help="Don't check to see if the files change during "
                                                "upload")
+    local_no_direct_io: bool = option(False, flag="--local-no-direct-io", kind="bool",
+                                      group="Local",
+                                      help="Write big files to a local destination through "
+                                           "the page cache instead of with direct I/O "
+                                           "(pysync only)")
     resume: bool = option(False, flag="--resume", kind="bool", group="Migration",
                           help="Keep the partial file of an interrupted transfer (with a "
                                "manifest) and continue it, verified, in the next run "

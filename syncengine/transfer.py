@@ -13,7 +13,7 @@ import time
 import zlib
 from collections.abc import Callable
 
-from . import interrupt, log, metadata, resume
+from . import directio, interrupt, log, metadata, resume
 from .backends.base import Backend, Entry
 from .backends.local import kernel_copy
 from .errors import MaxTransferError, PysyncError, RetryableError, SourceChangedError
@@ -673,9 +673,12 @@ class Transferer:
         else:
             writer = self._open_partial(tmp, lambda: self.dst.open_write(tmp), size)
         written = -1
+        sink: directio.DirectSink | None = None
         try:
             if self._dst_local and size > 0 and hasattr(writer, "fileno"):
                 preallocate(writer.fileno(), size)  # a full disk fails here, as in rclone
+                if rh is None and not done and not self.opts.local_no_direct_io:
+                    sink = directio.open_sink(writer.fileno(), size)
             write = writer.write
         except BaseException:
             writer.close()
@@ -684,6 +687,9 @@ class Transferer:
             while True:
                 if self.cancel.is_set():
                     raise PysyncError("transfer cancelled")
+                if sink is not None:  # read straight into the direct writer's buffer
+                    view = sink.space()
+                    chunk_size = len(view)
                 want = chunk_size if limit < 0 else min(chunk_size, limit - total)
                 if want <= 0:
                     break
@@ -695,12 +701,15 @@ class Transferer:
                 if hasher is not None:
                     hasher.update(chunk)
                 try:
-                    w = write(chunk)
-                    if w is not None and w < n:
-                        mv = chunk[w:]
-                        while mv:
-                            w = write(mv) or 0
-                            mv = mv[w:]
+                    if sink is not None:
+                        sink.commit(n)
+                    else:
+                        w = write(chunk)
+                        if w is not None and w < n:
+                            mv = chunk[w:]
+                            while mv:
+                                w = write(mv) or 0
+                                mv = mv[w:]
                 except OSError as e:
                     raise self._write_error(e, tmp) from e
                 total += n
@@ -715,6 +724,11 @@ class Transferer:
                 if hard_max >= 0 and self.stats.bytes_total() > hard_max:
                     raise MaxTransferError("max transfer limit reached as set by --max-transfer")
             check(reader, size, mtime_ns)
+            if sink is not None:
+                try:
+                    sink.finish()
+                except OSError as e:
+                    raise self._write_error(e, tmp) from e
             fileno = getattr(writer, "fileno", None)
             if fileno is not None and self._dst_local:
                 written = os.fstat(fileno()).st_size
