@@ -4,7 +4,6 @@ left alone (real sshd and smbd on loopback, the real rclone beside pysync)."""
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import mmap
 import os
 import random
@@ -19,6 +18,7 @@ from differential import sync_harness as sh
 
 from syncengine import directio
 from syncengine.confvalues import obscure
+from tests.fsprobe import takes_direct_io
 
 from . import sshd as _sshd
 from .smbd import SmbdServer, smbd_server  # noqa: F401 - the module-scoped fixture
@@ -79,23 +79,11 @@ def _resident_pages(path: Path) -> int:
     return sum(b & 1 for b in vec)
 
 
-def _takes_direct(folder: Path) -> bool:
-    fd = os.open(folder / ".probe", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-        os.unlink(folder / ".probe")
-
-
 def _check_download(tmp_path: Path, conf: Path, remote: str, src: Path) -> None:
     want = _tree(src)
     big = "sub/big.dat"
     pages = (SIZES[big] + mmap.PAGESIZE - 1) // mmap.PAGESIZE
-    direct = _takes_direct(tmp_path)
+    direct = takes_direct_io(tmp_path)
     for n, (tool, extra) in enumerate((("rclone", []), ("pysync", []),
                                        ("pysync", ["--local-no-direct-io"]))):
         dst = tmp_path / f"{tool}{n}"

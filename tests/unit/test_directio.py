@@ -10,19 +10,7 @@ from pathlib import Path
 import pytest
 
 from syncengine import directio
-
-
-def _fs_takes_direct(folder: Path) -> bool:
-    """Whether ``folder``'s file system accepts O_DIRECT (most do; a test reports which)."""
-    fd = os.open(folder / "probe", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-        os.unlink(folder / "probe")
+from tests.fsprobe import takes_direct_io
 
 
 def _feed(sink: directio.DirectSink, data: bytes, rng: random.Random,
@@ -50,7 +38,7 @@ def test_sink_writes_every_byte(tmp_path: Path, size: int) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
         sink = directio.open_sink(fd, size)
-        takes = _fs_takes_direct(tmp_path)
+        takes = takes_direct_io(tmp_path)
         assert (sink is not None) == takes
         if sink is None:  # this file system has no direct I/O: it is remembered
             assert os.fstat(fd).st_dev in directio._refused
