@@ -79,6 +79,9 @@ from smbprotocol.open import (
     Open,
     QueryDirectoryFlags,
     ShareAccess,
+    SMB2CloseRequest,
+    SMB2CreateRequest,
+    SMB2QueryDirectoryRequest,
     SMB2QueryDirectoryResponse,
 )
 from smbprotocol.session import Session
@@ -89,6 +92,7 @@ from ..confvalues import parse_bool
 from ..confvalues import reveal as _reveal
 from ..errors import ConfigError, DirNotFoundError, RetryableError, worded
 from ..units import parse_duration
+from . import smbraw
 from .base import Entry, Features
 
 _spnego_lean.no_default_backend()  # no OpenSSL backend module for NTLM, signing, keys
@@ -1726,6 +1730,47 @@ def _tree_of(unc: str, kwargs: dict[str, Any]) -> tuple[Any, str]:
     return tree, str(name)
 
 
+#: The credits each request of a listing asks back: a full listing's.
+_LIST_CREDITS = _LIST_BUFFER // MAX_PAYLOAD_SIZE
+#: A listing's CREATE: the directory opened to list and read its attributes, shared.
+_LIST_OPEN = (ImpersonationLevel.Impersonation,
+              DirectoryAccessMask.FILE_LIST_DIRECTORY | DirectoryAccessMask.FILE_READ_ATTRIBUTES,
+              FileAttributes.FILE_ATTRIBUTE_DIRECTORY,
+              ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE
+              | ShareAccess.FILE_SHARE_DELETE,
+              CreateDisposition.FILE_OPEN, CreateOptions.FILE_DIRECTORY_FILE)
+_LIST_CLASS = FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION
+
+
+def _list_messages(tree: Any, name: str, out_len: int) -> list[Any]:
+    """A listing's compound as smbprotocol's request structures: CREATE of ``name``,
+    QUERY_DIRECTORY (restart, ``out_len`` bytes), QUERY_DIRECTORY (one credit), CLOSE."""
+    fd = Open(tree, name)
+    fd.file_id = _CHAINED_FILE_ID  # the related requests act on the CREATE's open
+    create, _ = fd.create(*_LIST_OPEN, send=False)
+    query, _ = fd.query_directory("*", _LIST_CLASS,
+                                  flags=QueryDirectoryFlags.SMB2_RESTART_SCANS,
+                                  max_output=out_len, send=False)
+    probe, _ = fd.query_directory("*", _LIST_CLASS, flags=0, max_output=_PROBE_BUFFER,
+                                  send=False)
+    close, _ = fd.close(send=False)
+    return [create, query, probe, close]
+
+
+def _list_parts(name: str, out_len: int) -> list[tuple[int, int, bytes, type]]:
+    """The same compound as :func:`_list_messages`, packed by :mod:`.smbraw`."""
+    return [
+        (smbraw.CREATE, 1, smbraw.create_dir_body(name, *_LIST_OPEN), SMB2CreateRequest),
+        (smbraw.QUERY_DIRECTORY, out_len,
+         smbraw.query_dir_body(_LIST_CLASS, QueryDirectoryFlags.SMB2_RESTART_SCANS,
+                               _CHAINED_FILE_ID, "*", out_len), SMB2QueryDirectoryRequest),
+        (smbraw.QUERY_DIRECTORY, _PROBE_BUFFER,
+         smbraw.query_dir_body(_LIST_CLASS, 0, _CHAINED_FILE_ID, "*", _PROBE_BUFFER),
+         SMB2QueryDirectoryRequest),
+        (smbraw.CLOSE, 1, smbraw.close_body(_CHAINED_FILE_ID), SMB2CloseRequest),
+    ]
+
+
 def _list_compound(unc: str, slot: _Slot, state: _ListState) -> list[_Record] | None:
     """The records of directory ``unc`` from one related compound request (one round trip):
     CREATE, QUERY_DIRECTORY (restart), QUERY_DIRECTORY, CLOSE.
@@ -1739,7 +1784,6 @@ def _list_compound(unc: str, slot: _Slot, state: _ListState) -> list[_Record] | 
     slot's connection at the same time: the tree connect and the credit count with the send
     happen under the slot's lock, the wait for the answers outside it.
     """
-    info_class = FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION
     with slot.lock:
         tree, name = _tree_of(unc, slot.kwargs)
         if tree.is_dfs_share:
@@ -1754,28 +1798,18 @@ def _list_compound(unc: str, slot: _Slot, state: _ListState) -> list[_Record] | 
         if spare < 1:
             return None
         out_len = _answer_size(conn, spare)
-        fd = Open(tree, name)
-        fd.file_id = _CHAINED_FILE_ID  # the related requests act on the CREATE's open
-        create, _ = fd.create(
-            ImpersonationLevel.Impersonation,
-            DirectoryAccessMask.FILE_LIST_DIRECTORY | DirectoryAccessMask.FILE_READ_ATTRIBUTES,
-            FileAttributes.FILE_ATTRIBUTE_DIRECTORY,
-            ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE
-            | ShareAccess.FILE_SHARE_DELETE,
-            CreateDisposition.FILE_OPEN, CreateOptions.FILE_DIRECTORY_FILE, send=False)
-        query, _ = fd.query_directory("*", info_class,
-                                      flags=QueryDirectoryFlags.SMB2_RESTART_SCANS,
-                                      max_output=out_len, send=False)
-        probe, _ = fd.query_directory("*", info_class, flags=0, max_output=_PROBE_BUFFER,
-                                      send=False)
-        close, _ = fd.close(send=False)
         try:
             # each request asks for a full listing's credits back (more than it is
             # charged): the window grows towards the server's limit, as Windows clients
             # ask for more, so that listings sharing the connection do not drain it
-            requests = conn._send([create, query, probe, close], tree.session.session_id,
-                                  tree.tree_connect_id, related=True,
-                                  credit_request=_LIST_BUFFER // MAX_PAYLOAD_SIZE)
+            if smbraw.can_send(conn, tree):
+                requests = smbraw.send_compound(conn, _list_parts(name, out_len),
+                                                tree.session.session_id,
+                                                tree.tree_connect_id, _LIST_CREDITS)
+            else:  # signed or encrypted: smbprotocol packs it
+                requests = conn._send(_list_messages(tree, name, out_len),
+                                      tree.session.session_id, tree.tree_connect_id,
+                                      related=True, credit_request=_LIST_CREDITS)
         except BaseException:
             state.drop = True  # nothing or not all of it went out: the sequence window is off
             raise

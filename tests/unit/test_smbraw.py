@@ -1,0 +1,95 @@
+"""The listing compound packed by syncengine.backends.smbraw is byte for byte the one
+smbprotocol packs, and is registered with the connection as smbprotocol registers it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from smbprotocol.connection import Connection, Dialects
+
+from syncengine.backends import smb, smbraw
+
+NAMES = ["", "a", "store\\2025-06\\x.dat", "Ordner é ü 漢字", "d" * 300]
+
+
+class _Wire:
+    """Stands in for the TCP transport: keeps what would go on the wire."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> None:
+        self.sent.append(bytes(data))
+
+
+def _connection(multi_credit: bool) -> Connection:
+    conn = Connection(uuid.UUID(int=1), "127.0.0.1", 445)
+    conn.transport = _Wire()
+    conn.supports_multi_credit = multi_credit
+    conn.dialect = Dialects.SMB_3_1_1 if multi_credit else Dialects.SMB_2_0_2
+    conn.sequence_window = {"low": 7, "high": 200}
+    conn._check_worker_running = lambda: None
+    return conn
+
+
+class _Tree:
+    """What ``Open`` reads of a tree connect."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.session = type("S", (), {"connection": conn, "session_id": 0x1122334455,
+                                      "signing_required": False, "signing_key": None,
+                                      "encrypt_data": False})()
+        self.tree_connect_id = 9
+        self.share_name = "\\\\127.0.0.1\\pysync"
+        self.is_dfs_share = False
+        self.encrypt_data = False
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("out_len", [65536, 1024 * 1024, 3 * 65536 + 5])
+@pytest.mark.parametrize("multi_credit", [True, False])
+def test_compound_bytes_match_smbprotocol(name: str, out_len: int, multi_credit: bool) -> None:
+    theirs, ours = _connection(multi_credit), _connection(multi_credit)
+    tree = _Tree(theirs)
+    sid, tid = tree.session.session_id, tree.tree_connect_id
+    want = theirs._send(smb._list_messages(tree, name, out_len), sid, tid, related=True,
+                        credit_request=smb._LIST_CREDITS)
+    got = smbraw.send_compound(ours, smb._list_parts(name, out_len), sid, tid,
+                               smb._LIST_CREDITS)
+    assert ours.transport.sent == theirs.transport.sent
+    assert len(ours.transport.sent) == 1  # one compound, one send
+    assert ours.sequence_window == theirs.sequence_window
+    assert sorted(ours.outstanding_requests) == sorted(theirs.outstanding_requests)
+    for a, b in zip(want, got, strict=True):
+        for field in ("message_id", "tree_id", "command", "reserved", "data"):
+            assert b.message[field].get_value() == a.message[field].get_value(), field
+        assert b._message_type is a._message_type
+        assert b.session_id == a.session_id
+    assert got[0].related_ids == want[0].related_ids
+    # smbprotocol rebuilds a request from its message (to resend after a symlink)
+    assert got[0].get_message_data().pack() == want[0].get_message_data().pack()
+
+
+def test_short_of_credits_raises_before_sending() -> None:
+    conn = _connection(True)
+    conn.sequence_window = {"low": 7, "high": 10}  # 3 credits; the first QUERY wants 16
+    with pytest.raises(Exception, match="credits"):
+        smbraw.send_compound(conn, smb._list_parts("x", 1024 * 1024), 1, 2, 16)
+    assert conn.transport.sent == []
+
+
+@pytest.mark.parametrize("signing,encrypt,tree_encrypt,ok", [
+    (False, False, False, True),
+    (True, False, False, False),
+    (False, True, False, False),
+    (False, False, True, False),
+])
+def test_can_send_only_unsigned_unencrypted(signing: bool, encrypt: bool, tree_encrypt: bool,
+                                             ok: bool) -> None:
+    tree = _Tree(_connection(True))
+    tree.session.signing_required = signing
+    tree.session.signing_key = b"k" * 16 if signing else None
+    tree.session.encrypt_data = encrypt
+    tree.encrypt_data = tree_encrypt
+    assert smbraw.can_send(tree.session.connection, tree) is ok
