@@ -586,6 +586,11 @@ class Coordinator:
             # new small files of a local copy: batches on one thread, no hand-off per file
             # and no GIL fight between copying threads at every system call
             self._lane = Lane("small-files", backlog=64)
+        landings = None
+        if self.executor is None and self.sink is None and self.transferer.may_defer:
+            # copies checked by a server's hash hand the check and rename on (one per
+            # transfer at most waits): the transfer threads move the next files' data
+            landings = self.copier.landings = Pool(width, "landing", width)
         try:
             if self.sync and self.delete_mode == "before":
                 if first:
@@ -614,6 +619,8 @@ class Coordinator:
                 self.start_deferred()
             log.debug(self.dst.describe(), "Waiting for transfers to finish")
             transfers.wait()
+            if landings is not None:
+                landings.wait()
             if self._lane is not None:
                 self._lane.wait()
             checkers.wait()
@@ -631,6 +638,9 @@ class Coordinator:
             if self.fatal is not None:
                 self.cancel.set()
             transfers.shutdown()
+            if landings is not None:  # written files are checked and renamed, not dropped
+                landings.shutdown(drop=False)
+                self.copier.landings = None
             if self._lane is not None:
                 self._lane.shutdown()
             checkers.shutdown()

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import errno
 import threading
+from functools import partial
 
 from . import interrupt, log
 from .backends.base import Entry
 from .errors import PysyncError, SourceChangedError
 from .events import FAILED, FINISHED, STARTED, TransferEvent
 from .interrupt import InterruptedRunError
+from .transfer import Landing
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from .events import EventCallback
     from .executors import Executor
     from .options import SyncOptions
+    from .pools import Pool
     from .transfer import Transferer
 
 __all__ = ["Copier", "NETWORK_ERRNOS", "set_mtime", "make_dir"]
@@ -113,6 +116,9 @@ class Copier:
         self.on_event = on_event
         self._lock = threading.Lock()
         self.done = 0  # files copied
+        #: where copies hand their server-side check and rename (see :meth:`copy`); the
+        #: coordinator sets it for a run whose transfers are made in this process
+        self.landings: Pool | None = None
 
     def skips(self, err: BaseException) -> bool:
         """True when ``err`` leaves the file for a later run (--skip-changing) instead of
@@ -145,29 +151,74 @@ class Copier:
 
     def copy(self, s: Entry, dst_path: str, replacing: bool, old: Entry | None = None) -> None:
         """Copy ``s`` to ``dst_path`` here, retried up to --low-level-retries times on
-        transient errors only; a failure goes to ``failed``."""
-        tries = max(1, self.opts.low_level_retries)
+        transient errors only; a failure goes to ``failed``.
+
+        With a ``landings`` pool, a copy whose check waits for a server's hash (SFTP) hands
+        that check and its rename to the pool once the data is written, and this thread
+        is free for the next file's data (the file is accounted and reported when landed).
+        """
         # one accounting Transfer for all the tries, as rclone: a retried error is not
         # counted, and the bytes of a failed try are not reported as transferred
         tr = self.stats.start_transfer(s.path, s.size)
         self.event(STARTED, s)
+        self._tries(s, dst_path, replacing, old, tr, 1, self.landings is not None)
+
+    def _tries(self, s: Entry, dst_path: str, replacing: bool, old: Entry | None,
+               tr: Transfer, first: int, defer: bool) -> None:
+        """Tries ``first``.. of :meth:`copy`; ends ``tr`` unless a landing was handed on."""
+        tries = max(1, self.opts.low_level_retries)
         failure: BaseException | None = None
+        handed = False
         try:
-            for n in range(1, tries + 1):
+            for n in range(first, tries + 1):
                 try:
-                    self.transferer.copy(s, dst_path, replacing=replacing, tr=tr, old=old)
+                    out = self.transferer.copy(s, dst_path, replacing=replacing, tr=tr,
+                                               old=old, defer=defer)
+                    if isinstance(out, Landing):
+                        assert self.landings is not None
+                        self.landings.submit(partial(self._land, out, s, dst_path, replacing,
+                                                     old, tr, n))
+                        handed = True
                     break
                 except (ConnectionError, TimeoutError, OSError) as err:
-                    if not transient(err) or n == tries or self.cancel.is_set():
+                    if not self._retry(s, err, n, tries, tr):
                         raise
-                    log.debug(s.path, f"Received error: {err} - low level retry {n}/{tries}")
-                    tr.restart()
         except BaseException as err:
             failure = err
             if not isinstance(err, Exception):
                 raise  # KeyboardInterrupt...: accounted in finally, then on its way
         finally:
-            self._finished(s, tr, failure)
+            if not handed:
+                self._finished(s, tr, failure)
+        if failure is not None:
+            self.failed(s, failure)
+
+    def _retry(self, s: Entry, err: BaseException, n: int, tries: int, tr: Transfer) -> bool:
+        """Whether try ``n`` of ``tries``, failed with ``err``, is tried again (logged)."""
+        if not transient(err) or n == tries or self.cancel.is_set():
+            return False
+        log.debug(s.path, f"Received error: {err} - low level retry {n}/{tries}")
+        tr.restart()
+        return True
+
+    def _land(self, landing: Landing, s: Entry, dst_path: str, replacing: bool,
+              old: Entry | None, tr: Transfer, n: int) -> None:
+        """On the landings pool: check and rename the file try ``n`` wrote; a transient
+        failure tries again from the start, here (nothing handed on then)."""
+        failure: BaseException | None = None
+        try:
+            landing.land()
+        except (ConnectionError, TimeoutError, OSError) as err:
+            if self._retry(s, err, n, max(1, self.opts.low_level_retries), tr):
+                self._tries(s, dst_path, replacing, old, tr, n + 1, False)
+                return
+            failure = err
+        except BaseException as err:
+            failure = err
+            if not isinstance(err, Exception):
+                self._finished(s, tr, failure)
+                raise
+        self._finished(s, tr, failure)
         if failure is not None:
             self.failed(s, failure)
 

@@ -50,6 +50,7 @@ class Pool:
             for fut in pending:
                 fut.result()
 
-    def shutdown(self) -> None:
-        """Stop the threads; tasks not yet started are dropped."""
-        self._ex.shutdown(wait=True, cancel_futures=True)
+    def shutdown(self, drop: bool = True) -> None:
+        """Stop the threads once the running tasks end; tasks not yet started are dropped
+        (``drop=False``: run first)."""
+        self._ex.shutdown(wait=True, cancel_futures=drop)

@@ -274,6 +274,53 @@ class TransferResult:
     hash_value: str | None
 
 
+@record
+class _Done:
+    """A copy whose data is written to ``tmp``: what landing it needs."""
+
+    src: Entry
+    tmp: str
+    final: str
+    size: int
+    digest: str | None
+    written: int
+    tr: Any
+    own: bool
+    multi: bool
+    replacing: bool
+
+
+class Landing:
+    """A copy whose data is written, its check and rename still to come (see
+    ``Transferer.copy(defer=True)``). ``land()`` runs them once, in any thread."""
+
+    __slots__ = ("_t", "_d")
+
+    def __init__(self, transferer: Transferer, done: _Done) -> None:
+        self._t = transferer
+        self._d = done
+
+    @property
+    def path(self) -> str:
+        """The partial file written."""
+        return self._d.tmp
+
+    def land(self) -> TransferResult:
+        """Check the written file and rename it (cleaned up and raised on failure, as
+        ``Transferer.copy``)."""
+        t, d = self._t, self._d
+        err: BaseException | None = None
+        try:
+            t._land(d)
+        except BaseException as e:
+            err = e
+            t._copy_failed(e, d.tmp, d.size)
+            raise
+        finally:
+            t._end(d.tmp, d.final, d.own, d.tr, err)
+        return t._landed(d)
+
+
 class Transferer:
     """Copies single files from ``src`` to ``dst`` following rclone's transfer rules.
 
@@ -315,7 +362,8 @@ class Transferer:
     # ----- the copy ---------------------------------------------------------------------
 
     def copy(self, src: Entry, dst_path: str, *, replacing: bool,
-             tr: Transfer | None = None, old: Entry | None = None) -> TransferResult:
+             tr: Transfer | None = None, old: Entry | None = None,
+             defer: bool = False) -> TransferResult | Landing:
         """Copy ``src`` to ``dst_path``; the old destination stays intact until the rename.
 
         Raises SourceChangedError when the source changes while being read, CorruptedError
@@ -325,6 +373,12 @@ class Transferer:
         ``tr``: the caller's accounting Transfer (kept over low-level retries, as rclone
         keeps one per file); the caller ends it. Without one the copy starts and ends its
         own. ``old``: the destination file being replaced (--append-verify looks at it).
+
+        ``defer``: when the written file's check needs a hash computed by a server (an SFTP
+        side runs its hash command after the data), return a :class:`Landing` once the
+        data is written instead of waiting for it: its ``land()`` checks, renames and
+        returns the result (or raises as this would have), so that the caller's thread can
+        move the next file's data meanwhile.
         """
         opts = self.opts
         if getattr(self.dst, "links", False) and dst_path.endswith(".rclonelink"):
@@ -337,6 +391,7 @@ class Transferer:
         tmp = partial_name(dst_path, src, opts.partial_suffix) if self.partial_ok else dst_path
         reader = self._open_source(src)
         multi = False
+        landing: Landing | None = None
         try:
             size, mtime_ns = self._stat_open(reader, src)
             own = tr is None
@@ -359,58 +414,97 @@ class Transferer:
                     self.dst.set_mtime(tmp, mtime_ns)
                 if self._metadata:
                     self._write_metadata(src, tmp, tmp, multi)
-                self._verify(src, tmp, size, digest, written)
-                if tmp != final:
-                    if self._metadata and self.opts.metadata_mapper:
-                        self._remap_partial(tmp)
-                    try:
-                        self.dst.rename(tmp, final)
-                    except OSError as e:
-                        shown = getattr(self.dst, "shown", None) if self._dst_local else None
-                        failed = PartialRenameError.wrap(
-                            e, (shown(tmp), shown(final)) if shown is not None else None)
-                        log.error(tmp, f"partial file rename failed: {failed}")
-                        raise failed from e
-                    log.debug(tmp, "renamed to: %s", final)
-                if self._resumable(size):
-                    resume.remove_manifest(self.dst, tmp)
+                done = _Done(src, tmp, final, size, digest, written, tr, own, multi, replacing)
+                if defer and self._server_hashes(digest):
+                    landing = Landing(self, done)
+                else:
+                    self._land(done)
             except BaseException as e:
                 err = e
-                # --resume keeps the partial, unless it is wrong or the disk is full: a full
-                # disk is removed from, as rclone does, not left full for retries, other files
-                # and other programs (the rerun needs the space of the whole file anyway)
-                if self._resumable(size) and not isinstance(
-                        e, (SourceChangedError, CorruptedError)) and not _disk_full(e):
-                    log.info(tmp, "Keeping partial file for --resume")
-                elif getattr(e, "partially_written", False):
-                    self._remove_partially_written(tmp, e)
-                    if self._resumable(size):
-                        resume.remove_manifest(self.dst, tmp)
-                else:
-                    note = self._remove_failed(tmp)
-                    if note is not None:  # logged after the copy's own error, as rclone
-                        try:
-                            e.partial_note = (tmp, note)  # type: ignore[attr-defined]
-                        except AttributeError:
-                            log.info(tmp, note)
-                    if self._resumable(size):
-                        resume.remove_manifest(self.dst, tmp)
+                self._copy_failed(e, tmp, size)
                 raise
             finally:
-                if tmp != final:
-                    interrupt.release(self.dst, tmp)
-                if own:
-                    tr.done(err)
+                if landing is None:
+                    self._end(tmp, final, own, tr, err)
         finally:
             reader.close()
+        if landing is not None:
+            return landing
+        return self._landed(done)
+
+    def _land(self, d: _Done) -> None:
+        """The written partial ``d.tmp`` checked (size, hashes) and renamed to its name."""
+        self._verify(d.src, d.tmp, d.size, d.digest, d.written)
+        tmp, final = d.tmp, d.final
+        if tmp != final:
+            if self._metadata and self.opts.metadata_mapper:
+                self._remap_partial(tmp)
+            try:
+                self.dst.rename(tmp, final)
+            except OSError as e:
+                shown = getattr(self.dst, "shown", None) if self._dst_local else None
+                failed = PartialRenameError.wrap(
+                    e, (shown(tmp), shown(final)) if shown is not None else None)
+                log.error(tmp, f"partial file rename failed: {failed}")
+                raise failed from e
+            log.debug(tmp, "renamed to: %s", final)
+        if self._resumable(d.size):
+            resume.remove_manifest(self.dst, tmp)
+
+    def _copy_failed(self, e: BaseException, tmp: str, size: int) -> None:
+        """Clean up after the copy to ``tmp`` failed with ``e`` (the caller raises it)."""
+        # --resume keeps the partial, unless it is wrong or the disk is full: a full
+        # disk is removed from, as rclone does, not left full for retries, other files
+        # and other programs (the rerun needs the space of the whole file anyway)
+        if self._resumable(size) and not isinstance(
+                e, (SourceChangedError, CorruptedError)) and not _disk_full(e):
+            log.info(tmp, "Keeping partial file for --resume")
+        elif getattr(e, "partially_written", False):
+            self._remove_partially_written(tmp, e)
+            if self._resumable(size):
+                resume.remove_manifest(self.dst, tmp)
+        else:
+            note = self._remove_failed(tmp)
+            if note is not None:  # logged after the copy's own error, as rclone
+                try:
+                    e.partial_note = (tmp, note)  # type: ignore[attr-defined]
+                except AttributeError:
+                    log.info(tmp, note)
+            if self._resumable(size):
+                resume.remove_manifest(self.dst, tmp)
+
+    def _end(self, tmp: str, final: str, own: bool, tr: Transfer,
+             err: BaseException | None) -> None:
+        """The copy to ``tmp`` is over: its partial no longer this run's, its own transfer
+        ended."""
+        if tmp != final:
+            interrupt.release(self.dst, tmp)
+        if own:
+            tr.done(err)
+
+    def _landed(self, d: _Done) -> TransferResult:
+        """Log the copy as rclone does; its result."""
         if log.LOGGER.isEnabledFor(logging.INFO):
-            what = "Copied (replaced existing)" if replacing else "Copied (new)"
-            if multi:
+            what = "Copied (replaced existing)" if d.replacing else "Copied (new)"
+            if d.multi:
                 what = "Multi-thread " + what
-            if dst_path != src.path:  # e.g. the destination keeps its NFD name
-                what += f" to: {dst_path}"
-            log.info(src.path, what)
-        return TransferResult(size, self.hash_kind, digest)
+            if d.final != d.src.path:  # e.g. the destination keeps its NFD name
+                what += f" to: {d.final}"
+            log.info(d.src.path, what)
+        return TransferResult(d.size, self.hash_kind, d.digest)
+
+    @property
+    def may_defer(self) -> bool:
+        """Whether ``copy(defer=True)`` may hand a check on: some side's hash comes from a
+        backend that is not local."""
+        return bool(self.hash_kind) and not self.opts.ignore_checksum \
+            and not (self._src_local and self._dst_local)
+
+    def _server_hashes(self, digest: str | None) -> bool:
+        """Whether checking the written file asks a server for a hash (an SFTP side's hash
+        command): :meth:`_check_written` would call :meth:`_side_hash` for a side that is
+        not local."""
+        return self.may_defer and not (digest is None and (self._src_local or self._dst_local))
 
     def _write_metadata(self, src: Entry, tmp: str, dst_path: str, multi: bool) -> None:
         """-M: write the source's metadata (with --metadata-set and the mapper's say) on
