@@ -767,12 +767,14 @@ class Transferer:
         else:
             writer = self._open_partial(tmp, lambda: self.dst.open_write(tmp), size)
         written = -1
-        sink: directio.DirectSink | None = None
+        sink: Any = None  # directio.DirectSink, or a remote writer's sink
         try:
             if self._dst_local and size > 0 and hasattr(writer, "fileno"):
                 preallocate(writer.fileno(), size)  # a full disk fails here, as in rclone
                 if rh is None and not done and not self.opts.local_no_direct_io:
                     sink = directio.open_sink(writer.fileno(), size)
+            elif rh is None and not done and hasattr(writer, "sink"):
+                sink = writer.sink(size)  # a remote writer's own buffers: no copy per block
             write = writer.write
         except BaseException:
             writer.close()

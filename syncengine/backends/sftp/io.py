@@ -247,7 +247,7 @@ class _Sender:
     def __init__(self, writer: _Writer) -> None:
         self._writer = writer
         self._cond = threading.Condition()
-        self._jobs: deque[tuple[int, bytes]] = deque()
+        self._jobs: deque[tuple[int, Any, Any]] = deque()
         self._queued = 0
         self._busy = False
         self._stopping = False
@@ -255,13 +255,14 @@ class _Sender:
         self._thread = threading.Thread(target=self._run, name="sftp-write", daemon=True)
         self._thread.start()
 
-    def put(self, offset: int, data: bytes) -> None:
-        """Queue ``data`` for ``offset`` (returns at once unless too much is queued)."""
+    def put(self, offset: int, data: Any, sent: Any = None) -> None:
+        """Queue ``data`` for ``offset`` (returns at once unless too much is queued);
+        ``sent()`` is called once it went out (``data`` may be reused then)."""
         with self._cond:
             while self._queued >= _SEND_AHEAD and self.error is None:
                 self._cond.wait()
             if self.error is None:
-                self._jobs.append((offset, data))
+                self._jobs.append((offset, data, sent))
                 self._queued += len(data)
                 self._cond.notify_all()
 
@@ -272,7 +273,7 @@ class _Sender:
                     self._cond.wait()
                 if not self._jobs:
                     return
-                offset, data = self._jobs[0]
+                offset, data, sent = self._jobs[0]
                 self._busy = True
             try:
                 self._writer._send(offset, data)
@@ -284,6 +285,8 @@ class _Sender:
                     self._busy = False
                     self._cond.notify_all()
                 return
+            if sent is not None:
+                sent()
             with self._cond:
                 self._jobs.popleft()
                 self._queued -= len(data)
@@ -304,6 +307,59 @@ class _Sender:
             self._cond.notify_all()
         if wait and threading.current_thread() is not self._thread:
             self._thread.join()
+
+
+#: Free send buffers of _SEND_AHEAD bytes, reused across files (a new buffer's pages cost
+#: a page fault each on first touch); at most _FREE_MAX kept.
+_FREE: list[bytearray] = []
+_FREE_LOCK = threading.Lock()
+_FREE_MAX = 16
+
+
+def _take() -> bytearray:
+    with _FREE_LOCK:
+        if _FREE:
+            return _FREE.pop()
+    return bytearray(_SEND_AHEAD)
+
+
+def _give(buf: bytearray) -> None:
+    with _FREE_LOCK:
+        if len(_FREE) < _FREE_MAX:
+            _FREE.append(buf)
+
+
+class _WriteSink:
+    """Writes a file through a :class:`_Writer`'s sender thread without copying the data:
+    the caller reads each block straight into ``space()`` (a free send buffer), then
+    ``commit(n)`` hands the buffer to the sender, which gives it back once sent. (``write``
+    must copy each block instead: its caller reuses its buffer at once.) The same protocol
+    as ``directio.DirectSink``; ``finish()`` gives back a buffer taken but not committed.
+    """
+
+    __slots__ = ("_writer", "_buf")
+
+    def __init__(self, writer: _Writer) -> None:
+        self._writer = writer
+        self._buf: bytearray | None = None
+
+    def space(self) -> memoryview:
+        """Where the next block goes (up to _SEND_AHEAD bytes)."""
+        if self._buf is None:
+            self._buf = _take()
+        return memoryview(self._buf)
+
+    def commit(self, n: int) -> None:
+        """Send the first ``n`` bytes of the block in :meth:`space`."""
+        buf, self._buf = self._buf, None
+        assert buf is not None
+        self._writer._put_owned(buf, n)
+
+    def finish(self) -> None:
+        """The file's data is all committed."""
+        if self._buf is not None:
+            _give(self._buf)
+            self._buf = None
 
 
 class _Writer:
@@ -401,6 +457,29 @@ class _Writer:
             self._failed = True
             raise self._backend._io_error(err, self._lease, self.name) from err
         return total
+
+    def sink(self, size: int) -> _WriteSink | None:
+        """A zero-copy way to write a file of ``size`` bytes (see :class:`_WriteSink`), or
+        None when its blocks would not go through the sender thread."""
+        if self._depth <= 1 or size < _SEND_AHEAD or self._closed:
+            return None
+        return _WriteSink(self)
+
+    def _put_owned(self, buf: bytearray, n: int) -> None:
+        """Send the first ``n`` bytes of ``buf`` through the sender thread, which gives
+        ``buf`` back to the free buffers once they went out."""
+        try:
+            self._raise_pending()
+            if self._sender is None:
+                self._sender = _Sender(self)
+            elif self._sender.error is not None:
+                self._finish_sending()
+            self._sender.put(self._off, memoryview(buf)[:n], lambda: _give(buf))
+            self._off += n
+            self._drain_ready()
+        except BaseException as err:
+            self._failed = True
+            raise self._backend._io_error(err, self._lease, self.name) from err
 
     def flush(self) -> None:
         """Wait until the server has answered every write sent so far (raises its error)."""
