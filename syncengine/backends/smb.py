@@ -524,6 +524,26 @@ class _Tcp(Tcp):
                 rest = memoryview(b"".join(parts))[sent:] if sent < 4 else parts[1][sent - 4:]
                 self._sock.sendall(rest)
 
+    def send_parts(self, head: bytes, data: Any) -> None:
+        """Send one SMB2 message given as its head (header and body up to the data) and
+        its data (bytes or a view, not copied), with the 4-byte length prefix."""
+        length = len(head) + len(data)
+        if length > self.MAX_SIZE:
+            raise ValueError(f"Data to be sent over Direct TCP size {length} exceeds the max "
+                             f"length allowed {self.MAX_SIZE}")
+        parts = [struct.pack(">L", length) + head, memoryview(data).cast("B")]
+        with self._sock_lock:
+            if not _SENDMSG:  # Windows
+                self._sock.sendall(b"".join(parts))
+                return
+            sent = self._sock.sendmsg(parts)
+            first = len(parts[0])
+            if sent < length + 4:
+                if sent < first:
+                    self._sock.sendall(parts[0][sent:])
+                    sent = first
+                self._sock.sendall(parts[1][sent - first:])
+
     def _recv(self, length: int, timeout: float) -> tuple[bytes | None, float]:
         buffer = bytearray(length)
         view = memoryview(buffer)
@@ -976,7 +996,7 @@ class _Pipe:
     """
 
     __slots__ = ("fd", "conn", "sid", "tid", "pending", "in_flight", "request_size",
-                 "multi_credit")
+                 "multi_credit", "raw_ok")
 
     def __init__(self, raw: Any, op: str) -> None:
         self.fd = raw.fd
@@ -986,6 +1006,8 @@ class _Pipe:
         self.pending: deque[tuple[Any, Any, int, int]] = deque()  # request, answer, off, len
         self.in_flight = 0
         self.multi_credit = bool(self.conn.supports_multi_credit)
+        self.raw_ok = isinstance(self.conn.transport, _Tcp) and \
+            smbraw.can_send(self.conn, self.fd.tree_connect)
         limit = int(getattr(self.conn, f"max_{op}_size"))
         self.request_size = min(_IO_REQUEST, limit) if self.multi_credit else \
             min(MAX_PAYLOAD_SIZE, limit)
@@ -1012,13 +1034,31 @@ class _Pipe:
 
     def send(self, message: Any, answer: Any, offset: int, length: int) -> None:
         """Send one request (``answer`` unpacks its response)."""
+        request = self.conn.send(message, sid=self.sid, tid=self.tid,
+                                 credit_request=self._credit_request(length))
+        self.pending.append((request, answer, offset, length))
+        self.in_flight += length
+
+    def _credit_request(self, length: int) -> int:
+        """What a request of ``length`` bytes asks back: its charge, plus up to as much
+        again of what the window lacks."""
         charge = (length - 1) // MAX_PAYLOAD_SIZE + 1 if self.multi_credit else 1
         want = _IO_WINDOW // MAX_PAYLOAD_SIZE if self.multi_credit else _IO_WINDOW // _IO_REQUEST
         lacking = max(0, want - self._credits() - self.in_flight // MAX_PAYLOAD_SIZE)
-        request = self.conn.send(message, sid=self.sid, tid=self.tid,
-                                 credit_request=charge + min(lacking, charge))
-        self.pending.append((request, answer, offset, length))
-        self.in_flight += length
+        return charge + min(lacking, charge)
+
+    def write(self, data: Any, offset: int) -> None:
+        """Send a WRITE of ``data`` at ``offset``: packed by :mod:`.smbraw` with the data
+        not copied, when the session neither signs nor encrypts; else by smbprotocol."""
+        fd = self.fd
+        if self.raw_ok:
+            request = smbraw.send_write(self.conn, self.sid, self.tid, fd.file_id, offset,
+                                        data, self._credit_request(len(data)))
+            self.pending.append((request, fd._write_response, offset, len(data)))
+            self.in_flight += len(data)
+            return
+        message, answer = fd.write(data, offset=offset, send=False)
+        self.send(message, answer, offset, len(data))
 
     def receive(self) -> tuple[Any, int, int]:
         """(answer, offset, length) of the oldest request in flight."""
@@ -1152,9 +1192,7 @@ class _Writer(_Handle):
                     self._settle()
                     continue
                 offset = int(raw.tell())
-                message, answer = raw.fd.write(view[done:done + length], offset=offset,
-                                               send=False)
-                pipe.send(message, answer, offset, length)
+                pipe.write(view[done:done + length], offset)
                 raw.seek(length, io.SEEK_CUR)
                 raw.fd.end_of_file = max(raw.fd.end_of_file, offset + length)
                 raw._flush = True

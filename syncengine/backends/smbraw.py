@@ -23,7 +23,7 @@ from smbprotocol import MAX_PAYLOAD_SIZE
 from smbprotocol.connection import Commands, Request
 
 __all__ = ["can_send", "create_dir_body", "query_dir_body", "close_body", "header",
-           "send_compound", "credit_charge"]
+           "send_compound", "credit_charge", "write_body_head", "send_write"]
 
 #: [MS-SMB2] 2.2.1.2 SMB2 Packet Header - SYNC: protocol id, structure size (64), credit
 #: charge, channel sequence, reserved, command, credit request, flags, next command,
@@ -38,6 +38,8 @@ _CREATE = struct.Struct("<HBBIQQIIIIIHHII")
 _QUERY = struct.Struct("<HBBI16sHHI")
 #: [MS-SMB2] 2.2.15 SMB2 CLOSE Request (24 bytes).
 _CLOSE = struct.Struct("<HHI16s")
+#: [MS-SMB2] 2.2.21 SMB2 WRITE Request up to its data (48 bytes; the data at offset 0x70).
+_WRITE = struct.Struct("<HHIQ16sIIHHI")
 
 
 def can_send(conn: Any, tree: Any) -> bool:
@@ -71,6 +73,42 @@ def query_dir_body(info_class: int, flags: int, file_id: bytes, pattern: str,
 def close_body(file_id: bytes) -> bytes:
     """The body of a CLOSE of ``file_id`` without the post-query flag."""
     return _CLOSE.pack(24, 0, 0, file_id)
+
+
+def write_body_head(file_id: bytes, offset: int, length: int) -> bytes:
+    """The body of a WRITE of ``length`` bytes at ``offset`` up to its data, as
+    smbprotocol's ``Open.write`` packs it (no channel info, no flags)."""
+    return _WRITE.pack(49, 0x70, length, offset, file_id, 0, 0, 0, 0, 0)
+
+
+def send_write(conn: Any, session_id: int, tree_id: int, file_id: bytes, offset: int,
+               data: Any, credit_request: int) -> Request:
+    """Send one WRITE of ``data`` (bytes or a view, not copied: its length prefix, header
+    and body head go out in one ``sendmsg`` with it); its registered ``Request``.
+
+    As smbprotocol's ``send`` of the same request (message id from the sequence window
+    under its lock; SMBException when short of credits, nothing sent)."""
+    from smbprotocol.exceptions import SMBException
+    from smbprotocol.open import SMB2WriteRequest
+
+    length = len(data)
+    charge = credit_charge(conn, length)
+    with conn.sequence_lock:
+        window = conn.sequence_window
+        available = window["high"] - window["low"]
+        if charge > available:
+            raise SMBException(f"Request requires {charge} credits but only {available} "
+                               "credits are available")
+        message_id = window["low"]
+        window["low"] += charge if charge > 0 else 1
+    head = header(charge, WRITE, credit_request or charge, 0, 0, message_id, tree_id,
+                  session_id) + write_body_head(file_id, offset, length)
+    request = Request(_Sent(WRITE, message_id, tree_id, head[64:]), SMB2WriteRequest, conn,
+                      session_id=session_id)
+    conn.outstanding_requests[message_id] = request
+    conn._check_worker_running()
+    conn.transport.send_parts(head, data)
+    return request
 
 
 def credit_charge(conn: Any, payload: int) -> int:
@@ -169,3 +207,4 @@ def send_compound(conn: Any, parts: list[tuple[int, int, bytes, type]], session_
 CREATE = Commands.SMB2_CREATE
 QUERY_DIRECTORY = Commands.SMB2_QUERY_DIRECTORY
 CLOSE = Commands.SMB2_CLOSE
+WRITE = Commands.SMB2_WRITE

@@ -37,14 +37,22 @@ def _in_flight(monkeypatch: pytest.MonkeyPatch, conn: Any, command: int) -> list
     """From now on, for each ``command`` request sent on ``conn``: how many requests of
     ``conn`` were already waiting for their answer."""
     seen: list[int] = []
-    real = smb_mod._Tcp.send
+    real, real_parts = smb_mod._Tcp.send, smb_mod._Tcp.send_parts
 
-    def send(self: smb_transport.Tcp, data: bytes) -> None:
+    def note(data: bytes) -> None:
         if data[:4] == b"\xfeSMB" and struct.unpack_from("<H", data, 12)[0] == command:
             seen.append(len(conn.outstanding_requests) - 1)
+
+    def send(self: smb_transport.Tcp, data: bytes) -> None:
+        note(data)
         real(self, data)
 
+    def send_parts(self: smb_transport.Tcp, head: bytes, data: Any) -> None:
+        note(head)  # a WRITE packed by smbraw: header and body head, then the data
+        real_parts(self, head, data)
+
     monkeypatch.setattr(smb_mod._Tcp, "send", send)
+    monkeypatch.setattr(smb_mod._Tcp, "send_parts", send_parts)
     return seen
 
 

@@ -22,12 +22,16 @@ class _Wire:
     def send(self, data: bytes) -> None:
         self.sent.append(bytes(data))
 
+    def send_parts(self, head: bytes, data: object) -> None:
+        self.sent.append(head + bytes(memoryview(data).cast("B")))  # type: ignore[arg-type]
+
 
 def _connection(multi_credit: bool) -> Connection:
     conn = Connection(uuid.UUID(int=1), "127.0.0.1", 445)
     conn.transport = _Wire()
     conn.supports_multi_credit = multi_credit
     conn.dialect = Dialects.SMB_3_1_1 if multi_credit else Dialects.SMB_2_0_2
+    conn.max_write_size = 8 * 1024 * 1024
     conn.sequence_window = {"low": 7, "high": 200}
     conn._check_worker_running = lambda: None
     return conn
@@ -93,3 +97,25 @@ def test_can_send_only_unsigned_unencrypted(signing: bool, encrypt: bool, tree_e
     tree.session.encrypt_data = encrypt
     tree.encrypt_data = tree_encrypt
     assert smbraw.can_send(tree.session.connection, tree) is ok
+
+
+@pytest.mark.parametrize("size", [1, 65536, 65537, 1024 * 1024])
+@pytest.mark.parametrize("multi_credit", [True, False])
+def test_write_bytes_match_smbprotocol(size: int, multi_credit: bool) -> None:
+    """A WRITE sent by smbraw (data not copied) is smbprotocol's, byte for byte."""
+    from smbprotocol.open import Open
+
+    theirs, ours = _connection(multi_credit), _connection(multi_credit)
+    tree = _Tree(theirs)
+    sid, tid = tree.session.session_id, tree.tree_connect_id
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    fd = Open(tree, "f.dat")
+    fd.file_id = bytes(range(16))
+    message, _ = fd.write(data, offset=123_456_789, send=False)
+    want = theirs.send(message, sid=sid, tid=tid, credit_request=17)
+    got = smbraw.send_write(ours, sid, tid, fd.file_id, 123_456_789, memoryview(data), 17)
+    assert ours.transport.sent == theirs.transport.sent
+    assert ours.sequence_window == theirs.sequence_window
+    assert sorted(ours.outstanding_requests) == sorted(theirs.outstanding_requests)
+    for field in ("message_id", "tree_id", "command"):
+        assert got.message[field].get_value() == want.message[field].get_value(), field
