@@ -88,19 +88,11 @@ def send_write(conn: Any, session_id: int, tree_id: int, file_id: bytes, offset:
 
     As smbprotocol's ``send`` of the same request (message id from the sequence window
     under its lock; SMBException when short of credits, nothing sent)."""
-    from smbprotocol.exceptions import SMBException
     from smbprotocol.open import SMB2WriteRequest
 
     length = len(data)
     charge = credit_charge(conn, length)
-    with conn.sequence_lock:
-        window = conn.sequence_window
-        available = window["high"] - window["low"]
-        if charge > available:
-            raise SMBException(f"Request requires {charge} credits but only {available} "
-                               "credits are available")
-        message_id = window["low"]
-        window["low"] += charge if charge > 0 else 1
+    message_id = _message_id(conn, charge)
     head = header(charge, WRITE, credit_request or charge, 0, 0, message_id, tree_id,
                   session_id) + write_body_head(file_id, offset, length)
     request = Request(_Sent(WRITE, message_id, tree_id, head[64:]), SMB2WriteRequest, conn,
@@ -109,6 +101,23 @@ def send_write(conn: Any, session_id: int, tree_id: int, file_id: bytes, offset:
     conn._check_worker_running()
     conn.transport.send_parts(head, data)
     return request
+
+
+def _message_id(conn: Any, charge: int) -> int:
+    """The next message id of ``conn``'s sequence window, ``charge`` credits spent (one id
+    without multi-credit), under its lock as smbprotocol's ``_send`` takes it; raises its
+    SMBException when the window lacks the credits."""
+    from smbprotocol.exceptions import SMBException
+
+    with conn.sequence_lock:
+        window = conn.sequence_window
+        available = window["high"] - window["low"]
+        if charge > available:
+            raise SMBException(f"Request requires {charge} credits but only {available} "
+                               "credits are available")
+        message_id = window["low"]
+        window["low"] += charge if charge > 0 else 1
+    return int(message_id)
 
 
 def credit_charge(conn: Any, payload: int) -> int:
@@ -164,22 +173,13 @@ def send_compound(conn: Any, parts: list[tuple[int, int, bytes, type]], session_
 
     Raises smbprotocol's SMBException when the sequence window lacks the credits (nothing
     is sent then, but the message ids taken so far are spent, as in ``_send``)."""
-    from smbprotocol.exceptions import SMBException
-
     out: list[bytes] = []
     requests: list[Request] = []
     last = len(parts) - 1
     outstanding = conn.outstanding_requests
     for i, (command, payload, body, kind) in enumerate(parts):
         charge = credit_charge(conn, payload)
-        with conn.sequence_lock:
-            window = conn.sequence_window
-            available = window["high"] - window["low"]
-            if charge > available:
-                raise SMBException(f"Request requires {charge} credits but only "
-                                   f"{available} credits are available")
-            message_id = window["low"]
-            window["low"] += charge if charge > 0 else 1
+        message_id = _message_id(conn, charge)
         if i == last:
             next_command = 0
             padding = b""
