@@ -300,11 +300,6 @@ class Landing:
         self._t = transferer
         self._d = done
 
-    @property
-    def path(self) -> str:
-        """The partial file written."""
-        return self._d.tmp
-
     def land(self) -> TransferResult:
         """Check the written file and rename it (cleaned up and raised on failure, as
         ``Transferer.copy``)."""
