@@ -510,19 +510,7 @@ class _Tcp(Tcp):
 
     def send(self, header: Any) -> None:
         """Send one SMB2 message (or compound) with its 4-byte length prefix."""
-        length = len(header)
-        if length > self.MAX_SIZE:
-            raise ValueError(f"Data to be sent over Direct TCP size {length} exceeds the max "
-                             f"length allowed {self.MAX_SIZE}")
-        parts = [struct.pack(">L", length), memoryview(header).cast("B")]
-        with self._sock_lock:
-            if not _SENDMSG:  # Windows
-                self._sock.sendall(b"".join(parts))
-                return
-            sent = self._sock.sendmsg(parts)
-            if sent < length + 4:
-                rest = memoryview(b"".join(parts))[sent:] if sent < 4 else parts[1][sent - 4:]
-                self._sock.sendall(rest)
+        self.send_parts(b"", header)
 
     def send_parts(self, head: bytes, data: Any) -> None:
         """Send one SMB2 message given as its head (header and body up to the data) and
@@ -1036,6 +1024,10 @@ class _Pipe:
         """Send one request (``answer`` unpacks its response)."""
         request = self.conn.send(message, sid=self.sid, tid=self.tid,
                                  credit_request=self._credit_request(length))
+        self._sent(request, answer, offset, length)
+
+    def _sent(self, request: Any, answer: Any, offset: int, length: int) -> None:
+        """Keep ``request`` (of ``length`` bytes at ``offset``) as the newest in flight."""
         self.pending.append((request, answer, offset, length))
         self.in_flight += length
 
@@ -1054,8 +1046,7 @@ class _Pipe:
         if self.raw_ok:
             request = smbraw.send_write(self.conn, self.sid, self.tid, fd.file_id, offset,
                                         data, self._credit_request(len(data)))
-            self.pending.append((request, fd._write_response, offset, len(data)))
-            self.in_flight += len(data)
+            self._sent(request, fd._write_response, offset, len(data))
             return
         message, answer = fd.write(data, offset=offset, send=False)
         self.send(message, answer, offset, len(data))
