@@ -1023,10 +1023,8 @@ class Transferer:
                 f"corrupted on transfer: sizes differ src({self.src.describe()}) {size} vs "
                 f"dst({self.dst.describe()}) {got_size}")
         kind = self.hash_kind
-        if not kind or opts.ignore_checksum or self._src_local and self._dst_local:
-            return  # local to local: both sides would be the same digest
-        if digest is None and (self._src_local or self._dst_local):
-            return
+        if not self._server_hashes(digest):
+            return  # no hash, or local to local: both sides would be the same digest
         src_sum = digest if self._src_local else self._side_hash("src", self.src, src.path)
         dst_sum = digest if self._dst_local else self._side_hash("dst", self.dst, tmp)
         if src_sum == "" or dst_sum == "":
