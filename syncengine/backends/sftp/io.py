@@ -436,14 +436,8 @@ class _Writer:
         client, chunk = self._client, self._chunk
         try:
             self._raise_pending()
-            if self._sender is None and self._depth > 1 and total >= _BACKGROUND:
-                self._sender = _Sender(self)
-            if self._sender is not None:
-                if self._sender.error is not None:
-                    self._finish_sending()
-                self._sender.put(self._off, bytes(view))
-                self._off += total
-                self._drain_ready()
+            if self._sender is not None or self._depth > 1 and total >= _BACKGROUND:
+                self._enqueue(bytes(view))
                 return total
             for i in range(0, total, chunk):
                 piece = view[i:i + chunk]
@@ -458,6 +452,17 @@ class _Writer:
             raise self._backend._io_error(err, self._lease, self.name) from err
         return total
 
+    def _enqueue(self, data: Any, sent: Any = None) -> None:
+        """Queue ``data`` at the current offset on the sender thread (started now if need
+        be; its earlier failure raised first); ``sent()`` once it went out."""
+        if self._sender is None:
+            self._sender = _Sender(self)
+        elif self._sender.error is not None:
+            self._finish_sending()
+        self._sender.put(self._off, data, sent)
+        self._off += len(data)
+        self._drain_ready()
+
     def sink(self, size: int) -> _WriteSink | None:
         """A zero-copy way to write a file of ``size`` bytes (see :class:`_WriteSink`), or
         None when its blocks would not go through the sender thread."""
@@ -470,13 +475,7 @@ class _Writer:
         ``buf`` back to the free buffers once they went out."""
         try:
             self._raise_pending()
-            if self._sender is None:
-                self._sender = _Sender(self)
-            elif self._sender.error is not None:
-                self._finish_sending()
-            self._sender.put(self._off, memoryview(buf)[:n], lambda: _give(buf))
-            self._off += n
-            self._drain_ready()
+            self._enqueue(memoryview(buf)[:n], lambda: _give(buf))
         except BaseException as err:
             self._failed = True
             raise self._backend._io_error(err, self._lease, self.name) from err
