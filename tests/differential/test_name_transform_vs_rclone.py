@@ -155,11 +155,16 @@ def _run(tmp_path: Path, mode: str, flags: list[str], src: dict[str, object] = S
 
 
 UPPER = ["--name-transform", "all,uppercase", "--name-transform", "file,prefix=P_"]
+# Every attempt of these runs fails (the empty directory's time cannot be set), and a retry
+# finds the first attempt's P_P_A.TXT, which is both deleted (no source maps to it) and the
+# target of a.txt's copy. With --delete-during, which of the two happens last is a race in
+# rclone as in pysync, so that case runs one attempt only.
+ONE_TRY = ["--retries", "1"]
 
 
 @pytest.mark.parametrize(("mode", "flags"), [
     ("copy", UPPER), ("sync", UPPER), ("sync", [*UPPER, "--dry-run"]),
-    ("sync", [*UPPER, "--delete-before"]), ("sync", [*UPPER, "--delete-during"]),
+    ("sync", [*UPPER, "--delete-before"]), ("sync", [*UPPER, "--delete-during", *ONE_TRY]),
     ("sync", [*UPPER, "--create-empty-src-dirs"]), ("copy", [*UPPER, "--size-only"]),
     ("sync", [*UPPER, "--checksum"]), ("copy", [*UPPER, "--no-traverse"]),
     ("sync", ["--name-transform", "dir,uppercase"]),
