@@ -23,7 +23,8 @@ from smbprotocol import MAX_PAYLOAD_SIZE
 from smbprotocol.connection import Commands, Request
 
 __all__ = ["can_send", "create_dir_body", "query_dir_body", "close_body", "header",
-           "send_compound", "credit_charge", "write_body_head", "send_write"]
+           "send_compound", "credit_charge", "write_body_head", "send_write", "Reply",
+           "reply_fields", "is_lean", "async_id"]
 
 #: [MS-SMB2] 2.2.1.2 SMB2 Packet Header - SYNC: protocol id, structure size (64), credit
 #: charge, channel sequence, reserved, command, credit request, flags, next command,
@@ -135,6 +136,63 @@ def header(charge: int, command: int, credit_request: int, flags: int, next_comm
                         next_command, message_id, 0, tree_id, session_id, _NO_SIGNATURE)
 
 
+#: [MS-SMB2] 2.2.1.2 from offset 8 of an answer's header: status, command, credit response,
+#: flags, next command, message id.
+_REPLY = struct.Struct("<IHHIIQ")
+_FLAG_ASYNC = 0x00000002  # SMB2_FLAGS_ASYNC_COMMAND
+_FLAG_SIGNED = 0x00000008  # SMB2_FLAGS_SIGNED
+
+
+def reply_fields(message: Any) -> tuple[int, int, int, int, int, int]:
+    """(status, command, credit response, flags, next command, message id) of the answer
+    whose header starts ``message``."""
+    return _REPLY.unpack_from(message, 8)  # type: ignore[return-value]
+
+
+def is_lean(request: Any, status: int, flags: int) -> bool:
+    """Whether the answer to ``request`` can be a :class:`Reply`: a success (no
+    STATUS_PENDING, no error for smbprotocol's exceptions to read), not signed (nothing to
+    verify), to a request sent by this module (whose callers read only its status and
+    data)."""
+    return not status and not flags & _FLAG_SIGNED and type(request.message) is _Sent
+
+
+def async_id(message: Any, flags: int) -> bytes | None:
+    """The async id of an answer's header (ASYNC flag), else None."""
+    return bytes(message[32:40]) if flags & _FLAG_ASYNC else None
+
+
+class Reply:
+    """A successful answer to a request sent by this module, as smbprotocol's ``receive``
+    and response readers read its header: ``status`` and ``data`` (the body) without
+    parsing its 15 fields into ``Structure`` objects; any other field (not read on these
+    paths) parses the whole header as smbprotocol would."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: bytes) -> None:
+        self.message = message
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "status":
+            return _SUCCESS
+        if key == "data":
+            return _Field(self.message[64:])
+        return self._parsed()[key]
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "message":  # not set yet (a copy being made): no header to parse
+            raise AttributeError(name)
+        return getattr(self._parsed(), name)
+
+    def _parsed(self) -> Any:
+        from smbprotocol.header import SMB2HeaderResponse
+
+        header = SMB2HeaderResponse()
+        header.unpack(self.message)
+        return header
+
+
 class _Field:
     """A packed field as smbprotocol's ``Request`` users read it (``get_value()``)."""
 
@@ -145,6 +203,9 @@ class _Field:
 
     def get_value(self) -> Any:
         return self.value
+
+
+_SUCCESS = _Field(0)
 
 
 class _Sent:

@@ -20,6 +20,7 @@ import pytest
 from smbprotocol import transport as smb_transport
 
 from syncengine.backends import smb as smb_mod
+from syncengine.backends import smbraw
 from syncengine.backends.smb import SmbBackend, open_remote
 from syncengine.confvalues import obscure
 
@@ -28,6 +29,7 @@ from .smbd import SmbdServer, running_smbd, smbd_server  # noqa: F401 - the modu
 REPO = Path(__file__).resolve().parents[2]
 _SMB2_FLAGS_SIGNED = 0x8
 _NEGOTIATE, _SESSION_SETUP, _TREE_CONNECT = 0, 1, 3
+_CREATE, _CLOSE, _WRITE, _QUERY_DIRECTORY = 5, 6, 9, 14
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +64,22 @@ def _signed_flags(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
 
     monkeypatch.setattr(smb_mod._Tcp, "send", send)
     return flags
+
+
+def _answers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
+    """From now on, for every answer the receiving thread hands to its request: (command,
+    whether it was given as a lean :class:`smbraw.Reply`, its header not verified)."""
+    seen: list[tuple[int, bool]] = []
+    real = smb_mod._Connection._deliver
+
+    def deliver(self: smb_mod._Connection, message: bytes,
+                fields: tuple[int, int, int, int, int, int], encrypted: bool) -> None:
+        request = self.outstanding_requests[fields[5]]
+        real(self, message, fields, encrypted)
+        seen.append((fields[1], isinstance(request.response, smbraw.Reply)))
+
+    monkeypatch.setattr(smb_mod._Connection, "_deliver", deliver)
+    return seen
 
 
 def _after_setup(flags: list[tuple[int, bool]]) -> list[tuple[int, bool]]:
@@ -111,10 +129,17 @@ def test_signing_off_when_the_server_does_not_require_it(
         assert session.signing_required is False  # type: ignore[attr-defined]
         assert session.connection.require_signing is False  # type: ignore[attr-defined]
         flags = _signed_flags(monkeypatch)
+        answers = _answers(monkeypatch)
         _copy_round_trip(b)
         # only a new connection's TREE_CONNECT is signed (SMB 3.1.1 wants it so)
         assert [c for c, signed in flags if signed and c != _TREE_CONNECT] == []
         assert len([c for c, _ in flags if c != _TREE_CONNECT]) > 10
+        # unsigned: the successful answers to the listing's compound and to the WRITEs
+        # packed by smbraw skip smbprotocol's header parsing; the rest (the listing's
+        # NO_MORE_FILES probe, READs, opens by smbclient) is parsed as before
+        lean = {c for c, is_lean in answers if is_lean}
+        assert {_CREATE, _QUERY_DIRECTORY, _CLOSE, _WRITE} <= lean, answers
+        assert any(not is_lean for c, is_lean in answers if c == _QUERY_DIRECTORY), answers
     finally:
         _cleanup(b, smbd_server)
 
@@ -129,8 +154,11 @@ def test_require_signing_option_signs_every_message(
         assert session.signing_required is True  # type: ignore[attr-defined]
         assert session.signing_key  # type: ignore[attr-defined]
         flags = _signed_flags(monkeypatch)
+        answers = _answers(monkeypatch)
         _copy_round_trip(b)
         assert _after_setup(flags) and all(signed for _, signed in _after_setup(flags))
+        # every answer is parsed and its signature verified, none taken as a lean Reply
+        assert answers and not [c for c, is_lean in answers if is_lean], answers
     finally:
         _cleanup(b, smbd_server)
 
@@ -145,8 +173,11 @@ def test_server_requiring_signing_gets_signed_messages(
         assert session.signing_required is True  # type: ignore[attr-defined]
         assert session.connection.require_signing is True  # type: ignore[attr-defined]
         flags = _signed_flags(monkeypatch)
+        answers = _answers(monkeypatch)
         _copy_round_trip(b)
         assert _after_setup(flags) and all(signed for _, signed in _after_setup(flags))
+        # every answer is parsed and its signature verified, none taken as a lean Reply
+        assert answers and not [c for c, is_lean in answers if is_lean], answers
     finally:
         _cleanup(b, signing_smbd)
 

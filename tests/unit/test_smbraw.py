@@ -3,6 +3,7 @@ smbprotocol packs, and is registered with the connection as smbprotocol register
 
 from __future__ import annotations
 
+import struct
 import uuid
 
 import pytest
@@ -119,3 +120,27 @@ def test_write_bytes_match_smbprotocol(size: int, multi_credit: bool) -> None:
     assert sorted(ours.outstanding_requests) == sorted(theirs.outstanding_requests)
     for field in ("message_id", "tree_id", "command"):
         assert got.message[field].get_value() == want.message[field].get_value(), field
+
+
+@pytest.mark.parametrize("flags", [0, 0x2, 0x4])
+@pytest.mark.parametrize("body", [b"", b"\x11" * 9, bytes(range(256)) * 5])
+def test_reply_reads_as_smbprotocols_header(flags: int, body: bytes) -> None:
+    """A successful answer read through smbraw (the fields the receiving thread needs, and
+    a Reply's status, data and any other field) is what smbprotocol's parse gives."""
+    from smbprotocol.header import SMB2HeaderResponse
+
+    message = struct.pack("<4sHHIHHIIQ8sQ16s", b"\xfeSMB", 64, 1, 0, 14, 33, flags, 0,
+                          0x0102030405, b"\x01" * 8, 0x1122334455, b"\x00" * 16) + body
+    want = SMB2HeaderResponse()
+    want.unpack(message)
+    status, command, credits, got_flags, next_command, message_id = \
+        smbraw.reply_fields(message)
+    assert (status, command, credits, got_flags, next_command, message_id) == (
+        want["status"].get_value(), want["command"].get_value(),
+        want["credit_response"].get_value(), want["flags"].get_value(),
+        want["next_command"].get_value(), want["message_id"].get_value())
+    assert smbraw.async_id(message, flags) == (b"\x01" * 8 if flags & 0x2 else None)
+    reply = smbraw.Reply(message)
+    for field in ("status", "data", "message_id", "session_id", "credit_response"):
+        assert reply[field].get_value() == want[field].get_value(), field
+    assert reply.pack() == want.pack()  # anything else: smbprotocol's parse
