@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import getpass
 import io
 import logging
@@ -621,15 +622,15 @@ class _Connection(Connection):
 
     def _deliver(self, message: bytes, fields: tuple[int, int, int, int, int, int],
                  encrypted: bool) -> None:
-        """Hand one answer to its request, as smbprotocol's loop does; a success to a
-        request packed by :mod:`.smbraw` (unsigned, unencrypted) gets a
+        """Hand one answer to its request, as smbprotocol's loop does; a success (or a
+        listing's end) to a request packed by :mod:`.smbraw` (unsigned, unencrypted) gets a
         :class:`smbraw.Reply` instead of a parsed ``SMB2HeaderResponse`` (about 60 us of
         ``Structure`` work per answer, a third of a small listing's receiving cost)."""
         status, command, credit_response, flags, _next, message_id = fields
         request = self.outstanding_requests[message_id]
-        lean = not encrypted and smbraw.is_lean(request, status, flags)
+        lean = not encrypted and smbraw.is_lean(request, status, command, flags)
         if lean:
-            header: Any = smbraw.Reply(message)
+            header: Any = smbraw.Reply(message, status)
         else:
             header = SMB2HeaderResponse()
             header.unpack(message)
@@ -1924,7 +1925,8 @@ def _list_compound(unc: str, slot: _Slot, state: _ListState) -> list[_Record] | 
             # each request asks for a full listing's credits back (more than it is
             # charged): the window grows towards the server's limit, as Windows clients
             # ask for more, so that listings sharing the connection do not drain it
-            if smbraw.can_send(conn, tree):
+            raw = smbraw.can_send(conn, tree)
+            if raw:
                 requests = smbraw.send_compound(conn, _list_parts(name, out_len),
                                                 tree.session.session_id,
                                                 tree.tree_connect_id, _LIST_CREDITS)
@@ -1935,11 +1937,12 @@ def _list_compound(unc: str, slot: _Slot, state: _ListState) -> list[_Record] | 
         except BaseException:
             state.drop = True  # nothing or not all of it went out: the sequence window is off
             raise
+    receive = functools.partial(smbraw.receive, conn) if raw else conn.receive
     answers: list[Any] = []
     try:
         for request in requests:
             try:
-                answers.append(conn.receive(request))
+                answers.append(receive(request))
             except Exception as err:  # a failed CREATE fails the rest too: looked at below
                 answers.append(err)
     except BaseException:  # interrupted: answers left pending
@@ -1952,17 +1955,26 @@ def _list_compound(unc: str, slot: _Slot, state: _ListState) -> list[_Record] | 
         raise _OpenError(opened)
     if isinstance(closed, Exception):
         state.drop = True
-    if isinstance(listed, (NoMoreFiles, NoSuchFile)):
+    if _listing_ended(listed):
         return []
     if isinstance(listed, Exception):
         raise listed
     if isinstance(more, Exception) and not isinstance(more, SMBResponseException):
         raise more  # the connection failed
-    if not isinstance(more, (NoMoreFiles, NoSuchFile)):
+    if not _listing_ended(more):
         return None  # more entries (or an odd answer): list again, in batches
+    if isinstance(listed, smbraw.Reply):
+        return list(_records(smbraw.query_dir_buffer(listed.message)))
     answer = SMB2QueryDirectoryResponse()
     answer.unpack(listed["data"].get_value())
     return list(_records(answer["buffer"].get_value()))
+
+
+def _listing_ended(answer: Any) -> bool:
+    """Whether a QUERY_DIRECTORY's answer says there is nothing (more) to list."""
+    if isinstance(answer, smbraw.Reply):
+        return answer.status == smbraw.NO_MORE_FILES
+    return isinstance(answer, (NoMoreFiles, NoSuchFile))
 
 
 def _list_batches(unc: str, slot: _Slot, state: _ListState) -> list[_Record]:

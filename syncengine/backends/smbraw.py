@@ -24,7 +24,8 @@ from smbprotocol.connection import Commands, Request
 
 __all__ = ["can_send", "create_dir_body", "query_dir_body", "close_body", "header",
            "send_compound", "credit_charge", "write_body_head", "send_write", "Reply",
-           "reply_fields", "is_lean", "async_id"]
+           "reply_fields", "is_lean", "async_id", "receive", "NO_MORE_FILES",
+           "query_dir_buffer"]
 
 #: [MS-SMB2] 2.2.1.2 SMB2 Packet Header - SYNC: protocol id, structure size (64), credit
 #: charge, channel sequence, reserved, command, credit request, flags, next command,
@@ -149,12 +150,44 @@ def reply_fields(message: Any) -> tuple[int, int, int, int, int, int]:
     return _REPLY.unpack_from(message, 8)  # type: ignore[return-value]
 
 
-def is_lean(request: Any, status: int, flags: int) -> bool:
-    """Whether the answer to ``request`` can be a :class:`Reply`: a success (no
-    STATUS_PENDING, no error for smbprotocol's exceptions to read), not signed (nothing to
+#: [MS-SMB2] 2.2.34 SMB2 QUERY_DIRECTORY Response: structure size, output buffer offset
+#: (from the header's start) and length.
+_QUERY_ANSWER = struct.Struct("<HHI")
+
+
+def query_dir_buffer(message: bytes) -> bytes:
+    """The entries' buffer of a successful QUERY_DIRECTORY answer (header and body)."""
+    _size, offset, length = _QUERY_ANSWER.unpack_from(message, 64)
+    if offset + length > len(message):
+        raise ValueError(f"QUERY_DIRECTORY answer of {len(message)} bytes names a buffer "
+                         f"of {length} bytes at {offset}")
+    return message[offset:offset + length]
+
+
+#: STATUS_NO_MORE_FILES: a QUERY_DIRECTORY's "the listing is complete".
+NO_MORE_FILES = 0x80000006
+
+
+def is_lean(request: Any, status: int, command: int, flags: int) -> bool:
+    """Whether the answer to ``request`` can be a :class:`Reply`: not signed (nothing to
     verify), to a request sent by this module (whose callers read only its status and
-    data)."""
-    return not status and not flags & _FLAG_SIGNED and type(request.message) is _Sent
+    data), a success or a QUERY_DIRECTORY's NO_MORE_FILES (no STATUS_PENDING, no error for
+    smbprotocol's exceptions to read)."""
+    return (not status or (status == NO_MORE_FILES and command == QUERY_DIRECTORY)) \
+        and not flags & _FLAG_SIGNED and type(request.message) is _Sent
+
+
+def receive(conn: Any, request: Any) -> Any:
+    """The answer to ``request`` (sent by this module): a :class:`Reply` as it is (a
+    success, or a QUERY_DIRECTORY's NO_MORE_FILES, which the caller reads from
+    ``Reply.status``), anything else through smbprotocol's ``receive`` (STATUS_PENDING,
+    symbolic links, errors raised as its exceptions, a failed connection)."""
+    request.response_event.wait()
+    response = request.response
+    if type(response) is Reply:
+        conn.outstanding_requests.pop(request.message["message_id"].get_value(), None)
+        return response
+    return conn.receive(request)
 
 
 def async_id(message: Any, flags: int) -> bytes | None:
@@ -163,25 +196,26 @@ def async_id(message: Any, flags: int) -> bytes | None:
 
 
 class Reply:
-    """A successful answer to a request sent by this module, as smbprotocol's ``receive``
-    and response readers read its header: ``status`` and ``data`` (the body) without
+    """An answer to a request sent by this module (see :func:`is_lean`), as smbprotocol's
+    ``receive`` and response readers read its header: ``status`` and ``data`` (the body) without
     parsing its 15 fields into ``Structure`` objects; any other field (not read on these
     paths) parses the whole header as smbprotocol would."""
 
-    __slots__ = ("message",)
+    __slots__ = ("message", "status")
 
-    def __init__(self, message: bytes) -> None:
+    def __init__(self, message: bytes, status: int = 0) -> None:
         self.message = message
+        self.status = status
 
     def __getitem__(self, key: str) -> Any:
         if key == "status":
-            return _SUCCESS
+            return _Field(self.status)
         if key == "data":
             return _Field(self.message[64:])
         return self._parsed()[key]
 
     def __getattr__(self, name: str) -> Any:
-        if name == "message":  # not set yet (a copy being made): no header to parse
+        if name in ("message", "status"):  # not set yet (a copy being made)
             raise AttributeError(name)
         return getattr(self._parsed(), name)
 
@@ -203,9 +237,6 @@ class _Field:
 
     def get_value(self) -> Any:
         return self.value
-
-
-_SUCCESS = _Field(0)
 
 
 class _Sent:

@@ -144,3 +144,41 @@ def test_reply_reads_as_smbprotocols_header(flags: int, body: bytes) -> None:
     for field in ("status", "data", "message_id", "session_id", "credit_response"):
         assert reply[field].get_value() == want[field].get_value(), field
     assert reply.pack() == want.pack()  # anything else: smbprotocol's parse
+
+
+@pytest.mark.parametrize("entries", [b"", b"\x22" * 104, bytes(range(256)) * 3])
+def test_query_dir_buffer_is_smbprotocols(entries: bytes) -> None:
+    """The entries of a QUERY_DIRECTORY answer, read by offset and length from the header's
+    start, are those smbprotocol's response structure gives."""
+    from smbprotocol.open import SMB2QueryDirectoryResponse
+
+    body = struct.pack("<HHI", 9, 72 if entries else 0, len(entries)) + entries
+    message = struct.pack("<4sHHIHHIIQ8sQ16s", b"\xfeSMB", 64, 1, 0, 14, 1, 1, 0, 3,
+                          b"\x00" * 8, 5, b"\x00" * 16) + body
+    want = SMB2QueryDirectoryResponse()
+    want.unpack(message[64:])
+    assert smbraw.query_dir_buffer(message) == want["buffer"].get_value() == entries
+    with pytest.raises(ValueError, match="names a buffer"):
+        smbraw.query_dir_buffer(message[:-1] if entries else message[:64] +
+                                struct.pack("<HHI", 9, 72, 5))
+
+
+def test_reply_status_and_lean_choice() -> None:
+    """Only unsigned answers to requests sent by smbraw are lean: successes, and a
+    QUERY_DIRECTORY's NO_MORE_FILES (carried in Reply.status); never another error."""
+    conn = _connection(True)
+    (request,) = smbraw.send_compound(conn, [(smbraw.QUERY_DIRECTORY, 1, b"q", object)],
+                                      1, 2, 1)
+    theirs = type("R", (), {"message": object()})()
+    no_more = smbraw.NO_MORE_FILES
+    assert smbraw.is_lean(request, 0, smbraw.CLOSE, 0)
+    assert smbraw.is_lean(request, no_more, smbraw.QUERY_DIRECTORY, 0)
+    assert not smbraw.is_lean(request, no_more, smbraw.CREATE, 0)
+    assert not smbraw.is_lean(request, 0xC0000034, smbraw.CREATE, 0)  # not found
+    assert not smbraw.is_lean(request, 0x103, smbraw.CREATE, 0)  # STATUS_PENDING
+    assert not smbraw.is_lean(request, 0, smbraw.CLOSE, 0x8)  # signed: verified
+    assert not smbraw.is_lean(theirs, 0, smbraw.CLOSE, 0)  # packed by smbprotocol
+    message = struct.pack("<4sHHIHHIIQ8sQ16s", b"\xfeSMB", 64, 1, no_more, 14, 1, 1, 0, 3,
+                          b"\x00" * 8, 5, b"\x00" * 16) + b"\x00" * 9
+    reply = smbraw.Reply(message, no_more)
+    assert reply.status == reply["status"].get_value() == no_more
