@@ -25,10 +25,7 @@ metadata the coordinator's threads would.
 
 from __future__ import annotations
 
-import calendar
-import json
 import re
-import subprocess
 from collections.abc import Mapping, Sequence
 
 from . import log
@@ -141,6 +138,8 @@ def parse_time(value: str) -> int | None:
     m = _RFC3339.match(value)
     if m is None:
         return None
+    import calendar  # here: a run without metadata does not pay for its import
+
     year, month, day, hour, minute, sec, frac, zone = m.groups()
     try:
         secs = calendar.timegm((int(year), int(month), int(day), int(hour), int(minute),
@@ -228,6 +227,9 @@ def run_mapper(cmd: Sequence[str], src: Backend, dst: Backend, entry: Entry, rem
     """rclone's metadata mapper: run ``cmd`` with a JSON description of the object on its
     standard input and take the ``Metadata`` of the JSON object it prints. MetadataError
     with rclone's wording when it fails or prints something else."""
+    import json  # here: only a run with --metadata-mapper imports these
+    import subprocess
+
     from .listing import _mime
     from .units import format_rfc3339
 

@@ -15,7 +15,6 @@ the transforms given before it still apply.
 
 from __future__ import annotations
 
-import base64
 import datetime
 import os
 import posixpath
@@ -23,7 +22,6 @@ import re
 import subprocess
 import unicodedata
 from collections.abc import Callable, Sequence
-from urllib.parse import quote_plus
 
 from . import log
 from .errors import NoRetryError, PysyncError
@@ -526,6 +524,8 @@ class _Segment:
         if kind in ("nfc", "nfd", "nfkc", "nfkd"):
             return unicodedata.normalize(kind.upper(), s)  # type: ignore[arg-type]
         if kind == "base64encode":
+            import base64  # here: the imports only for the transforms that need them
+
             return base64.urlsafe_b64encode(_utf8(s)).decode("ascii")
         if kind == "base64decode":
             if s == ".DS_Store":
@@ -577,6 +577,8 @@ class _Segment:
         if kind == "ascii":
             return "".join(c for c in s if c <= "\x7f")
         if kind == "url":
+            from urllib.parse import quote_plus
+
             return quote_plus(s, safe="", encoding="utf-8", errors="surrogateescape")
         if kind == "date":
             return s + apply_time_globs(value, self.now())
