@@ -100,7 +100,12 @@ def _checked(meta: dict[str, Any], raw: str) -> str:
 
 
 def _add_options(parser: argparse.ArgumentParser, cls: type,
-                 leave_out: frozenset[str] = frozenset()) -> None:
+                 leave_out: frozenset[str] = frozenset(),
+                 given: frozenset[str] | None = None) -> None:
+    """Add the flags of options class ``cls``. A boolean flag also takes Go's spellings of
+    a value (``--flag=false``...): ``given``, the words of the command line, limits those
+    hidden variants to the ones it holds (12 per flag otherwise, half of the parser's set-up
+    time); None adds them all."""
     group = parser.add_argument_group(cls.__name__.replace("Options", " flags"))
     for f in option_fields(cls):
         if f.name in leave_out:
@@ -112,8 +117,10 @@ def _add_options(parser: argparse.ArgumentParser, cls: type,
             group.add_argument(*names, dest=f.name, action="store_const", const=True,
                                default=None, help=m["help"])
             for value, const in _GO_BOOLS.items():
-                group.add_argument(f"{m['flag']}={value}", dest=f.name, action="store_const",
-                                   const=const, help=argparse.SUPPRESS)
+                spelled = f"{m['flag']}={value}"
+                if given is None or spelled in given:
+                    group.add_argument(spelled, dest=f.name, action="store_const",
+                                       const=const, help=argparse.SUPPRESS)
         elif kind == "count":
             group.add_argument(*names, dest=f.name, action="count", default=None,
                                help=m["help"])
@@ -796,7 +803,11 @@ def _top_parser() -> _Parser:
     return parser
 
 
-def _command_parser(name: str) -> _Parser:
+def _command_parser(name: str, argv: list[str] | None = None) -> _Parser:
+    """The parser of command ``name``; given ``argv``, only the boolean flags' value
+    spellings it uses are added (see :func:`_add_options`)."""
+    given = None if argv is None else frozenset(a for a in argv if a.startswith("--")
+                                                and "=" in a)
     help_text, classes, _ = _COMMANDS[name]
     p = _Parser(prog=f"pysync {name}", description=help_text, allow_abbrev=False)
     p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
@@ -807,8 +818,8 @@ def _command_parser(name: str) -> _Parser:
     if name == "config":
         _config_flags(p)
     for cls in classes:
-        _add_options(p, cls, _LEFT_OUT.get(name, frozenset()))
-    _add_options(p, GlobalOptions)
+        _add_options(p, cls, _LEFT_OUT.get(name, frozenset()), given)
+    _add_options(p, GlobalOptions, given=given)
     return p
 
 
@@ -922,7 +933,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_USAGE if argv else 0
         if command not in _COMMANDS:
             raise UsageError(f'unknown command "{command}" for "pysync"')
-        parser = _command_parser(command)
+        parser = _command_parser(command, before + rest)
         # flags given before the command belong to it too (rclone's flags are global)
         joined = _join_values(parser, before + rest)
         # after "--" every word is an argument, as with rclone's flag parser (argparse's

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from syncengine import cli
 from syncengine.cli import main
+from syncengine.errors import UsageError
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -206,3 +208,16 @@ def test_debug_start_lines_as_rclone_without_secrets(tree: Path, tmp_path: Path)
     assert 'pass=***:/x"' in out.stderr
     out = run("obscure", secret, "-vv")
     assert secret not in out.stderr and out.returncode == 0
+
+
+@pytest.mark.parametrize(("value", "want"), sorted(cli._GO_BOOLS.items()))
+def test_bool_flag_takes_go_spellings_given_on_the_line(value: str, want: bool) -> None:
+    """A boolean flag's ``--flag=VALUE`` spellings are added only when the command line
+    holds them (a smaller parser): each still parses to its value, beside the bare flag."""
+    argv = ["src", "dst", f"--dry-run={value}", "--checksum"]
+    parser = cli._command_parser("sync", argv)
+    ns = parser.parse_intermixed_args(argv)
+    assert ns.dry_run is want and ns.checksum is True
+    assert len(parser._actions) < len(cli._command_parser("sync")._actions) / 3
+    with pytest.raises(UsageError):  # a spelling not on the line is not there
+        parser.parse_intermixed_args(["src", "dst", "--checksum=false"])
