@@ -35,6 +35,7 @@ from paramiko.message import Message
 from paramiko.packet import NeedRekeyException, Packetizer
 
 _RECV_BUFFER = 1024 * 1024  # socket bytes read ahead per connection
+_RANDOM_POOL = 4096  # random padding bytes drawn at once
 _UINT = struct.Struct(">I")
 _DATA_HEADER = struct.Struct(">BII")  # MSG_CHANNEL_DATA, recipient channel, data length
 
@@ -79,6 +80,10 @@ class LeanPacketizer(Packetizer):  # type: ignore[misc]
     _rbuf: bytearray
     _rpos: int
     _rend: int
+    _wplain: bytearray
+    _wout: bytearray
+    _wrand: bytes
+    _wrand_pos: int
     lean_channels: set[int]
     # paramiko's own state (set by Packetizer.__init__ and its cipher setters)
     _Packetizer__aead_in: Any
@@ -112,6 +117,10 @@ class LeanPacketizer(Packetizer):  # type: ignore[misc]
         self._rpos = 0
         self._rend = 0
         self.lean_channels = set()
+        self._wplain = bytearray(0)
+        self._wout = bytearray(0)
+        self._wrand = b""
+        self._wrand_pos = 0
 
     # ----- reading ---------------------------------------------------------------------
 
@@ -237,29 +246,29 @@ class LeanPacketizer(Packetizer):  # type: ignore[misc]
         bsize = self._Packetizer__block_size_out
         padding = 3 + bsize - ((size + 4) % bsize)
         body = 1 + size + padding
-        plain = bytearray(body)
-        plain[0] = padding
-        pos = 1
-        for part in parts:
-            end = pos + len(part)
-            plain[pos:end] = part
-            pos = end
-        plain[pos:] = os.urandom(padding)
-        mac_size = self._Packetizer__mac_size_out
-        out = bytearray(4 + body + mac_size)
+        total = 4 + body + self._Packetizer__mac_size_out
         header = _UINT.pack(body)
-        out[:4] = header
-        with self._Packetizer__write_lock:
-            with memoryview(out) as view:
+        with self._Packetizer__write_lock:  # the send buffers are this lock's
+            plain, out = self._send_buffers(body, total)
+            with memoryview(plain) as pview, memoryview(out) as oview:
+                plain[0] = padding
+                pos = 1
+                for part in parts:
+                    end = pos + len(part)
+                    pview[pos:end] = part
+                    pos = end
+                pview[pos:body] = self._padding(padding)
+                oview[:4] = header
                 self._Packetizer__block_engine_out.encrypt_into(
-                    self._Packetizer__iv_out, plain, header, view[4:])
-            self._Packetizer__iv_out = self._inc_iv_counter(self._Packetizer__iv_out)
-            next_seq = (self._Packetizer__sequence_number_out + 1) & 0xFFFFFFFF
-            if next_seq == 0 and not self._initial_kex_done:
-                raise paramiko.SSHException("Sequence number rolled over during initial kex!")
-            self._Packetizer__sequence_number_out = next_seq
-            self.write_all(out)
-            self._Packetizer__sent_bytes += len(out)
+                    self._Packetizer__iv_out, pview[:body], header, oview[4:total])
+                self._Packetizer__iv_out = self._inc_iv_counter(self._Packetizer__iv_out)
+                next_seq = (self._Packetizer__sequence_number_out + 1) & 0xFFFFFFFF
+                if next_seq == 0 and not self._initial_kex_done:
+                    raise paramiko.SSHException(
+                        "Sequence number rolled over during initial kex!")
+                self._Packetizer__sequence_number_out = next_seq
+                self.write_all(oview[:total])
+            self._Packetizer__sent_bytes += total
             self._Packetizer__sent_packets += 1
             if (self._Packetizer__sent_packets >= self.REKEY_PACKETS or
                     self._Packetizer__sent_bytes >= self.REKEY_BYTES) and \
@@ -267,6 +276,28 @@ class LeanPacketizer(Packetizer):  # type: ignore[misc]
                 self._Packetizer__received_bytes_overflow = 0
                 self._Packetizer__received_packets_overflow = 0
                 self._trigger_rekey()
+
+    def _send_buffers(self, body: int, total: int) -> tuple[bytearray, bytearray]:
+        """The plaintext and packet buffers for a packet of ``body`` bytes (``total`` with
+        length and tag), kept and reused from packet to packet (a new pair of zeroed 32 KiB
+        buffers per packet was 2-3% of an upload's CPU); grown when a packet is larger.
+        Called under the write lock."""
+        plain, out = self._wplain, self._wout
+        if len(plain) < body:
+            plain = self._wplain = bytearray(body)
+        if len(out) < total:
+            out = self._wout = bytearray(total)
+        return plain, out
+
+    def _padding(self, n: int) -> bytes:
+        """``n`` random padding bytes, cut from a pool drawn from ``os.urandom`` 4 KiB at a
+        time (one system call per some hundreds of packets, not one per packet). Called
+        under the write lock."""
+        pos = self._wrand_pos
+        if pos + n > len(self._wrand):
+            self._wrand, pos = os.urandom(_RANDOM_POOL), 0
+        self._wrand_pos = pos + n
+        return self._wrand[pos:pos + n]
 
     def write_all(self, out: Any) -> None:
         """paramiko's write_all, resuming a partial send on a view instead of a copy."""
