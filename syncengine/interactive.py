@@ -25,16 +25,18 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Protocol
 
 from . import log
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~2 ms to import, and a run need not pay for it
+    from typing import Any, Protocol
+
+    class _Opts(Protocol):
+        dry_run: bool
+        interactive: bool
+
 __all__ = ["skip", "reset", "set_streams"]
-
-
-class _Opts(Protocol):
-    dry_run: bool
-    interactive: bool
 
 
 _lock = threading.Lock()
