@@ -82,6 +82,7 @@ from smbprotocol.open import (
     CreateDisposition,
     CreateOptions,
     DirectoryAccessMask,
+    FilePipePrinterAccessMask,
     ImpersonationLevel,
     Open,
     QueryDirectoryFlags,
@@ -1546,13 +1547,40 @@ class SmbBackend:
                 yield Entry(rel, size, mtime, False)
 
     def stat(self, path: str) -> Entry | None:
-        """The entry at ``path`` or None (one compound request)."""
+        """The entry at ``path`` or None (one compound request: CREATE and CLOSE, whose
+        CREATE answer carries the attributes, size and times; smbclient's seven-request
+        stat on signed, encrypted or DFS shares)."""
         rel = path.strip("/")
         share, _ = self._split(path)
         if not share:
             return Entry(rel, -1, 0, True)
+        where, unc = self._where(path), self._unc(path)
+        slot = self._pool.acquire_shared()
+        state = _ListState()
+        broken = False
         try:
-            st = self._call(self._where(path), smbclient.stat, self._unc(path))
+            try:
+                got = _stat_compound(unc, slot, state)
+            except _OpenError as failed:
+                mapped = self._map_error(failed.err, where)
+                if getattr(mapped, "errno", None) in (errno.ENOENT, errno.ENOTDIR):
+                    return None
+                broken = isinstance(mapped, ConnectionError)
+                raise mapped from None
+            except (SMBException, OSError, ValueError) as err:
+                mapped = self._map_error(err, where)
+                broken = isinstance(mapped, ConnectionError)
+                raise mapped from None
+        finally:
+            self._pool.release_shared(slot, broken=broken or state.drop)
+        if got is not None:
+            write_time, size, attrs = got
+            mtime = (write_time - EPOCH_FILETIME) * 100
+            if attrs & _ATTR_DIRECTORY:
+                return Entry(rel, -1, mtime, True)
+            return Entry(rel, size, mtime, False)
+        try:
+            st = self._call(where, smbclient.stat, unc)
         except (FileNotFoundError, NotADirectoryError):
             return None
         if _stat.S_ISDIR(st.st_mode):
@@ -1863,6 +1891,9 @@ _LIST_OPEN = (ImpersonationLevel.Impersonation,
               | ShareAccess.FILE_SHARE_DELETE,
               CreateDisposition.FILE_OPEN, CreateOptions.FILE_DIRECTORY_FILE)
 _LIST_CLASS = FileInformationClass.FILE_ID_FULL_DIRECTORY_INFORMATION
+_STAT_OPEN = (ImpersonationLevel.Impersonation, FilePipePrinterAccessMask.FILE_READ_ATTRIBUTES,
+              0, ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE
+              | ShareAccess.FILE_SHARE_DELETE, CreateDisposition.FILE_OPEN, 0)
 
 
 def _list_messages(tree: Any, name: str, out_len: int) -> list[Any]:
@@ -1975,6 +2006,51 @@ def _listing_ended(answer: Any) -> bool:
     if isinstance(answer, smbraw.Reply):
         return answer.status == smbraw.NO_MORE_FILES
     return isinstance(answer, (NoMoreFiles, NoSuchFile))
+
+
+def _stat_compound(unc: str, slot: _Slot, state: _ListState) -> tuple[int, int, int] | None:
+    """(last write time as FILETIME, end of file, attributes) of ``unc`` from one related
+    compound packed by :mod:`.smbraw`: a CREATE for FILE_READ_ATTRIBUTES and a CLOSE.
+
+    None when it cannot be sent so (signed or encrypted session, DFS share, short of
+    credits): the caller asks smbclient. Raises _OpenError when the CREATE failed, as
+    :func:`_list_compound` does; the connection is shared with listings the same way."""
+    with slot.lock:
+        tree, name = _tree_of(unc, slot.kwargs)
+        conn = tree.session.connection
+        if tree.is_dfs_share or not smbraw.can_send(conn, tree) or _spare_credits(conn) < 2:
+            return None
+        try:
+            requests = smbraw.send_compound(conn, _stat_parts(name), tree.session.session_id,
+                                            tree.tree_connect_id, 0)
+        except BaseException:
+            state.drop = True  # nothing or not all of it went out: the sequence window is off
+            raise
+    answers: list[Any] = []
+    try:
+        for request in requests:
+            try:
+                answers.append(smbraw.receive(conn, request))
+            except Exception as err:  # a failed CREATE fails the CLOSE too
+                answers.append(err)
+    except BaseException:  # interrupted: answers left pending
+        state.drop = True
+        raise
+    opened, closed = answers
+    if isinstance(opened, SMBResponseException):
+        raise _OpenError(SMBOSError(opened.status, unc))
+    if isinstance(opened, Exception):
+        raise _OpenError(opened)
+    if isinstance(closed, Exception):
+        state.drop = True
+    return smbraw.create_answer(opened["data"].get_value())
+
+
+def _stat_parts(name: str) -> list[tuple[int, int, bytes, type]]:
+    """The stat compound of :func:`_stat_compound` (as smbclient's stat opens a path:
+    attributes only, shared for read, write and delete, symbolic links followed)."""
+    return [(smbraw.CREATE, 1, smbraw.create_dir_body(name, *_STAT_OPEN), SMB2CreateRequest),
+            (smbraw.CLOSE, 1, smbraw.close_body(_CHAINED_FILE_ID), SMB2CloseRequest)]
 
 
 def _list_batches(unc: str, slot: _Slot, state: _ListState) -> list[_Record]:

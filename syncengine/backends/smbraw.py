@@ -25,7 +25,7 @@ from smbprotocol.connection import Commands, Request
 __all__ = ["can_send", "create_dir_body", "query_dir_body", "close_body", "header",
            "send_compound", "credit_charge", "write_body_head", "send_write", "Reply",
            "reply_fields", "is_lean", "async_id", "receive", "NO_MORE_FILES",
-           "query_dir_buffer"]
+           "query_dir_buffer", "create_answer"]
 
 #: [MS-SMB2] 2.2.1.2 SMB2 Packet Header - SYNC: protocol id, structure size (64), credit
 #: charge, channel sequence, reserved, command, credit request, flags, next command,
@@ -162,6 +162,16 @@ def query_dir_buffer(message: bytes) -> bytes:
         raise ValueError(f"QUERY_DIRECTORY answer of {len(message)} bytes names a buffer "
                          f"of {length} bytes at {offset}")
     return message[offset:offset + length]
+
+
+#: [MS-SMB2] 2.2.14 SMB2 CREATE Response, from its start: last write time, end of file,
+#: file attributes.
+_CREATE_ANSWER = struct.Struct("<24xQ16xQI")
+
+
+def create_answer(body: Any) -> tuple[int, int, int]:
+    """(last write time as FILETIME, end of file, attributes) of a CREATE answer's body."""
+    return _CREATE_ANSWER.unpack_from(body, 0)  # type: ignore[return-value]
 
 
 #: STATUS_NO_MORE_FILES: a QUERY_DIRECTORY's "the listing is complete".

@@ -225,6 +225,36 @@ class TestConformance:
         assert f is not None and not f.is_dir and f.size == 3 and f.path == "d/f"
         assert backend.is_file("d/f") and not backend.is_file("d")
 
+    def test_stat_compound_agrees_with_smbclient(self, backend: SmbBackend,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+        """The CREATE+CLOSE stat gives what smbclient's seven-request stat gives (size,
+        time to 100 ns, kind; a missing path or one below a file is None), and is what
+        answers on an unsigned session (smbclient is not asked)."""
+        write(backend, "d/f", b"abc")
+        write(backend, "d/\u00e9t\u00e9 \u6f22.txt", b"12345")
+        backend.set_mtime("d/f", T1 + 123)  # not a whole second: all 7 digits kept
+        paths = ["", "d", "d/f", "d/\u00e9t\u00e9 \u6f22.txt", "missing", "d/missing",
+                 "d/f/below"]
+        ours = {p: backend.stat(p) for p in paths}
+        calls: list[str] = []
+        real_compound = smb_mod._stat_compound
+
+        def no_compound(unc: str, slot: Any, state: Any) -> None:
+            calls.append(unc)
+            return None  # as on a signed session: smbclient's stat answers
+
+        monkeypatch.setattr(smb_mod, "_stat_compound", no_compound)
+        theirs = {p: backend.stat(p) for p in paths}
+        assert len(calls) == len(paths)  # every stat tried the compound first
+        assert ours == theirs
+        assert ours["d/f"] == Entry("d/f", 3, (T1 + 123) // 100 * 100, False)  # 100 ns
+        assert ours["missing"] is None and ours["d/f/below"] is None
+        monkeypatch.setattr(smb_mod, "_stat_compound", real_compound)
+        used = []
+        monkeypatch.setattr(smb_mod.smbclient, "stat",
+                            lambda *a, **k: used.append(a) or pytest.fail("smbclient.stat"))
+        assert backend.stat("d/f") == ours["d/f"] and not used
+
     def test_rename_and_replace(self, backend: SmbBackend) -> None:
         write(backend, "src", b"new data")
         write(backend, "dst", b"old")
