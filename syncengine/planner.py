@@ -229,14 +229,18 @@ class Planner:
         return self._list(self.dst, path, side, self.include_all_dst)
 
     def _read_ahead(self, stack: list[_Dir]) -> None:
-        """Start listing the directories the march will take next (top of the stack)."""
+        """Start listing the remote directories the march will take next (top of the
+        stack). A local side is listed when the march gets to it, on the march's thread:
+        handed to the listing threads it waited for the GIL behind the remote listings
+        (an SMB no-op sync of 81 directories: march 40 ms -> 32 ms median)."""
         assert self._readahead is not None
         for spath, dpath, in_src, in_dst, _depth in stack[-READ_AHEAD:]:
             for side, path, wanted, backend, include_all in (
                     ("source", spath, in_src, self.src, False),
                     ("destination", dpath, in_dst and self.dst_listed, self.dst,
                      self.include_all_dst)):
-                if wanted and (side, path) not in self._listings:
+                if wanted and (side, path) not in self._listings and \
+                        backend.features.name != "local":
                     self._listings[(side, path)] = self._readahead.submit(
                         self._list, backend, path, side, include_all)
 
