@@ -51,8 +51,8 @@ import time
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Iterator, Mapping
-from typing import Any, BinaryIO
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, BinaryIO, TypeVar
 
 from . import _spnego_lean  # before smbclient: spnego without CredSSP, x509, Kerberos...
 
@@ -104,6 +104,8 @@ from . import smbraw
 from .base import Entry, Features
 
 _spnego_lean.no_default_backend()  # no OpenSSL backend module for NTLM, signing, keys
+
+_T = TypeVar("_T")
 
 __all__ = ["SmbBackend", "open_remote", "SmbAuthError", "SmbConnectionError",
            "SmbUnsupportedError", "NameEncoder",
@@ -1476,6 +1478,31 @@ class SmbBackend:
             return OSError(errno.EIO, f"SMB error: {text}", where)
         return err
 
+    def _on_shared(self, where: str, unc: str,
+                   run: Callable[[str, _Slot, _ListState], _T]) -> _T:
+        """``run(unc, slot, state)`` on a connection shared with the listings running at
+        the same time, errors mapped; _Missing when its open found nothing at ``unc`` (or
+        a file on the way). The connection is dropped when ``run`` found it broken or a
+        CLOSE failed (a handle may linger on the server)."""
+        slot = self._pool.acquire_shared()
+        state = _ListState()
+        broken = False
+        try:
+            try:
+                return run(unc, slot, state)
+            except _OpenError as failed:
+                mapped = self._map_error(failed.err, where)
+                broken = isinstance(mapped, ConnectionError)
+                if getattr(mapped, "errno", None) in (errno.ENOENT, errno.ENOTDIR):
+                    raise _Missing() from None
+                raise mapped from None
+            except (SMBException, OSError, ValueError) as err:
+                mapped = self._map_error(err, where)
+                broken = isinstance(mapped, ConnectionError)
+                raise mapped from None
+        finally:
+            self._pool.release_shared(slot, broken=broken or state.drop)
+
     def _call(self, where: str, fn: Any, *args: Any, **kw: Any) -> Any:
         """``fn(*args, **kw, **session kwargs)`` on a borrowed connection, errors mapped."""
         slot = self._pool.acquire()
@@ -1511,27 +1538,10 @@ class SmbBackend:
                                       "(remote:share/dir)")
         unc = self._unc(path)
         prefix = path.strip("/") + "/" if path.strip("/") else ""
-        slot = self._pool.acquire_shared()
-        state = _ListState()
-        broken = False
         try:
-            try:
-                records = _list_compound(unc, slot, state)
-                if records is None:  # larger than one answer, DFS, short of credits
-                    records = _list_batches(unc, slot, state)
-            except _OpenError as failed:
-                mapped = self._map_error(failed.err, where)
-                broken = isinstance(mapped, ConnectionError)
-                if getattr(mapped, "errno", None) in (errno.ENOENT, errno.ENOTDIR):
-                    raise DirNotFoundError("directory not found", path=where) from None
-                raise mapped from None
-            except (SMBException, OSError, ValueError) as err:
-                mapped = self._map_error(err, where)
-                broken = isinstance(mapped, ConnectionError)
-                raise mapped from None
-        finally:
-            # a handle whose CLOSE failed may linger on the server: drop that connection
-            self._pool.release_shared(slot, broken=broken or state.drop)
+            records = self._on_shared(where, unc, _list_records)
+        except _Missing:
+            raise DirNotFoundError("directory not found", path=where) from None
         decode = self.from_server
         # rclone's SMB client (go-smb2's ReadDir) sorts a listing by the server's names:
         # of case or NFC/NFD twins the march keeps the first in that order, so must pysync
@@ -1555,24 +1565,10 @@ class SmbBackend:
         if not share:
             return Entry(rel, -1, 0, True)
         where, unc = self._where(path), self._unc(path)
-        slot = self._pool.acquire_shared()
-        state = _ListState()
-        broken = False
         try:
-            try:
-                got = _stat_compound(unc, slot, state)
-            except _OpenError as failed:
-                mapped = self._map_error(failed.err, where)
-                if getattr(mapped, "errno", None) in (errno.ENOENT, errno.ENOTDIR):
-                    return None
-                broken = isinstance(mapped, ConnectionError)
-                raise mapped from None
-            except (SMBException, OSError, ValueError) as err:
-                mapped = self._map_error(err, where)
-                broken = isinstance(mapped, ConnectionError)
-                raise mapped from None
-        finally:
-            self._pool.release_shared(slot, broken=broken or state.drop)
+            got = self._on_shared(where, unc, _stat_compound)
+        except _Missing:
+            return None
         if got is not None:
             write_time, size, attrs = got
             mtime = (write_time - EPOCH_FILETIME) * 100
@@ -1837,6 +1833,10 @@ class _OpenError(Exception):
         self.err = err
 
 
+class _Missing(Exception):
+    """The open of :meth:`SmbBackend._on_shared` found nothing at the path."""
+
+
 class _ListState:
     """What a listing leaves behind: ``drop`` when its connection should not be reused."""
 
@@ -1968,24 +1968,7 @@ def _list_compound(unc: str, slot: _Slot, state: _ListState) -> list[_Record] | 
         except BaseException:
             state.drop = True  # nothing or not all of it went out: the sequence window is off
             raise
-    receive = functools.partial(smbraw.receive, conn) if raw else conn.receive
-    answers: list[Any] = []
-    try:
-        for request in requests:
-            try:
-                answers.append(receive(request))
-            except Exception as err:  # a failed CREATE fails the rest too: looked at below
-                answers.append(err)
-    except BaseException:  # interrupted: answers left pending
-        state.drop = True
-        raise
-    opened, listed, more, closed = answers
-    if isinstance(opened, SMBResponseException):
-        raise _OpenError(SMBOSError(opened.status, unc))
-    if isinstance(opened, Exception):
-        raise _OpenError(opened)
-    if isinstance(closed, Exception):
-        state.drop = True
+    _opened, listed, more, _closed = _opened_answers(unc, conn, requests, state, raw)
     if _listing_ended(listed):
         return []
     if isinstance(listed, Exception):
@@ -1999,6 +1982,34 @@ def _list_compound(unc: str, slot: _Slot, state: _ListState) -> list[_Record] | 
     answer = SMB2QueryDirectoryResponse()
     answer.unpack(listed["data"].get_value())
     return list(_records(answer["buffer"].get_value()))
+
+
+def _opened_answers(unc: str, conn: Any, requests: list[Any], state: _ListState,
+                    raw: bool) -> list[Any]:
+    """Every answer to a compound that opens ``unc`` first and closes it last (received
+    through :func:`smbraw.receive` when ``raw``): an exception stands for a failed request.
+    Raises _OpenError when the open failed; a failed close marks the connection to be
+    dropped (a handle may linger on the server). All are received, errors or not, so that
+    the connection's credits and pending requests stay in order."""
+    receive = functools.partial(smbraw.receive, conn) if raw else conn.receive
+    answers: list[Any] = []
+    try:
+        for request in requests:
+            try:
+                answers.append(receive(request))
+            except Exception as err:  # a failed open fails the rest too: looked at below
+                answers.append(err)
+    except BaseException:  # interrupted: answers left pending
+        state.drop = True
+        raise
+    opened, closed = answers[0], answers[-1]
+    if isinstance(opened, SMBResponseException):
+        raise _OpenError(SMBOSError(opened.status, unc))
+    if isinstance(opened, Exception):
+        raise _OpenError(opened)
+    if isinstance(closed, Exception):
+        state.drop = True
+    return answers
 
 
 def _listing_ended(answer: Any) -> bool:
@@ -2026,23 +2037,7 @@ def _stat_compound(unc: str, slot: _Slot, state: _ListState) -> tuple[int, int, 
         except BaseException:
             state.drop = True  # nothing or not all of it went out: the sequence window is off
             raise
-    answers: list[Any] = []
-    try:
-        for request in requests:
-            try:
-                answers.append(smbraw.receive(conn, request))
-            except Exception as err:  # a failed CREATE fails the CLOSE too
-                answers.append(err)
-    except BaseException:  # interrupted: answers left pending
-        state.drop = True
-        raise
-    opened, closed = answers
-    if isinstance(opened, SMBResponseException):
-        raise _OpenError(SMBOSError(opened.status, unc))
-    if isinstance(opened, Exception):
-        raise _OpenError(opened)
-    if isinstance(closed, Exception):
-        state.drop = True
+    opened, _closed = _opened_answers(unc, conn, requests, state, True)
     return smbraw.create_answer(opened["data"].get_value())
 
 
@@ -2051,6 +2046,15 @@ def _stat_parts(name: str) -> list[tuple[int, int, bytes, type]]:
     attributes only, shared for read, write and delete, symbolic links followed)."""
     return [(smbraw.CREATE, 1, smbraw.create_dir_body(name, *_STAT_OPEN), SMB2CreateRequest),
             (smbraw.CLOSE, 1, smbraw.close_body(_CHAINED_FILE_ID), SMB2CloseRequest)]
+
+
+def _list_records(unc: str, slot: _Slot, state: _ListState) -> list[_Record]:
+    """The records of directory ``unc``: one compound, or batches when that cannot tell
+    them all (larger than one answer, a DFS share, short of credits)."""
+    records = _list_compound(unc, slot, state)
+    if records is None:
+        records = _list_batches(unc, slot, state)
+    return records
 
 
 def _list_batches(unc: str, slot: _Slot, state: _ListState) -> list[_Record]:
