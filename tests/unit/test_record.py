@@ -8,6 +8,7 @@ import pickle
 
 import pytest
 
+from syncengine import record as record_module
 from syncengine.record import FrozenInstanceError, asdict, field, fields, record, replace
 
 
@@ -101,3 +102,51 @@ def test_records_pickle_and_copy(value: object) -> None:
     # frozen records refuse __setattr__: pickle and copy must build them all the same
     assert pickle.loads(pickle.dumps(value)) == value
     assert copy.copy(value) == value and copy.deepcopy(value) == value
+
+
+def test_compiled_init_after_many_builds_behaves_as_the_generic_one() -> None:
+    @record(frozen=True, slots=True)
+    class Hot:
+        action: str
+        items: list[str] = field(default_factory=list)
+        reason: str = ""
+
+    @record(kw_only=True)
+    class HotKw:
+        count: int = 0
+        name: str
+
+    generic = Hot.__init__
+    built = [Hot(str(i)) for i in range(record_module.SPECIALIZE_AFTER)]
+    assert Hot.__init__ is not generic  # compiled once the class is built often
+    assert built[-1] == Hot(str(record_module.SPECIALIZE_AFTER - 1))
+    a, b = Hot("x"), Hot("x", reason="r")
+    a.items.append("i")
+    assert (a.items, b.items, b.reason) == (["i"], [], "r")  # a fresh list per instance
+    assert Hot("x", ["j"], "r") == Hot(action="x", items=["j"], reason="r")
+    with pytest.raises(FrozenInstanceError):
+        a.action = "y"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="missing"):
+        Hot()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="multiple values"):
+        Hot("a", action="b")  # type: ignore[misc]
+    with pytest.raises(TypeError, match="positional"):
+        Hot("a", [], "b", "c")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nope'"):
+        Hot("a", nope=1)  # type: ignore[call-arg]
+    for i in range(record_module.SPECIALIZE_AFTER + 1):
+        Pair(str(i))
+    assert pickle.loads(pickle.dumps(Pair("a", "b"))) == Pair("a", "b")
+
+    # a required field after a defaulted one makes no signature unless keyword-only
+    for i in range(record_module.SPECIALIZE_AFTER + 1):
+        assert HotKw(name=str(i)).count == 0
+    with pytest.raises(TypeError):
+        HotKw("x")  # type: ignore[misc]
+    bag_init = Bag.__init__
+    for _ in range(record_module.SPECIALIZE_AFTER + 1):
+        Bag()
+    assert Bag.__init__ is not bag_init
+    bag = Bag(count=2)
+    bag.count += 1
+    assert (bag.count, bag.found) == (3, []) and bag == Bag([], 3)
