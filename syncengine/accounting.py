@@ -355,6 +355,14 @@ class Transfer:
             self._bytes = 0
             self._ewma.base = 0.0
 
+    def show(self, name: str, size: int) -> None:
+        """Stand for the next file ``name`` of ``size`` bytes (a batch of small files
+        accounted with :meth:`Stats.file_copied` shows its file in hand)."""
+        with self._lock:
+            self.name = name
+            self.size = size
+            self._bytes = 0
+
     def done(self, error: BaseException | None = None) -> None:
         """End the transfer: counts ``error`` (once) or, without one, a completed transfer."""
         self._stats._finish_transfer(self, error)
@@ -526,6 +534,18 @@ class Stats:
             self._transferring[tr] = None
             self._avg.start(now)
         return tr
+
+    def file_copied(self, tr: Transfer, size: int, nbytes: int) -> None:
+        """One queued file of ``size`` bytes (as listed) was copied, ``nbytes`` read, under
+        the batch's transfer ``tr`` (see :meth:`Transfer.show`): dequeued and counted as a
+        completed transfer, as ``start_transfer``, ``add`` and ``done`` would count it."""
+        with self._lock:
+            if self._transfer_queue > 0:
+                self._transfer_queue -= 1
+                self._transfer_queue_size = max(0, self._transfer_queue_size - max(size, 0))
+            tr._bytes = nbytes
+            self._bytes += nbytes
+            self._transfers += 1
 
     def transfer_done(self, tr: Transfer, error: BaseException | None = None) -> None:
         """Same as ``tr.done(error)``."""

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
-from . import interactive, interrupt, log, metadata
+from . import interactive, interrupt, log, metadata, smallcopy
 from .accounting import Stats
 from .actions import Action, Copy, Delete, Mkdir, Replace, SetDirTime, SetMtime, copy_action
 from .backends.base import Backend, Entry
@@ -136,6 +136,7 @@ class Coordinator:
         self.order = parse_order_by(opts.order_by)
         self._transfers: Pool | None = None
         self._lane: Lane | None = None
+        self._lean = False  # the lane copies the lean way (smallcopy)
         self._checkers: Pool | None = None
 
     @property
@@ -203,7 +204,13 @@ class Coordinator:
             return
 
         def run() -> None:
-            for a in batch:
+            rest: Sequence[Copy] = batch
+            if self._lean:
+                rest = smallcopy.copy_batch(self.transferer, batch, self.stats,
+                                            self.stopping.is_set)
+                if len(rest) < len(batch):
+                    self.copier.count_done(len(batch) - len(rest))
+            for a in rest:
                 self._transfer(a)
 
         # local to local: the small-file lane, one thread from open to rename per batch
@@ -586,6 +593,10 @@ class Coordinator:
             # new small files of a local copy: batches on one thread, no hand-off per file
             # and no GIL fight between copying threads at every system call
             self._lane = Lane("small-files", backlog=64)
+            # ... copied the lean way when nothing is to be done per file but the copy
+            self._lean = (smallcopy.lean_ok(self.transferer) and not o.dry_run
+                          and o.max_transfer < 0 and self.deadline is None
+                          and self.copier.on_event is None and not log.debug_enabled())
         landings = None
         if self.executor is None and self.sink is None and self.transferer.may_defer:
             # copies checked by a server's hash hand the check and rename on (one per

@@ -125,6 +125,11 @@ class Copier:
         failing it: its transfer is discarded, not counted."""
         return self.opts.skip_changing and isinstance(err, SourceChangedError)
 
+    def count_done(self, n: int) -> None:
+        """Count ``n`` files copied elsewhere (the lean small-file path)."""
+        with self._lock:
+            self.done += n
+
     def event(self, kind: str, s: Entry, nbytes: int = 0,
               err: BaseException | None = None) -> None:
         """Tell the caller's event callback, if any (its failures are logged, not raised)."""

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-__all__ = ["leave", "open_partial", "release", "remove_partials", "signals_handled",
+__all__ = ["leave", "open_partial", "creating", "release", "remove_partials", "signals_handled",
            "live_partials", "exit_code", "signal_name", "InterruptedRunError"]
 
 
@@ -91,6 +91,30 @@ def open_partial(backend: Any, path: str, opener: Callable[[], T]) -> T:
             if not ok:
                 _live.pop(key, None)
             _lock.notify_all()
+
+
+@contextlib.contextmanager
+def creating() -> Iterator[Callable[[], bool]]:
+    """A thread that creates partial files one after the other and never leaves one behind
+    (it renames or removes each before the next, see :mod:`syncengine.smallcopy`) counts as
+    one creation under way for the whole block, instead of registering each file: the
+    clean-up waits for the block to end. Yields ``closing()``, True once the clean-up has
+    begun: the block must then start no new file."""
+    global _opening
+    with _lock:
+        if _closing:
+            raise InterruptedRunError("transfer cancelled: exiting on signal")
+        _opening += 1
+    try:
+        yield _is_closing
+    finally:
+        with _lock:
+            _opening -= 1
+            _lock.notify_all()
+
+
+def _is_closing() -> bool:
+    return _closing
 
 
 def release(backend: Any, path: str) -> None:

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
     _T = TypeVar("_T")
 
-__all__ = ["Transferer", "partial_name", "go_time_utc", "TokenBucket", "backup_path",
-           "CorruptedError", "SourceOpenError", "DestWriteError", "preallocate"]
+__all__ = ["Transferer", "partial_name", "partial_name_for", "go_time_utc", "TokenBucket",
+           "backup_path", "CorruptedError", "SourceOpenError", "DestWriteError", "preallocate"]
 
 CHUNK = 4 * 1024 * 1024
 _KERNEL_CHUNK = 32 * 1024 * 1024  # bytes per kernel copy call between source checks
@@ -192,10 +192,12 @@ def _load_fallocate() -> None:
 def go_time_utc(ns: int) -> str:
     """A time printed like Go's ``time.Time.String()`` in UTC (rclone's fingerprints)."""
     sec, frac = divmod(ns, 1_000_000_000)
-    t = time.gmtime(sec)
-    frac_text = f".{frac:09d}".rstrip("0") if frac else ""
-    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:{t.tm_min:02d}:"
-            f"{t.tm_sec:02d}{frac_text} +0000 UTC")
+    # strftime: one C call for the six fields (a partial name is built per file); int64
+    # nanoseconds span the years 1677-2262, four digits as Go prints them
+    head = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sec))
+    if frac:
+        return f"{head}.{frac:09d}".rstrip("0") + " +0000 UTC"
+    return head + " +0000 UTC"
 
 
 def partial_name(dst_path: str, src: Entry, suffix: str) -> str:
@@ -203,7 +205,12 @@ def partial_name(dst_path: str, src: Entry, suffix: str) -> str:
 
     A basename longer than 100 bytes is shortened first so the final length is unchanged.
     """
-    fingerprint = f"{src.size},{go_time_utc(src.mtime_ns)}"
+    return partial_name_for(dst_path, src.size, src.mtime_ns, suffix)
+
+
+def partial_name_for(dst_path: str, size: int, mtime_ns: int, suffix: str) -> str:
+    """:func:`partial_name` of a source of ``size`` bytes modified at ``mtime_ns``."""
+    fingerprint = f"{size},{go_time_utc(mtime_ns)}"
     crc = zlib.crc32((dst_path + fingerprint).encode("utf-8", "surrogateescape"))
     tail = f".{crc:08x}{suffix}"
     base = dst_path.rpartition("/")[2]

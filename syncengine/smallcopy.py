@@ -1,0 +1,197 @@
+"""The lean copy of new small local files: a batch of one directory, open to rename in one
+thread, a handful of system calls and no per-file bookkeeping objects.
+
+Why: copying 20,000 new files of 1-64 KiB local to local, the general path
+(:meth:`Transferer.copy` through :class:`~syncengine.execute.Copier`) spent ~75 µs of Python
+per file (a Transfer with its speed average, three records, interrupt registration under a
+condition, two file objects, a dozen calls), two thirds of the run's CPU, while the system
+calls themselves (what ``cp -r`` plus a rename and a time stamp cost) took ~40 µs.
+
+Per file this does what the general path does with the kernel copy, in its order: open the
+source and fstat it (its size and time at open are what is copied), create the partial file
+``<name>.<crc>.partial`` (rclone's name, :func:`~syncengine.transfer.partial_name`), reserve
+its size (rclone's preallocation), copy in the kernel, fstat the source again, set the time
+on the open descriptor, close, and rename over the final name; the written size is checked
+against the size at open. It logs ``Copied (new)`` at INFO, as the general path does, and
+counts the file transferred when it is renamed.
+
+Anything else is left to the general path: an error of any kind, a source that changed or is
+not a plain file, a partial name outside the directory, a run being cancelled. The partial
+file this path made is removed first, and the file (with the rest of the batch once the run
+is stopping) is handed back, to be copied from the start with the general path's retries,
+checks, error messages and clean-up. A source that changed during the lean copy is thus read
+once more by the general path, which fails it if it is still changing (an open-to-rename
+window of a few system calls, as rclone's own retry would see it).
+
+Interruption: the batch counts as one partial file being created for :mod:`interrupt`'s
+clean-up, which therefore waits for the file in hand (one small file) and never finds a
+partial file of this path; a file is only started while no clean-up has begun.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from stat import S_ISREG
+
+from . import interrupt, log
+from .transfer import partial_name_for, preallocate
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from .accounting import Stats
+    from .actions import Copy
+    from .backends.local import LocalBackend
+    from .transfer import Transferer
+
+__all__ = ["copy_batch", "lean_ok"]
+
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+# what open(path, "wb") asks for (mode 0o666 less the umask), without a file object
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
+def lean_ok(t: Transferer) -> bool:
+    """Whether the copies of ``t`` may take the lean path: local to local (pysync's own
+    LocalBackend on both sides) with the kernel copy, partial files, and none of the
+    options that act per file (metadata, links, no source check, resume, multi-thread
+    copies of small files). The caller adds its own conditions (no dry run, no limits, no
+    event callback, no debug log)."""
+    from .backends.local import LocalBackend
+
+    o = t.opts
+    # the backends' own methods are bypassed: not for a subclass with its own rules
+    return (type(t.src) is LocalBackend and type(t.dst) is LocalBackend
+            and t.kernel_copies and t.partial_ok and not o.metadata and not o.links
+            and not o.local_no_check_updated and not o.resume
+            and not (o.multi_thread_streams_set and o.multi_thread_streams > 1)
+            and hasattr(os, "copy_file_range")
+            and {os.open, os.rename, os.unlink} <= os.supports_dir_fd
+            and os.utime in os.supports_fd)
+
+
+def copy_batch(t: Transferer, batch: Sequence[Copy], stats: Stats,
+               stop: Callable[[], bool]) -> list[Copy]:
+    """Copy the new files ``batch`` (one source directory, one destination directory) the
+    lean way; returns those left for the general path, in order (all of them when the
+    directories cannot be opened here): every other file was copied and counted.
+    ``stop()`` True: the run is ending, start no file."""
+    src: LocalBackend = t.src  # type: ignore[assignment]
+    dst: LocalBackend = t.dst  # type: ignore[assignment]
+    sdir = batch[0].path.rpartition("/")[0]
+    ddir = batch[0].dst_path.rpartition("/")[0]
+    for a in batch:
+        if a.path.rpartition("/")[0] != sdir or a.dst_path.rpartition("/")[0] != ddir:
+            return list(batch)
+    try:
+        sfd = os.open(src.full(sdir), _DIR_FLAGS)
+    except OSError:
+        return list(batch)
+    try:
+        try:
+            dfd = os.open(dst.full(ddir), _DIR_FLAGS)
+        except FileNotFoundError:
+            try:
+                os.makedirs(dst.full(ddir), exist_ok=True)
+                dfd = os.open(dst.full(ddir), _DIR_FLAGS)
+            except OSError:
+                return list(batch)
+        except OSError:
+            return list(batch)
+        try:
+            return _copy_in(t, batch, stats, stop, sfd, dfd, ddir)
+        finally:
+            os.close(dfd)
+    finally:
+        os.close(sfd)
+
+
+def _copy_in(t: Transferer, batch: Sequence[Copy], stats: Stats, stop: Callable[[], bool],
+             sfd: int, dfd: int, ddir: str) -> list[Copy]:
+    suffix = t.opts.partial_suffix
+    cancel = t.cancel
+    left: list[Copy] = []
+    tr = None
+    say = log.LOGGER.isEnabledFor(logging.INFO)
+    cfr = os.copy_file_range
+    try:
+        block = interrupt.creating()
+        closing = block.__enter__()
+    except interrupt.InterruptedRunError:
+        return list(batch)  # the run is ending: the general path drops them
+    try:
+        for i, a in enumerate(batch):
+            if cancel.is_set() or stop() or closing():
+                left.extend(batch[i:])  # the general path drops them as the run ends
+                break
+            name = a.path.rpartition("/")[2]
+            final = a.dst_path.rpartition("/")[2]
+            tdir, _, tmp = partial_name_for(a.dst_path, a.size, a.mtime_ns,
+                                            suffix).rpartition("/")
+            if tdir != ddir:
+                left.append(a)
+                continue
+            if tr is None:
+                tr = stats.start_transfer(a.path, a.size, queued=False)
+            else:
+                tr.show(a.path, a.size)
+            try:
+                fi = os.open(name, _READ_FLAGS, dir_fd=sfd)
+            except OSError:
+                left.append(a)
+                continue
+            made = False
+            try:
+                st = os.fstat(fi)
+                size, mtime = st.st_size, st.st_mtime_ns
+                if not S_ISREG(st.st_mode):
+                    left.append(a)
+                    continue
+                fo = os.open(tmp, _WRITE_FLAGS, 0o666, dir_fd=dfd)
+                made = True
+                try:
+                    preallocate(fo, size)
+                    total = 0
+                    while True:  # a small file in one call; a short count at its size: the end
+                        n = cfr(fi, fo, size + 1 - total)
+                        total += n
+                        if not n or total > size:
+                            break
+                    st = os.fstat(fi)
+                    if total != size or st.st_size != size or st.st_mtime_ns != mtime:
+                        raise _Changed
+                    os.utime(fo, ns=(mtime, mtime))
+                finally:
+                    os.close(fo)
+                os.rename(tmp, final, src_dir_fd=dfd, dst_dir_fd=dfd)
+                made = False
+            except Exception:  # noqa: BLE001 - the general path redoes it and reports
+                left.append(a)
+                continue
+            finally:
+                os.close(fi)
+                if made:
+                    _remove(tmp, dfd)
+            stats.file_copied(tr, a.size, size)
+            if say:
+                log.info(a.path, "Copied (new)" if a.dst_path == a.path
+                         else f"Copied (new) to: {a.dst_path}")
+    finally:
+        block.__exit__(None, None, None)
+    if tr is not None:
+        tr.discard()
+    return left
+
+
+class _Changed(Exception):
+    """The source changed during the lean copy (the general path reports it)."""
+
+
+def _remove(name: str, dfd: int) -> None:
+    try:
+        os.unlink(name, dir_fd=dfd)
+    except OSError:
+        pass  # the general path writes the same partial name again, truncating it
