@@ -32,7 +32,7 @@ from .filter import Filter
 from .lane import Lane
 from .options import SyncOptions
 from .ordering import parse_order_by
-from .planner import Planner, rename_strategy
+from .planner import LEAN_BATCH, Planner, rename_strategy
 from .pools import Pool
 from .record import record, replace
 from .report import ERROR as REPORT_ERROR
@@ -183,7 +183,9 @@ class Coordinator:
             raise TypeError(f"the coordinator does not take {action!r} here")
 
     def put_batch(self, batch: list[Copy]) -> None:
-        """New small files of one directory: one task copies them one after the other."""
+        """New small files of one directory: copied here, on the march's thread, when the
+        lean way applies (:mod:`smallcopy`); otherwise, and for the files it hands back, one
+        task copies them one after the other."""
         if self.sink is not None:
             for a in batch:
                 self.sink(a)
@@ -203,13 +205,16 @@ class Coordinator:
                 transfers.submit(partial(self._transfer_remote, [a]))
             return
 
+        rest: Sequence[Copy] = batch
+        if self._lean:
+            rest = smallcopy.copy_batch(self.transferer, batch, self.stats,
+                                        self.stopping.is_set)
+            if len(rest) < len(batch):
+                self.copier.count_done(len(batch) - len(rest))
+            if not rest:
+                return
+
         def run() -> None:
-            rest: Sequence[Copy] = batch
-            if self._lean:
-                rest = smallcopy.copy_batch(self.transferer, batch, self.stats,
-                                            self.stopping.is_set)
-                if len(rest) < len(batch):
-                    self.copier.count_done(len(batch) - len(rest))
             for a in rest:
                 self._transfer(a)
 
@@ -597,6 +602,8 @@ class Coordinator:
             self._lean = (smallcopy.lean_ok(self.transferer) and not o.dry_run
                           and o.max_transfer < 0 and self.deadline is None
                           and self.copier.on_event is None and not log.debug_enabled())
+            if self._lean:
+                planner.batch_size = LEAN_BATCH
         landings = None
         if self.executor is None and self.sink is None and self.transferer.may_defer:
             # copies checked by a server's hash hand the check and rename on (one per

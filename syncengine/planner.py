@@ -49,11 +49,13 @@ if TYPE_CHECKING:
 else:
     Protocol = object
 
-__all__ = ["Planner", "Sink", "rename_strategy", "READ_AHEAD", "SMALL_FILE", "BATCH"]
+__all__ = ["Planner", "Sink", "rename_strategy", "READ_AHEAD", "SMALL_FILE", "BATCH",
+           "LEAN_BATCH"]
 
 READ_AHEAD = 16  # remote directories listed ahead of the march
 SMALL_FILE = 256 * 1024  # new files below this size are sent in batches of BATCH
 BATCH = 8
+LEAN_BATCH = 64  # ... when the batch is copied the lean way (smallcopy): one hand-off each
 
 #: a queued directory: (source dir, destination dir, listed on source, on destination, depth)
 _Dir = tuple[str, str, bool, bool, int]
@@ -148,6 +150,7 @@ class Planner:
         self.backslash_ok = os.sep == "/" or dst.features.name in ("smb", "sftp")
         self.include_all_dst = sync and filt.opts.delete_excluded
         self.max_depth = filt.opts.max_depth
+        self.batch_size = BATCH  # new small files per batch (the coordinator may say more)
         # the report files (--combined & co.): None when none was asked for
         self.report = report if report is not None and report.active else None
         # --track-renames: source-only files wait here for a destination-only twin
@@ -342,7 +345,7 @@ class Planner:
                         log.debug(s.path, NOT_FOUND)
                         if 0 <= s.size < SMALL_FILE and not self.opts.interactive:
                             small.append(s)
-                            if len(small) == BATCH:
+                            if len(small) == self.batch_size:
                                 self._batch(small)
                                 small = []
                         else:

@@ -1,19 +1,24 @@
-"""The lean copy of new small local files: a batch of one directory, open to rename in one
-thread, a handful of system calls and no per-file bookkeeping objects.
+"""The lean copy of new small local files: a batch of one directory, copied from open to
+rename on the march's own thread, a handful of system calls and no per-file bookkeeping.
 
 Why: copying 20,000 new files of 1-64 KiB local to local, the general path
 (:meth:`Transferer.copy` through :class:`~syncengine.execute.Copier`) spent ~75 µs of Python
 per file (a Transfer with its speed average, three records, interrupt registration under a
 condition, two file objects, a dozen calls), two thirds of the run's CPU, while the system
-calls themselves (what ``cp -r`` plus a rename and a time stamp cost) took ~40 µs.
+calls themselves (what ``cp -r`` plus a rename and a time stamp cost) took ~40 µs. Run on a
+thread of its own, the copy also fought the march for the GIL at every system call (futex
+calls: 0.8 per file); on the march's thread there is no hand-off at all.
 
 Per file this does what the general path does with the kernel copy, in its order: open the
 source and fstat it (its size and time at open are what is copied), create the partial file
-``<name>.<crc>.partial`` (rclone's name, :func:`~syncengine.transfer.partial_name`), reserve
-its size (rclone's preallocation), copy in the kernel, fstat the source again, set the time
-on the open descriptor, close, and rename over the final name; the written size is checked
-against the size at open. It logs ``Copied (new)`` at INFO, as the general path does, and
-counts the file transferred when it is renamed.
+``<name>.<crc>.partial`` (rclone's name, :func:`~syncengine.transfer.partial_name`), copy in
+the kernel, fstat the source again, set the time on the open descriptor, close, and rename
+over the final name; the written size is checked against the size at open. It logs
+``Copied (new)`` at INFO, as the general path does, and counts the file transferred when it
+is renamed. No space is reserved first (rclone's preallocation, a system call per file that
+one small write does not need): a full disk fails the copy here, and the general path then
+reserves the space and reports the failure as rclone words it (``preallocate: file too big
+for remaining disk space``).
 
 Anything else is left to the general path: an error of any kind, a source that changed or is
 not a plain file, a partial name outside the directory, a run being cancelled. The partial
@@ -25,7 +30,9 @@ window of a few system calls, as rclone's own retry would see it).
 
 Interruption: the batch counts as one partial file being created for :mod:`interrupt`'s
 clean-up, which therefore waits for the file in hand (one small file) and never finds a
-partial file of this path; a file is only started while no clean-up has begun.
+partial file of this path; a file is only started while no clean-up has begun. A
+KeyboardInterrupt (a library caller without pysync's signal handlers) removes the partial
+file in hand on its way out; no final name ever holds a partial copy.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import os
 from stat import S_ISREG
 
 from . import interrupt, log
-from .transfer import partial_name_for, preallocate
+from .transfer import partial_name_for
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -153,12 +160,11 @@ def _copy_in(t: Transferer, batch: Sequence[Copy], stats: Stats, stop: Callable[
                 fo = os.open(tmp, _WRITE_FLAGS, 0o666, dir_fd=dfd)
                 made = True
                 try:
-                    preallocate(fo, size)
                     total = 0
-                    while True:  # a small file in one call; a short count at its size: the end
+                    while True:  # one call asks a byte more: a short count is the end
                         n = cfr(fi, fo, size + 1 - total)
                         total += n
-                        if not n or total > size:
+                        if not n or total >= size:
                             break
                     st = os.fstat(fi)
                     if total != size or st.st_size != size or st.st_mtime_ns != mtime:
