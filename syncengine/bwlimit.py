@@ -16,7 +16,6 @@ user (now off)``), as in rclone on Unix; only a run with ``--bwlimit`` catches i
 
 from __future__ import annotations
 
-import datetime
 import signal
 import threading
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from .units import bwlimit_at, format_size, parse_bwlimit
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import datetime  # imported when a limiter is made (a run with --bwlimit)
     from typing import Any
 
 __all__ = ["BwLimiter", "format_pair", "parse_limiter"]
@@ -96,7 +96,11 @@ class BwLimiter:
     """The run's bandwidth limiter (see the module docstring). ``clock``: local time now."""
 
     def __init__(self, slots: list[tuple[int, int, Pair]],
-                 clock: Callable[[], datetime.datetime] = datetime.datetime.now) -> None:
+                 clock: Callable[[], datetime.datetime] | None = None) -> None:
+        if clock is None:
+            import datetime
+
+            clock = datetime.datetime.now
         self.slots = slots
         self._clock = clock
         self._lock = threading.Lock()

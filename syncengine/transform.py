@@ -15,17 +15,19 @@ the transforms given before it still apply.
 
 from __future__ import annotations
 
-import datetime
 import os
 import posixpath
 import re
-import subprocess
 import unicodedata
 from collections.abc import Callable, Sequence
 
 from . import log
 from .errors import NoRetryError, PysyncError
 from .units import go_quote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # datetime and subprocess: imported when a transform needs them
+    import datetime
 
 __all__ = ["NameTransform", "TransformSpec", "parse_spec", "KINDS", "CHARMAPS",
            "go_time_format", "split_extension"]
@@ -233,6 +235,8 @@ _FRACTION = re.compile(r"[.,](0+|9+)(?![0-9])")
 
 
 def _zone(t: datetime.datetime, token: str) -> str:
+    import datetime
+
     off = t.utcoffset() or datetime.timedelta(0)
     secs = int(off.total_seconds())
     if token.startswith("Z") and secs == 0:
@@ -493,6 +497,8 @@ def _atoi(value: str) -> int:
 
 
 def _command(s: str, command: str) -> str:
+    import subprocess
+
     try:
         got = subprocess.run([command, s], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL, check=False)
@@ -618,6 +624,13 @@ def _validate(seg: str) -> None:
         raise TransformError(f"transform cannot add path separators: {seg}")
 
 
+def _local_now() -> datetime.datetime:
+    """The local time now, with its zone (the ``date`` transform's default clock)."""
+    import datetime
+
+    return datetime.datetime.now().astimezone()
+
+
 class NameTransform:
     """The ``--name-transform`` values of a run, applied to paths as rclone's
     ``transform.Path``.
@@ -632,7 +645,7 @@ class NameTransform:
         self.error = error
         self.parsed: list[_Segment] = []
         self.parse_error: str | None = None
-        clock = now or (lambda: datetime.datetime.now().astimezone())
+        clock = now or _local_now
         for text in self.specs:
             try:
                 self.parsed.append(_Segment(parse_spec(text), clock))
