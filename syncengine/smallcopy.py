@@ -42,6 +42,7 @@ import os
 from stat import S_ISREG
 
 from . import interrupt, log
+from .backends.local import NO_KERNEL_COPY
 from .transfer import partial_name_for
 
 TYPE_CHECKING = False
@@ -75,7 +76,7 @@ def lean_ok(t: Transferer) -> bool:
             and t.kernel_copies and t.partial_ok and not o.metadata and not o.links
             and not o.local_no_check_updated and not o.resume
             and not (o.multi_thread_streams_set and o.multi_thread_streams > 1)
-            and hasattr(os, "copy_file_range")
+            and hasattr(os, "copy_file_range") and hasattr(os, "sendfile")
             and {os.open, os.rename, os.unlink} <= os.supports_dir_fd
             and os.utime in os.supports_fd)
 
@@ -123,7 +124,7 @@ def _copy_in(t: Transferer, batch: Sequence[Copy], stats: Stats, stop: Callable[
     left: list[Copy] = []
     tr = None
     say = log.LOGGER.isEnabledFor(logging.INFO)
-    cfr = os.copy_file_range
+    cfr: Callable[[int, int, int], int] = os.copy_file_range
     try:
         block = interrupt.creating()
         closing = block.__enter__()
@@ -162,7 +163,15 @@ def _copy_in(t: Transferer, batch: Sequence[Copy], stats: Stats, stop: Callable[
                 try:
                     total = 0
                     while True:  # one call asks a byte more: a short count is the end
-                        n = cfr(fi, fo, size + 1 - total)
+                        try:
+                            n = cfr(fi, fo, size + 1 - total)
+                        except OSError as err:
+                            if cfr is _sendfile or total or err.errno not in NO_KERNEL_COPY:
+                                raise
+                            # another file system (EXDEV) or no copy_file_range here:
+                            # sendfile for this batch (it fails over to the general path)
+                            cfr = _sendfile
+                            n = cfr(fi, fo, size + 1 - total)
                         total += n
                         if not n or total >= size:
                             break
@@ -194,6 +203,11 @@ def _copy_in(t: Transferer, batch: Sequence[Copy], stats: Stats, stop: Callable[
 
 class _Changed(Exception):
     """The source changed during the lean copy (the general path reports it)."""
+
+
+def _sendfile(in_fd: int, out_fd: int, count: int) -> int:
+    """``copy_file_range``'s arguments, for ``sendfile`` (both offsets advance)."""
+    return os.sendfile(out_fd, in_fd, None, count)
 
 
 def _remove(name: str, dfd: int) -> None:

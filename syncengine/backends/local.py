@@ -480,6 +480,7 @@ class LocalBackend:
 # file system without it), never a failed read or write: the next way is tried (as Go does)
 _NO_KERNEL_COPY = frozenset({errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP,
                              errno.ENOTSUP, errno.EPERM, errno.EBADF})
+NO_KERNEL_COPY = _NO_KERNEL_COPY  # (for the lean small-file copy, syncengine.smallcopy)
 _kernel_ways = {"copy_file_range": hasattr(os, "copy_file_range"),
                 "sendfile": hasattr(os, "sendfile") and os.name == "posix"}
 

@@ -4,9 +4,12 @@ with no partial file left."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import random
+import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -204,3 +207,52 @@ def test_go_time_utc_prints_as_go(ns: int, text: str) -> None:
     from syncengine.transfer import go_time_utc
 
     assert go_time_utc(ns) == text
+
+
+def test_another_file_system_copies_with_sendfile(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # copy_file_range refuses two file systems (EXDEV, Linux 5.19+): every file of the batch
+    # must still be copied here, not handed back one by one
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_tree(src, {f"in/f{i}": os.urandom(i * 1000) for i in range(5)})
+    calls: list[int] = []
+
+    def refuse(fi: int, fo: int, count: int) -> int:
+        calls.append(count)
+        raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    t = _transferer(src, dst)
+    assert smallcopy.copy_batch(t, _copies(src, [f"f{i}" for i in range(5)]), t.stats,
+                                lambda: False) == []
+    assert len(calls) == 1  # asked once per batch
+    for i in range(5):
+        assert (dst / "in" / f"f{i}").read_bytes() == (src / "in" / f"f{i}").read_bytes()
+        assert (dst / "in" / f"f{i}").stat().st_mtime_ns == OLD
+
+
+def test_a_copy_between_two_mounted_file_systems(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    other = [d for d in ("/dev/shm", "/run", "/var/tmp", "/tmp")
+             if os.path.isdir(d) and os.access(d, os.W_OK)
+             and os.stat(d).st_dev != os.stat(tmp_path).st_dev]
+    if not other:
+        pytest.fail("no writable folder on another file system than the test folder")
+    src = Path(tempfile.mkdtemp(dir=other[0]))
+    left: list[int] = []
+    real = smallcopy.copy_batch
+
+    def counted(t, batch, stats, stop):  # type: ignore[no-untyped-def]
+        rest = real(t, batch, stats, stop)
+        left.append(len(rest))
+        return rest
+
+    monkeypatch.setattr(smallcopy, "copy_batch", counted)
+    try:
+        write_tree(src, {f"in/f{i}": os.urandom(2000 + i) for i in range(20)})
+        res = api.copy(str(src), str(tmp_path / "dst"))
+        assert res.exit_code == 0 and res.transfers == 20
+        assert left and not any(left)  # all copied the lean way, none handed back
+        assert _snapshot(tmp_path / "dst") == _snapshot(src)
+    finally:
+        shutil.rmtree(src)
