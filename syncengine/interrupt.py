@@ -34,8 +34,9 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-__all__ = ["leave", "open_partial", "creating", "release", "remove_partials", "signals_handled",
-           "live_partials", "exit_code", "signal_name", "InterruptedRunError"]
+__all__ = ["leave", "open_partial", "creating", "Creating", "release", "remove_partials",
+           "signals_handled", "live_partials", "exit_code", "signal_name",
+           "InterruptedRunError"]
 
 
 # Go's names for the signals rclone handles (syscall.Signal.String()).
@@ -93,28 +94,63 @@ def open_partial(backend: Any, path: str, opener: Callable[[], T]) -> T:
             _lock.notify_all()
 
 
+class Creating:
+    """What :func:`creating` yields: ``closing()`` and, around each partial file,
+    ``register(path)`` before it is created and ``release(path)`` once it is renamed or
+    removed."""
+
+    __slots__ = ("_backend", "_track")
+
+    def __init__(self, backend: Any, track: bool) -> None:
+        self._backend = backend
+        self._track = track
+
+    @staticmethod
+    def closing() -> bool:
+        """True once the clean-up has begun: start no new file."""
+        return _closing
+
+    def register(self, path: str) -> None:
+        """``path`` is about to be created (a no-op off the main thread: the block's
+        count makes the clean-up wait instead)."""
+        if self._track:  # one dict operation, atomic: no lock a signal handler could need
+            _live[(id(self._backend), path)] = self._backend
+
+    def release(self, path: str) -> None:
+        """``path`` was renamed or removed."""
+        if self._track:
+            _live.pop((id(self._backend), path), None)
+
+
 @contextlib.contextmanager
-def creating() -> Iterator[Callable[[], bool]]:
-    """A thread that creates partial files one after the other and never leaves one behind
-    (it renames or removes each before the next, see :mod:`syncengine.smallcopy`) counts as
-    one creation under way for the whole block, instead of registering each file: the
-    clean-up waits for the block to end. Yields ``closing()``, True once the clean-up has
-    begun: the block must then start no new file."""
+def creating(backend: Any) -> Iterator[Creating]:
+    """A block that creates partial files on ``backend`` one after the other, renaming or
+    removing each before the next (:mod:`syncengine.smallcopy`), at less cost than
+    :func:`open_partial` per file.
+
+    Off the main thread the block counts as one creation under way: the clean-up waits for
+    it to end, and the block starts no file once ``closing()``. On the main thread, where the
+    signal handler itself runs (between two bytecodes of the block, which never resumes),
+    waiting for the block would wait for ever; there each file is registered before it is
+    created instead, without a lock, so the clean-up removes the one in hand. Raises
+    InterruptedRunError when the clean-up has begun already.
+    """
     global _opening
+    if threading.current_thread() is threading.main_thread():
+        if _closing:
+            raise InterruptedRunError("transfer cancelled: exiting on signal")
+        yield Creating(backend, True)
+        return
     with _lock:
         if _closing:
             raise InterruptedRunError("transfer cancelled: exiting on signal")
         _opening += 1
     try:
-        yield _is_closing
+        yield Creating(backend, False)
     finally:
         with _lock:
             _opening -= 1
             _lock.notify_all()
-
-
-def _is_closing() -> bool:
-    return _closing
 
 
 def release(backend: Any, path: str) -> None:
@@ -126,7 +162,7 @@ def release(backend: Any, path: str) -> None:
 def live_partials() -> list[str]:
     """The paths of the partial files now registered (for tests and diagnostics)."""
     with _lock:
-        return [path for _, path in _live]
+        return [path for _, path in list(_live)]
 
 
 def remove_partials() -> None:
@@ -146,7 +182,7 @@ def _remove_all() -> list[tuple[str, str]]:
     with _lock:
         _closing = True
         _lock.wait_for(lambda: _opening == 0, CLEANUP_TIMEOUT)
-        items = [(backend, path) for (_, path), backend in _live.items()]
+        items = [(backend, path) for (_, path), backend in list(_live.items())]
         _live.clear()
     lines: list[tuple[str, str]] = []
     for backend, path in items:

@@ -28,11 +28,12 @@ checks, error messages and clean-up. A source that changed during the lean copy 
 once more by the general path, which fails it if it is still changing (an open-to-rename
 window of a few system calls, as rclone's own retry would see it).
 
-Interruption: the batch counts as one partial file being created for :mod:`interrupt`'s
-clean-up, which therefore waits for the file in hand (one small file) and never finds a
-partial file of this path; a file is only started while no clean-up has begun. A
-KeyboardInterrupt (a library caller without pysync's signal handlers) removes the partial
-file in hand on its way out; no final name ever holds a partial copy.
+Interruption (:func:`interrupt.creating`): on the main thread, where SIGINT's handler runs,
+each partial file is registered before it is created, so the clean-up removes the one in
+hand; elsewhere the batch counts as one creation under way, which the clean-up waits for. A
+file is only started while no clean-up has begun. A KeyboardInterrupt (a library caller
+without pysync's signal handlers) removes the partial file in hand on its way out; no final
+name ever holds a partial copy.
 """
 
 from __future__ import annotations
@@ -126,19 +127,19 @@ def _copy_in(t: Transferer, batch: Sequence[Copy], stats: Stats, stop: Callable[
     say = log.LOGGER.isEnabledFor(logging.INFO)
     cfr: Callable[[int, int, int], int] = os.copy_file_range
     try:
-        block = interrupt.creating()
-        closing = block.__enter__()
+        block = interrupt.creating(t.dst)
+        live = block.__enter__()
     except interrupt.InterruptedRunError:
         return list(batch)  # the run is ending: the general path drops them
     try:
         for i, a in enumerate(batch):
-            if cancel.is_set() or stop() or closing():
+            if cancel.is_set() or stop() or live.closing():
                 left.extend(batch[i:])  # the general path drops them as the run ends
                 break
             name = a.path.rpartition("/")[2]
             final = a.dst_path.rpartition("/")[2]
-            tdir, _, tmp = partial_name_for(a.dst_path, a.size, a.mtime_ns,
-                                            suffix).rpartition("/")
+            partial = partial_name_for(a.dst_path, a.size, a.mtime_ns, suffix)
+            tdir, _, tmp = partial.rpartition("/")
             if tdir != ddir:
                 left.append(a)
                 continue
@@ -158,8 +159,9 @@ def _copy_in(t: Transferer, batch: Sequence[Copy], stats: Stats, stop: Callable[
                 if not S_ISREG(st.st_mode):
                     left.append(a)
                     continue
-                fo = os.open(tmp, _WRITE_FLAGS, 0o666, dir_fd=dfd)
+                live.register(partial)
                 made = True
+                fo = os.open(tmp, _WRITE_FLAGS, 0o666, dir_fd=dfd)
                 try:
                     total = 0
                     while True:  # one call asks a byte more: a short count is the end
@@ -183,6 +185,7 @@ def _copy_in(t: Transferer, batch: Sequence[Copy], stats: Stats, stop: Callable[
                     os.close(fo)
                 os.rename(tmp, final, src_dir_fd=dfd, dst_dir_fd=dfd)
                 made = False
+                live.release(partial)
             except Exception:  # noqa: BLE001 - the general path redoes it and reports
                 left.append(a)
                 continue
@@ -190,6 +193,7 @@ def _copy_in(t: Transferer, batch: Sequence[Copy], stats: Stats, stop: Callable[
                 os.close(fi)
                 if made:
                     _remove(tmp, dfd)
+                    live.release(partial)
             stats.file_copied(tr, a.size, size)
             if say:
                 log.info(a.path, "Copied (new)" if a.dst_path == a.path

@@ -9,6 +9,7 @@ import logging
 import os
 import random
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -25,6 +26,7 @@ from syncengine.planner import SMALL_FILE
 from syncengine.transfer import Transferer, partial_name_for
 
 from .conftest import OLD, write_tree
+from .procs import partials, started
 
 
 def _random_tree(root: Path, seed: int) -> None:
@@ -168,30 +170,81 @@ def test_partial_name_is_the_general_paths(tmp_path: Path) -> None:
         partial_name(a.dst_path, a.source, ".partial")
 
 
-def test_interrupt_cleanup_waits_for_the_batch_and_then_no_file_starts(tmp_path: Path
-                                                                        ) -> None:
+def test_interrupt_cleanup_waits_for_a_batch_off_the_main_thread(tmp_path: Path) -> None:
     src, dst = tmp_path / "src", tmp_path / "dst"
     write_tree(src, {"in/a": "a", "in/b": "b"})
     t = _transferer(src, dst)
+    inside, go_on = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def batch_thread() -> None:
+        with interrupt.creating(t.dst) as live:
+            seen.append(live.closing())
+            inside.set()
+            go_on.wait(10)
+            seen.append(live.closing())
+
+    worker = threading.Thread(target=batch_thread)
     cleaner = threading.Thread(target=interrupt.remove_partials)
     try:
-        with interrupt.creating() as closing:
-            assert not closing()
-            cleaner.start()
-            for _ in range(1000):
-                if interrupt._closing:
-                    break
-                time.sleep(0.01)
-            assert closing()
-            cleaner.join(0.2)
-            assert cleaner.is_alive()  # the clean-up waits for the batch under way
-            batch = _copies(src, ["a", "b"])
+        worker.start()
+        assert inside.wait(10)
+        cleaner.start()
+        for _ in range(1000):
+            if interrupt._closing:
+                break
+            time.sleep(0.01)
+        cleaner.join(0.2)
+        assert cleaner.is_alive()  # the clean-up waits for the batch under way
+        go_on.set()
+        worker.join(10)
         cleaner.join(10)
-        assert not cleaner.is_alive()
+        assert not cleaner.is_alive() and seen == [False, True]
+        batch = _copies(src, ["a", "b"])
         assert smallcopy.copy_batch(t, batch, t.stats, lambda: False) == batch
         assert not (dst / "in").exists() or os.listdir(dst / "in") == []
     finally:
+        go_on.set()
         interrupt._reset_for_tests()
+
+
+def test_on_the_main_thread_the_file_in_hand_is_registered_not_waited_for(
+        tmp_path: Path) -> None:
+    # SIGINT's handler runs on the main thread, between two steps of the batch: waiting
+    # for the batch would wait for ever, so the partial file in hand must be registered
+    backend = LocalBackend(str(tmp_path))
+    try:
+        with interrupt.creating(backend) as live:
+            live.register("a.partial")
+            (tmp_path / "a.partial").write_bytes(b"half")
+            live.register("b.partial")  # registered, not yet created
+            interrupt.remove_partials()  # what the handler's clean-up does, from here
+            assert live.closing()
+        assert not (tmp_path / "a.partial").exists()
+        assert interrupt.live_partials() == []
+    finally:
+        interrupt._reset_for_tests()
+
+
+def test_sigint_during_small_file_copies_exits_at_once_without_partials(tmp_path: Path
+                                                                         ) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_tree(src, {f"d{d}/f{i}": os.urandom(1000) for d in range(40) for i in range(250)})
+    with started("pysync", ["copy", "-v", "--stats", "0", str(src), str(dst)],
+                 tmp_path / "log.txt") as child:
+        for _ in range(3000):  # until the copy is under way (a safety net, no timing)
+            if dst.is_dir() and sum(len(f) for _, _, f in os.walk(dst)) > 200:
+                break
+            time.sleep(0.01)
+        child.signal(signal.SIGINT)
+        done = child.wait()  # hung for the clean-up's 60 s before the fix: WAIT_LIMIT fails
+    assert done.returncode == 130, done.stderr
+    assert "INFO  : Exiting...\n" in done.stderr
+    assert partials(dst) == []
+    copied = [p for p in dst.rglob("*") if p.is_file()]
+    assert 0 < len(copied) < 10_000  # stopped in the middle
+    for p in copied:  # every file under its final name is whole
+        assert p.read_bytes() == (src / p.relative_to(dst)).read_bytes()
 
 
 @pytest.mark.parametrize(("ns", "text"), [
