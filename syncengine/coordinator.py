@@ -136,7 +136,7 @@ class Coordinator:
         self.order = parse_order_by(opts.order_by)
         self._transfers: Pool | None = None
         self._lane: Lane | None = None
-        self._lean = False  # the lane copies the lean way (smallcopy)
+        self._lean = False  # new small files are copied the lean way (smallcopy)
         self._checkers: Pool | None = None
 
     @property

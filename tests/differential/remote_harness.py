@@ -281,15 +281,29 @@ def run_remote(layout: RemoteLayout, proto: Path, start: dict[str, sh.Snapshot],
                flags: list[str], *, cutoff: frozenset[int] | None = None,
                compare_logs: bool = True) -> tuple[sh.Run, sh.Run, sh.Outcome]:
     """Set up, run both tools, and compare (the per-tool names normalised)."""
-    prepare(layout, proto, start)
-    envs = layout.write_configs()
-    r, p, window = sh.run_pair(mode, flags, layout.sandbox("r"), layout.sandbox("p"),
-                               src=layout.spec("src"), dst=layout.spec("dst"), envs=envs)
+    for attempt in (1, 2):
+        prepare(layout, proto, start)
+        envs = layout.write_configs()
+        r, p, window = sh.run_pair(mode, flags, layout.sandbox("r"), layout.sandbox("p"),
+                                   src=layout.spec("src"), dst=layout.spec("dst"), envs=envs)
+        if attempt == 1 and _killed(r) and not _killed(p):
+            # the reference hung, not pysync (seen once, session 11: rclone's SMB pool
+            # redialling for ~100 s after a fatal --max-transfer cancel, "dial tcp ...:
+            # operation was canceled"; the case passed on its rerun): both tools run
+            # again from a fresh set-up
+            layout.clean()
+            continue
+        break
     r.stderr, p.stderr = layout.normalise(r.stderr), layout.normalise(p.stderr)
     out = sh.compare_runs(r, p, window, layout.sandbox("r"), layout.sandbox("p"), start,
                           dry_run="--dry-run" in flags, max_delete="--max-delete" in flags,
                           compare_logs=compare_logs, roots=layout.roots(), cutoff=cutoff)
     return r, p, out
+
+
+def _killed(run: sh.Run) -> bool:
+    """The harness killed ``run`` at its time limit."""
+    return b"[harness] killed after" in run.stderr
 
 
 def redacted_config(layout: RemoteLayout, tool: str = "p") -> str:
