@@ -527,9 +527,8 @@ class Stats:
         ``src_fs``/``dst_fs`` only appear in ``stats_json``."""
         with self._lock:
             now = self._clock()
-            if queued and self._transfer_queue > 0:
-                self._transfer_queue -= 1
-                self._transfer_queue_size = max(0, self._transfer_queue_size - max(size, 0))
+            if queued:
+                self._take_queued(size)
             tr = Transfer(self, name, size, now, src_fs, dst_fs)
             self._transferring[tr] = None
             self._avg.start(now)
@@ -540,12 +539,16 @@ class Stats:
         the batch's transfer ``tr`` (see :meth:`Transfer.show`): dequeued and counted as a
         completed transfer, as ``start_transfer``, ``add`` and ``done`` would count it."""
         with self._lock:
-            if self._transfer_queue > 0:
-                self._transfer_queue -= 1
-                self._transfer_queue_size = max(0, self._transfer_queue_size - max(size, 0))
+            self._take_queued(size)
             tr._bytes = nbytes
             self._bytes += nbytes
             self._transfers += 1
+
+    def _take_queued(self, size: int) -> None:
+        """One queued transfer of ``size`` bytes, if any, starts (lock held)."""
+        if self._transfer_queue > 0:
+            self._transfer_queue -= 1
+            self._transfer_queue_size = max(0, self._transfer_queue_size - max(size, 0))
 
     def transfer_done(self, tr: Transfer, error: BaseException | None = None) -> None:
         """Same as ``tr.done(error)``."""

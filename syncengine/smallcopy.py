@@ -96,18 +96,12 @@ def copy_batch(t: Transferer, batch: Sequence[Copy], stats: Stats,
         if a.path.rpartition("/")[0] != sdir or a.dst_path.rpartition("/")[0] != ddir:
             return list(batch)
     try:
-        sfd = os.open(src.full(sdir), _DIR_FLAGS)
+        sfd = _open_dir(src, sdir, make=False)
     except OSError:
         return list(batch)
     try:
         try:
-            dfd = os.open(dst.full(ddir), _DIR_FLAGS)
-        except FileNotFoundError:
-            try:
-                os.makedirs(dst.full(ddir), exist_ok=True)
-                dfd = os.open(dst.full(ddir), _DIR_FLAGS)
-            except OSError:
-                return list(batch)
+            dfd = _open_dir(dst, ddir, make=True)
         except OSError:
             return list(batch)
         try:
@@ -116,6 +110,18 @@ def copy_batch(t: Transferer, batch: Sequence[Copy], stats: Stats,
             os.close(dfd)
     finally:
         os.close(sfd)
+
+
+def _open_dir(backend: LocalBackend, path: str, *, make: bool) -> int:
+    """A descriptor of the folder ``path``, made first (with its parents, as the general
+    path's first write makes them) when ``make`` and it is missing."""
+    try:
+        return os.open(backend.full(path), _DIR_FLAGS)
+    except FileNotFoundError:
+        if not make:
+            raise
+    backend.mkdir(path)
+    return os.open(backend.full(path), _DIR_FLAGS)
 
 
 def _copy_in(t: Transferer, batch: Sequence[Copy], stats: Stats, stop: Callable[[], bool],
