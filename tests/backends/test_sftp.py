@@ -427,6 +427,46 @@ def test_hashed_and_default_known_hosts_and_ssh_config(sshd_server: SshdServer,
         b.close()
 
 
+def test_ssh_config_match_exec(sshd_server: SshdServer, _isolated_home: Path,
+                               tmp_path: Path) -> None:
+    """paramiko is imported without invoke (syncengine.backends.sftp._paramiko); a config
+    whose ``Match exec`` paramiko runs through invoke still applies: the exec that fails
+    keeps its block out, the one that succeeds maps the alias to the real server. Run as
+    the CLI with no standard input, as a user runs it (invoke forwards stdin)."""
+    ssh_dir = _isolated_home / ".ssh"
+    ssh_dir.mkdir()
+    (ssh_dir / "known_hosts").write_text(f"{sshd_server.host_id} {sshd_server.host_key_line}\n")
+    marker = tmp_path / "exec-ran"
+    (ssh_dir / "config").write_text(
+        "Match host execbox exec \"false\"\n  HostName 192.0.2.1\n  Port 9\n"
+        f"Match host execbox exec \"touch {marker}\"\n  HostName {sshd_server.host}\n"
+        f"  Port {sshd_server.port}\n  User {sshd_server.user}\n"
+        f"  IdentityFile {sshd_server.client_key}\n")
+    served = tmp_path / "served"
+    write_tree(served, {"a.txt": b"via match exec\n"})
+    conf = tmp_path / "rclone.conf"
+    conf.write_text("[box]\ntype = sftp\nhost = execbox\n")
+    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+    env["HOME"] = str(_isolated_home)
+    res = subprocess.run([sys.executable, "-m", "syncengine", "lsf", f"box:{served}",
+                          "--config", str(conf)], capture_output=True, text=True,
+                         timeout=120, env=env, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "a.txt\n"
+    assert marker.exists()  # the exec ran (through invoke, imported when needed)
+
+
+def test_paramiko_imported_without_invoke() -> None:
+    """A fresh interpreter: importing the sftp backend leaves invoke out, and a later
+    ``import invoke`` (the caller's own) still works."""
+    code = ("import sys; import syncengine.backends.sftp, paramiko.config as c; "
+            "print('invoke' in sys.modules, c.invoke is None); import invoke; "
+            "print(sys.modules['invoke'] is invoke)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert res.stdout.split() == ["False", "True", "True"]
+
+
 def test_accept_new_host_key(sshd_server: SshdServer, tmp_path: Path) -> None:
     kh = tmp_path / "new" / "known_hosts"
     bad_key = tmp_path / "unauthorized"

@@ -33,10 +33,14 @@ backend class). Import from the package: the names in ``__all__`` are its public
 
 from __future__ import annotations
 
-from ...confvalues import obscure, reveal
-from .backend import SftpBackend, open_remote
-from .errors import HostKeyError, SftpConnectionLost
-from .options import OPTION_NAMES, SftpOptions
+from ._paramiko import import_paramiko
+
+import_paramiko()  # before the modules below import it: without invoke (see _paramiko)
+
+from ...confvalues import obscure, reveal  # noqa: E402
+from .backend import SftpBackend, open_remote  # noqa: E402
+from .errors import HostKeyError, SftpConnectionLost  # noqa: E402
+from .options import OPTION_NAMES, SftpOptions  # noqa: E402
 
 __all__ = ["SftpBackend", "SftpOptions", "HostKeyError", "SftpConnectionLost", "open_remote",
            "reveal", "obscure", "OPTION_NAMES"]

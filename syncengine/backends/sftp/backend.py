@@ -44,6 +44,7 @@ from ...units import go_quote
 from ..base import Entry, Features
 from ..pool import Lease, Pool
 from . import wire
+from ._paramiko import ssh_config_lookup
 from .commands import (
     _COMMAND_OPTIONS,
     _EMPTY_HASH,
@@ -201,8 +202,7 @@ class SftpBackend:
         if not os.path.isfile(path):
             return {}
         try:
-            cfg = paramiko.SSHConfig.from_path(path)
-            found = dict(cfg.lookup(host))
+            found = ssh_config_lookup(path, host)
         except Exception as err:
             log.debug(None, f"ignoring ssh config {path}: {err}")
             return {}
