@@ -22,6 +22,9 @@ __all__ = ["LocalBackend", "LINK_SUFFIX", "go_path_error", "kernel_copy"]
 
 LINK_SUFFIX = ".rclonelink"
 _S_IFMT, _S_IFREG, _S_IFDIR = _stat.S_IFMT(0o177777), _stat.S_IFREG, _stat.S_IFDIR
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+#: folders are listed through a descriptor where the platform can (POSIX)
+_SCAN_FD = os.scandir in os.supports_fd and os.readlink in os.supports_dir_fd
 
 
 class LocalBackend:
@@ -82,11 +85,21 @@ class LocalBackend:
         full = self.full(path)
         prefix = path + "/" if path else ""
         try:
-            it = os.scandir(full)
-        except FileNotFoundError:
+            if not _SCAN_FD:
+                return self._list(full, prefix, want_stat)
+            # through a descriptor: each entry's stat is an fstatat of its name in this
+            # folder, not an lstat that walks the whole path from the root again
+            dfd = os.open(full, _DIR_FLAGS)
+        except (FileNotFoundError, NotADirectoryError):
             raise DirNotFoundError("directory not found", path=full) from None
-        except NotADirectoryError:
-            raise DirNotFoundError("directory not found", path=full) from None
+        try:
+            return self._list(dfd, prefix, want_stat)
+        finally:
+            os.close(dfd)
+
+    def _list(self, where: int | str, prefix: str, want_stat: bool) -> Iterator[Entry]:
+        """list_dir's entries of the folder ``where`` (a descriptor, else a path)."""
+        it = os.scandir(where)
         out: list[Entry] = []
         append = out.append
         new = tuple.__new__  # Entry(...) without the named tuple's Python-level __new__
@@ -94,7 +107,7 @@ class LocalBackend:
             for de in it:
                 try:
                     if de.is_symlink():
-                        entry = self._link_entry(de, prefix + de.name)
+                        entry = self._link_entry(de, prefix + de.name, where)
                         if entry is not None:
                             append(entry)
                         continue
@@ -118,7 +131,8 @@ class LocalBackend:
                     log.notice(prefix + de.name, "Can't transfer non file/directory")
         return iter(out)
 
-    def _link_entry(self, de: os.DirEntry[str], rel: str) -> Entry | None:
+    def _link_entry(self, de: os.DirEntry[str], rel: str, where: int | str
+                    ) -> Entry | None:
         if self.copy_links:
             try:
                 st = de.stat(follow_symlinks=True)
@@ -130,7 +144,8 @@ class LocalBackend:
             return Entry(rel, st.st_size, st.st_mtime_ns, False)
         if self.links:
             st = de.stat(follow_symlinks=False)
-            target = os.readlink(de.path)
+            target = (os.readlink(de.name, dir_fd=where) if isinstance(where, int)
+                      else os.readlink(de.path))
             return Entry(rel + LINK_SUFFIX, len(os.fsencode(target)), st.st_mtime_ns, False)
         log.notice(rel, "Can't follow symlink without -L/--copy-links")
         return None

@@ -215,11 +215,17 @@ def test_library_api_returns_errors_not_swallowed(src: Path, dst: Path) -> None:
 
 
 def test_links_round_trip_as_symlinks(src: Path, dst: Path) -> None:
-    write_tree(src, {"real.txt": "r"})
+    write_tree(src, {"real.txt": "r", "sub/deeper/x": "x"})
     os.symlink("real.txt", src / "link.txt")
+    # a link below the root: its target is read in its own folder (listings go through a
+    # descriptor of each folder)
+    os.symlink("../../real.txt", src / "sub" / "deeper" / "up.txt")
+    os.symlink("x", src / "sub" / "deeper" / "same")
     out = pysync("sync", "-l", str(src), str(dst))
     assert out.returncode == 0, out.stderr
     assert os.readlink(dst / "link.txt") == "real.txt"
+    assert os.readlink(dst / "sub" / "deeper" / "up.txt") == "../../real.txt"
+    assert os.readlink(dst / "sub" / "deeper" / "same") == "x"
     # a second run sees the link as the same .rclonelink file: nothing to do
     out = pysync("sync", "-l", "-v", "--stats", "0", str(src), str(dst))
     assert "There was nothing to transfer" in out.stderr, out.stderr
