@@ -16,6 +16,7 @@ removed last (``dirs_to_remove``).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import threading
@@ -189,12 +190,12 @@ class Planner:
                                         sort_key=self.src_sort_key if side == "source"
                                         else self.sort_key,
                                         backslash_ok=self.backslash_ok and (
-                                            side == "source" or backend.features.name == "smb"))
+                                            side == "source" or backend.features.name == "smb"),
+                                        on_listed=self.stats.listed)
         except DirNotFoundError:
             if side == "source" or path:
                 raise
             return [], refused
-        self.stats.listed(len(entries))
         if 0 < self.opts.list_cutoff <= len(entries):
             entries = self._sorted_on_disk(backend, entries)
         return entries, refused
@@ -230,6 +231,16 @@ class Planner:
         if side == "source":
             return self._list(self.src, path, side, False)
         return self._list(self.dst, path, side, self.include_all_dst)
+
+    def _list_failed(self, side: str, path: str, err: OSError) -> None:
+        """A listing of ``side`` failed: counted, and logged in rclone's march's words
+        (the root's against the remote itself, as rclone logs it)."""
+        if path:
+            self.error(path, err, log_it=f"error reading {side} directory: {err}")
+            return
+        backend = self.src if side == "source" else self.dst
+        log.error(backend.describe(), f"error reading {side} root directory: {err}")
+        self.error(path, err)
 
     def _read_ahead(self, stack: list[_Dir]) -> None:
         """Start listing the remote directories the march will take next (top of the
@@ -286,7 +297,12 @@ class Planner:
                                   f"--delete-{self.delete_mode} deletes the destination "
                                   "root's files as rclone does - check the source path")
             except OSError as err:
-                self.error(spath, err, log_it=f"error reading source directory: {err}")
+                self._list_failed("source", spath, err)
+                if in_dst and self.dst_listed:
+                    # rclone lists both sides at once and then gives the directory up:
+                    # the destination's listing is counted ("Listed"), its error unsaid
+                    with contextlib.suppress(OSError):
+                        self._fetch("destination", dpath)
                 continue
             dst_entries: list[Entry] = []
             if not self.dst_listed:
@@ -300,8 +316,7 @@ class Planner:
                 except DirNotFoundError:
                     dst_entries = []
                 except OSError as err:
-                    self.error(dpath, err,
-                               log_it=f"error reading destination directory: {err}")
+                    self._list_failed("destination", dpath, err)
                     in_dst = False
             if not spath and self.filt.single_target:
                 self._march_renamed_file(src_entries, dst_entries)

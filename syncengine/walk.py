@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 
@@ -19,7 +18,8 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
                       on_unsafe: Callable[[str, UnsafeNameError], None] | None = None,
                       strict_names: bool = True,
                       sort_key: Callable[[Entry], str] | None = None,
-                      backslash_ok: bool = False) -> list[Entry]:
+                      backslash_ok: bool = False,
+                      on_listed: Callable[[int], None] | None = None) -> list[Entry]:
     """The children of ``path`` that pass ``filt``, sorted by name (rclone's DirSorted).
 
     ``sort_key`` (the march's match key) sorts by that key instead, stably: entries whose
@@ -36,15 +36,50 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
     ``(path, error)`` so that the caller counts them; local names are never checked.
     ``strict_names`` False: a destination's listing; ``backslash_ok``: a source copied to a
     destination where ``\\`` is an ordinary character; see ``names.unsafe_name_reason``.
+
+    ``on_listed(n)`` is told how many entries rclone's listing statistics count for this
+    directory ("Listed" in the stats), before anything below can fail: everything a
+    remote listed; of a local listing under active filters (rclone's local backend is
+    filter aware), the directories and the files the path rules include, as the local
+    backend hands them on before the age, size and metadata filters and the directory
+    rules and markers act.
     """
     if want_stat or filt.uses_age or filt.opts.min_size >= 0 or filt.opts.max_size >= 0:
         raw = list(backend.list_dir(path))
     else:  # names and types are enough (e.g. lsf --format p)
         raw = list(backend.list_dir(path, want_stat=False))  # type: ignore[call-arg]
-    if backend.features.name != "local":
+    local = backend.features.name == "local"
+    if not local:
+        if on_listed is not None:
+            on_listed(len(raw))
         raw = _drop_unsafe(raw, path, on_unsafe, strict_names, backslash_ok)
     if include_all or not filt.active:
+        if local and on_listed is not None:
+            on_listed(len(raw))
         return _sorted(raw, sort_key)
+    include_file = filt.include_file
+    include_remote = filt.include_remote
+    read_meta = getattr(backend, "metadata", None) if filt.uses_metadata else None
+    # the files first; the directories are judged after the listing is counted, as
+    # rclone's filter-aware local listing drops the files the path rules exclude (and
+    # only those: the age, size and metadata filters act after the count)
+    kept: list[bool] = []
+    listed = 0
+    for e in raw:
+        if e.is_dir:
+            listed += 1
+            kept.append(True)
+            continue
+        path_ok = include_remote(e.path)
+        listed += path_ok
+        ok = include_file(e.path, e.size, e.mtime_ns,
+                          _metadata(read_meta, e.path) if read_meta else None,
+                          path_ok=path_ok)
+        if not ok:
+            log.debug(e.path, "Excluded")
+        kept.append(ok)
+    if local and on_listed is not None:
+        on_listed(listed)
     markers = filt.exclude_files
     # rclone's local listing is filter aware: files the path rules exclude are dropped
     # before the marker check, so an excluded marker file does not hide its directory
@@ -54,10 +89,10 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
         return []
     out: list[Entry] = []
     append = out.append
-    include_file = filt.include_file
     include_dir = filt.include_dir
-    read_meta = getattr(backend, "metadata", None) if filt.uses_metadata else None
-    for e in raw:
+    for e, ok in zip(raw, kept, strict=True):
+        if not ok:
+            continue
         if e.is_dir:
             if markers and _dir_has_marker(backend, e.path, markers):
                 log.debug(e.path, "Excluded")
@@ -65,10 +100,6 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
             if not include_dir(e.path):
                 log.debug(e.path, "Excluded")
                 continue
-        elif not include_file(e.path, e.size, e.mtime_ns,
-                              _metadata(read_meta, e.path) if read_meta else None):
-            log.debug(e.path, "Excluded")
-            continue
         append(e)
     return _sorted(out, sort_key)
 
@@ -123,8 +154,9 @@ def _dir_has_marker(backend: Backend, path: str, markers: frozenset[str]) -> boo
         e = backend.stat(sub)
         if e is None:
             continue
-        if e.is_dir:  # rclone's FileExists fails on a directory of that name
-            raise IsADirectoryError(errno.EISDIR, "is a directory not a file", sub)
+        if e.is_dir:  # rclone's FileExists fails on a directory of that name, in its
+            # words (fs.ErrorIsDir): the listing of ``path``'s parent fails with it
+            raise IsADirectoryError("is a directory not a file")
         return True
     return False
 

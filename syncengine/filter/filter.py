@@ -172,13 +172,15 @@ class Filter:
         return bool(self.meta_rules) and self.files is None
 
     def include_file(self, remote: str, size: int, mtime_ns: int,
-                     metadata: Mapping[str, str] | None = None) -> bool:
+                     metadata: Mapping[str, str] | None = None, *,
+                     path_ok: bool | None = None) -> bool:
         """Whether the file ``remote`` takes part, logging the reason at DEBUG when not.
 
         Checks in rclone's order: files-from, max-age, min-age, min-size, max-size,
         metadata, path rules. ``size`` -1 means unknown (passes ``--max-size``, fails
         ``--min-size``). ``metadata`` (``key=value`` pairs) is only looked at when metadata
         rules are set; a file without metadata is tested as the one string ``"\\x00=\\x00"``.
+        ``path_ok``: :meth:`include_remote`'s answer for ``remote``, when the caller has it.
         """
         if self.files is not None:
             if remote not in self.files:
@@ -198,7 +200,7 @@ class Filter:
         if self.meta_rules and not self._include_metadata(metadata):
             log.debug(remote, "Excluded (Metadata Filter)")
             return False
-        if not self.include_remote(remote):
+        if not (self.include_remote(remote) if path_ok is None else path_ok):
             log.debug(remote, "Excluded (Path Filter)")
             return False
         return True

@@ -491,7 +491,12 @@ def compare_budget_runs(r: Run, p: Run, sand_r: Path, sand_p: Path,
             what + (" (errors of the stop's races)" if known else ""))
     src = start["src"]
     old = {(n.kind, n.size, n.digest) for n in start["dst"].values()}  # backups move them
-    src_nfc = {unicodedata.normalize("NFC", k): v for k, v in src.items()}
+    # NFC/NFD twins in the source: the tools copy the one listed first ("Duplicate object
+    # found in source - ignoring" the other), so either twin's content is the source's
+    src_nfc: dict[str, set[tuple[str, int, str]]] = {}
+    for k, v in src.items():
+        src_nfc.setdefault(unicodedata.normalize("NFC", k), set()).add(
+            (v.kind, v.size, v.digest))
     for who, sand in (("rclone", sand_r), ("pysync", sand_p)):
         if snapshot(sand / "src") != src:
             out.problems.append(f"{who} changed the source")
@@ -499,9 +504,9 @@ def compare_budget_runs(r: Run, p: Run, sand_r: Path, sand_p: Path,
             if not rel or node.kind == "d":
                 continue
             # an existing file keeps its destination spelling (NFC or NFD)
-            want = src_nfc.get(unicodedata.normalize("NFC", rel))
+            want = src_nfc.get(unicodedata.normalize("NFC", rel), set())
             got = (node.kind, node.size, node.digest)
-            if got not in old and (want is None or (want.kind, want.size, want.digest) != got):
+            if got not in old and got not in want:
                 out.problems.append(f"{who} left {show_name(rel)} neither as it was nor as "
                                     "the source has it")
     stop_r = any(x.msg == _STOPPING for x in r.records)
@@ -1182,6 +1187,17 @@ def run_case(scn_proto: Path, start: dict[str, Snapshot], mode: str, flags: list
         return r, p, compare_budget_runs(r, p, sand_r, sand_p, start)
     out = compare_runs(r, p, window, sand_r, sand_p, start, dry_run="--dry-run" in flags,
                        max_delete="--max-delete" in flags, compare_logs=compare_logs)
+    if r.rc == p.rc:  # the final stats' Errors and Checks lines (with Listed N) too
+        # after an error, how much each attempt listed depends on when the march stopped
+        # (a fatal error cancels it; rclone lists both sides of a directory at once)
+        listed = r.rc == 0
+        got_r, got_p = (final_stats_counts(run.stderr, listed=listed) for run in (r, p))
+        if got_r != got_p:
+            out.problems.append(f"final stats differ: rclone {got_r}, pysync {got_p}")
+        elif not listed and final_stats_counts(r.stderr) != final_stats_counts(p.stderr):
+            out.soft.append("  (soft, the run had errors) Listed counts differ: rclone "
+                            f"{final_stats_counts(r.stderr)}, pysync "
+                            f"{final_stats_counts(p.stderr)}")
     return r, p, out
 
 

@@ -444,6 +444,29 @@ def test_destination_is_a_file(tmp_path: Path, command: str, src_arg: str,
     assert (proto / "afile").read_bytes() == b"a file"
 
 
+# --- --exclude-if-present with a directory of the marker's name: rclone's check of a child
+# directory fails ("is a directory not a file"), and with it the listing of its parent, the
+# root's logged against the remote ("error reading source root directory")
+
+MARKER_DIR_SRC = {"a.txt": (b"a", DAY), "photos/p.jpg": (b"pp", DAY), "photos/NOBACKUP": None,
+                  "keep/k.txt": (b"k", 2 * DAY)}
+MARKER_DIR_DEEP = {"a.txt": (b"a", DAY), "d/e/f.txt": (b"f", DAY), "d/e/NOBACKUP": None,
+                   "d/g.txt": (b"g", 2 * DAY), "h/i.txt": (b"i", DAY)}
+
+
+@pytest.mark.parametrize(("mode", "src", "dst"), [
+    ("copy", MARKER_DIR_SRC, None),
+    ("sync", MARKER_DIR_SRC, {"old.txt": (b"o", DAY)}),
+    ("copy", MARKER_DIR_DEEP, None),
+    ("sync", MARKER_DIR_DEEP, {"d/old.txt": (b"o", DAY), "z.txt": (b"z", DAY)}),
+    ("sync", {"a.txt": (b"a", DAY)}, {"x/NOBACKUP": None, "x/y.txt": (b"y", DAY)}),
+], ids=["copy-root", "sync-root", "copy-deep", "sync-deep", "sync-dst-side"])
+def test_exclude_if_present_marker_is_a_directory(tmp_path: Path, mode: str,
+                                                  src: dict[str, object],
+                                                  dst: dict[str, object] | None) -> None:
+    _run(tmp_path, src, dst, mode, ["--exclude-if-present", "NOBACKUP", "--retries", "1"])
+
+
 # --- --list-cutoff: rclone's NOTICE, and the directory times its on-disk sort loses
 
 LC_SRC = {"f1": (b"1", DAY), "f2": (b"22", DAY), "d1/x": (b"x", 2 * DAY), "d2": None,
