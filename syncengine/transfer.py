@@ -13,7 +13,7 @@ import time
 import zlib
 from collections.abc import Callable
 
-from . import directio, interrupt, log, metadata, resume
+from . import directio, gomime, interrupt, log, metadata, resume
 from .backends.base import Backend, Entry
 from .backends.local import kernel_copy
 from .errors import MaxTransferError, PysyncError, RetryableError, SourceChangedError
@@ -221,34 +221,30 @@ def partial_name_for(dst_path: str, size: int, mtime_ns: int, suffix: str) -> st
     return dst_path + tail
 
 
-_KNOWN_EXTENSIONS = frozenset(
-    ".txt .html .htm .csv .json .xml .pdf .jpg .jpeg .png .gif .zip .gz .tar .doc .docx "
-    ".xls .xlsx .mp3 .mp4 .css .js .svg .bz2 .xz .7z".split())
-
-
 def backup_path(path: str, suffix: str, keep_extension: bool) -> str:
-    """The name a file is moved to by ``--backup-dir``/``--suffix``."""
+    """The name a file is moved to by ``--backup-dir``/``--suffix``.
+
+    ``keep_extension`` (``--suffix-keep-extension``): the suffix goes before the last
+    extension and every further one with a MIME type (:mod:`.gomime`), as rclone's
+    SuffixName does it with Go's ``path.Ext``: ``a.tar.gz`` -> ``a.bak.tar.gz``,
+    ``.ignore`` -> ``.bak.ignore``.
+    """
     if not suffix:
         return path
     if not keep_extension:
         return path + suffix
-    head, _, base = path.rpartition("/")
-    stem, dot, ext = base.rpartition(".")
-    if not dot:
-        return path + suffix
-    if not stem:  # ".ignore": all extension, the suffix goes in front (rclone)
-        new = suffix + base
-        return f"{head}/{new}" if head else new
-    # the first extension is always kept, further ones only if they are known types
-    exts = ["." + ext]
-    while "." in stem:
-        s2, _, e2 = stem.rpartition(".")
-        if "." + e2.lower() not in _KNOWN_EXTENSIONS or not s2:
+    head, slash, base = path.rpartition("/")
+    exts = ""
+    first = True
+    while True:
+        stem, dot, ext = base.rpartition(".")
+        if not dot:
             break
-        exts.insert(0, "." + e2)
-        stem = s2
-    new = stem + suffix + "".join(exts)
-    return f"{head}/{new}" if head else new
+        ext = "." + ext
+        if not first and not gomime.has_type(ext):
+            break
+        base, exts, first = stem, ext + exts, False
+    return head + slash + base + suffix + exts
 
 
 class TokenBucket:

@@ -467,6 +467,28 @@ def test_exclude_if_present_marker_is_a_directory(tmp_path: Path, mode: str,
     _run(tmp_path, src, dst, mode, ["--exclude-if-present", "NOBACKUP", "--retries", "1"])
 
 
+# --- --suffix-keep-extension: which extensions count (Go's mime table as rclone runs it here:
+# its own types, the machine's shared-mime-info globs2 or mime.types, rclone's additions)
+
+KEEP_EXT_NAMES = [" index.old.log", "b.tar.gz", "c.c.txt", "d.mkv.srt", "e.TXT.GZ",
+                  "f.weird.dat", ".hidden.tar.gz", "g..h", "h.", "i.json.bak", "j.sik.x",
+                  "k.mp3.flac", "l.Dat", "m.jpeg.PNG", "n.o.p.q.r.txt", "o.html.htm",
+                  "p.ÄÖ.txt", "q.7z.zip", "r.docx.pdf", "sub.dir/s.deb.old", "t.webm.avi",
+                  "u.wasm.mjs", "v.md.py", "w.ts.js", "x.sh.bash", "y.iso.img", "z.",
+                  ".a", "noext"]
+
+
+@pytest.mark.parametrize("flags", [
+    ["--backup-dir", "bak/old", "--suffix", ".bak", "--suffix-keep-extension"],
+    ["--suffix", "~1", "--suffix-keep-extension"],
+], ids=["backup-dir", "suffix-in-place"])
+def test_suffix_keep_extension_names(tmp_path: Path, flags: list[str]) -> None:
+    # the destination's files are replaced (other content) or deleted (not in the source)
+    src = {n: (b"new " + n.encode(), DAY) for n in KEEP_EXT_NAMES[::2]}
+    dst = {n: (b"old", 3 * DAY) for n in KEEP_EXT_NAMES}
+    _run(tmp_path, src, dst, "sync", flags)
+
+
 # --- --list-cutoff: rclone's NOTICE, and the directory times its on-disk sort loses
 
 LC_SRC = {"f1": (b"1", DAY), "f2": (b"22", DAY), "d1/x": (b"x", 2 * DAY), "d2": None,
