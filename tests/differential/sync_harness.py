@@ -585,6 +585,12 @@ def compare_runs(r: Run, p: Run, window: tuple[int, int], sand_r: Path, sand_p: 
                                         f"pysync {nf_p}")
                 # parents of removed files changed mtime in one tree, not the other
                 skip |= {k.rsplit("/", 1)[0] for k in gone_r ^ gone_p if "/" in k}
+                # --suffix without --backup-dir: a "deleted" file is renamed beside itself,
+                # so which backups exist follows which files went
+                skip |= new_r ^ new_p
+                if len([k for k in new_r if nr[k].kind == "f"]) != \
+                        len([k for k in new_p if np_[k].kind == "f"]):
+                    out.problems.append("--max-delete: different numbers of new files in dst")
             else:
                 skip = new_r ^ new_p
                 if len([k for k in new_r if nr[k].kind == "f"]) != \
