@@ -1193,18 +1193,26 @@ def run_case(scn_proto: Path, start: dict[str, Snapshot], mode: str, flags: list
         return r, p, compare_budget_runs(r, p, sand_r, sand_p, start)
     out = compare_runs(r, p, window, sand_r, sand_p, start, dry_run="--dry-run" in flags,
                        max_delete="--max-delete" in flags, compare_logs=compare_logs)
-    if r.rc == p.rc:  # the final stats' Errors and Checks lines (with Listed N) too
-        # after an error, how much each attempt listed depends on when the march stopped
-        # (a fatal error cancels it; rclone lists both sides of a directory at once)
-        listed = r.rc == 0
-        got_r, got_p = (final_stats_counts(run.stderr, listed=listed) for run in (r, p))
-        if got_r != got_p:
-            out.problems.append(f"final stats differ: rclone {got_r}, pysync {got_p}")
-        elif not listed and final_stats_counts(r.stderr) != final_stats_counts(p.stderr):
-            out.soft.append("  (soft, the run had errors) Listed counts differ: rclone "
-                            f"{final_stats_counts(r.stderr)}, pysync "
-                            f"{final_stats_counts(p.stderr)}")
+    compare_final_stats(r, p, out)
     return r, p, out
+
+
+def compare_final_stats(r: Run, p: Run, out: Outcome) -> None:
+    """The final stats' Errors and Checks lines (with Listed N), when the exit codes agree.
+
+    After an error, how much each attempt listed depends on when the march stopped (a fatal
+    error cancels it; rclone lists both sides of a directory at once): Listed is then only
+    compared softly."""
+    if r.rc != p.rc:
+        return
+    listed = r.rc == 0
+    got_r, got_p = (final_stats_counts(run.stderr, listed=listed) for run in (r, p))
+    if got_r != got_p:
+        out.problems.append(f"final stats differ: rclone {got_r}, pysync {got_p}")
+    elif not listed and final_stats_counts(r.stderr) != final_stats_counts(p.stderr):
+        out.soft.append("  (soft, the run had errors) Listed counts differ: rclone "
+                        f"{final_stats_counts(r.stderr)}, pysync "
+                        f"{final_stats_counts(p.stderr)}")
 
 
 def main(argv: list[str]) -> int:
