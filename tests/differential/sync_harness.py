@@ -261,7 +261,7 @@ SOFT_PATTERNS = (
 # Messages compared by count only when --max-delete was hit (which files is random).
 _COUNTED_RE = re.compile(
     r": (Deleted|Moved into backup dir|Moved \(server-side\).*"
-    r"|Skipped (?:delete|move) as --dry-run is set.*)$"
+    r"|Skipped (?:delete|move|move into backup dir) as --dry-run is set.*)$"
 )
 
 
