@@ -252,6 +252,23 @@ def test_create_empty_src_dirs_clash_remote(servers: rh.Servers, tmp_path: Path,
                ["--create-empty-src-dirs", "--retries", "1"])
 
 
+# names with a backslash (an ordinary character on a POSIX disk and an SFTP server), some of
+# which read as separators would make an empty segment ('y\\'): copied to the destination's
+# own twins, which are that name there too (s6010-c1: pysync refused the SFTP twin 'y\\')
+BSL_SRC = {"y\\/a.txt": (b"new a", DAY), "x\\y.txt": (b"new xy", DAY), "z\\": (b"z", DAY),
+           "\\lead/b.txt": (b"b", DAY), "keep.txt": (4, 3 * DAY)}
+BSL_DST = {"y\\/a.txt": (b"old a!", 2 * DAY), "z\\": (b"old z", 2 * DAY),
+           "\\lead/gone.txt": (3, 2 * DAY), "keep.txt": (4, 3 * DAY), "w\\": (2, DAY)}
+
+
+@pytest.mark.parametrize("mode", ["sync", "copy"])
+@pytest.mark.parametrize("dst_kind", ["local", "sftp"])
+def test_backslash_names_remote(servers: rh.Servers, tmp_path: Path, dst_kind: str,
+                                mode: str) -> None:
+    _run_fixed(f"{mode} backslash names to {dst_kind}", servers, tmp_path, dst_kind, BSL_SRC,
+               BSL_DST, mode, ["--retries", "1"], expect_rc=0)
+
+
 @pytest.mark.parametrize("bad", rh.INVALID_FLAGS, ids=lambda v: "=".join(v))
 @pytest.mark.parametrize("dst_kind", DST_KINDS)
 def test_invalid_values_remote(servers: rh.Servers, tmp_path: Path, dst_kind: str,
