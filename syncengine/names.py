@@ -42,9 +42,9 @@ def unsafe_name_reason(name: str, *, strict: bool = True,
 
     ``strict`` False (a destination's own listing, whose names pysync only deletes or
     overwrites where they are) refuses only what could leave the directory: the names above,
-    ``/``, NUL, and a backslash that would make an empty, ``.`` or ``..`` segment if read as a
-    separator; so names pysync itself wrote (``a\\b``, a newline) do not fail every later
-    run.
+    ``/``, NUL, and a backslash that would make a ``.`` or ``..`` segment if read as a
+    separator, or a name of backslashes only; so names pysync itself wrote (``a\\b``,
+    ``y\\``, a newline) do not fail every later run.
 
     ``backslash_ok`` (a source listing copied to a destination where ``\\`` is an ordinary
     name character: a local POSIX disk, an SFTP server, an SMB share, whose name encoding
@@ -60,7 +60,7 @@ def unsafe_name_reason(name: str, *, strict: bool = True,
             return _BAD_NAMES.get(name)
         ch = rest.group()
     elif ch == "\\" and not strict and not any(
-            part in _BAD_NAMES for part in name.split("\\")):
+            part in (".", "..") for part in name.split("\\")) and name.strip("\\"):
         return None
     if ch == "/":
         return "is an absolute path" if name[0] == "/" else "contains a path separator '/'"

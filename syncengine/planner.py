@@ -190,8 +190,7 @@ class Planner:
                                         sort_key=self.src_sort_key if side == "source"
                                         else self.sort_key,
                                         backslash_ok=self.backslash_ok and (
-                                            side == "source"
-                                            or backend.features.name in ("smb", "sftp")),
+                                            side == "source" or backend.features.name == "smb"),
                                         on_listed=self.stats.listed)
         except DirNotFoundError:
             if side == "source" or path:

@@ -141,6 +141,16 @@ def test_safe_names_pass(name: str) -> None:
     assert unsafe_name_reason(name) is None
 
 
+@pytest.mark.parametrize(("name", "refused"), [
+    ("a\\b", False), ("y\\", False), ("\\lead", False), ("a\\\\b", False),
+    ("new\nline", False), ("..\\x", True), ("a\\.\\b", True), ("x\\..", True),
+    ("\\", True), ("\\\\", True), ("..", True), ("a/b", True), ("nul\x00", True)])
+def test_destination_listing_names(name: str, refused: bool) -> None:
+    """A destination's own listing (strict=False): only what could leave the directory, read
+    with backslashes as separators, is refused; an empty segment ('y\\') stays inside."""
+    assert (unsafe_name_reason(name, strict=False) is not None) is refused
+
+
 @pytest.mark.parametrize("path", ["..", "../x", "a/../../x", "a/..", "/etc/passwd", "/"])
 def test_local_full_refuses_paths_leaving_the_root(tmp_path: Path, path: str) -> None:
     b = LocalBackend(str(tmp_path / "root"))
