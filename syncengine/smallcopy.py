@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 
 __all__ = ["copy_batch", "lean_ok"]
 
-_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 # what open(path, "wb") asks for (mode 0o666 less the umask), without a file object
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
@@ -116,12 +115,12 @@ def _open_dir(backend: LocalBackend, path: str, *, make: bool) -> int:
     """A descriptor of the folder ``path``, made first (with its parents, as the general
     path's first write makes them) when ``make`` and it is missing."""
     try:
-        return os.open(backend.full(path), _DIR_FLAGS)
+        return backend.open_dir(path)
     except FileNotFoundError:
         if not make:
             raise
     backend.mkdir(path)
-    return os.open(backend.full(path), _DIR_FLAGS)
+    return backend.open_dir(path)
 
 
 def _copy_in(t: Transferer, batch: Sequence[Copy], stats: Stats, stop: Callable[[], bool],

@@ -63,7 +63,9 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
     # the files first; the directories are judged after the listing is counted, as
     # rclone's filter-aware local listing drops the files the path rules exclude (and
     # only those: the age, size and metadata filters act after the count)
+    markers = filt.exclude_files
     kept: list[bool] = []
+    path_included: list[str] = []  # names of the files the path rules include
     listed = 0
     for e in raw:
         if e.is_dir:
@@ -72,6 +74,8 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
             continue
         path_ok = include_remote(e.path)
         listed += path_ok
+        if path_ok and markers:
+            path_included.append(e.name)
         ok = include_file(e.path, e.size, e.mtime_ns,
                           _metadata(read_meta, e.path) if read_meta else None,
                           path_ok=path_ok)
@@ -80,11 +84,9 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
         kept.append(ok)
     if local and on_listed is not None:
         on_listed(listed)
-    markers = filt.exclude_files
     # rclone's local listing is filter aware: files the path rules exclude are dropped
     # before the marker check, so an excluded marker file does not hide its directory
-    if markers and filt.has_marker(e.name for e in raw
-                                   if not e.is_dir and filt.include_remote(e.path)):
+    if markers and filt.has_marker(path_included):
         log.debug(path, "Excluded")
         return []
     out: list[Entry] = []

@@ -89,13 +89,18 @@ class LocalBackend:
                 return self._list(full, prefix, want_stat)
             # through a descriptor: each entry's stat is an fstatat of its name in this
             # folder, not an lstat that walks the whole path from the root again
-            dfd = os.open(full, _DIR_FLAGS)
+            dfd = self.open_dir(path)
         except (FileNotFoundError, NotADirectoryError):
             raise DirNotFoundError("directory not found", path=full) from None
         try:
             return self._list(dfd, prefix, want_stat)
         finally:
             os.close(dfd)
+
+    def open_dir(self, path: str) -> int:
+        """A read-only descriptor of the folder ``path`` (for ``*at`` calls in it; the
+        caller closes it). Raises what ``os.open`` raises."""
+        return os.open(self.full(path), _DIR_FLAGS)
 
     def _list(self, where: int | str, prefix: str, want_stat: bool) -> Iterator[Entry]:
         """list_dir's entries of the folder ``where`` (a descriptor, else a path)."""
