@@ -41,6 +41,7 @@ __all__ = ["Transferer", "partial_name", "partial_name_for", "go_time_utc", "Tok
            "backup_path", "CorruptedError", "SourceOpenError", "DestWriteError", "preallocate"]
 
 CHUNK = 4 * 1024 * 1024
+METER_SLICE = 64 * 1024  # bytes a --bwlimit bucket reserves at a time (TokenBucket)
 _KERNEL_CHUNK = 32 * 1024 * 1024  # bytes per kernel copy call between source checks
 # errors of a kernel copy that are the destination's (worded as a write error)
 _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -248,24 +249,36 @@ def backup_path(path: str, suffix: str, keep_extension: bool) -> str:
 
 
 class TokenBucket:
-    """A simple shared bandwidth limiter (bytes per second); ``rate`` <= 0 means off."""
+    """A bandwidth limiter shared by every transfer (bytes per second); ``rate`` <= 0 means
+    off.
 
-    def __init__(self, rate: float) -> None:
+    Each caller reserves its bytes at the end of the queue and sleeps until then. A large
+    ``take`` (a 4 MiB chunk) reserves :data:`METER_SLICE` bytes at a time, so concurrent
+    transfers interleave as under rclone, which meters every read of its 32 KiB buffers: a
+    small file copied beside a big one waits for one slice, not for the big one's chunk."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], object] = time.sleep) -> None:
         self.rate = rate
         self._lock = threading.Lock()
-        self._next = time.monotonic()
+        self._clock, self._sleep = clock, sleep
+        self._next = clock()
 
     def take(self, n: int) -> None:
         """Account ``n`` bytes, sleeping as needed to keep to the rate."""
-        if self.rate <= 0:
-            return
-        with self._lock:
-            now = time.monotonic()
-            start = max(self._next, now)
-            self._next = start + n / self.rate
-            wait = start - now
-        if wait > 0:
-            time.sleep(wait)
+        while n > 0:
+            rate = self.rate  # a timetable may change it between two slices
+            if rate <= 0:
+                return
+            part = min(n, METER_SLICE)
+            n -= part
+            with self._lock:
+                now = self._clock()
+                start = max(self._next, now)
+                self._next = start + part / rate
+                wait = start - now
+            if wait > 0:
+                self._sleep(wait)
 
 
 @record

@@ -132,3 +132,42 @@ def test_the_meter_sleeps_to_the_rate() -> None:
     for _ in range(5):
         meter.take(100 * K)
     assert time.monotonic() - start >= 0.35
+
+
+def test_a_big_take_lets_a_small_one_through() -> None:
+    """A 4 MiB chunk reserves the bucket a slice at a time: a small file metered while the
+    big one is paying waits for a slice or two, not for the whole chunk (rclone meters each
+    32 KiB read, so a small file beside a big one is not held up). A fake clock and sleep:
+    the threads are stepped by hand, nothing here is timed."""
+    import threading
+
+    from syncengine.transfer import METER_SLICE, TokenBucket
+
+    rate = 6 * M
+    now = [0.0]
+    big_sleeping = threading.Event()
+    release = threading.Event()
+    waits: dict[str, list[float]] = {"big": [], "small": []}
+
+    def sleep(seconds: float) -> None:
+        who = threading.current_thread().name
+        waits[who].append(seconds)
+        if who == "big" and len(waits["big"]) == 1:
+            big_sleeping.set()  # the big take is paying its second slice: let small in
+            release.wait(10)
+        now[0] += 0 if who == "big" else seconds
+
+    bucket = TokenBucket(rate, clock=lambda: now[0], sleep=sleep)
+    big = threading.Thread(target=bucket.take, args=(4 * M,), name="big")
+    big.start()
+    assert big_sleeping.wait(10)
+    small = threading.Thread(target=bucket.take, args=(100,), name="small")
+    small.start()
+    small.join(10)
+    release.set()
+    big.join(10)
+    assert not small.is_alive() and not big.is_alive()
+    assert waits["small"] == [pytest.approx(2 * METER_SLICE / rate)]
+    # the big one still pays for all of its bytes, a slice at a time
+    assert bucket._next == pytest.approx((4 * M + 100) / rate)
+    assert len(waits["big"]) == 4 * M // METER_SLICE - 1
