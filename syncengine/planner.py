@@ -299,10 +299,12 @@ class Planner:
             except OSError as err:
                 self._list_failed("source", spath, err)
                 if in_dst and self.dst_listed:
-                    # rclone lists both sides at once and then gives the directory up:
-                    # the destination's listing is counted ("Listed"), its error unsaid
+                    # rclone lists both sides at once, matches them (the destination's
+                    # duplicates get their NOTICE) and then gives the directory up: the
+                    # destination's listing is counted ("Listed"), its error unsaid
                     with contextlib.suppress(OSError):
-                        self._fetch("destination", dpath)
+                        for _ in self._pair([], self._fetch("destination", dpath)[0]):
+                            pass
                 continue
             dst_entries: list[Entry] = []
             if not self.dst_listed:
