@@ -152,7 +152,7 @@ def _run(mode: str, src: str | Backend, dst: str | Backend, options: SyncOptions
             locations = worker_locations(src_spec, src_b, dst, dst_b, config_path=config_path,
                                          options=opts)
         compare = tuple(open_location(c, config_path=config_path)
-                        for c in opts.compare_dest)
+                        for c in opts.compare_dest or opts.copy_dest)
         try:
             return run_copy(mode, src_b, dst_b, filt, opts, backup=backup,
                             executor=executor, locations=locations, on_event=on_event,

@@ -468,14 +468,16 @@ def _refuse_unsupported(sopts: SyncOptions) -> None:
 
 
 def _open_compare_dest(sopts: SyncOptions, gopts: GlobalOptions) -> tuple[Any, ...]:
-    """The ``--compare-dest`` directories; FatalError with rclone's message when one
-    cannot be opened or names a file."""
+    """The ``--compare-dest`` (or ``--copy-dest``) directories; FatalError with rclone's
+    message when one cannot be opened or names a file."""
     from . import api
     from .errors import FatalError
     from .units import go_quote
 
+    flag, specs = (("--copy-dest", sopts.copy_dest) if sopts.copy_dest and
+                   not sopts.compare_dest else ("--compare-dest", sopts.compare_dest))
     found = []
-    for spec in sopts.compare_dest:
+    for spec in specs:
         try:
             backend = api.open_location(spec, config_path=_config_path(gopts))
             entry = backend.stat("")
@@ -486,8 +488,10 @@ def _open_compare_dest(sopts: SyncOptions, gopts: GlobalOptions) -> tuple[Any, .
                 found.append(backend)
                 continue
             why = "is a file not a directory"
-        specs = " ".join(go_quote(x) for x in sopts.compare_dest)
-        raise FatalError(f"failed to make fs for --compare-dest [{specs}]: {why}")
+        for b in found:
+            b.close()
+        shown = " ".join(go_quote(x) for x in specs)
+        raise FatalError(f"failed to make fs for {flag} [{shown}]: {why}")
     return tuple(found)
 
 
@@ -502,6 +506,9 @@ def _transfer_command(mode: str) -> Command:
         _check_args(mode, ns.args, 2, 2)
         sopts = _make(SyncOptions, ns)
         _refuse_unsupported(sopts)
+        from .engine import check_global_options
+
+        check_global_options(sopts)
         if ns.multi_thread_streams is not None:
             sopts = replace(sopts, multi_thread_streams_set=True)
         executor = _executor(sopts)  # before anything is opened: a missing extra fails fast

@@ -103,6 +103,9 @@ class Coordinator:
         if sink is not None:
             self.set_dir_times = False  # directory times are the coordinator's, not actions
         self.dir_time_errors: list[tuple[str, BaseException]] = []
+        # --copy-dest: a copier from each copy-dest directory (made when first needed)
+        self._cd_copiers: dict[int, Copier] = {}
+        self._cd_failure = threading.local()
         self.transfers = 0
         self.dir_objects = getattr(dst, "mkdir_metadata", None) is not None
         # -M between two backends with directory metadata (local): directories get the
@@ -330,6 +333,60 @@ class Coordinator:
             self.error(d.path, err)
             return False
         return True
+
+    def copy_dest(self, s: Entry, d: Entry | None, backend: Backend, c: Entry) -> bool:
+        """--copy-dest: ``c`` in copy-dest ``backend`` equals the source file ``s``; copy it
+        to the destination (rclone's copyDest: the file ``d`` it replaces first moved to
+        the backup, then ``operations.Copy``, server-side where the remote can). True when
+        ``s`` needs no transfer any more; False when copying failed (logged and counted,
+        with rclone's ``Destination found in --copy-dest, error copying``), and ``s`` is
+        then copied as usual."""
+        o = self.opts
+        if d is not None and (self.backup is not None or bool(o.suffix)):
+            try:  # (a dry run logs the move it skips)
+                self.deleter.move_to_backup(d, deleting=False)
+            except Exception as err:
+                self.error(d.path, err)
+                return False
+            d = None
+        flag = interactive.skip(o, c.path, "copy")
+        if flag:
+            log.notice(c.path, f"Skipped copy as {flag} is set (size "
+                       f"{format_size_short(c.size)})")
+            self.stats.dry_run_transfer(c.path, c.size)
+            with self._lock:
+                self.transfers += 1
+        else:
+            copier = self._copy_dest_copier(backend)
+            self._cd_failure.err = None
+            self.stats.add_total_transfer(c.size)
+            copier.copy(c, c.path, d is not None, d)
+            if self._cd_failure.err is not None:
+                log.error(s.path, "Destination found in --copy-dest, error copying")
+                return False
+            with self._lock:
+                self.transfers += 1
+        log.debug(s.path, "Destination found in --copy-dest, using server-side copy")
+        return True
+
+    def _copy_dest_copier(self, backend: Backend) -> Copier:
+        """The copier from copy-dest ``backend`` to the destination (made once)."""
+        with self._lock:
+            copier = self._cd_copiers.get(id(backend))
+            if copier is None:
+                o = self.opts
+                kind = common_hash(backend, self.dst)
+                transferer = Transferer(backend, self.dst, o, self.stats,
+                                        kind if not o.ignore_checksum else None,
+                                        cancel=self.cancel)
+                copier = Copier(opts=o, stats=self.stats, transferer=transferer,
+                                cancel=self.cancel, failed=self._copy_dest_failed)
+                self._cd_copiers[id(backend)] = copier
+        return copier
+
+    def _copy_dest_failed(self, c: Entry, err: BaseException) -> None:
+        self._cd_failure.err = err  # for copy_dest(), in this thread
+        self._copy_failed(c, err)
 
     def _copy_failed(self, s: Entry, err: BaseException) -> None:
         """Count (or, with --skip-changing, excuse) the failed copy of ``s`` and log it."""

@@ -79,6 +79,21 @@ def exit_code_for(err: BaseException | None) -> int:
     return 1
 
 
+def check_global_options(opts: SyncOptions) -> None:
+    """The checks rclone makes when it loads its global options, before it opens anything
+    (so before the notice that a local folder shadows a remote of that name): ConfigError
+    with rclone's ``Failed to initialise global options`` message."""
+    why = None
+    if len(opts.partial_suffix) > 16:
+        why = ("--partial-suffix: Expecting suffix length not greater than 16 but got "
+               f"{len(opts.partial_suffix)}")
+    elif opts.compare_dest and opts.copy_dest:
+        why = "can't use --compare-dest with --copy-dest"
+    if why is not None:
+        raise ConfigError('Failed to initialise global options: failed to reload "main" '
+                          f"options: {why}")
+
+
 def _same_config(a: Backend, b: Backend) -> bool:
     """rclone's SameConfig: the same remote (config entry)."""
     return a is b or (can_move(a) and a.same_remote(b))  # type: ignore[attr-defined]
@@ -231,10 +246,7 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
     if sum((opts.delete_before, opts.delete_during, opts.delete_after)) > 1:
         raise ConfigError("Only one of --delete-before, --delete-during or --delete-after "
                           "can be used.")
-    if len(opts.partial_suffix) > 16:
-        raise ConfigError('Failed to initialise global options: failed to reload "main" '
-                          "options: --partial-suffix: Expecting suffix length not greater "
-                          f"than 16 but got {len(opts.partial_suffix)}")
+    check_global_options(opts)
     if opts.cutoff_mode.upper() not in CUTOFF_MODES:
         raise UsageError(f'invalid argument "{opts.cutoff_mode}" for "--cutoff-mode" flag: '
                          "invalid choice from: " + ", ".join(CUTOFF_MODES))
@@ -243,22 +255,20 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
 
     parse_metadata_set(opts.metadata_set)  # rclone refuses a bad pair even without -M
     parse_mapper(opts.metadata_mapper)
-    if opts.compare_dest and not compare_dest:
-        raise UsageError("--compare-dest needs its directories opened: pass compare_dest")
-    if opts.compare_dest and opts.copy_dest:
-        raise ConfigError('Failed to initialise global options: failed to reload "main" '
-                          "options: can't use --compare-dest with --copy-dest")
+    if (opts.compare_dest or opts.copy_dest) and not compare_dest:
+        raise UsageError("--compare-dest/--copy-dest need their directories opened: pass "
+                         "compare_dest")
     try:
         parse_order_by(opts.order_by)
         if mode == "sync" and opts.track_renames and opts.delete_before:
             raise FatalError("can't use --delete-before with --track-renames")
-        if opts.copy_dest and not dst.features.server_side_copy:
-            raise FatalError("can't use --copy-dest on a remote which doesn't support server "
-                             "side copy")
-        if opts.copy_dest:
-            from .errors import NotSupportedError
-
-            raise NotSupportedError("--copy-dest is not supported yet")
+        if opts.copy_dest:  # rclone's GetCopyDest
+            if not any(_same_config(dst, b) for b in compare_dest):
+                raise FatalError("parameter to --copy-dest has to be on the same remote as "
+                                 "destination")
+            if not all(b.features.server_side_copy for b in compare_dest):
+                raise FatalError("can't use --copy-dest on a remote which doesn't support "
+                                 "server side copy")
     except FatalError as err:
         if opts.check_first:
             log.info(dst.describe(), "Running all checks before starting transfers")

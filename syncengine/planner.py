@@ -357,7 +357,7 @@ class Planner:
                         if self.tracking:
                             self.rename_check.append(s)
                             continue
-                        if self.compare_dest and self._in_compare_dest(s, s.path):
+                        if self.compare_dest and self._in_compare_dest(s, None, s.path):
                             continue
                         log.debug(s.path, NOT_FOUND)
                         if 0 <= s.size < SMALL_FILE and not self.opts.interactive:
@@ -503,9 +503,12 @@ class Planner:
         log.info(s.path, f'Renamed from "{d.path}"')
         return True
 
-    def _in_compare_dest(self, s: Entry, path: str) -> bool:
+    def _in_compare_dest(self, s: Entry, d: Entry | None, path: str) -> bool:
         """--compare-dest: ``s`` equals the file at ``path`` in one of the compare
-        directories (rclone's compareDest: size, time or hash, no time update)."""
+        directories (rclone's compareDest: size, time or hash, no time update).
+        --copy-dest (the same directories): that file is copied to the destination instead
+        of ``s`` (rclone's copyDest); ``d`` is the destination file it replaces."""
+        copy_dest = bool(self.opts.copy_dest)
         for backend, comparer in self.compare_dest:
             try:
                 c = backend.stat(path)
@@ -514,9 +517,22 @@ class Planner:
                 return False
             if c is None or c.is_dir:
                 continue
-            if comparer.equal(s, c).action != COPY:
+            if comparer.equal(s, c).action == COPY:
+                if copy_dest:
+                    log.debug(s.path, "Destination not found in --copy-dest")
+                continue
+            if not copy_dest:
                 log.debug(s.path, "Destination found in --compare-dest, skipping")
                 return True
+            if d is not None:  # rclone: copied unless the destination equals the source
+                same = self.comparer.equal(s, d)
+                if same.action == SET_MTIME:
+                    self.sink.put(actions.SetMtime(s.path, d.path, s.size, s.mtime_ns,
+                                                   same.reason))
+                if same.action != COPY:
+                    log.debug(s.path, "Unchanged skipping")
+                    return True
+            return self.sink.copy_dest(s, d, backend, c)
         return False
 
     def _fix_file_case(self, s: Entry, d: Entry) -> Entry:
@@ -686,7 +702,7 @@ class Planner:
             if self.fix_case and s.path != d.path:
                 d = self._fix_file_case(s, d)
             if decision.action == COPY and self.compare_dest and \
-                    self._in_compare_dest(s, d.path):
+                    self._in_compare_dest(s, d, d.path):
                 return
             if decision.action == COPY:
                 if self.opts.immutable:

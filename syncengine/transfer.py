@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable
 
 from . import directio, gomime, interrupt, log, metadata, resume
-from .backends.base import Backend, Entry
+from .backends.base import Backend, Entry, can_server_copy
 from .backends.local import kernel_copy
 from .errors import MaxTransferError, PysyncError, RetryableError, SourceChangedError
 from .hashing import new_hasher
@@ -363,6 +363,9 @@ class Transferer:
         self.partials_used: set[str] = set()  # partial names resumable transfers wrote
         # -M: a destination that keeps metadata (local) gets the source's on each copy
         self._metadata = opts.metadata and metadata.writes(dst)
+        # rclone's serverSideCopy: the same remote, and the destination copies on the server
+        # (sftp with copy_is_hardlink: a hard link)
+        self.server_copies = can_server_copy(src, dst)
 
     @property
     def kernel_copies(self) -> bool:
@@ -398,6 +401,10 @@ class Transferer:
             appended = self._append(src, old, dst_path, tr)
             if appended is not None:
                 return appended
+        if self.server_copies:
+            copied = self._server_copy(src, dst_path, tr)
+            if copied is not None:
+                return copied
         final = dst_path
         tmp = partial_name(dst_path, src, opts.partial_suffix) if self.partial_ok else dst_path
         reader = self._open_source(src)
@@ -442,6 +449,51 @@ class Transferer:
         if landing is not None:
             return landing
         return self._landed(done)
+
+    def _server_copy(self, src: Entry, dst_path: str, tr: Transfer | None
+                     ) -> TransferResult | None:
+        """rclone's server-side copy: ``src`` copied on the server to its partial name (a
+        hard link on an sftp remote with ``copy_is_hardlink``), verified (sizes, and the
+        server's hashes of both), renamed; ``Copied (server-side copy)``. None, having
+        changed nothing, when the server cannot copy it (the data is then copied)."""
+        tmp = partial_name(dst_path, src, self.opts.partial_suffix) if self.partial_ok \
+            else dst_path
+        size = src.size
+        own = tr is None
+        if tr is None:
+            tr = self.stats.start_transfer(src.path, size)
+        try:
+            linked = self._open_partial(tmp, lambda: self.dst.copy_from(  # type: ignore
+                self.src, src.path, tmp))
+        except BaseException as e:
+            if tmp != dst_path:  # rclone removes a failed partial, never an --inplace target
+                note = self._remove_failed(tmp)
+                if note is not None:
+                    log.info(tmp, note)
+            self._end(tmp, dst_path, own, tr, e)
+            raise
+        if not linked:  # nothing made: the data is copied instead
+            log.debug(src.path, "Can't copy - the server does not link files")
+            self.server_copies = False
+            if tmp != dst_path:
+                interrupt.release(self.dst, tmp)
+            if own:
+                tr.discard()
+            return None
+        err: BaseException | None = None
+        try:
+            self._land(_Done(src, tmp, dst_path, size, None, -1, tr, own, False, False))
+        except BaseException as e:
+            err = e
+            self._copy_failed(e, tmp, size)
+            raise
+        finally:
+            self._end(tmp, dst_path, own, tr, err)
+        self.stats.server_side_copy(max(size, 0))
+        if log.LOGGER.isEnabledFor(logging.INFO):
+            what = "Copied (server-side copy)"
+            log.info(src.path, what if dst_path == src.path else f"{what} to: {dst_path}")
+        return TransferResult(size, self.hash_kind, None)
 
     def _land(self, d: _Done) -> None:
         """The written partial ``d.tmp`` checked (size, hashes) and renamed to its name."""

@@ -147,6 +147,29 @@ class ServerSideMove(Protocol):
         ...
 
 
+class ServerSideCopy(Protocol):
+    """The optional server-side copy of a backend (rclone's ``Fs.Copy``), offered when its
+    ``features.server_side_copy`` is True (an sftp remote with ``copy_is_hardlink``: the
+    copy is a hard link). Used between two backends of the same remote (rclone's
+    ``SameConfig``) for the copies themselves and for ``--copy-dest``."""
+
+    def copy_from(self, other: object, path: str, target: str) -> bool:
+        """Copy file ``path`` of backend ``other`` (the same remote) to ``target`` under this
+        backend's root on the server, its parents created; ``target`` must not exist.
+        Returns False, having changed nothing, when the server cannot (rclone's
+        ``fs.ErrorCantCopy``: the caller copies the data itself)."""
+        ...
+
+
+def can_server_copy(src: object, dst: object) -> bool:
+    """True when ``dst`` copies files of ``src`` on the server (rclone's serverSideCopy
+    test: ``dst`` has Copy and both are the same config entry)."""
+    features = getattr(dst, "features", None)
+    return (features is not None and features.server_side_copy and can_move(dst)
+            and callable(getattr(dst, "copy_from", None))
+            and dst.same_remote(src))  # type: ignore[attr-defined]
+
+
 _BACKEND_METHODS = tuple(name for name, value in vars(Backend).items()
                          if callable(value) and not name.startswith("_"))
 

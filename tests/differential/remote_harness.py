@@ -30,7 +30,7 @@ import shlex
 import shutil
 import subprocess
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from backends.smbd import SmbdServer
@@ -50,11 +50,12 @@ class Servers:
     sftp_root: Path  # folder on this machine that SFTP cases use (absolute paths)
     smbd: SmbdServer
     smb_pass: str  # obscured by ``rclone obscure``
+    sftp_extra: dict[str, str] = field(default_factory=dict)  # more sftpsrv options
 
     def sections(self) -> str:
         """rclone.conf sections ``[sftpsrv]`` and ``[smbsrv]`` (the same for both tools)."""
-        return self.sshd.section("sftpsrv") + "\n" + self.smbd.rclone_section(
-            "smbsrv", self.smb_pass)
+        return self.sshd.section("sftpsrv", **self.sftp_extra) + "\n" + \
+            self.smbd.rclone_section("smbsrv", self.smb_pass)
 
 
 def rclone_obscure(text: str) -> str:
@@ -262,6 +263,8 @@ def resolve_flags(flags: list[str], layout: RemoteLayout) -> list[str]:
             f = layout.backup_spec(f[1:])
         elif f == "@dst":  # an invalid --backup-dir: dst itself
             f = layout.spec("dst")
+        elif f == "@bak":  # the bak part itself (a --copy-dest)
+            f = layout.spec("bak")
         out.append(f)
     return out
 
@@ -271,10 +274,13 @@ def resolve_flags(flags: list[str], layout: RemoteLayout) -> list[str]:
 
 
 def prepare(layout: RemoteLayout, proto: Path, start: dict[str, sh.Snapshot]) -> None:
-    """Clone the prototype's src/dst into each tool's place for them."""
+    """Clone the prototype's src/dst (and bak, when it has one) into each tool's place for
+    them."""
     for tool in ("r", "p"):
         layout.sandbox(tool).mkdir(parents=True, exist_ok=True)
-        for part in ("src", "dst"):
+        for part in ("src", "dst", "bak"):
+            if part == "bak" and not start.get("bak"):
+                continue
             root = layout.root(tool, part)
             if layout.kinds[part] != "local":
                 root.parent.mkdir(parents=True, exist_ok=True)

@@ -337,7 +337,13 @@ def info_notice(records: list[LogRecord]) -> list[str]:
 
 def rclone_cmd(mode: str, flags: list[str], src: str = "src", dst: str = "dst") -> list[str]:
     assert RCLONE is not None
-    return [RCLONE, mode, src, dst, *flags, *STD_FLAGS]
+    return [RCLONE, mode, src, dst, *flags, *_std(flags)]
+
+
+def _std(flags: list[str]) -> list[str]:
+    """STD_FLAGS, without ``--stats 0`` when the case sets ``--stats`` itself (to compare
+    the final stats, which ``--stats 0`` leaves out)."""
+    return ["-v"] if "--stats" in flags else STD_FLAGS
 
 
 def pysync_cmd(mode: str, flags: list[str], src: str = "src", dst: str = "dst") -> list[str]:
@@ -345,7 +351,7 @@ def pysync_cmd(mode: str, flags: list[str], src: str = "src", dst: str = "dst") 
         return rclone_cmd(mode, flags, src, dst)
     override = os.environ.get("PYSYNC_DIFF_PYSYNC")
     base = shlex.split(override) if override else [sys.executable, "-m", "syncengine"]
-    return [*base, mode, src, dst, *flags, *STD_FLAGS]
+    return [*base, mode, src, dst, *flags, *_std(flags)]
 
 
 def fmt_cmd(cmd: list[str]) -> str:

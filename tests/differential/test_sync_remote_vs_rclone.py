@@ -22,10 +22,11 @@ and a rerun command.  ``PYSYNC_DIFF_SELF=1`` runs rclone on both sides (every ca
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -145,8 +146,13 @@ def _run_fixed(title: str, servers: rh.Servers, tmp_path: Path, dst_kind: str,
                src: dict[str, object], dst: dict[str, object] | None, mode: str,
                flags: list[str], *, src_kind: str = "local",
                cutoff: frozenset[int] | None = None,
-               expect_rc: int | None = None) -> tuple[sh.Run, sh.Run]:
+               expect_rc: int | None = None, bak: dict[str, object] | None = None,
+               check: Callable[[rh.RemoteLayout], None] | None = None
+               ) -> tuple[sh.Run, sh.Run]:
     proto, start = _proto(tmp_path, src, dst)
+    if bak is not None:  # a starting bak part (e.g. a --copy-dest)
+        sh.make_files(proto / "bak", bak, time.time_ns())
+        start["bak"] = sh.snapshot(proto / "bak")
     layout = rh.RemoteLayout.new(servers, tmp_path / "work", src_kind, dst_kind)
     try:
         resolved = rh.resolve_flags(flags, layout)
@@ -163,6 +169,8 @@ def _run_fixed(title: str, servers: rh.Servers, tmp_path: Path, dst_kind: str,
                 "  starting dst:\n" + sh.describe(start["dst"], time.time_ns()),
             ])
             _fail(title, r, p, out, layout, context)
+        if check is not None:
+            check(layout)
         return r, p
     finally:
         layout.clean()
@@ -283,3 +291,100 @@ def test_remote_source(servers: rh.Servers, tmp_path: Path, src_kind: str,
                        dst_kind: str) -> None:
     _run_fixed(f"sync from {src_kind} to {dst_kind}", servers, tmp_path, dst_kind, SRC, DST,
                "sync", ["--backup-dir", "@same"], src_kind=src_kind, expect_rc=0)
+
+
+# --- server-side copies: an sftp remote with copy_is_hardlink (rclone's sftp Copy is a hard
+# link made with hardlink@openssh.com), between two folders of it and from --copy-dest
+
+HL_SRC = {"a.txt": (b"new a", DAY), "same.txt": (9, 3 * DAY), "sub/c": (b"new c", DAY),
+          "big.dat": (70_000, 2 * DAY)}
+HL_DST = {"a.txt": (b"old a!", 2 * DAY), "same.txt": (9, 3 * DAY), "gone.txt": (5, 2 * DAY)}
+# the --copy-dest folder: a.txt and sub/c as in src, big.dat differs, same.txt as in dst
+HL_CD = {"a.txt": (b"new a", DAY), "sub/c": (b"new c", DAY), "big.dat": (b"other", 2 * DAY),
+         "same.txt": (9, 3 * DAY), "only.txt": (3, DAY)}
+
+
+def _hardlinked(part: str, names: list[str], linked: bool) -> Callable[[rh.RemoteLayout],
+                                                                        None]:
+    """A check that each tool's dst file ``name`` is (or is not) a hard link (its link count
+    2: the file in ``part`` is the other name)."""
+    def check(layout: rh.RemoteLayout) -> None:
+        for tool in ("r", "p"):
+            for name in names:
+                dst_file = layout.root(tool, "dst") / name
+                other = layout.root(tool, part) / name
+                same = dst_file.exists() and dst_file.stat().st_ino == other.stat().st_ino
+                assert same == linked, (f"{'rclone' if tool == 'r' else 'pysync'}: dst/{name} "
+                                        f"{'is not' if linked else 'is'} a hard link of "
+                                        f"{part}/{name}")
+    return check
+
+
+@pytest.mark.parametrize("flags", [[], ["--inplace"], ["--dry-run"], ["--checksum"]],
+                         ids=lambda v: "+".join(v) or "plain")
+@pytest.mark.parametrize("mode", ["sync", "copy"])
+def test_server_side_copy_hardlink(servers: rh.Servers, tmp_path: Path, mode: str,
+                                   flags: list[str]) -> None:
+    """Between two folders of one sftp remote with copy_is_hardlink, each copy is a hard link
+    on the server (``Copied (server-side copy)``, ``Server Side Copies:`` in the stats); with
+    --inplace rclone links to the final name, which fails for a file that exists."""
+    hl = dataclasses.replace(servers, sftp_extra={"copy_is_hardlink": "true"})
+    dry = "--dry-run" in flags
+    check = _hardlinked("src", ["sub/c", "big.dat"] + ([] if "--inplace" in flags
+                                                         else ["a.txt"]), not dry)
+    r, p = _run_fixed(f"{mode} {flags} sftp to sftp, copy_is_hardlink", hl, tmp_path,
+                      "sftp", HL_SRC, HL_DST, mode,
+                      flags + ["--retries", "1", "--stats", "1h"], src_kind="sftp",
+                      expect_rc=1 if "--inplace" in flags else 0, check=check)
+    _same_stats_lines(r, p, "Server Side Copies:", "Transferred:")
+    assert (b"Copied (server-side copy)" in p.stderr) == (not dry)
+
+
+def _same_stats_lines(r: sh.Run, p: sh.Run, *heads: str, printed: bool = True) -> None:
+    """The final stats' lines starting with ``heads`` are the same in both runs (the
+    byte line without its speed); ``printed``: there are final stats."""
+    def lines(run: sh.Run) -> list[str]:
+        out = []
+        for line in run.stderr.decode(errors="replace").splitlines():
+            line = line.strip()
+            if line.startswith(heads):
+                out.append(line.split(",")[0] if "B" in line.split(",")[0] else line)
+        return out
+    assert lines(r) == lines(p), f"stats lines: rclone {lines(r)} pysync {lines(p)}"
+    assert bool(lines(p)) == printed, "final stats printed" if lines(p) else "no final stats"
+
+
+@pytest.mark.parametrize(("flags", "rc", "linked"), [
+    (["--copy-dest", "@bak"], 0, True),
+    (["--copy-dest", "@bak", "--suffix", ".old"], 0, True),
+    (["--copy-dest", "@bak", "--dry-run"], 0, False),
+    (["--copy-dest", "@bak", "-I"], 0, True),
+    (["--copy-dest", "@bak", "--checksum"], 0, True),
+    (["--copy-dest", "@bak", "--size-only"], 0, True),
+    (["--copy-dest", "@bak", "--copy-dest", "other:"], 7, False),  # smb: no Copy
+    (["--copy-dest", "other:"], 7, False),
+    (["--copy-dest", "bak:nope"], 0, False),
+    (["--copy-dest", "@bak", "--compare-dest", "@bak"], 1, False),
+], ids=lambda v: "+".join(v) if isinstance(v, list) else str(v))
+@pytest.mark.parametrize("mode", ["sync", "copy"])
+def test_copy_dest_hardlink(servers: rh.Servers, tmp_path: Path, mode: str,
+                            flags: list[str], rc: int, linked: bool) -> None:
+    """--copy-dest on the destination's sftp remote with copy_is_hardlink: a source file
+    equal to its twin in the copy-dest folder is linked from there (in rclone's checker)."""
+    hl = dataclasses.replace(servers, sftp_extra={"copy_is_hardlink": "true"})
+    r, p = _run_fixed(f"{mode} {flags} to sftp, copy_is_hardlink", hl, tmp_path, "sftp",
+                      HL_SRC, HL_DST, mode, flags + ["--retries", "1", "--stats", "1h"],
+                      bak=HL_CD,
+                      expect_rc=rc,
+                      check=_hardlinked("bak", ["sub/c"], linked) if rc == 0 else None)
+    _same_stats_lines(r, p, "Server Side Copies:", "Transferred:", "Checks:",
+                      printed=rc != 1)  # a refused option: no stats
+
+
+@pytest.mark.parametrize("dst_kind", ["local", "sftp", "smb"])
+def test_copy_dest_without_server_copy(servers: rh.Servers, tmp_path: Path,
+                                       dst_kind: str) -> None:
+    """Without copy_is_hardlink (and on local and smb, which have no server-side copy)
+    --copy-dest is refused before anything is copied."""
+    _run_fixed(f"sync --copy-dest to {dst_kind}", servers, tmp_path, dst_kind, HL_SRC,
+               HL_DST, "sync", ["--copy-dest", "@bak"], bak=HL_CD, expect_rc=7)

@@ -627,7 +627,8 @@ class SftpBackend:
         hashes = self._detect_hashes()
         return Features(name="sftp", precision_ns=1_000_000_000, hashes=hashes,
                         can_set_mtime=self.opts.set_modtime, partial_uploads=True,
-                        writer_at=False, server_side_copy=False, case_insensitive=False,
+                        writer_at=False, server_side_copy=self.opts.copy_is_hardlink,
+                        case_insensitive=False,
                         extra={"protocol": "sftp", "shell_type": self._shell,
                                "hash_commands": dict(self._hash_cmds), "chunk_size": self._chunk,
                                "posix_rename": self._posix_rename,
@@ -1032,6 +1033,29 @@ class SftpBackend:
         parent directories created there (rclone's sftp Move)."""
         assert isinstance(other, SftpBackend)
         self._rename_full(other.full(path), self.full(target))
+        return True
+
+    def copy_from(self, other: object, path: str, target: str) -> bool:
+        """A hard link ON THE SERVER from ``other``'s file to ``target`` under this root
+        (``hardlink@openssh.com``), its parents created there: rclone's sftp Copy with
+        ``copy_is_hardlink``. False when the server does not link (SSH_FX_OP_UNSUPPORTED, or
+        no such extension), as rclone's ``fs.ErrorCantCopy``."""
+        assert isinstance(other, SftpBackend)
+        fsrc, fdst = other.full(path), self.full(target)
+        with self._client(fdst) as client:
+            if "hardlink@openssh.com" not in client.extensions:
+                return False
+            try:
+                self._mkdirs(client, posixpath.dirname(fdst))
+            except OSError as err:
+                raise _rclone_error("Copy mkParentDir failed", err) from None
+            try:
+                client._request(CMD_EXTENDED, "hardlink@openssh.com", self._b(fsrc),
+                                self._b(fdst))
+            except OSError as err:
+                if "SSH_FX_OP_UNSUPPORTED" in getattr(err, "sftp_text", ""):
+                    return False
+                raise _rclone_error("Copy failed", err) from None
         return True
 
     def remove(self, path: str) -> None:

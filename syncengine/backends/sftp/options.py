@@ -167,6 +167,7 @@ class SftpOptions:
     hashes: tuple[str, ...] = ()
     hash_commands: dict[str, str] = field(default_factory=dict)
     skip_links: bool = False
+    copy_is_hardlink: bool = False
     subsystem: str = "sftp"
     server_command: str = ""
     disable_concurrent_reads: bool = False
@@ -222,7 +223,7 @@ class SftpOptions:
         o.known_hosts_file = khf if khf == "none" else _expand(khf)
         bools = ("accept_new_host_key", "pin_host_key", "key_use_agent", "use_insecure_cipher",
                  "disable_hashcheck", "ask_password", "set_modtime", "skip_links",
-                 "disable_concurrent_reads", "disable_concurrent_writes")
+                 "disable_concurrent_reads", "disable_concurrent_writes", "copy_is_hardlink")
         for key in bools:
             if key in values:
                 setattr(o, key, _parse_bool(key, values[key]))
