@@ -380,7 +380,8 @@ class Coordinator:
                                         kind if not o.ignore_checksum else None,
                                         cancel=self.cancel)
                 copier = Copier(opts=o, stats=self.stats, transferer=transferer,
-                                cancel=self.cancel, failed=self._copy_dest_failed)
+                                cancel=self.cancel, failed=self._copy_dest_failed,
+                                on_event=self.copier.on_event)
                 self._cd_copiers[id(backend)] = copier
         return copier
 

@@ -82,7 +82,11 @@ def exit_code_for(err: BaseException | None) -> int:
 def check_global_options(opts: SyncOptions) -> None:
     """The checks rclone makes when it loads its global options, before it opens anything
     (so before the notice that a local folder shadows a remote of that name): ConfigError
-    with rclone's ``Failed to initialise global options`` message."""
+    with rclone's ``Failed to initialise global options`` message (or its fatal flag
+    check of the delete modes)."""
+    if sum((opts.delete_before, opts.delete_during, opts.delete_after)) > 1:
+        raise ConfigError("Only one of --delete-before, --delete-during or --delete-after "
+                          "can be used.")
     why = None
     if len(opts.partial_suffix) > 16:
         why = ("--partial-suffix: Expecting suffix length not greater than 16 but got "
@@ -243,9 +247,6 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
               compare_dest: tuple[Backend, ...] = ()) -> RunResult:
     if mode not in ("copy", "sync"):
         raise UsageError(f"unknown mode {mode!r}")
-    if sum((opts.delete_before, opts.delete_during, opts.delete_after)) > 1:
-        raise ConfigError("Only one of --delete-before, --delete-during or --delete-after "
-                          "can be used.")
     check_global_options(opts)
     if opts.cutoff_mode.upper() not in CUTOFF_MODES:
         raise UsageError(f'invalid argument "{opts.cutoff_mode}" for "--cutoff-mode" flag: '

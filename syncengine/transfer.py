@@ -397,14 +397,14 @@ class Transferer:
         opts = self.opts
         if getattr(self.dst, "links", False) and dst_path.endswith(".rclonelink"):
             return self._copy_link(src, dst_path, replacing=replacing, tr=tr)
+        if self.server_copies:  # rclone tries it first, whatever the flags
+            copied = self._server_copy(src, dst_path, tr)
+            if copied is not None:
+                return copied
         if old is not None and self._can_append(old, src):
             appended = self._append(src, old, dst_path, tr)
             if appended is not None:
                 return appended
-        if self.server_copies:
-            copied = self._server_copy(src, dst_path, tr)
-            if copied is not None:
-                return copied
         final = dst_path
         tmp = partial_name(dst_path, src, opts.partial_suffix) if self.partial_ok else dst_path
         reader = self._open_source(src)

@@ -171,6 +171,8 @@ class RemoteCase:
     dst_kind: str
     notes: list[str]
     cutoff: frozenset[int] | None = None  # see ``sync_harness.compare_runs``
+    hardlink: bool = False  # the sftp remote has copy_is_hardlink (server-side copies)
+    copy_dest: bool = False  # bak starts as a clone of src and is --copy-dest
 
     def line(self, layout: RemoteLayout) -> str:
         """The command line (after the program name) both tools run."""
@@ -252,7 +254,18 @@ def generate_remote_case(scn: sh.Scenario, case_no: int, src_kind: str,
     if rng.random() < 0.06:
         flags += list(rng.choice(INVALID_FLAGS))
         notes.append("an invalid flag value")
-    return RemoteCase(base.mode, flags, src_kind, dst_kind, notes, cutoff)
+    # an sftp destination whose remote copies server-side (hard links): sftp -> sftp copies
+    # are links, and --copy-dest (a clone of the source) links what it holds
+    hardlink = copy_dest = False
+    if dst_kind == "sftp" and rng.random() < 0.25:
+        hardlink = True
+        notes.append("copy_is_hardlink")
+        if cutoff is None and "--backup-dir" not in flags and rng.random() < 0.6:
+            copy_dest = True
+            flags += ["--copy-dest", "@bak"]
+            notes.append("--copy-dest holds a clone of src")
+    return RemoteCase(base.mode, flags, src_kind, dst_kind, notes, cutoff, hardlink,
+                      copy_dest)
 
 
 def resolve_flags(flags: list[str], layout: RemoteLayout) -> list[str]:
@@ -273,9 +286,10 @@ def resolve_flags(flags: list[str], layout: RemoteLayout) -> list[str]:
 # running
 
 
-def prepare(layout: RemoteLayout, proto: Path, start: dict[str, sh.Snapshot]) -> None:
-    """Clone the prototype's src/dst (and bak, when it has one) into each tool's place for
-    them."""
+def prepare(layout: RemoteLayout, proto: Path, start: dict[str, sh.Snapshot],
+            bak_from: Path | None = None) -> None:
+    """Clone the prototype's src/dst (and bak, when it starts with entries: from
+    ``bak_from`` if given) into each tool's place for them."""
     for tool in ("r", "p"):
         layout.sandbox(tool).mkdir(parents=True, exist_ok=True)
         for part in ("src", "dst", "bak"):
@@ -284,16 +298,18 @@ def prepare(layout: RemoteLayout, proto: Path, start: dict[str, sh.Snapshot]) ->
             root = layout.root(tool, part)
             if layout.kinds[part] != "local":
                 root.parent.mkdir(parents=True, exist_ok=True)
-            if (proto / part).exists():
-                sh.clone_tree(proto / part, root, start[part])
+            origin = bak_from if part == "bak" and bak_from is not None else proto / part
+            if origin.exists():
+                sh.clone_tree(origin, root, start[part])
 
 
 def run_remote(layout: RemoteLayout, proto: Path, start: dict[str, sh.Snapshot], mode: str,
                flags: list[str], *, cutoff: frozenset[int] | None = None,
-               compare_logs: bool = True) -> tuple[sh.Run, sh.Run, sh.Outcome]:
+               compare_logs: bool = True, bak_from: Path | None = None
+               ) -> tuple[sh.Run, sh.Run, sh.Outcome]:
     """Set up, run both tools, and compare (the per-tool names normalised)."""
     for attempt in (1, 2):
-        prepare(layout, proto, start)
+        prepare(layout, proto, start, bak_from)
         envs = layout.write_configs()
         r, p, window = sh.run_pair(mode, flags, layout.sandbox("r"), layout.sandbox("p"),
                                    src=layout.spec("src"), dst=layout.spec("dst"), envs=envs)

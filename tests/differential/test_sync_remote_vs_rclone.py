@@ -114,11 +114,17 @@ def test_random_remote_sync(scn_seed: int, case_no: int, src_kind: str, dst_kind
                             request: pytest.FixtureRequest) -> None:
     scn = scenario_cache(scn_seed)
     case = rh.generate_remote_case(scn, case_no, src_kind, dst_kind)
+    if case.hardlink:
+        servers = dataclasses.replace(servers, sftp_extra={"copy_is_hardlink": "true"})
+    start = scn.start
+    if case.copy_dest:  # bak, the --copy-dest, starts as the source does
+        start = {**scn.start, "bak": scn.start["src"]}
     layout = rh.RemoteLayout.new(servers, tmp_path, src_kind, dst_kind)
     try:
         flags = rh.resolve_flags(case.flags, layout)
-        r, p, out = rh.run_remote(layout, scn.proto, scn.start, case.mode, flags,
-                                  cutoff=case.cutoff)
+        r, p, out = rh.run_remote(layout, scn.proto, start, case.mode, flags,
+                                  cutoff=case.cutoff,
+                                  bak_from=scn.proto / "src" if case.copy_dest else None)
         if out.ok:
             return
         context = "\n".join([
