@@ -627,16 +627,19 @@ class Coordinator:
         o = self.opts
         planner = self.planner
         first = self.deferred is not None
-        if self.sync and o.no_check_dest:  # rclone: refused by every attempt (exit 1)
-            self.error("", PysyncError("can't use --no-check-dest with sync: use copy "
-                                       "instead"))
-            return
         if self.sync and o.no_traverse:
             log.error(None, "Ignoring --no-traverse with sync")
         try:
             strategy = rename_strategy(o.track_renames_strategy)
         except PysyncError as err:  # rclone: refused by every attempt
             self.error("", err)
+            return
+        if o.no_check_dest and (self.sync or o.immutable):
+            # rclone (newSyncCopyMove): refused by every attempt (exit 1); its check for
+            # --backup-dir comes before it sets its backup dir, and so never refuses
+            self.error("", PysyncError(
+                "can't use --no-check-dest with sync: use copy instead" if self.sync
+                else "can't use --no-check-dest with --immutable"))
             return
         if o.track_renames and self.sink is None:
             planner.tracking = planner.can_track(strategy)

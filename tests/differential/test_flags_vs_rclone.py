@@ -316,6 +316,12 @@ NT_DST = {"d/b": (b"old b!", 2 * DAY), "same": (b"same", 3 * DAY), "upd": (b"123
     ("sync", ["--no-check-dest"]), ("copy", ["--no-traverse", "--dry-run"]),
     ("copy", ["--no-check-dest", "--retries", "1", "--dry-run"]),
     ("copy", ["--no-traverse", "--combined", "-"]),
+    # refused by rclone (every attempt, exit 1): --immutable would be overwritten (s73013-c1);
+    # its --backup-dir refusal is checked before it knows its backup dir: never refused
+    ("copy", ["--no-check-dest", "--immutable"]), ("copy", ["--no-check-dest", "--suffix",
+                                                            ".bak"]),
+    ("copy", ["--no-check-dest", "--backup-dir", "../bak"]),
+    ("sync", ["--no-check-dest", "--no-traverse", "--track-renames-strategy", "bogus"]),
 ], ids=lambda v: "+".join(v) if isinstance(v, list) else v)
 def test_no_traverse_no_check_dest(tmp_path: Path, mode: str, flags: list[str]) -> None:
     r, p, _, _ = _run(tmp_path, NT_SRC, NT_DST, mode, flags)
