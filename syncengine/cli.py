@@ -562,7 +562,9 @@ def _transfer_command(mode: str) -> Command:
         finally:
             reporter.stop()
             report.close()
-        reporter.final(failed=result.exit_code != 0)
+        # rclone prints them (with --stats 0) when the run counted errors: not for
+        # --error-on-no-transfer's exit 9, decided when it exits
+        reporter.final(failed=result.exit_code not in (0, 9))
         message = failure_message(mode, result)
         if message:  # rclone: after the final stats
             from . import log

@@ -458,7 +458,9 @@ class Planner:
             d = self._pop_rename(by_id.get(key, []), s) if key else None
             if d is None or not self._rename(d, s):
                 log.debug(s.path, NOT_FOUND)
-                self._transfer(s, None, self.dst_path(s))
+                # rclone's renamer hands it to the transfers without marking its folder
+                # modified (sync.go pairRenamer): its time is not set at the end for it
+                self.sink.put(actions.copy_action(s, None, self.dst_path(s)))
                 continue
             renamed.add(d.path)
         if renamed:
@@ -485,11 +487,51 @@ class Planner:
             log.notice(d.path, f"Skipped move to {new} as {flag} is set (size "
                        f"{format_size_short(d.size)})")
             return True
-        if not move_between(self.dst, d.path, self.dst, new):
+        try:
+            if new != d.path and (name_key(new) == name_key(d.path) or (
+                    self.dst.features.case_insensitive and new.lower() == d.path.lower())):
+                # rclone's needsMoveCaseInsensitive: names that differ only in their
+                # Unicode form (or case, where the remote ignores it) move through a
+                # temporary name, each step a move of its own (MoveCaseInsensitive)
+                moved = self._move_via_tmp(d, new)
+            else:
+                moved = move_between(self.dst, d.path, self.dst, new)
+        except Exception as err:  # rclone's Move: logged and counted where it fails
+            self.error(d.path, err, log_it=f"Couldn't move: {err}")
+            err.counted = True  # type: ignore[attr-defined]
+            raise
+        if not moved:
             return False
         self.stats.server_side_move(max(d.size, 0), checking=True)
         self.stats.renamed()
         log.info(d.path, f"Moved (server-side) to: {new}")
+        return True
+
+    def _move_via_tmp(self, d: Entry, new: str) -> bool:
+        """Move ``d`` to ``new`` through ``<new>-rclone-move-<8 random>``: two server-side
+        moves, each logged and accounted as a transfer (rclone's MoveTransfer)."""
+        import secrets
+
+        letters = "abcdefghijklmnopqrstuvwxyz0123456789"  # rclone's random.String
+        tmp = f"{new}-rclone-move-{''.join(secrets.choice(letters) for _ in range(8))}"
+        if self.dst.stat(tmp) is not None:
+            raise OSError(errno.EEXIST, "found an already existing file with a randomly "
+                          "generated name. Try the operation again")
+        size = max(d.size, 0)
+        for a, b in ((d.path, tmp), (tmp, new)):
+            tr = self.stats.start_transfer(a, size)
+            try:
+                moved = move_between(self.dst, a, self.dst, b)
+            except BaseException as err:
+                tr.done(err)
+                raise
+            if not moved:
+                tr.discard()
+                return False
+            self.stats.server_side_move(size)
+            self.stats.renamed()
+            tr.done()
+            log.info(a, f"Moved (server-side) to: {b}")
         return True
 
     def _rename(self, d: Entry, s: Entry) -> bool:
@@ -542,8 +584,11 @@ class Planner:
             if not self._move_file(d, s.path):
                 raise OSError(errno.EXDEV, "can't move")
         except Exception as err:
-            self.error(d.path, err, log_it=f"Error while attempting to rename to {s.path}: "
-                       f"{err}")
+            what = f"Error while attempting to rename to {s.path}: {err}"
+            if getattr(err, "counted", False):
+                log.error(d.path, what)
+            else:
+                self.error(d.path, err, log_it=what)
             return d
         log.info(d.path, f"Fixed case by renaming to: {s.path}")
         return d._replace(path=s.path)

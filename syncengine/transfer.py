@@ -1137,7 +1137,7 @@ class Transferer:
             if self.dst.stat(tmp) is not None:
                 log.info(tmp, "Removing failed copy")
                 self.dst.remove(tmp)
-            elif self._dst_local:
+            elif self._dst_local and self.partial_ok:  # rclone: for a partial name only
                 return _lstat_note(self.dst, tmp)
         except OSError as e:  # rclone: INFO, the copy's own error is what counts
             log.info(tmp, f"Failed to remove failed copy: {e}")

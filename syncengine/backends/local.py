@@ -302,7 +302,18 @@ class LocalBackend:
         """``os.replace`` of ``other``'s file to ``target`` here, parents created."""
         assert isinstance(other, LocalBackend)
         dst = self.full(target)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        try:  # rclone's local Move looks the target up first: its error is Go's
+            os.lstat(dst)
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            raise go_path_error("lstat", self.shown(target), err) from None
+        try:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            err = NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            raise go_path_error("mkdir", self._blocking_file(target.rpartition("/")[0]),
+                                err) from None
         os.replace(other.full(path), dst)
         return True
 
