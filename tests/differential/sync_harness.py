@@ -250,6 +250,9 @@ _LOG_RE = re.compile(
     r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)? "
     r"(DEBUG|INFO|NOTICE|WARNING|ERROR|CRITICAL|ALERT|EMERGENCY)\s*: ?(.*)$"
 )
+# the random part of the temporary name of a move that only changes a name's case or
+# Unicode form (rclone's MoveCaseInsensitive)
+_TMP_MOVE_RE = re.compile(r"-rclone-move-[a-z0-9]{8}")
 _PARTIAL_RE = re.compile(r"\.[0-9a-f]{8}\.partial\b")
 # INFO/NOTICE messages compared softly (reported, never a failure on their own).
 SOFT_PATTERNS = (
@@ -292,6 +295,7 @@ def parse_log(stderr: bytes) -> list[LogRecord]:
         if msg.startswith("\n") and "Elapsed time:" in msg or msg.startswith("\nTransferred:"):
             msg = "STATS"
         msg = _PARTIAL_RE.sub(".XXXXXXXX.partial", msg)
+        msg = _TMP_MOVE_RE.sub("-rclone-move-XXXXXXXX", msg)
         out.append(LogRecord(level, msg))
     return out
 
@@ -1204,8 +1208,38 @@ def generate_case(scn: Scenario, case_no: int) -> Case:
     if rng.random() < 0.03:
         groups.append(list(rng.choice(INVALID_FLAGS)))
     rng.shuffle(groups)
-    flags = [a for g in groups for a in g]
+    flags = [a for g in groups for a in g] + extra_flags(scn, case_no, mode, flags_so_far=[
+        a for g in groups for a in g])
     return Case(mode, flags, notes)
+
+
+def extra_flags(scn: Scenario, case_no: int, mode: str, *, flags_so_far: list[str]
+                ) -> list[str]:
+    """Flags of the rest of rclone's copy/sync set mixed in (session 13): renames
+    tracking, --no-traverse, --check-first with --order-by, --inplace, --ignore-errors,
+    case handling, --error-on-no-transfer. Drawn from their own random stream, so the
+    older part of a case (its seed's flags) stays as it was."""
+    rng = random.Random(f"sync-extra-{scn.seed}-{case_no}")
+    out: list[str] = []
+    if mode == "sync" and rng.random() < 0.08 and "--delete-before" not in flags_so_far:
+        out.append("--track-renames")
+        if rng.random() < 0.5:
+            out += ["--track-renames-strategy", rng.choice(("modtime", "leaf", "hash,leaf"))]
+    if mode == "copy" and rng.random() < 0.08:
+        out.append(rng.choice(("--no-traverse", "--no-traverse", "--no-check-dest")))
+    if rng.random() < 0.08:
+        out.append("--check-first")
+        if rng.random() < 0.5:
+            out += ["--order-by", rng.choice(("size,desc", "name", "modtime,asc"))]
+    if rng.random() < 0.06:
+        out.append("--inplace")
+    if mode == "sync" and rng.random() < 0.06:
+        out.append("--ignore-errors")
+    if rng.random() < 0.05:
+        out.append(rng.choice(("--fix-case", "--ignore-case-sync")))
+    if rng.random() < 0.05:
+        out.append("--error-on-no-transfer")
+    return out
 
 
 # ---------------------------------------------------------------------------------------
