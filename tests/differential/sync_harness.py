@@ -490,7 +490,8 @@ _RACE_RE = re.compile(r"context canceled|Failed to update directory timestamp or
 
 
 def compare_budget_runs(r: Run, p: Run, sand_r: Path, sand_p: Path,
-                        start: dict[str, Snapshot], *, soft_cutoff: bool = False) -> Outcome:
+                        start: dict[str, Snapshot], *, soft_cutoff: bool = False,
+                        immutable: bool = False) -> Outcome:
     """Compare two runs whose --max-transfer budget ran out (see the module docstring).
 
     ``soft_cutoff`` (--cutoff-mode soft or cautious): whether any transfer was refused, and
@@ -501,7 +502,10 @@ def compare_budget_runs(r: Run, p: Run, sand_r: Path, sand_p: Path,
         known = any(_RACE_RE.search(x.msg) for run in (r, p) for x in run.records
                     if x.level == "ERROR")
         what = f"exit codes differ: rclone={r.rc} pysync={p.rc}"
-        raced = soft_cutoff and {r.rc, p.rc} <= {0, 8}
+        # with --immutable, its refusals (exit 6) and the stop (8) are both no-retry
+        # errors: rclone's checkers may still refuse files after the stop, so which
+        # came last is its scheduling (s79000-c3)
+        raced = soft_cutoff and {r.rc, p.rc} <= ({0, 6, 8} if immutable else {0, 8})
         # rclone's march cancelled mid-listing counts ordinary errors (exit 1); pysync's
         # stops clean, its code then that of its last error: 8, or 6 after a no-retry one
         # (--immutable's) that the checks found before the stop (the README says so)
@@ -1264,7 +1268,8 @@ def run_case(scn_proto: Path, start: dict[str, Snapshot], mode: str, flags: list
         return r, p, compare_refused_runs(r, p, sand_r, sand_p, start)
     if budget_runs_out(flags):
         return r, p, compare_budget_runs(r, p, sand_r, sand_p, start,
-                                         soft_cutoff=soft_cutoff(flags))
+                                         soft_cutoff=soft_cutoff(flags),
+                                         immutable="--immutable" in flags)
     out = compare_runs(r, p, window, sand_r, sand_p, start, dry_run="--dry-run" in flags,
                        max_delete="--max-delete" in flags, compare_logs=compare_logs)
     compare_final_stats(r, p, out)
