@@ -3,6 +3,7 @@ verification, mtime, atomic rename; plus rclone's backup-dir moves and the bandw
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import logging
@@ -526,6 +527,8 @@ class Transferer:
             self._remove_partially_written(tmp, e)
             if self._resumable(size):
                 resume.remove_manifest(self.dst, tmp)
+        elif not self.partial_ok and getattr(e, "target_unopened", False):
+            pass  # --inplace: the destination file could not be opened; rclone leaves it
         else:
             note = self._remove_failed(tmp)
             if note is not None:  # logged after the copy's own error, as rclone
@@ -730,9 +733,14 @@ class Transferer:
         """Create the file ``tmp`` with ``opener``; a partial name is registered so that a
         SIGINT/SIGTERM removes it (an --inplace target is left, as rclone does, and so is a
         partial kept for --resume)."""
-        if not self.partial_ok or self._resumable(size):
-            return opener()
-        return interrupt.open_partial(self.dst, tmp, opener)
+        try:
+            if not self.partial_ok or self._resumable(size):
+                return opener()
+            return interrupt.open_partial(self.dst, tmp, opener)
+        except BaseException as err:  # nothing of this copy's is there to remove
+            with contextlib.suppress(AttributeError):
+                err.target_unopened = True  # type: ignore[attr-defined]
+            raise
 
     def _resumable(self, size: int) -> bool:
         """True when a transfer of ``size`` bytes keeps its partial file for --resume."""

@@ -231,7 +231,16 @@ class LocalBackend:
             except (FileExistsError, NotADirectoryError):
                 err = NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
                 raise go_path_error("mkdir", self._blocking_file(parent), err) from None
+        except OSError as err:  # Go's words: open <path>: is a directory
+            if isinstance(err, PysyncError) or err.errno is None:
+                raise
+            raise go_path_error("open", self.shown(path), err) from None
+        try:
             return open(full, "wb", buffering=0)  # type: ignore[return-value]
+        except OSError as err:
+            if isinstance(err, PysyncError) or err.errno is None:
+                raise
+            raise go_path_error("open", self.shown(path), err) from None
 
     def _blocking_file(self, path: str) -> str:
         """The first ancestor of ``path`` (or ``path``) that exists and is no directory,
