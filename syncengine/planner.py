@@ -319,7 +319,10 @@ class Planner:
                     dst_entries = []
                 except OSError as err:
                     self._list_failed("destination", dpath, err)
-                    in_dst = False
+                    # rclone's march matches the source's entries as new (files copied,
+                    # folders made) but gives up what is below them (processJob returns
+                    # no jobs on a listing error) (s81010-c1)
+                    in_dst = enter = False
             if not spath and self.filt.single_target:
                 self._march_renamed_file(src_entries, dst_entries)
                 return
@@ -566,6 +569,10 @@ class Planner:
             if not copy_dest:
                 log.debug(s.path, "Destination found in --compare-dest, skipping")
                 return True
+            if d is not None and self.opts.immutable:
+                # never replaced (rclone's run refuses these files as modified
+                # immutables too, s24026-c0)
+                return False
             if d is not None:  # rclone: copied unless the destination equals the source
                 same = self.comparer.equal(s, d)
                 if same.action == SET_MTIME:
