@@ -18,7 +18,19 @@ def name_key(name: str, normalize: bool = True, fold: bool = False) -> str:
     (``--no-unicode-normalization``), lower-cased on a case-insensitive destination."""
     if normalize and not name.isascii():
         name = _nfc("NFC", name)
-    return name.lower() if fold else name
+    if not fold:
+        return name
+    return name.lower() if name.isascii() else go_lower(name)
+
+
+def go_lower(s: str) -> str:
+    """Go's ``strings.ToLower``: one rune to one rune (``unicode.ToLower``), where Python's
+    ``lower`` maps some to two (``İ`` -> ``i̇``; Go: ``i``) (s78010-c3)."""
+    out = []
+    for c in s:
+        low = c.lower()
+        out.append(low if len(low) == 1 else "i" if c == "\u0130" else c)
+    return "".join(out)
 
 
 class SortKey:
@@ -63,7 +75,7 @@ class SortKey:
         if self.normalize:
             names = [n if n.isascii() else _nfc("NFC", n) for n in names]
         if self.fold:
-            names = [n.lower() for n in names]
+            names = [n.lower() if n.isascii() else go_lower(n) for n in names]
         return [n + ("D" if e[3] else "F") for n, e in zip(names, entries, strict=True)]
 
     def sorted(self, entries: list[Entry]) -> Listing:
