@@ -524,8 +524,11 @@ def _transfer_command(mode: str) -> Command:
             try:
                 backup = api.open_backup_dir(sopts.backup_dir, config_path=_config_path(gopts))
             except FatalError as err:  # rclone: a fatal error of the run, not a usage one
+                from . import log
                 from .engine import refuse_run
 
+                if sopts.check_first:  # rclone opens its backup dir after saying this
+                    log.info(dst.describe(), "Running all checks before starting transfers")
                 return refuse_run(mode, Stats(), err).exit_code
         locations = None
         if executor is not None:

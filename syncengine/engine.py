@@ -288,6 +288,8 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
         try:
             _backup_dir(src, dst, backup, filt, opts)
         except FatalError as err:
+            if opts.check_first:  # rclone checks its backup dir after saying this
+                log.info(dst.describe(), "Running all checks before starting transfers")
             return refuse_run(mode, stats, err)
     if mode == "sync" and filt.uses_age and not filt.opts.delete_excluded:
         log.notice(None, "WARNING: sync with --min-age/--max-age: a source file excluded by age "
