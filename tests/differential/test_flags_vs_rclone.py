@@ -329,6 +329,15 @@ def test_no_traverse_no_check_dest(tmp_path: Path, mode: str, flags: list[str]) 
         assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
 
 
+@pytest.mark.parametrize("mode", ["sync", "copy"])
+def test_inplace_target_cannot_be_opened(tmp_path: Path, mode: str) -> None:
+    """--inplace onto a directory of the file's name: rclone's 'open <path>: is a
+    directory', and nothing removed (pysync used to try to remove the target, s81006-c1)."""
+    _run(tmp_path, {"x": (b"data", DAY), "y": (b"new y", DAY)},
+         {"x/inner": (b"keep", DAY), "y": (b"old y!", 2 * DAY)}, mode,
+         ["--inplace", "--retries", "1"])
+
+
 # destination-only files of one size: how many a limit lets go does not depend on the
 # order the concurrent deleters take them in (which ones does: compared by count)
 MDS_DST = {"a.txt": (b"aaa", DAY), "x1": (b"x" * 40, DAY), "x2": (b"y" * 40, DAY),
