@@ -287,11 +287,7 @@ class Coordinator:
         if flag:  # rclone: a dry run skips the copy before any budget check
             if o.dry_run and d is not None and (self.backup is not None or o.suffix):
                 self.deleter.move_to_backup(d, deleting=False)
-            log.notice(s.path, f"Skipped copy as {flag} is set (size "
-                       f"{format_size_short(s.size)})")
-            self.stats.dry_run_transfer(s.path, s.size)
-            with self._lock:
-                self.transfers += 1
+            self._skipped_copy(s, flag)
             return None
         if o.max_transfer >= 0:
             mode = o.cutoff_mode.upper()
@@ -323,6 +319,14 @@ class Coordinator:
             dst_path = s.path  # the old name moved away: the copy takes the source's
         return replacing, dst_path, d if replacing else None
 
+    def _skipped_copy(self, s: Entry, flag: str) -> None:
+        """rclone's SkipDestructive for a copy (--dry-run, -i's no): logged and accounted
+        as the transfer it would have been."""
+        log.notice(s.path, f"Skipped copy as {flag} is set (size {format_size_short(s.size)})")
+        self.stats.dry_run_transfer(s.path, s.size)
+        with self._lock:
+            self.transfers += 1
+
     def _backup_old(self, s: Entry, d: Entry) -> bool:
         """Move the file a copy replaces to the backup (--backup-dir/--suffix); False
         when that failed (counted; the copy is not made)."""
@@ -351,11 +355,7 @@ class Coordinator:
             d = None
         flag = interactive.skip(o, c.path, "copy")
         if flag:
-            log.notice(c.path, f"Skipped copy as {flag} is set (size "
-                       f"{format_size_short(c.size)})")
-            self.stats.dry_run_transfer(c.path, c.size)
-            with self._lock:
-                self.transfers += 1
+            self._skipped_copy(c, flag)
         else:
             copier = self._copy_dest_copier(backend)
             self._cd_failure.err = None

@@ -513,10 +513,7 @@ class Planner:
     def _move_via_tmp(self, d: Entry, new: str) -> bool:
         """Move ``d`` to ``new`` through ``<new>-rclone-move-<8 random>``: two server-side
         moves, each logged and accounted as a transfer (rclone's MoveTransfer)."""
-        import secrets
-
-        letters = "abcdefghijklmnopqrstuvwxyz0123456789"  # rclone's random.String
-        tmp = f"{new}-rclone-move-{''.join(secrets.choice(letters) for _ in range(8))}"
+        tmp = _tmp_move_name(new)
         if self.dst.stat(tmp) is not None:
             raise OSError(errno.EEXIST, "found an already existing file with a randomly "
                           "generated name. Try the operation again")
@@ -604,10 +601,7 @@ class Planner:
         """--fix-case: rename a destination directory to the source's spelling through a
         temporary name (rclone's DirMoveCaseInsensitive). As in rclone, the march goes on
         listing the old name."""
-        import secrets
-
-        letters = "abcdefghijklmnopqrstuvwxyz0123456789"  # rclone's random.String
-        tmp = f"{new}-rclone-move-{''.join(secrets.choice(letters) for _ in range(8))}"
+        tmp = _tmp_move_name(new)
         if self.opts.dry_run:
             log.notice(old, "Skipped dirMove as --dry-run is set")
             log.notice(tmp, "Skipped dirMove as --dry-run is set")
@@ -876,3 +870,12 @@ def rename_strategy(text: str) -> frozenset[str]:
             raise PysyncError(f'unknown track renames strategy "{part}"')
         got.add(part)
     return frozenset(got)
+
+
+def _tmp_move_name(new: str) -> str:
+    """rclone's temporary name for a move that only changes a name's case or Unicode form:
+    ``<new>-rclone-move-<8 of random.String's letters>``."""
+    import secrets
+
+    letters = "abcdefghijklmnopqrstuvwxyz0123456789"  # rclone's random.String
+    return f"{new}-rclone-move-{''.join(secrets.choice(letters) for _ in range(8))}"

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 from . import log
 from .errors import NoRetryError, PysyncError
+from .march import go_lower
 from .units import go_quote
 
 TYPE_CHECKING = False
@@ -333,10 +334,7 @@ def _fffd(s: str) -> str:
 def _simple(c: str, how: str) -> str:
     """Go's single-rune case mapping (unicode.ToUpper/ToLower/ToTitle) of ``c``."""
     if how == "lower":
-        got = c.lower()
-        if len(got) == 1:
-            return got
-        return "i" if c == "\u0130" else c
+        return go_lower(c)
     first = c.title() if how == "title" else c.upper()
     if len(first) == 1:
         return first

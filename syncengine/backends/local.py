@@ -220,27 +220,28 @@ class LocalBackend:
 
     def open_write(self, path: str) -> BinaryIO:
         """An unbuffered writer; parent directories are created. A file in the way of a
-        parent fails as rclone's MkdirAll does: ``mkdir <that file>: not a directory``."""
+        parent fails as rclone's MkdirAll does: ``mkdir <that file>: not a directory``;
+        another failure reads as Go's ``open <path>: <reason>``."""
         full = self.full(path)
         try:
-            return open(full, "wb", buffering=0)  # type: ignore[return-value]
-        except (FileNotFoundError, NotADirectoryError):
-            parent = path.rpartition("/")[0]
             try:
-                os.makedirs(os.path.dirname(full), exist_ok=True)
-            except (FileExistsError, NotADirectoryError):
-                err = NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
-                raise go_path_error("mkdir", self._blocking_file(parent), err) from None
-        except OSError as err:  # Go's words: open <path>: is a directory
-            if isinstance(err, PysyncError) or err.errno is None:
-                raise
-            raise go_path_error("open", self.shown(path), err) from None
-        try:
+                return open(full, "wb", buffering=0)  # type: ignore[return-value]
+            except (FileNotFoundError, NotADirectoryError):
+                self._make_parents(path.rpartition("/")[0])
             return open(full, "wb", buffering=0)  # type: ignore[return-value]
         except OSError as err:
-            if isinstance(err, PysyncError) or err.errno is None:
+            if err.errno is None or getattr(err, "go_worded", False):
                 raise
             raise go_path_error("open", self.shown(path), err) from None
+
+    def _make_parents(self, parent: str) -> None:
+        """Create directory ``parent`` (relative) and its parents; a file in the way fails
+        as rclone's MkdirAll does: ``mkdir <that file>: not a directory``."""
+        try:
+            os.makedirs(self.full(parent), exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            err = NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            raise go_path_error("mkdir", self._blocking_file(parent), err) from None
 
     def _blocking_file(self, path: str) -> str:
         """The first ancestor of ``path`` (or ``path``) that exists and is no directory,
@@ -317,12 +318,7 @@ class LocalBackend:
             pass
         except OSError as err:
             raise go_path_error("lstat", self.shown(target), err) from None
-        try:
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            err = NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
-            raise go_path_error("mkdir", self._blocking_file(target.rpartition("/")[0]),
-                                err) from None
+        self._make_parents(target.rpartition("/")[0])
         os.replace(other.full(path), dst)
         return True
 
@@ -572,6 +568,7 @@ def go_path_error(op: str, shown: str, err: OSError) -> OSError:
     reason = os.strerror(err.errno) if err.errno is not None else str(err)
     new = cls(err.errno, f"{op} {shown}: {reason[:1].lower() + reason[1:]}")
     new.filename = shown
+    new.go_worded = True  # type: ignore[attr-defined]
     return new
 
 
