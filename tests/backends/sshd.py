@@ -147,7 +147,7 @@ class SshdServer:
             self.proc.wait(timeout=10)
 
 
-def _config_text(d: Path, port: int, version: tuple[int, int]) -> str:
+def _config_text(d: Path, port: int, version: tuple[int, int], max_sessions: int) -> str:
     lines = [
         f"Port {port}",
         f"ListenAddress {HOST}",
@@ -168,7 +168,7 @@ def _config_text(d: Path, port: int, version: tuple[int, int]) -> str:
         "X11Forwarding no",
         "AllowTcpForwarding no",
         "MaxStartups 200",
-        "MaxSessions 64",
+        f"MaxSessions {max_sessions}",
         "MaxAuthTries 20",
         "LogLevel VERBOSE",
         "Subsystem sftp internal-sftp",
@@ -199,9 +199,11 @@ def _wait_banner(proc: subprocess.Popen[bytes], port: int, log_path: Path,
                     f"{log_path.read_text(errors='replace')}")
 
 
-def start_sshd(workdir: Path | None = None, *, port: int = 0) -> SshdServer:
+def start_sshd(workdir: Path | None = None, *, port: int = 0,
+               max_sessions: int = 64) -> SshdServer:
     """Generate keys and config under ``workdir`` (a new temporary folder by default) and
-    start sshd on ``port`` (a free one by default). Raises SshdError when it can't."""
+    start sshd on ``port`` (a free one by default), allowing ``max_sessions`` sessions per
+    connection. Raises SshdError when it can't."""
     sshd = find_binary("sshd")
     find_binary("ssh-keygen")
     d = Path(workdir or tempfile.mkdtemp(prefix="pysync-sshd-"))
@@ -226,7 +228,7 @@ def start_sshd(workdir: Path | None = None, *, port: int = 0) -> SshdServer:
     last: SshdError | None = None
     for _ in range(attempts):
         p = port or _free_port()
-        (d / "sshd_config").write_text(_config_text(d, p, version))
+        (d / "sshd_config").write_text(_config_text(d, p, version, max_sessions))
         log_path = d / "sshd.log"
         with open(log_path, "wb") as log_fh:
             proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(d / "sshd_config")],

@@ -68,6 +68,7 @@ from .hostkeys import (
     _HostKeyVerifier,
 )
 from .io import _IN_FLIGHT, _Reader, _Writer
+from .mux import CommandMaster, user_multiplexes
 from .options import (
     _DEFAULT_CHUNK,
     _MAX_CHUNK,
@@ -165,6 +166,10 @@ class SftpBackend:
         self._features_lock = threading.Lock()
         self._shell = ""
         self._hash_cmds: dict[str, str] = {}
+        # the ssh option's remote commands share one master connection (mux.py)
+        self._master: CommandMaster | None = None
+        self._master_lock = threading.Lock()
+        self._master_off = not o.ssh or user_multiplexes(o.ssh)
         self._chunk = o.chunk_size
         self._posix_rename = True
         max_idle = o.connections or 64
@@ -795,9 +800,29 @@ class SftpBackend:
                       + err.strip().decode("utf-8", "replace")[:200])
 
     def _run_external(self, cmd: str, timeout: float | None) -> tuple[bytes, bytes, int]:
-        """``cmd`` through a new run of the ssh program (rclone's external ssh does the
-        same: one process per remote command)."""
-        proc = self._spawn_ssh(cmd)
+        """``cmd`` through a new run of the ssh program, as rclone's external ssh runs it,
+        but as a session of this backend's master connection when it has one (mux.py):
+        no key exchange and authentication per command."""
+        master = self._command_master()
+        if master is not None and master.sessions.acquire(blocking=False):
+            try:
+                out, err, status = self._ssh_run(cmd, timeout, master.client_args())
+            finally:
+                master.sessions.release()
+            if status != 255:
+                return out, err, status
+            # the master refused the session (sshd's MaxSessions...) or ended: own ssh run
+            log.debug(self, "ssh external: shared connection failed ("
+                      + err.decode("utf-8", "replace").strip()[:200] + "), running alone")
+        out, err, status = self._ssh_run(cmd, timeout, ())
+        self._log_result(out, err, status)
+        return out, err, status
+
+    def _ssh_run(self, cmd: str, timeout: float | None, extra: tuple[str, ...]
+                 ) -> tuple[bytes, bytes, int]:
+        """One run of the ssh program for ``cmd`` (its status 255, ssh's own failure, is
+        raised as a connection error unless ``extra`` makes it a multiplexing client)."""
+        proc = self._spawn_ssh(*extra, cmd)
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -806,13 +831,34 @@ class SftpBackend:
             raise _conn_error(TimeoutError(f"remote command timed out after {timeout:g}s"),
                               "ssh external") from None
         status = proc.returncode
-        if status == 255:  # ssh itself failed (connection, host key, authentication)
+        if status == 255 and not extra:  # ssh failed (connection, host key, authentication)
             reason = err.decode("utf-8", "replace").strip().splitlines()
             raise _conn_error(ConnectionResetError(errno.ECONNRESET,
                                                    reason[-1] if reason else "ssh failed"),
                               "ssh external")
-        self._log_result(out, err, status)
         return out, err, status
+
+    def _command_master(self) -> CommandMaster | None:
+        """The running master connection for remote commands, started on first use (and
+        again if it ended); None where commands get their own ssh runs."""
+        with self._master_lock:
+            master = self._master
+            if master is not None and master.alive():
+                return master
+            if master is not None:
+                master.stop()
+                self._master = None
+            if self._master_off:
+                return None
+            o = self.opts
+            session = (o.server_command,) if o.server_command else ("-s", o.subsystem)
+            master = CommandMaster.start(self._spawn_ssh, session,
+                                         float(o.connect_timeout or 60),
+                                         lambda text: log.debug(self, text))
+            if master is None:
+                self._master_off = True  # no second try: each command runs its own ssh
+            self._master = master
+            return master
 
     def _shell_path(self, path: str) -> str:
         override = self.opts.path_override
@@ -1170,6 +1216,11 @@ class SftpBackend:
         n = self._pool.close()
         if n:
             log.debug(self, f"Closed {n} unused connection{'s' if n != 1 else ''}")
+        with self._master_lock:
+            self._master_off = True  # a command after this runs its own ssh
+            if self._master is not None:
+                self._master.stop()
+                self._master = None
 
 
 
