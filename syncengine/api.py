@@ -222,6 +222,8 @@ def plan(src: str | Backend, dst: str | Backend, *, mode: str = "sync",
     filt = Filter(fopts)
     src_b, filt, _ = _source(src, filt, config_path, opts)
     dst_b = open_location(dst, config_path=config_path)
+    compare = tuple(open_location(c, config_path=config_path)
+                    for c in opts.compare_dest or opts.copy_dest)
     done = object()
     q: queue.Queue[Any] = queue.Queue(maxsize=1024)
     stop = threading.Event()  # the planner stops (the consumer closed, or a fatal error)
@@ -240,7 +242,8 @@ def plan(src: str | Backend, dst: str | Backend, *, mode: str = "sync",
 
     def work() -> None:
         try:
-            outcome.append(plan_run(mode, src_b, dst_b, filt, opts, put, stop=stop))
+            outcome.append(plan_run(mode, src_b, dst_b, filt, opts, put, stop=stop,
+                                    compare_dest=compare))
         except BaseException as err:  # handed to the consumer below
             outcome.append(err)
         finally:
@@ -258,6 +261,8 @@ def plan(src: str | Backend, dst: str | Backend, *, mode: str = "sync",
         closed.set()
         stop.set()
         thread.join()
+        for b in compare:
+            b.close()
         for b in (src_b, dst_b):
             if b is not src and b is not dst:
                 b.close()

@@ -346,6 +346,9 @@ class Coordinator:
         with rclone's ``Destination found in --copy-dest, error copying``), and ``s`` is
         then copied as usual."""
         o = self.opts
+        if self.sink is not None:  # plan(): the copy it would make, from the copy-dest file
+            self.sink(copy_action(s, d, c.path))
+            return True
         if d is not None and (self.backup is not None or bool(o.suffix)):
             try:  # (a dry run logs the move it skips)
                 self.deleter.move_to_backup(d, deleting=False)

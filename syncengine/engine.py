@@ -256,20 +256,11 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
 
     parse_metadata_set(opts.metadata_set)  # rclone refuses a bad pair even without -M
     parse_mapper(opts.metadata_mapper)
-    if (opts.compare_dest or opts.copy_dest) and not compare_dest:
-        raise UsageError("--compare-dest/--copy-dest need their directories opened: pass "
-                         "compare_dest")
     try:
         parse_order_by(opts.order_by)
         if mode == "sync" and opts.track_renames and opts.delete_before:
             raise FatalError("can't use --delete-before with --track-renames")
-        if opts.copy_dest:  # rclone's GetCopyDest
-            if not any(_same_config(dst, b) for b in compare_dest):
-                raise FatalError("parameter to --copy-dest has to be on the same remote as "
-                                 "destination")
-            if not all(b.features.server_side_copy for b in compare_dest):
-                raise FatalError("can't use --copy-dest on a remote which doesn't support "
-                                 "server side copy")
+        _check_copy_dest(dst, opts, compare_dest)
     except FatalError as err:
         if opts.check_first:
             log.info(dst.describe(), "Running all checks before starting transfers")
@@ -393,21 +384,42 @@ def failure_message(mode: str, result: RunResult) -> str | None:
     return f"Failed to {mode}: {result.error}"
 
 
+def _check_copy_dest(dst: Backend, opts: SyncOptions, compare_dest: tuple[Backend, ...]
+                     ) -> None:
+    """rclone's GetCopyDest: --copy-dest on the destination's remote, one that copies
+    server-side (FatalError otherwise)."""
+    if (opts.compare_dest or opts.copy_dest) and not compare_dest:
+        raise UsageError("--compare-dest/--copy-dest need their directories opened: pass "
+                         "compare_dest")
+    if not opts.copy_dest:
+        return
+    if not any(_same_config(dst, b) for b in compare_dest):
+        raise FatalError("parameter to --copy-dest has to be on the same remote as "
+                         "destination")
+    if not all(b.features.server_side_copy for b in compare_dest):
+        raise FatalError("can't use --copy-dest on a remote which doesn't support "
+                         "server side copy")
+
+
 def plan_run(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOptions,
-             sink: Callable[[Action], None], *, stop: threading.Event | None = None
-             ) -> RunResult:
+             sink: Callable[[Action], None], *, stop: threading.Event | None = None,
+             compare_dest: tuple[Backend, ...] = ()) -> RunResult:
     """The planner alone: list, filter, march and compare as a ``--dry-run`` ``mode`` run
     does and hand every action to ``sink`` (from the march and checker threads) instead of
     carrying it out. Deletions come after every copy, as ``--delete-after`` orders them.
-    ``stop`` set: stop early. Nothing is changed on either side."""
+    ``stop`` set: stop early. Nothing is changed on either side. ``compare_dest``: the
+    opened --compare-dest/--copy-dest directories (a file found equal there is not
+    copied, or is a Copy/Replace from there)."""
     if mode not in ("copy", "sync"):
         raise UsageError(f"unknown mode {mode!r}")
     from .record import replace
 
+    _check_copy_dest(dst, opts, compare_dest)
     popts = replace(opts, dry_run=True, retries=1)
     stats = Stats()
     attempt = Coordinator(mode=mode, src=src, dst=dst, filt=filt, opts=popts, stats=stats,
-                          backup=None, deadline=None, bucket=None, sink=sink, cancel=stop)
+                          backup=None, deadline=None, bucket=None, sink=sink, cancel=stop,
+                          compare_dest=compare_dest)
     try:
         attempt.run()
     except DirNotFoundError as missing:

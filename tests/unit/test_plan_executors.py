@@ -15,7 +15,7 @@ import pytest
 
 import syncengine
 from syncengine import actions
-from syncengine.errors import MaxTransferError, SourceChangedError
+from syncengine.errors import FatalError, MaxTransferError, SourceChangedError
 from syncengine.events import FAILED, FINISHED, STARTED, TransferEvent
 from syncengine.executors import ThreadExecutor, executor_for
 from syncengine.executors.worker import (
@@ -407,3 +407,23 @@ def test_the_planner_alone_streams_its_decisions_to_a_sink(trees: tuple[Path, Pa
     later = planner.dir_times(create_empty=True)
     assert sorted(a.path for a in later) == ["dir", "empty"]  # both changed, one level
     assert all(a.reason == "contents changed" for a in later)
+
+
+def test_plan_with_compare_dest_and_copy_dest(tmp_path: Path) -> None:
+    """plan() applies --compare-dest as copy() does (a file equal there is not planned);
+    --copy-dest on a remote without server-side copy raises rclone's error, as copy()
+    refuses the run."""
+    src, dst, cmp = tmp_path / "src", tmp_path / "dst", tmp_path / "cmp"
+    write(src / "same.txt", b"same")
+    write(src / "other.txt", b"other")
+    write(cmp / "same.txt", b"same")
+    write(cmp / "other.txt", b"changed")
+    dst.mkdir()
+    got = {(a.kind, a.path) for a in syncengine.plan(str(src), str(dst), mode="copy",
+                                                     compare_dest=[str(cmp)])}
+    assert got == {("copy", "other.txt")}
+    assert {(a.kind, a.path) for a in syncengine.plan(str(src), str(dst), mode="copy")} == \
+        {("copy", "other.txt"), ("copy", "same.txt")}
+    with pytest.raises(FatalError, match="doesn't support server side copy"):
+        list(syncengine.plan(str(src), str(dst), mode="copy", copy_dest=[str(cmp)]))
+    assert sorted(p.name for p in dst.iterdir()) == []
