@@ -33,6 +33,25 @@ def go_lower(s: str) -> str:
     return "".join(out)
 
 
+def _go_simple(c: str, mapped: str) -> str:
+    """One rune's simple case mapping as Go has it: Python's, unless that makes two runes
+    (Go keeps the rune); the Turkish dotted/dotless i stay alone in Go's fold orbits."""
+    return c if len(mapped) != 1 or c in "\u0130\u0131" else mapped
+
+
+def go_equal_fold(a: str, b: str) -> bool:
+    """Go's ``strings.EqualFold``: the same runes under simple case folding (``ſ`` and
+    ``s``, ``K`` (Kelvin) and ``k`` are equal; ``ß`` and ``ss``, ``ı`` and ``I`` are not),
+    rclone's test for a move between names that differ only in case."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if x != y and _go_simple(x, x.lower()) != _go_simple(y, y.lower()) and \
+                _go_simple(x, x.upper()) != _go_simple(y, y.upper()):
+            return False
+    return True
+
+
 class SortKey:
     """rclone's march sort key of an entry: its name key, then ``D`` for a directory or
     ``F`` for a file. Listings are sorted by it stably, so of entries with equal keys the

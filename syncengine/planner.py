@@ -30,7 +30,7 @@ from .compare import COPY, NOT_FOUND, SET_MTIME, Comparer
 from .deleter import move_between
 from .errors import DirNotFoundError, NoRetryError, PysyncError
 from .filter import Filter
-from .march import name_key, pair_entries, sort_key
+from .march import go_equal_fold, name_key, pair_entries, sort_key
 from .names import UnsafeNameError
 from .options import SyncOptions
 from .record import replace
@@ -492,7 +492,7 @@ class Planner:
             return True
         try:
             if new != d.path and (name_key(new) == name_key(d.path) or (
-                    self.dst.features.case_insensitive and new.lower() == d.path.lower())):
+                    self.dst.features.case_insensitive and go_equal_fold(new, d.path))):
                 # rclone's needsMoveCaseInsensitive: names that differ only in their
                 # Unicode form (or case, where the remote ignores it) move through a
                 # temporary name, each step a move of its own (MoveCaseInsensitive)
