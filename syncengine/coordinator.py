@@ -573,6 +573,9 @@ class Coordinator:
             if self.sink is not None:
                 self.sink(Rmdir(path))
                 continue
+            # rclone's TryRmdir counts the directory before it tries (a dry run's, a
+            # skipped one's and a non-empty one's too: s93026-c1)
+            self.stats.deleted_dir()
             flag = interactive.skip(self.opts, path, "remove directory")
             if flag:
                 log.notice(path, f"Skipped remove directory as {flag} is set")
@@ -580,7 +583,6 @@ class Coordinator:
             log.info(path, "Removing directory")
             try:
                 self.dst.rmdir(path)
-                self.stats.deleted_dir()
             except OSError as err:
                 log.debug(path, f"Failed to Rmdir: {err}")
 

@@ -180,6 +180,11 @@ class Deleter:
         """Move the destination file away (``--backup-dir``/``--suffix``) as rclone's
         MoveBackupDir does and logs it: a checking transfer ("moving") and a rename.
         Raises what failed (logged here; the caller counts it)."""
+        if deleting and self.opts.dry_run:
+            # rclone's DeleteFileWithBackupDir skips before MoveBackupDir: no "moving"
+            # check besides the "deleting" one (s93026-c1)
+            self._move_to_backup_checked(d, deleting)
+            return
         self.stats.start_check(d.path, "moving", queued=False)
         try:
             self._move_to_backup_checked(d, deleting)

@@ -301,8 +301,10 @@ def parse_log(stderr: bytes) -> list[LogRecord]:
 
 
 def final_stats_counts(stderr: bytes, *, listed: bool = True) -> dict[str, str]:
-    """The ``Errors:`` and ``Checks:`` lines of the last stats block ({} if none);
-    ``listed=False`` drops the ``Listed N`` count (and a ``Checks`` line that held only it)."""
+    """The ``Errors:`` and ``Checks:`` lines of the last stats block ({} if none), and the
+    file and directory counts of its ``Deleted:`` line (rclone counts a directory it tries
+    to remove, s93026-c1); ``listed=False`` drops the ``Listed N`` count (and a ``Checks``
+    line that held only it)."""
     out: dict[str, str] = {}
     text = stderr.decode("utf-8", "backslashreplace")
     block = text.rsplit("\nTransferred:", 1)
@@ -310,6 +312,8 @@ def final_stats_counts(stderr: bytes, *, listed: bool = True) -> dict[str, str]:
         return out
     for line in block[1].splitlines():
         key, sep, value = line.partition(":")
+        if sep and key == "Deleted":  # the freed bytes depend on which files a limit let go
+            out[key] = " ".join(value.split()[:4])
         if sep and key in ("Errors", "Checks"):
             out[key] = " ".join(value.split())
             if not listed:
