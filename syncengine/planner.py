@@ -16,7 +16,6 @@ removed last (``dirs_to_remove``).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import threading
@@ -280,6 +279,7 @@ class Planner:
             spath, dpath, in_src, in_dst, depth = stack.pop()
             refused: set[str] = set()
             enter = True
+            src_failed = False  # the source's listing failed (its error said)
             try:
                 src_entries, refused = self._fetch("source", spath) if in_src else ([], refused)
             except DirNotFoundError as err:
@@ -292,20 +292,23 @@ class Planner:
                               f"error reading source root directory: {err}")
                     self.error("", err)
                     in_src = enter = False
+                    src_failed = True
                     if self.sync and self.delete_mode != "after":
                         log.error(None, "WARNING: the source root does not exist, yet "
                                   f"--delete-{self.delete_mode} deletes the destination "
                                   "root's files as rclone does - check the source path")
             except OSError as err:
                 self._list_failed("source", spath, err)
-                if in_dst and self.dst_listed:
-                    # rclone lists both sides at once, matches them (the destination's
-                    # duplicates get their NOTICE) and then gives the directory up: the
-                    # destination's listing is counted ("Listed"), its error unsaid
-                    with contextlib.suppress(OSError):
-                        for _ in self._pair([], self._fetch("destination", dpath)[0]):
-                            pass
-                continue
+                # rclone's march matches the destination's listing against the source's
+                # before it reports the source's error: the destination's entries are
+                # destination-only (reported, their duplicates noted, files deleted by
+                # --delete-during/--delete-before, s94002-c1), and nothing below is
+                # listed (processJob returns no jobs)
+                src_entries, src_failed, in_src, enter = [], True, False, False
+                if self.sync and self.delete_mode != "after" and in_dst and self.dst_listed:
+                    log.error(spath or None, "WARNING: the source directory could not be "
+                              f"read, yet --delete-{self.delete_mode} deletes the "
+                              "destination's files in it as rclone does - check the source")
             dst_entries: list[Entry] = []
             if not self.dst_listed:
                 # --no-traverse: each source file's twin looked up by name; --no-check-dest:
@@ -318,7 +321,8 @@ class Planner:
                 except DirNotFoundError:
                     dst_entries = []
                 except OSError as err:
-                    self._list_failed("destination", dpath, err)
+                    if not src_failed:  # after the source's error rclone says nothing
+                        self._list_failed("destination", dpath, err)
                     # rclone's march matches the source's entries as new (files copied,
                     # folders made) but gives up what is below them (processJob returns
                     # no jobs on a listing error) (s81010-c1)
@@ -382,14 +386,15 @@ class Planner:
                 elif d is not None and self.deleting:
                     if d.is_dir:
                         self.dirs_to_remove.append(d.path)
-                        if deeper or self.include_all_dst:
+                        if deeper or (self.include_all_dst and enter):
                             children.append(("", d.path, False, True, depth + 1))
                     elif self.delete_mode == "after":
                         if not deletes_only:
                             self.to_delete.append(actions.Delete(d.path, d.size, d.mtime_ns))
                     elif self.delete_mode == "during" or deletes_only:
                         self.sink.put(actions.Delete(d.path, d.size, d.mtime_ns))
-                elif d is not None and d.is_dir and report is not None and not deletes_only:
+                elif d is not None and d.is_dir and report is not None and not deletes_only \
+                        and enter:
                     # copy with a report: rclone lists destination-only directories too,
                     # so that every file is in the report
                     children.append(("", d.path, False, True, depth + 1))
