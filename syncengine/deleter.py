@@ -202,6 +202,8 @@ class Deleter:
         if flag:
             log.notice(d.path, f"Skipped {what} as {flag} is set (size "
                        f"{format_size_short(d.size)})")
+            if not deleting:  # rclone's Move counts a skipped move as a rename
+                self.stats.renamed()
             return
         into = self.backup if self.backup is not None else self.dst
         old = into.stat(target)

@@ -355,7 +355,14 @@ class Planner:
                             self._fix_dir_case(d.path, s.path)
                     elif d is not None:  # rclone's delete pass fixes matched dirs' times too
                         self._dir_time_now(s, d, target)
-                    if deeper:  # a directory at the depth limit is handled, not entered
+                        if self.fix_case and s.path != d.path:
+                            # and their case (rclone's Match renames a directory in the
+                            # --delete-before pass as well, s94009-c1)
+                            self._fix_dir_case(d.path, s.path)
+                    # a directory at the depth limit is handled, not entered; the
+                    # --delete-before pass enters only directories on both sides (rclone's
+                    # SrcOnly does not recurse in that pass)
+                    if deeper and (d is not None or not deletes_only):
                         children.append((s.path, target, True, d is not None, depth + 1))
                 elif s is not None:
                     if deletes_only:
@@ -456,7 +463,12 @@ class Planner:
         by_id: dict[str, list[Entry]] = {}
         for d in (a.entry for a in self.to_delete):
             if d.size in sizes:
-                key = self._rename_id(self.dst, d)
+                # a checking transfer ("renaming") in rclone's makeRenameMap
+                self.stats.start_check(d.path, "renaming", queued=False)
+                try:
+                    key = self._rename_id(self.dst, d)
+                finally:
+                    self.stats.end_check(d.path)
                 if key:
                     by_id.setdefault(key, []).append(d)
         log.info(self.dst.describe(), "Finished making map for --track-renames")
@@ -489,11 +501,20 @@ class Planner:
 
     def _move_file(self, d: Entry, new: str) -> bool:
         """Move destination file ``d`` to ``new`` on the server (rclone's operations.Move,
-        a dry-run notice under --dry-run); False when the server cannot, errors raised."""
+        a dry-run notice under --dry-run); False when the server cannot, errors raised.
+        Counted as rclone's Move counts it: a checking transfer ("moving")."""
+        self.stats.start_check(d.path, "moving", queued=False)
+        try:
+            return self._move_file_checked(d, new)
+        finally:
+            self.stats.end_check(d.path)
+
+    def _move_file_checked(self, d: Entry, new: str) -> bool:
         flag = interactive.skip(self.opts, d.path, f"move to {new}")
         if flag:
             log.notice(d.path, f"Skipped move to {new} as {flag} is set (size "
                        f"{format_size_short(d.size)})")
+            self.stats.renamed()  # rclone's move() counts a skipped one as renamed
             return True
         try:
             if new != d.path and (name_key(new) == name_key(d.path) or (
@@ -611,10 +632,13 @@ class Planner:
             log.notice(old, "Skipped dirMove as --dry-run is set")
             log.notice(tmp, "Skipped dirMove as --dry-run is set")
             log.info(old, f"Fixed case by renaming to: {new}")
+            self.stats.renamed(2)  # rclone's DirMove counts a skipped one too
             return
         try:
             self.dst.rename(old, tmp)
+            self.stats.renamed()  # each DirMove that worked (rclone)
             self.dst.rename(tmp, new)
+            self.stats.renamed()
         except OSError as err:
             self.error(old, err, log_it=f"Error while attempting to rename to {new}: {err}")
             return
