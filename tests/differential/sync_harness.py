@@ -932,6 +932,9 @@ def _add_twins(root: Path, rng: random.Random, built_ns: int, notes: list[str],
     forms = [unicodedata.normalize("NFC", base), unicodedata.normalize("NFD", base)]
     rng.shuffle(forms)  # which one is created first
     as_dir = rng.random() < 0.4
+    if any((root / (n if as_dir else f"{n}.txt")).exists() and
+           (root / (n if as_dir else f"{n}.txt")).is_dir() != as_dir for n in forms):
+        return  # the tree already holds that name as the other kind (s97023)
     for i, name in enumerate(forms):
         data = rng.randbytes(rng.choice((7, 300))) + bytes([i])
         mt = built_ns - rng.choice((2, 5)) * DAY
