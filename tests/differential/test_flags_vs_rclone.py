@@ -428,12 +428,41 @@ TR_DST = {"old/was.txt": (b"content one", 2 * DAY), "gone": (b"zz", DAY),
     ("sync", ["--track-renames", "--track-renames-strategy", "hash,leaf"]),
     ("sync", ["--track-renames", "--track-renames-strategy", "foo"]),
     ("sync", ["--track-renames", "--delete-before"]), ("copy", ["--track-renames"]),
+    ("sync", ["--track-renames", "-v"]),  # the final stats: a check per move and hash
     ("sync", ["--track-renames", "--combined", "-"]),
 ], ids=lambda v: "+".join(v) if isinstance(v, list) else v)
 def test_track_renames(tmp_path: Path, mode: str, flags: list[str]) -> None:
     r, p, _, _ = _run(tmp_path, TR_SRC, TR_DST, mode, flags)
     if "-" in flags:
         assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
+
+
+# --- a source folder that cannot be listed
+
+
+UNREADABLE_SRC = {"keep.txt": (b"keep", DAY), "sub/a.dat": (b"aaaa", DAY),
+                  "sub/.ignore": None, "sub/deep/b": (b"bb", DAY)}
+UNREADABLE_DST = {"keep.txt": (b"keep", DAY), "sub/a.dat": (b"aaaa", DAY),
+                  "sub/old.txt": (b"only on the destination", DAY),
+                  "sub/deep/c": (b"cc", DAY), "gone.txt": (b"gone", DAY)}
+
+
+@pytest.mark.parametrize("flags", [["--delete-during"], ["--delete-before"],
+                                   ["--delete-after"]], ids=lambda f: f[0])
+def test_source_folder_that_cannot_be_listed(tmp_path: Path, flags: list[str]) -> None:
+    """An --exclude-if-present marker that is a folder makes listing that source folder
+    fail (s94002-c1). rclone's march still takes the destination's files there as
+    destination-only: --delete-during/--delete-before delete them (not what is below),
+    --delete-after does not (the run had an error). pysync does the same, with a WARNING."""
+    r, p, _, sand_p = _run(tmp_path, UNREADABLE_SRC, UNREADABLE_DST, "sync",
+                           ["--exclude-if-present", ".ignore", "--retries", "1", "-v",
+                            *flags])
+    assert r.rc == p.rc == 1
+    deletes = flags[0] != "--delete-after"
+    assert (sand_p / "dst" / "sub" / "old.txt").exists() is not deletes
+    assert (sand_p / "dst" / "sub" / "deep" / "c").exists()
+    warned = b"WARNING: the source directory could not be read" in p.stderr
+    assert warned is deletes
 
 
 # --- a destination that is a file

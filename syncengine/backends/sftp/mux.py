@@ -29,6 +29,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from .transport import wait_or_kill
+
 #: A word of the ssh option that sets up multiplexing (the user's own: left alone).
 _USER_MUX_OPTION = re.compile(r"(?i).*control(master|path|persist)")
 _USER_MUX_FLAG = re.compile(r"-[46AaCfGgKkNnqTtVvXxYy]*[MS].*")  # -M, -S path, -NM...
@@ -107,9 +109,5 @@ class CommandMaster:
             with contextlib.suppress(OSError):
                 if stream is not None:
                     stream.close()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        wait_or_kill(self.proc)
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -231,6 +231,16 @@ class _Conn:
             self.transport.close()
 
 
+def wait_or_kill(proc: subprocess.Popen[bytes], timeout: float = 5) -> None:
+    """Wait for ``proc`` (told to end, its input closed) to exit; kill it by its PID if it
+    has not after ``timeout`` s."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class _PipeChannel:
     """The SFTP byte stream of an external ssh process: its stdin and stdout, with the few
     socket-like methods paramiko's SFTPClient uses (send, recv, close, get_name)."""
@@ -280,11 +290,7 @@ class _PipeChannel:
         """Close the pipes and end the ssh process (by its PID); the last two lines it
         printed on stderr (why it failed; ssh prints no secrets)."""
         self.close()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        wait_or_kill(self.proc)
         err = b""
         with contextlib.suppress(OSError, ValueError):
             self._errors.seek(0)
