@@ -450,17 +450,21 @@ UNREADABLE_DST = {"keep.txt": (b"keep", DAY), "sub/a.dat": (b"aaaa", DAY),
 @pytest.mark.parametrize("flags", [["--delete-during"], ["--delete-before"],
                                    ["--delete-after"]], ids=lambda f: f[0])
 def test_source_folder_that_cannot_be_listed(tmp_path: Path, flags: list[str]) -> None:
-    """An --exclude-if-present marker that is a folder makes listing that source folder
-    fail (s94002-c1). rclone's march still takes the destination's files there as
-    destination-only: --delete-during/--delete-before delete them (not what is below),
-    --delete-after does not (the run had an error). pysync does the same, with a WARNING."""
+    """An --exclude-if-present marker that is a folder in ``sub`` makes listing the source
+    root fail (rclone checks a folder's marker when it lists its parent; s94002-c1).
+    rclone's march still takes the destination root's files as destination-only:
+    --delete-during/--delete-before delete them, keep.txt too although the source has
+    it, and nothing below them; --delete-after does not (the run had an error). pysync
+    does the same, with a WARNING."""
     r, p, _, sand_p = _run(tmp_path, UNREADABLE_SRC, UNREADABLE_DST, "sync",
                            ["--exclude-if-present", ".ignore", "--retries", "1", "-v",
                             *flags])
     assert r.rc == p.rc == 1
     deletes = flags[0] != "--delete-after"
-    assert (sand_p / "dst" / "sub" / "old.txt").exists() is not deletes
-    assert (sand_p / "dst" / "sub" / "deep" / "c").exists()
+    dst = sand_p / "dst"
+    assert (dst / "keep.txt").exists() is not deletes
+    assert (dst / "gone.txt").exists() is not deletes
+    assert (dst / "sub" / "old.txt").exists() and (dst / "sub" / "deep" / "c").exists()
     warned = b"WARNING: the source directory could not be read" in p.stderr
     assert warned is deletes
 
