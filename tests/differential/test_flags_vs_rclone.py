@@ -469,6 +469,22 @@ def test_source_folder_that_cannot_be_listed(tmp_path: Path, flags: list[str]) -
     assert warned is deletes
 
 
+@pytest.mark.parametrize("flags", [["--delete-during"], ["--delete-before"]],
+                         ids=lambda f: f[0])
+def test_missing_source_root_with_delete_excluded(tmp_path: Path, flags: list[str]) -> None:
+    """A missing source root, --delete-excluded: rclone deletes the destination root's
+    files and nothing below them (its march returns no jobs after a listing error).
+    pysync used to go on into the destination's folders (--delete-excluded lists them
+    all) and deleted everything."""
+    _, p, _, sand_p = _run(tmp_path, None, UNREADABLE_DST, "sync",
+                           ["--delete-excluded", "--filter", "- *.tmp", "--retries", "1",
+                            "-v", *flags])
+    assert p.rc == 3
+    dst = sand_p / "dst"
+    assert not (dst / "keep.txt").exists() and not (dst / "gone.txt").exists()
+    assert (dst / "sub" / "old.txt").exists() and (dst / "sub" / "deep" / "c").exists()
+
+
 # --- a destination that is a file
 
 @pytest.mark.parametrize(("command", "src_arg", "dst_arg"), [
