@@ -301,3 +301,23 @@ def test_more_commands_at_once_than_the_server_allows_sessions(tmp_path: Path) -
     finally:
         server.stop()
     assert _ssh_children() == []
+
+
+def test_shared_commands_log_rclones_debug_lines(sshd_server: SshdServer, tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A command through the master logs rclone's DEBUG lines, as one run alone does."""
+    import logging
+
+    root = tmp_path / "area"
+    root.mkdir()
+    (root / "f").write_bytes(b"abc")
+    b = SftpBackend(_options(sshd_server, sshd_server.known_hosts), str(root))
+    try:
+        with caplog.at_level(logging.DEBUG, logger="syncengine"):
+            b.hash("f", "md5")
+        assert b._master is not None
+    finally:
+        b.close()
+    text = caplog.text
+    assert "Running remote command: md5sum" in text
+    assert "Remote command result: 900150983cd24fb0d6963f7d28e17f72" in text

@@ -810,6 +810,7 @@ class SftpBackend:
             finally:
                 master.sessions.release()
             if status != 255:
+                self._log_result(out, err, status)
                 return out, err, status
             # the master refused the session (sshd's MaxSessions...) or ended: own ssh run
             log.debug(self, "ssh external: shared connection failed ("
