@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from .errors import MaxDeleteError, PysyncError
@@ -465,6 +466,17 @@ class Stats:
             if queued and self._check_queue > 0:
                 self._check_queue -= 1
             self._checking.setdefault(name, []).append(CheckStat(name, what, now))
+
+    @contextmanager
+    def checking(self, name: str, what: str = "") -> Iterator[None]:
+        """One check of ``name`` (not a queued one) around the ``with`` body, as rclone's
+        checking transfers (``moving``, ``deleting``, ``renaming``); an error raised in the
+        body is the caller's to count."""
+        self.start_check(name, what, queued=False)
+        try:
+            yield
+        finally:
+            self.end_check(name)
 
     def end_check(self, name: str, error: BaseException | None = None) -> None:
         """A check of ``name`` ended: always counts one check; ``error`` is counted too."""

@@ -185,11 +185,8 @@ class Deleter:
             # check besides the "deleting" one (s93026-c1)
             self._move_to_backup_checked(d, deleting)
             return
-        self.stats.start_check(d.path, "moving", queued=False)
-        try:
+        with self.stats.checking(d.path, "moving"):  # the error is counted by the caller
             self._move_to_backup_checked(d, deleting)
-        finally:
-            self.stats.end_check(d.path)  # the error is counted by the caller
 
     def _move_to_backup_checked(self, d: Entry, deleting: bool) -> None:
         o = self.opts
@@ -261,11 +258,8 @@ class Deleter:
         finally:
             tr.done(failure)
         self.count(d.size)
-        self.stats.start_check(d.path, "deleting", queued=False)
-        try:
+        with self.stats.checking(d.path, "deleting"):
             self.dst.remove(d.path)
-        finally:
-            self.stats.end_check(d.path)
         log.info(d.path, "Deleted")
         self.stats.deleted(d.size)
         self.stats.renamed()

@@ -464,11 +464,8 @@ class Planner:
         for d in (a.entry for a in self.to_delete):
             if d.size in sizes:
                 # a checking transfer ("renaming") in rclone's makeRenameMap
-                self.stats.start_check(d.path, "renaming", queued=False)
-                try:
+                with self.stats.checking(d.path, "renaming"):
                     key = self._rename_id(self.dst, d)
-                finally:
-                    self.stats.end_check(d.path)
                 if key:
                     by_id.setdefault(key, []).append(d)
         log.info(self.dst.describe(), "Finished making map for --track-renames")
@@ -503,11 +500,8 @@ class Planner:
         """Move destination file ``d`` to ``new`` on the server (rclone's operations.Move,
         a dry-run notice under --dry-run); False when the server cannot, errors raised.
         Counted as rclone's Move counts it: a checking transfer ("moving")."""
-        self.stats.start_check(d.path, "moving", queued=False)
-        try:
+        with self.stats.checking(d.path, "moving"):
             return self._move_file_checked(d, new)
-        finally:
-            self.stats.end_check(d.path)
 
     def _move_file_checked(self, d: Entry, new: str) -> bool:
         flag = interactive.skip(self.opts, d.path, f"move to {new}")
