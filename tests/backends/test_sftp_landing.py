@@ -75,7 +75,8 @@ def _setup(tmp: Path, server: SshdServer, answer: str) -> tuple[Path, Path, Path
         (remote / f"f{i}.dat").write_bytes(os.urandom(200_000 + i))
     conf = tmp / "rclone.conf"
     script = _hash_script(tmp, dst, log, answer)
-    conf.write_text(server.section("srv", shell_type="unix", md5sum_command=str(script)))
+    conf.write_text(server.section("srv", shell_type="unix", md5sum_command=str(script),
+                                   sha1sum_command="none"))
     return remote, dst, conf, log
 
 

@@ -3,13 +3,17 @@
 rclone checks every copy with ``checkHashes``: the source's hash and the written file's, each
 from its own backend. An SFTP side runs its hash command on the server after the copy
 (``md5sum_command``), also when the SFTP side is the source of a download. Both tools run
-the same command against the same server, each with its own config and folders.
+the same command against the same server, each with its own config and folders. Where the
+server has both ``md5sum`` and ``sha1sum``, pysync verifies with SHA-1 (cheaper to compute
+on the client) and rclone with MD5: an intended difference, pinned here too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -53,7 +57,10 @@ def _setup(tmp: Path, server: SshdServer, tool: str, md5_command: str) -> tuple[
     (work / "src" / "sub" / "b.txt").write_bytes(b"hello\n" * 100)
     (work / "remote").mkdir()
     conf = work / "rclone.conf"
-    conf.write_text(server.section("srv", shell_type="unix", md5sum_command=md5_command))
+    # sha1sum_command = none: both tools verify with md5 (pysync prefers SHA-1 where the
+    # server has both; test_sha1_preferred covers that)
+    conf.write_text(server.section("srv", shell_type="unix", md5sum_command=md5_command,
+                                   sha1sum_command="none"))
     return work, conf
 
 
@@ -135,3 +142,48 @@ def test_ignore_checksum_skips_the_server_hash(sshd_server: SshdServer, tmp_path
         assert not any(f"echo {BOGUS}" in line and "Running remote command" in line
                        for line in lines), tool
         assert (work / "dst" / "sub" / "b.txt").read_bytes() == b"hello\n" * 100
+
+
+@pytest.mark.parametrize("direction", ["download", "upload"])
+def test_sha1_preferred(sshd_server: SshdServer, tmp_path: Path, direction: str) -> None:
+    """With ``md5sum`` and ``sha1sum`` on the server (rclone's default probe finds both),
+    rclone verifies with MD5 and pysync with SHA-1 (an intended difference: the same
+    safety, about a third of the client's hashing CPU). A ``sha1sum_command`` that answers
+    a wrong hash then fails pysync's copies, so the SHA-1 check is real."""
+    work = tmp_path / "probe"
+    (work / "src").mkdir(parents=True)
+    data = os.urandom(200_000)
+    (work / "src" / "a.dat").write_bytes(data)
+    (work / "remote").mkdir()
+    if direction == "download":
+        (work / "remote" / "a.dat").write_bytes(data)
+    conf = work / "rclone.conf"
+    remote = f"srv:{work / 'remote'}"
+    args = ["copy", remote, "dst", "-vv"] if direction == "download" else \
+        ["copy", "src", remote, "-vv"]
+    want = {"rclone": f"md5 = {hashlib.md5(data).hexdigest()} OK",
+            "pysync": f"sha1 = {hashlib.sha1(data).hexdigest()} OK"}
+    for tool in ("rclone", "pysync"):
+        conf.write_text(sshd_server.section("srv", shell_type="unix"))
+        if direction == "upload":
+            for p in (work / "remote").iterdir():
+                p.unlink()
+        else:
+            shutil.rmtree(work / "dst", ignore_errors=True)
+        rc, lines = _run(tool, args, work, conf)
+        assert rc == 0, (tool, lines[-20:])
+        oks = [line for line in lines if line.endswith(" OK") and "size = " not in line]
+        assert len(oks) == 1 and oks[0].endswith(want[tool]), (tool, oks)
+    # the SHA-1 answer decides: a wrong one fails the copy and leaves nothing behind
+    conf.write_text(sshd_server.section("srv", shell_type="unix", md5sum_command="md5sum",
+                                        sha1sum_command=f"echo {BOGUS}00000000"))
+    if direction == "upload":
+        for p in (work / "remote").iterdir():
+            p.unlink()
+    else:
+        shutil.rmtree(work / "dst", ignore_errors=True)
+    rc, lines = _run("pysync", args, work, conf)
+    assert rc == 1, lines[-20:]
+    assert any("corrupted on transfer: sha1 hashes differ" in line for line in lines), lines
+    target = work / ("dst" if direction == "download" else "remote")
+    assert not list(target.rglob("*.dat"))
