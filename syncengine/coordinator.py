@@ -15,9 +15,10 @@ reported, and never after an error (rclone's "not deleting files as there were I
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 
 from . import interactive, interrupt, log, metadata, smallcopy
@@ -186,9 +187,9 @@ class Coordinator:
             raise TypeError(f"the coordinator does not take {action!r} here")
 
     def put_batch(self, batch: list[Copy]) -> None:
-        """New small files of one directory: copied here, on the march's thread, when the
-        lean way applies (:mod:`smallcopy`); otherwise, and for the files it hands back, one
-        task copies them one after the other."""
+        """New small files of one directory: one task copies them one after the other, the
+        lean way when it applies (:mod:`smallcopy`, on a small-file lane thread), else (and
+        for the files the lean way hands back) through the general path."""
         if self.sink is not None:
             for a in batch:
                 self.sink(a)
@@ -208,21 +209,26 @@ class Coordinator:
                 transfers.submit(partial(self._transfer_remote, [a]))
             return
 
-        rest: Sequence[Copy] = batch
         if self._lean:
-            rest = smallcopy.copy_batch(self.transferer, batch, self.stats,
-                                        self.stopping.is_set)
-            if len(rest) < len(batch):
-                self.copier.count_done(len(batch) - len(rest))
-            if not rest:
-                return
+            assert self._lane is not None
+            self._lane.submit(partial(self._lean_batch, batch))
+            return
 
         def run() -> None:
-            for a in rest:
+            for a in batch:
                 self._transfer(a)
 
         # local to local: the small-file lane, one thread from open to rename per batch
         (self._lane if self._lane is not None else transfers).submit(run)
+
+    def _lean_batch(self, batch: list[Copy]) -> None:
+        """A batch copied the lean way (:mod:`smallcopy`) on a lane thread; the files it
+        hands back take the general path, on the same thread, one after the other."""
+        rest = smallcopy.copy_batch(self.transferer, batch, self.stats, self.stopping.is_set)
+        if len(rest) < len(batch):
+            self.copier.count_done(len(batch) - len(rest))
+        for a in rest:
+            self._transfer(a)
 
     def _queue_transfer(self, action: Copy | Replace) -> None:
         self.stats.add_total_transfer(action.size)
@@ -663,11 +669,14 @@ class Coordinator:
                 and not o.interactive:  # -i: questions in the march's order
             # new small files of a local copy: batches on one thread, no hand-off per file
             # and no GIL fight between copying threads at every system call
-            self._lane = Lane("small-files", backlog=64)
             # ... copied the lean way when nothing is to be done per file but the copy
             self._lean = (smallcopy.lean_ok(self.transferer) and not o.dry_run
                           and o.max_transfer < 0 and self.deadline is None
                           and self.copier.on_event is None and not log.debug_enabled())
+            # the lean copies' cost is the kernel's (inode allocation, the journal), run
+            # without the GIL: one lane thread per core, at most --transfers
+            workers = min(o.transfers, os.cpu_count() or 1) if self._lean else 1
+            self._lane = Lane("small-files", backlog=64, workers=workers)
             if self._lean:
                 planner.batch_size = LEAN_BATCH
         landings = None

@@ -1,4 +1,5 @@
-"""The small-file lane: batches run in order on one thread, bounded backlog, errors kept."""
+"""The small-file lane: batches run in order on one thread (or side by side on several),
+bounded backlog, errors kept."""
 
 from __future__ import annotations
 
@@ -81,5 +82,75 @@ def test_shutdown_drops_queued_batches() -> None:
 
 def test_wait_without_batches_returns() -> None:
     lane = Lane()
+    lane.wait()
+    lane.shutdown()
+
+
+def test_workers_run_batches_side_by_side() -> None:
+    """workers=2: two batches run at once (each waits for the other at a barrier, which one
+    thread would never pass), and no more threads start than asked for."""
+    lane = Lane("multi", backlog=8, workers=2)
+    barrier = threading.Barrier(2, timeout=10)
+    names: list[str] = []
+    lock = threading.Lock()
+
+    def meet() -> None:
+        barrier.wait()
+        with lock:
+            names.append(threading.current_thread().name)
+
+    for _ in range(6):
+        lane.submit(meet)
+    lane.wait()
+    lane.shutdown()
+    assert len(names) == 6
+    assert set(names) == {"multi", "multi-1"}
+
+
+def test_one_worker_does_not_run_two_batches_at_once() -> None:
+    """The default single worker: the second batch waits for the first (the barrier of two
+    times out, as it would not with two workers)."""
+    lane = Lane(backlog=8)
+    barrier = threading.Barrier(2, timeout=0.3)
+    broken: list[bool] = []
+
+    def meet() -> None:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            broken.append(True)
+
+    lane.submit(meet)
+    lane.submit(meet)
+    lane.wait()
+    lane.shutdown()
+    assert broken == [True, True]
+
+
+def test_idle_workers_do_not_wake_each_other() -> None:
+    """Idle workers wait on the condition without waking each other: once the batches are
+    done, nothing notifies the condition until the next submit (a notify per wake-up would
+    have idle workers ping-pong forever on the CPU)."""
+    lane = Lane(backlog=8, workers=3)
+    gate = threading.Event()
+    for _ in range(3):
+        lane.submit(gate.wait)
+    gate.set()
+    lane.wait()
+    cond = lane._cond
+    calls: list[int] = []
+    real = cond.notify_all
+
+    def counting(*args: object) -> None:
+        calls.append(1)
+        real()
+
+    cond.notify_all = counting  # type: ignore[method-assign]
+    gate.clear()
+    gate.wait(0.2)  # the last worker back from its batch notifies once on its way in
+    calls.clear()
+    gate.wait(0.3)  # idle: give a ping-pong the chance to show
+    assert calls == []
+    lane.submit(lambda: None)
     lane.wait()
     lane.shutdown()
