@@ -17,8 +17,11 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import paramiko
 import pytest
+from paramiko.common import MSG_CHANNEL_DATA, MSG_CHANNEL_WINDOW_ADJUST
 
 from syncengine.backends.sftp import SftpBackend
 from syncengine.backends.sftp.wire import LeanChannel, LeanPacketizer, LeanPipe
@@ -91,6 +94,27 @@ def test_gcm_connection_uses_the_lean_packetizer_and_channel(backend: SftpBacken
         assert isinstance(chan.in_buffer, LeanPipe)
         assert isinstance(chan.transport.packetizer, LeanPacketizer)
         assert chan.transport.remote_cipher.endswith("-gcm@openssh.com")
+
+
+def test_channel_data_and_window_skip_the_transport_dispatch(
+        backend: SftpBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lean channel's data and window adjustments are handled by the packetizer itself:
+    paramiko's handlers (Transport.run's dispatch table) see none of the thousands of each
+    that 4 MiB each way brings, and the bytes arrive whole."""
+    table = paramiko.Transport._channel_handler_table
+    calls = {MSG_CHANNEL_DATA: 0, MSG_CHANNEL_WINDOW_ADJUST: 0}
+    for ptype in calls:
+        real = table[ptype]
+
+        def counting(chan: object, m: object, real: Any = real, ptype: int = ptype) -> None:
+            calls[ptype] += 1
+            real(chan, m)
+
+        monkeypatch.setitem(table, ptype, counting)
+    data = payload(4 * MIB + 3, 5)
+    write_in_pieces(backend, "inline.bin", data, [256 * KIB])
+    assert read_in_pieces(backend, "inline.bin", 0, [256 * KIB]) == data
+    assert calls == {MSG_CHANNEL_DATA: 0, MSG_CHANNEL_WINDOW_ADJUST: 0}
 
 
 # ----- odd sizes and boundaries ----------------------------------------------------------------

@@ -30,13 +30,14 @@ from typing import Any
 
 import paramiko
 from paramiko.buffered_pipe import BufferedPipe, PipeTimeout
-from paramiko.common import MSG_CHANNEL_DATA
+from paramiko.common import MSG_CHANNEL_DATA, MSG_CHANNEL_WINDOW_ADJUST, MSG_IGNORE
 from paramiko.message import Message
 from paramiko.packet import NeedRekeyException, Packetizer
 
 _RECV_BUFFER = 1024 * 1024  # socket bytes read ahead per connection
 _RANDOM_POOL = 4096  # random padding bytes drawn at once
 _UINT = struct.Struct(">I")
+_CHANNEL_INTS = struct.Struct(">II")  # recipient channel, then data length or window bytes
 _DATA_HEADER = struct.Struct(">BII")  # MSG_CHANNEL_DATA, recipient channel, data length
 
 
@@ -84,7 +85,8 @@ class LeanPacketizer(Packetizer):  # type: ignore[misc]
     _wout: bytearray
     _wrand: bytes
     _wrand_pos: int
-    lean_channels: set[int]
+    lean_channels: dict[int, Any]  # channel id -> LeanChannel
+    lean_transport: Any  # the Transport this packetizer serves
     # paramiko's own state (set by Packetizer.__init__ and its cipher setters)
     _Packetizer__aead_in: Any
     _Packetizer__aead_out: Any
@@ -116,7 +118,8 @@ class LeanPacketizer(Packetizer):  # type: ignore[misc]
         self._rbuf = bytearray(_RECV_BUFFER)
         self._rpos = 0
         self._rend = 0
-        self.lean_channels = set()
+        self.lean_channels = {}
+        self.lean_transport = None
         self._wplain = bytearray(0)
         self._wout = bytearray(0)
         self._wrand = b""
@@ -184,36 +187,71 @@ class LeanPacketizer(Packetizer):  # type: ignore[misc]
         return bytes(self._rbuf[pos:pos + n])
 
     def read_message(self) -> tuple[int, Message]:
-        """The next message; AES-GCM packets decrypted straight from the read buffer."""
+        """The next message; AES-GCM packets decrypted straight from the read buffer.
+
+        Data and window adjustments for a lean channel are handled here, without a
+        ``Message`` and without a round through ``Transport.run``'s dispatch (an upload of
+        3 GiB receives ~61,000 window adjustments and ~17,000 SFTP replies, each ~30 µs of
+        Python on that path): the data goes to the channel's pipe, the window grows under
+        the channel's lock, as paramiko's handlers do, and the next packet is read. Not
+        while a key exchange is under way (paramiko checks the order of messages then).
+        """
         if not self._Packetizer__aead_in or self._Packetizer__compress_engine_in is not None \
                 or self._Packetizer__dump_packets:
             return super().read_message()  # type: ignore[no-any-return]
-        self._fill(4, True)
-        (packet_size,) = _UINT.unpack_from(self._rbuf, self._rpos)
-        mac_size = self._Packetizer__mac_size_in
-        total = 4 + packet_size + mac_size
-        if packet_size < 2:
-            raise paramiko.SSHException("Invalid packet length")
-        self._fill(total, False)
-        pos = self._rpos
-        with memoryview(self._rbuf) as view:
-            packet = self._Packetizer__block_engine_in.decrypt(
-                self._Packetizer__iv_in, view[pos + 4:pos + total], view[pos:pos + 4])
-        self._rpos = pos + total
-        self._Packetizer__iv_in = self._inc_iv_counter(self._Packetizer__iv_in)
-        padding = packet[0]
-        cmd = packet[1]
-        if cmd == MSG_CHANNEL_DATA and len(packet) >= 6 and \
-                _UINT.unpack_from(packet, 2)[0] in self.lean_channels:
-            msg: Message = _ViewMessage(packet, 2)
-        else:
-            msg = Message(packet[2:packet_size - padding])
-        self._count_in(msg, packet_size + mac_size + 4)
-        return cmd, msg
+        lean = self.lean_channels
+        while True:
+            self._fill(4, True)
+            (packet_size,) = _UINT.unpack_from(self._rbuf, self._rpos)
+            mac_size = self._Packetizer__mac_size_in
+            total = 4 + packet_size + mac_size
+            if packet_size < 2:
+                raise paramiko.SSHException("Invalid packet length")
+            self._fill(total, False)
+            pos = self._rpos
+            with memoryview(self._rbuf) as view:
+                packet = self._Packetizer__block_engine_in.decrypt(
+                    self._Packetizer__iv_in, view[pos + 4:pos + total], view[pos:pos + 4])
+            self._rpos = pos + total
+            self._Packetizer__iv_in = self._inc_iv_counter(self._Packetizer__iv_in)
+            padding = packet[0]
+            cmd = packet[1]
+            chan = None
+            if (cmd == MSG_CHANNEL_DATA or cmd == MSG_CHANNEL_WINDOW_ADJUST) \
+                    and len(packet) >= 10:
+                chanid, value = _CHANNEL_INTS.unpack_from(packet, 2)
+                chan = lean.get(chanid)
+            if chan is not None and not chan.closed and self._inline_ok():
+                self._count_raw(total)
+                if cmd == MSG_CHANNEL_DATA:
+                    end = min(10 + value, packet_size - padding)
+                    chan.in_buffer.feed(memoryview(packet)[10:end])
+                else:
+                    with chan.lock:
+                        chan.out_window_size += value
+                        chan.out_buffer_cv.notify_all()
+                if self._Packetizer__need_rekey:  # Transport.run starts the key exchange
+                    return MSG_IGNORE, Message()
+                continue
+            if cmd == MSG_CHANNEL_DATA and len(packet) >= 6 and \
+                    _UINT.unpack_from(packet, 2)[0] in lean:
+                msg: Message = _ViewMessage(packet, 2)
+            else:
+                msg = Message(packet[2:packet_size - padding])
+            msg.seqno = self._count_raw(total)
+            return cmd, msg
 
-    def _count_in(self, msg: Message, raw_size: int) -> None:
-        """paramiko's sequence number and rekey bookkeeping for a received packet."""
-        msg.seqno = self._Packetizer__sequence_number_in
+    def _inline_ok(self) -> bool:
+        """Whether channel messages may skip ``Transport.run`` now: the first key exchange
+        is done and no key exchange expects its own messages next."""
+        transport = self.lean_transport
+        return bool(self._initial_kex_done) and transport is not None \
+            and not transport._expected_packet and not transport.in_kex
+
+    def _count_raw(self, raw_size: int) -> int:
+        """paramiko's sequence number and rekey bookkeeping for a received packet of
+        ``raw_size`` bytes; returns the packet's sequence number."""
+        seqno: int = self._Packetizer__sequence_number_in
         next_seq = (self._Packetizer__sequence_number_in + 1) & 0xFFFFFFFF
         if next_seq == 0 and not self._initial_kex_done:
             raise paramiko.SSHException("Sequence number rolled over during initial kex!")
@@ -232,6 +270,7 @@ class LeanPacketizer(Packetizer):  # type: ignore[misc]
             self._Packetizer__received_bytes_overflow = 0
             self._Packetizer__received_packets_overflow = 0
             self._trigger_rekey()
+        return seqno
 
     # ----- writing ---------------------------------------------------------------------
 
@@ -433,6 +472,7 @@ def install(transport: paramiko.Transport) -> None:
     packetizer = transport.packetizer
     packetizer.__class__ = LeanPacketizer
     packetizer._lean_init()
+    packetizer.lean_transport = transport
 
 
 def lean_channel(transport: paramiko.Transport, chan: paramiko.Channel) -> None:
@@ -444,4 +484,4 @@ def lean_channel(transport: paramiko.Transport, chan: paramiko.Channel) -> None:
     with chan.lock:
         chan.in_buffer = LeanPipe()
         chan.__class__ = LeanChannel
-    packetizer.lean_channels.add(chan.chanid)
+    packetizer.lean_channels[chan.chanid] = chan
