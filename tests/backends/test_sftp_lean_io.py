@@ -117,6 +117,34 @@ def test_channel_data_and_window_skip_the_transport_dispatch(
     assert calls == {MSG_CHANNEL_DATA: 0, MSG_CHANNEL_WINDOW_ADJUST: 0}
 
 
+def test_packets_the_window_takes_go_out_in_one_write(
+        backend: SftpBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large write's channel packets are sealed together and written with one socket
+    write per batch the window allows (up to 16), not one write per 32 KiB packet; the
+    file arrives whole."""
+    lease = backend._pool.lease()
+    try:
+        packetizer = lease.conn.transport.packetizer
+        writes: list[int] = []
+        real = LeanPacketizer.write_all
+
+        def counting(self: LeanPacketizer, out: Any) -> None:
+            if self is packetizer:
+                writes.append(len(out))
+            real(self, out)
+
+        monkeypatch.setattr(LeanPacketizer, "write_all", counting)
+        before = packetizer._Packetizer__sent_packets
+        data = payload(4 * MIB + 11, 6)
+        write_in_pieces(backend, "batched.bin", data, [255 * KIB])
+        packets = packetizer._Packetizer__sent_packets - before
+    finally:
+        lease.release()
+    assert packets >= 4 * MIB // SSH_DATA
+    assert len(writes) * 3 <= packets, (len(writes), packets)
+    assert read_in_pieces(backend, "batched.bin", 0, [256 * KIB]) == data
+
+
 # ----- odd sizes and boundaries ----------------------------------------------------------------
 
 

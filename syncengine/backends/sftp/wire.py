@@ -36,6 +36,7 @@ from paramiko.packet import NeedRekeyException, Packetizer
 
 _RECV_BUFFER = 1024 * 1024  # socket bytes read ahead per connection
 _RANDOM_POOL = 4096  # random padding bytes drawn at once
+_BATCH_PACKETS = 16  # channel packets sealed and written together (16 x 32 KiB)
 _UINT = struct.Struct(">I")
 _CHANNEL_INTS = struct.Struct(">II")  # recipient channel, then data length or window bytes
 _DATA_HEADER = struct.Struct(">BII")  # MSG_CHANNEL_DATA, recipient channel, data length
@@ -274,41 +275,62 @@ class LeanPacketizer(Packetizer):  # type: ignore[misc]
 
     # ----- writing ---------------------------------------------------------------------
 
+    def lean_send(self) -> bool:
+        """Whether messages go out on the lean path (AES-GCM, no compression, no dump)."""
+        return bool(self._Packetizer__aead_out) and \
+            self._Packetizer__compress_engine_out is None and not self._Packetizer__dump_packets
+
     def send_message(self, data: Any) -> None:
         """Send one message; under AES-GCM built in one buffer and encrypted into another."""
-        if not self._Packetizer__aead_out or self._Packetizer__compress_engine_out is not None \
-                or self._Packetizer__dump_packets:
+        if not self.lean_send():
             super().send_message(data)  # Parts has asbytes() too
             return
-        parts = data.parts if isinstance(data, Parts) else (data.asbytes(),)
-        size = data.size if isinstance(data, Parts) else len(parts[0])
+        self.send_messages((data,))
+
+    def send_messages(self, messages: Sequence[Any]) -> None:
+        """Send ``messages`` (``Parts`` or paramiko Messages) as consecutive packets with
+        one socket write (AES-GCM only: see :meth:`lean_send`); each packet's sequence
+        number, IV and rekey counters are paramiko's, in order."""
+        sealed = []
         bsize = self._Packetizer__block_size_out
-        padding = 3 + bsize - ((size + 4) % bsize)
-        body = 1 + size + padding
-        total = 4 + body + self._Packetizer__mac_size_out
-        header = _UINT.pack(body)
+        mac = self._Packetizer__mac_size_out
+        need = body_max = 0
+        for data in messages:
+            parts = data.parts if isinstance(data, Parts) else (data.asbytes(),)
+            size = data.size if isinstance(data, Parts) else len(parts[0])
+            padding = 3 + bsize - ((size + 4) % bsize)
+            body = 1 + size + padding
+            sealed.append((parts, padding, body))
+            need += 4 + body + mac
+            body_max = max(body_max, body)
         with self._Packetizer__write_lock:  # the send buffers are this lock's
-            plain, out = self._send_buffers(body, total)
+            plain, out = self._send_buffers(body_max, need)
             with memoryview(plain) as pview, memoryview(out) as oview:
-                plain[0] = padding
-                pos = 1
-                for part in parts:
-                    end = pos + len(part)
-                    pview[pos:end] = part
-                    pos = end
-                pview[pos:body] = self._padding(padding)
-                oview[:4] = header
-                self._Packetizer__block_engine_out.encrypt_into(
-                    self._Packetizer__iv_out, pview[:body], header, oview[4:total])
-                self._Packetizer__iv_out = self._inc_iv_counter(self._Packetizer__iv_out)
-                next_seq = (self._Packetizer__sequence_number_out + 1) & 0xFFFFFFFF
-                if next_seq == 0 and not self._initial_kex_done:
-                    raise paramiko.SSHException(
-                        "Sequence number rolled over during initial kex!")
-                self._Packetizer__sequence_number_out = next_seq
-                self.write_all(oview[:total])
-            self._Packetizer__sent_bytes += total
-            self._Packetizer__sent_packets += 1
+                at = 0
+                for parts, padding, body in sealed:
+                    plain[0] = padding
+                    pos = 1
+                    for part in parts:
+                        end = pos + len(part)
+                        pview[pos:end] = part
+                        pos = end
+                    pview[pos:body] = self._padding(padding)
+                    header = _UINT.pack(body)
+                    total = 4 + body + mac
+                    oview[at:at + 4] = header
+                    self._Packetizer__block_engine_out.encrypt_into(
+                        self._Packetizer__iv_out, pview[:body], header,
+                        oview[at + 4:at + total])
+                    self._Packetizer__iv_out = self._inc_iv_counter(self._Packetizer__iv_out)
+                    next_seq = (self._Packetizer__sequence_number_out + 1) & 0xFFFFFFFF
+                    if next_seq == 0 and not self._initial_kex_done:
+                        raise paramiko.SSHException(
+                            "Sequence number rolled over during initial kex!")
+                    self._Packetizer__sequence_number_out = next_seq
+                    at += total
+                self.write_all(oview[:at])
+            self._Packetizer__sent_bytes += at
+            self._Packetizer__sent_packets += len(sealed)
             if (self._Packetizer__sent_packets >= self.REKEY_PACKETS or
                     self._Packetizer__sent_bytes >= self.REKEY_BYTES) and \
                     not self._Packetizer__need_rekey:
@@ -317,9 +339,9 @@ class LeanPacketizer(Packetizer):  # type: ignore[misc]
                 self._trigger_rekey()
 
     def _send_buffers(self, body: int, total: int) -> tuple[bytearray, bytearray]:
-        """The plaintext and packet buffers for a packet of ``body`` bytes (``total`` with
-        length and tag), kept and reused from packet to packet (a new pair of zeroed 32 KiB
-        buffers per packet was 2-3% of an upload's CPU); grown when a packet is larger.
+        """The plaintext buffer for a packet body of ``body`` bytes and the out buffer for
+        ``total`` bytes of sealed packets, kept and reused (a new pair of zeroed 32 KiB
+        buffers per packet was 2-3% of an upload's CPU); grown when a send needs more.
         Called under the write lock."""
         plain, out = self._wplain, self._wout
         if len(plain) < body:
@@ -438,33 +460,82 @@ class LeanChannel(paramiko.Channel):  # type: ignore[misc]
 
     def send_parts(self, parts: Sequence[Any]) -> None:
         """Send the concatenation of ``parts`` (bytes or views), as many channel packets as
-        the window and packet size allow, without joining the pieces first.
+        the window and packet size allow, without joining the pieces first. The packets
+        the open window takes at once (up to ``_BATCH_PACKETS``) go out together: one
+        turn of the transport's send lock and one socket write for all of them.
 
         Raises socket.timeout as ``send`` does, OSError on a closed channel and EOFError
         when the channel ends before everything went out.
         """
         queue = deque(p if isinstance(p, memoryview) else memoryview(p) for p in parts if len(p))
         left = sum(len(p) for p in queue)
+        transport = self.transport
+        packetizer = transport.packetizer
+        batching = isinstance(packetizer, LeanPacketizer) and packetizer.lean_send()
         while left:
             with self.lock:
                 if self.closed:
                     raise OSError("Socket is closed")
                 size = self._wait_for_send_window(left)
-            if size == 0:
-                raise EOFError()
-            pieces: list[Any] = [_DATA_HEADER.pack(MSG_CHANNEL_DATA, self.remote_chanid, size)]
-            want = size
-            while want:
-                first = queue[0]
-                if len(first) <= want:
-                    pieces.append(queue.popleft())
-                    want -= len(first)
-                else:
-                    pieces.append(first[:want])
-                    queue[0] = first[want:]
-                    want = 0
-            self.transport._send_user_message(Parts(pieces))
-            left -= size
+                if size == 0:
+                    raise EOFError()
+                sizes = [size]
+                more = left - size
+                while batching and more and self.out_window_size > 0 \
+                        and len(sizes) < _BATCH_PACKETS:
+                    size = self._wait_for_send_window(more)  # the window is open: no wait
+                    if size == 0:
+                        break
+                    sizes.append(size)
+                    more -= size
+            messages = []
+            for size in sizes:
+                pieces: list[Any] = [_DATA_HEADER.pack(MSG_CHANNEL_DATA, self.remote_chanid,
+                                                       size)]
+                want = size
+                while want:
+                    first = queue[0]
+                    if len(first) <= want:
+                        pieces.append(queue.popleft())
+                        want -= len(first)
+                    else:
+                        pieces.append(first[:want])
+                        queue[0] = first[want:]
+                        want = 0
+                messages.append(Parts(pieces))
+            if len(messages) == 1:
+                transport._send_user_message(messages[0])
+            else:
+                _send_user_messages(transport, messages)
+            left -= sum(sizes)
+
+
+def _send_user_messages(transport: paramiko.Transport, messages: Sequence[Parts]) -> None:
+    """paramiko's ``Transport._send_user_message`` for several messages at once: wait while
+    a key exchange holds user messages back, then send them all in one turn of the send
+    lock (a key exchange starting meanwhile waits for that lock, as for one message)."""
+    start = time.time()
+    while True:
+        transport.clear_to_send.wait(0.1)
+        if not transport.active:
+            transport._log(paramiko.common.DEBUG,
+                           "Dropping user packet because connection is dead.")
+            return
+        transport.clear_to_send_lock.acquire()
+        if transport.clear_to_send.is_set():
+            break
+        transport.clear_to_send_lock.release()
+        if time.time() > start + transport.clear_to_send_timeout:
+            raise paramiko.SSHException("Key-exchange timed out waiting for key negotiation")
+    try:
+        packetizer = transport.packetizer
+        if isinstance(packetizer, LeanPacketizer) and packetizer.lean_send():
+            packetizer.send_messages(messages)
+        else:  # the cipher changed in a rekey: paramiko's own path, one by one
+            for m in messages:
+                transport._send_message(m)
+    finally:
+        transport.clear_to_send_lock.release()
 
 
 def install(transport: paramiko.Transport) -> None:
