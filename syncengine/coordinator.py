@@ -633,11 +633,22 @@ class Coordinator:
 
     # ----- the whole attempt -------------------------------------------------------------
 
+    def _announce(self, check_first: bool) -> None:
+        """rclone's first INFO lines of a pass: ``--check-first``'s, then ``--max-duration``'s
+        deadline (local time, as Go's ``2006/01/02 15:04:05``)."""
+        if check_first:
+            log.info(self.dst.describe(), "Running all checks before starting transfers")
+        if self.deadline is not None:
+            end = time.time() + (self.deadline - time.monotonic())
+            log.info(self.dst.describe(), f"Transfer session {self.opts.cutoff_mode.upper()} "
+                     f"deadline: {time.strftime('%Y/%m/%d %H:%M:%S', time.localtime(end))}")
+
     def run(self) -> None:
         """Run the attempt; errors are counted in ``self.errors``, fatal ones also raised."""
         o = self.opts
         planner = self.planner
         first = self.deferred is not None
+        self._announce(first)  # rclone's newSyncCopyMove says these before its refusals
         if self.sync and o.no_traverse:
             log.error(None, "Ignoring --no-traverse with sync")
         try:
@@ -686,9 +697,6 @@ class Coordinator:
             landings = self.copier.landings = Pool(width, "landing", width)
         try:
             if self.sync and self.delete_mode == "before":
-                if first:
-                    log.info(self.dst.describe(), "Running all checks before starting "
-                             "transfers")
                 planner.march(checkers=checkers, deletes_only=True)
                 checkers.wait()
                 if first:
@@ -701,8 +709,7 @@ class Coordinator:
                 planner.deleting = False
                 if self.errors:
                     return  # rclone: a delete pass that failed ends the attempt
-            if first:
-                log.info(self.dst.describe(), "Running all checks before starting transfers")
+                self._announce(first)  # rclone: the copy pass is a syncCopyMove of its own
             planner.march(checkers=checkers)
             log.debug(self.dst.describe(), "Waiting for checks to finish")  # rclone's lines
             checkers.wait()

@@ -11,6 +11,7 @@ order) fixed where a transfer budget runs out.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -218,3 +219,35 @@ def test_bwlimit_start_line(tmp_path: Path, value: str) -> None:
 
     assert said(p) == said(r)
     assert (tmp_path / "p" / "dst" / "f").read_bytes() == b"x" * 1000
+
+
+_DEADLINE = re.compile(r"deadline: \d{4}/\d\d/\d\d \d\d:\d\d:\d\d$")
+
+
+@pytest.mark.parametrize("flags", [
+    ["copy", "--max-duration", "1h"],
+    ["copy", "--max-duration", "2h", "--cutoff-mode", "soft"],
+    ["sync", "--max-duration", "1h", "--delete-before", "--check-first"],
+    ["copy", "--check-first", "--immutable", "--no-check-dest"],  # refused per attempt
+], ids=["copy", "soft", "delete-before", "refused"])
+def test_first_lines_of_a_pass(tmp_path: Path, flags: list[str]) -> None:
+    """rclone's newSyncCopyMove says ``Running all checks before starting transfers``
+    (--check-first) and ``Transfer session HARD deadline: <local time>`` (--max-duration)
+    first, before it refuses flags, once per pass (the copy pass after --delete-before
+    again); pysync's INFO and ERROR lines come in the same order (seed 106019 found the
+    refusal before the check-first line, and no deadline line at all)."""
+    for sand in (tmp_path / "r", tmp_path / "p"):
+        (sand / "src").mkdir(parents=True)
+        (sand / "src" / "f").write_bytes(b"x" * 100)
+    mode, rest = flags[0], flags[1:]
+    r, p, _window = sh.run_pair(mode, [*rest, "-v"], tmp_path / "r", tmp_path / "p")
+    assert r.rc == p.rc, (r.stderr, p.stderr)
+
+    def said(run: sh.Run) -> list[str]:
+        return [f"{rec.level}: {_DEADLINE.sub('deadline: T', rec.msg)}" for rec in run.records
+                if rec.level in ("INFO", "ERROR") and "\n" not in rec.msg
+                and not rec.msg.startswith("Transferred:")]
+
+    assert said(p) == said(r)
+    if "--max-duration" in rest:
+        assert any("Transfer session" in line for line in said(r))
