@@ -351,14 +351,12 @@ class Planner:
                     target = d.path if d is not None else self.dst_path(s)
                     if not deletes_only:
                         self._dir_pair(s, d, target)
-                        if self.fix_case and d is not None and s.path != d.path:
-                            self._fix_dir_case(d.path, s.path)
                     elif d is not None:  # rclone's delete pass fixes matched dirs' times too
                         self._dir_time_now(s, d, target)
-                        if self.fix_case and s.path != d.path:
-                            # and their case (rclone's Match renames a directory in the
-                            # --delete-before pass as well, s94009-c1)
-                            self._fix_dir_case(d.path, s.path)
+                    if self.fix_case and d is not None and s.path != d.path:
+                        # in both passes: rclone's Match renames a directory in the
+                        # --delete-before pass as well (s94009-c1)
+                        self._fix_dir_case(d.path, s.path)
                     # a directory at the depth limit is handled, not entered; the
                     # --delete-before pass enters only directories on both sides (rclone's
                     # SrcOnly does not recurse in that pass)
