@@ -56,6 +56,17 @@ class Parts:
         return b"".join(self.parts)
 
 
+class Batch:
+    """Several SSH messages, sent by :class:`LeanPacketizer` as consecutive packets with one
+    socket write; passed through paramiko's ``Transport._send_user_message`` as one
+    message, so that a key exchange holds them back (and waits for them) as it does one."""
+
+    __slots__ = ("messages",)
+
+    def __init__(self, messages: Sequence[Any]) -> None:
+        self.messages = messages
+
+
 class _ViewMessage(Message):  # type: ignore[misc]
     """A channel-data message over a decrypted packet: its data is a view, not a copy."""
 
@@ -281,11 +292,14 @@ class LeanPacketizer(Packetizer):  # type: ignore[misc]
             self._Packetizer__compress_engine_out is None and not self._Packetizer__dump_packets
 
     def send_message(self, data: Any) -> None:
-        """Send one message; under AES-GCM built in one buffer and encrypted into another."""
-        if not self.lean_send():
-            super().send_message(data)  # Parts has asbytes() too
+        """Send one message (or a :class:`Batch`); under AES-GCM built in one buffer and
+        encrypted into another."""
+        messages = data.messages if isinstance(data, Batch) else (data,)
+        if not self.lean_send():  # paramiko's own path, one by one
+            for m in messages:
+                super().send_message(m)  # Parts has asbytes() too
             return
-        self.send_messages((data,))
+        self.send_messages(messages)
 
     def send_messages(self, messages: Sequence[Any]) -> None:
         """Send ``messages`` (``Parts`` or paramiko Messages) as consecutive packets with
@@ -461,8 +475,8 @@ class LeanChannel(paramiko.Channel):  # type: ignore[misc]
     def send_parts(self, parts: Sequence[Any]) -> None:
         """Send the concatenation of ``parts`` (bytes or views), as many channel packets as
         the window and packet size allow, without joining the pieces first. The packets
-        the open window takes at once (up to ``_BATCH_PACKETS``) go out together: one
-        turn of the transport's send lock and one socket write for all of them.
+        the open window takes at once (up to ``_BATCH_PACKETS``) go out together as a
+        :class:`Batch`: one turn of the transport's send lock and one socket write.
 
         Raises socket.timeout as ``send`` does, OSError on a closed channel and EOFError
         when the channel ends before everything went out.
@@ -470,8 +484,7 @@ class LeanChannel(paramiko.Channel):  # type: ignore[misc]
         queue = deque(p if isinstance(p, memoryview) else memoryview(p) for p in parts if len(p))
         left = sum(len(p) for p in queue)
         transport = self.transport
-        packetizer = transport.packetizer
-        batching = isinstance(packetizer, LeanPacketizer) and packetizer.lean_send()
+        batching = isinstance(transport.packetizer, LeanPacketizer)
         while left:
             with self.lock:
                 if self.closed:
@@ -503,39 +516,9 @@ class LeanChannel(paramiko.Channel):  # type: ignore[misc]
                         queue[0] = first[want:]
                         want = 0
                 messages.append(Parts(pieces))
-            if len(messages) == 1:
-                transport._send_user_message(messages[0])
-            else:
-                _send_user_messages(transport, messages)
+            transport._send_user_message(messages[0] if len(messages) == 1
+                                         else Batch(messages))
             left -= sum(sizes)
-
-
-def _send_user_messages(transport: paramiko.Transport, messages: Sequence[Parts]) -> None:
-    """paramiko's ``Transport._send_user_message`` for several messages at once: wait while
-    a key exchange holds user messages back, then send them all in one turn of the send
-    lock (a key exchange starting meanwhile waits for that lock, as for one message)."""
-    start = time.time()
-    while True:
-        transport.clear_to_send.wait(0.1)
-        if not transport.active:
-            transport._log(paramiko.common.DEBUG,
-                           "Dropping user packet because connection is dead.")
-            return
-        transport.clear_to_send_lock.acquire()
-        if transport.clear_to_send.is_set():
-            break
-        transport.clear_to_send_lock.release()
-        if time.time() > start + transport.clear_to_send_timeout:
-            raise paramiko.SSHException("Key-exchange timed out waiting for key negotiation")
-    try:
-        packetizer = transport.packetizer
-        if isinstance(packetizer, LeanPacketizer) and packetizer.lean_send():
-            packetizer.send_messages(messages)
-        else:  # the cipher changed in a rekey: paramiko's own path, one by one
-            for m in messages:
-                transport._send_message(m)
-    finally:
-        transport.clear_to_send_lock.release()
 
 
 def install(transport: paramiko.Transport) -> None:
