@@ -428,7 +428,7 @@ class Transferer:
                     digest, written = None, self._kernel(reader, tmp, size, mtime_ns, tr)
                     timed = True
                 else:
-                    digest, written = self._stream(reader, src, tmp, size, mtime_ns, tr)
+                    digest, written, timed = self._stream(reader, src, tmp, size, mtime_ns, tr)
                 if not timed:
                     self.dst.set_mtime(tmp, mtime_ns)
                 if self._metadata:
@@ -655,9 +655,10 @@ class Transferer:
             err: BaseException | None = None
             self.dst.rename(final, tmp)
             try:
-                digest, written = self._stream(reader, src, tmp, size, mtime_ns, tr,
-                                               start=(old.size, hasher, rh))
-                self.dst.set_mtime(tmp, mtime_ns)
+                digest, written, timed = self._stream(reader, src, tmp, size, mtime_ns, tr,
+                                                      start=(old.size, hasher, rh))
+                if not timed:
+                    self.dst.set_mtime(tmp, mtime_ns)
                 if self._metadata:
                     self._write_metadata(src, tmp, tmp, False)
                 self._verify(src, tmp, size, digest, written)
@@ -803,8 +804,11 @@ class Transferer:
                 f"{format_go_time(mtime_ns)} to {format_go_time(st.st_mtime_ns)})")
 
     def _stream(self, reader: BinaryIO, src: Entry, tmp: str, size: int, mtime_ns: int,
-                tr: Any, start: tuple[int, Any, Any] | None = None) -> tuple[str | None, int]:
-        """Copy the data; returns (hash of what was read, size of what was written).
+                tr: Any, start: tuple[int, Any, Any] | None = None
+                ) -> tuple[str | None, int, bool]:
+        """Copy the data; returns (hash of what was read, size of what was written or -1,
+        whether the written file has its time ``mtime_ns`` already: a remote writer that
+        sets it in its close, see ``time_at_close``).
 
         ``start``: ``(n, hasher, xxh3)`` when ``tmp`` already holds the first ``n`` bytes,
         verified, which ``reader`` has been read past and both hashes have seen
@@ -838,6 +842,7 @@ class Transferer:
         else:
             writer = self._open_partial(tmp, lambda: self.dst.open_write(tmp), size)
         written = -1
+        time_at_close: Any = None  # a remote writer's, once the data is all written
         sink: Any = None  # directio.DirectSink, or a remote writer's sink
         try:
             if self._dst_local and size > 0 and hasattr(writer, "fileno"):
@@ -899,6 +904,9 @@ class Transferer:
             fileno = getattr(writer, "fileno", None)
             if fileno is not None and self._dst_local:
                 written = os.fstat(fileno()).st_size
+            time_at_close = getattr(writer, "time_at_close", None)
+            if time_at_close is not None:
+                time_at_close(mtime_ns)
         except Exception as e:
             # rclone's local Update: an error while the data is written (a read, a write, a
             # source change, the hard --max-transfer cut) removes the partial itself
@@ -910,6 +918,9 @@ class Transferer:
             raise
         finally:
             writer.close()
+        timed = time_at_close is not None
+        if timed:
+            written = writer.closed_size  # type: ignore[attr-defined]
         if done and rh is not None and total == size:
             # a resumed file is checked whole: the kept prefix and the new tail together
             other = self.dst.hash(tmp, "xxh3")
@@ -920,7 +931,7 @@ class Transferer:
             raise SourceChangedError(
                 f"can't copy - source file is being updated (size changed from {size} to "
                 f"{total})")
-        return (hasher.hexdigest() if hasher is not None else None), written
+        return (hasher.hexdigest() if hasher is not None else None), written, timed
 
     def _kernel_ok(self, reader: BinaryIO, size: int) -> bool:
         """The kernel copy applies: local to local, a plain file (not a link's text, not a

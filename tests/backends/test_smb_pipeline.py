@@ -136,3 +136,103 @@ def test_small_request_size_still_correct(backend: SmbBackend, smbd_server: Smbd
     assert (smbd_server.share_path / backend.base / "s.bin").read_bytes() == data
     with backend.open_read("s.bin") as fh:
         assert fh.read() == data
+
+
+def _messages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, the command of the first request of each message (a compound's first
+    request) sent on any connection: one entry per round trip."""
+    sent: list[int] = []
+    real, real_parts = smb_mod._Tcp.send, smb_mod._Tcp.send_parts
+
+    def note(data: bytes) -> None:
+        if data[:4] == b"\xfeSMB":
+            sent.append(struct.unpack_from("<H", data, 12)[0])
+
+    def send(self: smb_transport.Tcp, data: bytes) -> None:
+        note(data)
+        real(self, data)
+
+    def send_parts(self: smb_transport.Tcp, head: bytes, data: Any) -> None:
+        note(head)
+        real_parts(self, head, data)
+
+    monkeypatch.setattr(smb_mod._Tcp, "send", send)
+    monkeypatch.setattr(smb_mod._Tcp, "send_parts", send_parts)
+    return sent
+
+
+_CREATE, _CLOSE, _SET_INFO = 5, 6, 17
+_MTIME = 1_600_000_000_123_456_789
+
+
+def test_time_set_in_the_close(backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """``time_at_close``: the close sends SET_INFO and CLOSE in one message; the server
+    keeps that time (100 ns resolution, as set_mtime) and the close reports the size."""
+    data = os.urandom(300_001)
+    list(backend.list_dir(""))
+    sent = _messages(monkeypatch)
+    fh = backend.open_write("t.bin")
+    fh.write(data)
+    fh.time_at_close(_MTIME)  # type: ignore[attr-defined]
+    fh.close()
+    assert sent[0] == _CREATE and sent[-1] == _SET_INFO
+    assert _CLOSE not in sent
+    assert fh.closed_size == len(data)  # type: ignore[attr-defined]
+    on_share = smbd_server.share_path / backend.base / "t.bin"
+    assert on_share.read_bytes() == data
+    assert on_share.stat().st_mtime_ns == _MTIME // 100 * 100
+    entry = backend.stat("t.bin")
+    assert entry is not None and entry.mtime_ns == _MTIME // 100 * 100
+    # without it: a plain CLOSE, the size unknown
+    fh = backend.open_write("u.bin")
+    fh.write(b"x")
+    fh.close()
+    assert sent[-1] == _CLOSE and fh.closed_size == -1  # type: ignore[attr-defined]
+
+
+def test_rename_is_one_round_trip(backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rename is one compound (CREATE, SET_INFO, CLOSE), replacing an existing file;
+    a missing parent is made; a missing source still raises FileNotFoundError."""
+    root = smbd_server.share_path / backend.base
+    (root / "a.txt").write_bytes(b"new")
+    (root / "b.txt").write_bytes(b"old")
+    list(backend.list_dir(""))
+    sent = _messages(monkeypatch)
+    backend.rename("a.txt", "b.txt")
+    assert sent == [_CREATE]
+    assert (root / "b.txt").read_bytes() == b"new" and not (root / "a.txt").exists()
+    backend.rename("b.txt", "d/e/c.txt")
+    assert (root / "d" / "e" / "c.txt").read_bytes() == b"new"
+    with pytest.raises(FileNotFoundError):
+        backend.rename("gone.txt", "c.txt")
+
+
+def test_a_copied_file_costs_three_round_trips_beside_its_writes(
+        backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """pysync copy of small files to the share: per file a CREATE of the partial, its
+    WRITE, one SET_INFO+CLOSE compound (time and size), one rename compound - no separate
+    set_mtime, stat or rename-target open. Times and data land as in the source."""
+    from syncengine import api
+
+    src = tmp_path / "src"
+    src.mkdir()
+    n = 12
+    for i in range(n):
+        p = src / f"f{i}.txt"
+        p.write_bytes(os.urandom(1000 + i))
+        os.utime(p, ns=(_MTIME, _MTIME + i * 1000))
+    list(backend.list_dir(""))
+    sent = _messages(monkeypatch)
+    result = api.copy(str(src), backend, transfers=1)
+    assert result.exit_code == 0
+    creates = sent.count(_CREATE)
+    assert creates <= 2 * n + 3, sent  # 5 per file before: open, utime, stat, 2 for rename
+    assert sent.count(_SET_INFO) == n and sent.count(_CLOSE) == 0, sent
+    root = smbd_server.share_path / backend.base
+    for i in range(n):
+        got = root / f"f{i}.txt"
+        assert got.read_bytes() == (src / f"f{i}.txt").read_bytes()
+        assert got.stat().st_mtime_ns == (_MTIME + i * 1000) // 100 * 100
