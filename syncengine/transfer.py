@@ -1112,8 +1112,9 @@ class Transferer:
         kind = self.hash_kind
         if not self._server_hashes(digest):
             return  # no hash, or local to local: both sides would be the same digest
-        src_sum = digest if self._src_local else self._side_hash("src", self.src, src.path)
-        dst_sum = digest if self._dst_local else self._side_hash("dst", self.dst, tmp)
+        src_sum = digest if self._src_local else \
+            self._side_hash("src", self.src, src.path, size)
+        dst_sum = digest if self._dst_local else self._side_hash("dst", self.dst, tmp, size)
         if src_sum == "" or dst_sum == "":
             return
         if src_sum is not None and src_sum == dst_sum:
@@ -1126,11 +1127,15 @@ class Transferer:
             f'corrupted on transfer: {kind} hashes differ src({self.src.describe()}) '
             f'"{src_sum or ""}" vs dst({self.dst.describe()}) "{dst_sum or ""}"')
 
-    def _side_hash(self, side: str, backend: Backend, path: str) -> str | None:
+    def _side_hash(self, side: str, backend: Backend, path: str, size: int) -> str | None:
         """``backend``'s hash of ``path`` ("" when it has none); None, logged and counted
-        as rclone's ``Failed to calculate src hash`` error, when computing it failed."""
+        as rclone's ``Failed to calculate src hash`` error, when computing it failed.
+        ``size``: the file's (a backend with ``hash_sized`` may hash small files together)."""
         assert self.hash_kind is not None
+        sized = getattr(backend, "hash_sized", None)
         try:
+            if sized is not None:
+                return sized(path, self.hash_kind, size) or ""
             return backend.hash(path, self.hash_kind) or ""
         except OSError as err:
             self.stats.error(err)

@@ -43,7 +43,7 @@ from ...hashing import canonical
 from ...units import go_quote
 from ..base import Entry, Features
 from ..pool import Lease, Pool
-from . import wire
+from . import hashbatch, wire
 from ._paramiko import ssh_config_lookup
 from .commands import (
     _COMMAND_OPTIONS,
@@ -95,6 +95,9 @@ from .transport import (
     _readdir,
     _SftpClient,
 )
+
+#: A batched hash request's answer when its path must be hashed by a command of its own.
+_AGAIN = object()
 
 
 def _attr_entry(rel: str, attr: SFTPAttributes) -> Entry | None:
@@ -166,6 +169,8 @@ class SftpBackend:
         self._features_lock = threading.Lock()
         self._shell = ""
         self._hash_cmds: dict[str, str] = {}
+        self._batchers: dict[str, hashbatch.Coalescer] = {}
+        self._batch_lock = threading.Lock()
         # the ssh option's remote commands share one master connection (mux.py)
         self._master: CommandMaster | None = None
         self._master_lock = threading.Lock()
@@ -1188,12 +1193,58 @@ class SftpBackend:
         None when the kind is not supported (or hashing is disabled) and when ``path`` is
         missing or a directory. Raises OSError when the command fails on a file.
         """
+        return self.hash_sized(path, kind, -1)
+
+    def hash_sized(self, path: str, kind: str, size: int) -> str | None:
+        """:meth:`hash` of a file the caller knows to be ``size`` bytes (-1: unknown): a
+        small one (up to ``hashbatch.SMALL``) shares its command with the small files
+        asked for meanwhile (``sha1sum a b c``, see :mod:`.hashbatch`); the same answers,
+        errors and rules as :meth:`hash` (a path the shared command did not answer for is
+        hashed on its own)."""
         try:
             kind = canonical(kind)
         except ValueError:
             return None
         if kind not in self.features.hashes:
             return None
+        cmd = self._hash_cmds[kind]
+        if 0 <= size <= hashbatch.SMALL and self._shell == "unix" \
+                and cmd in hashbatch.BATCHABLE \
+                and hashbatch.batchable_name(cmd, self._shell_path(path)):
+            got = self._batcher(kind).submit((path, size))
+            if got is not _AGAIN:
+                return got  # type: ignore[return-value]
+        return self._hash_one(path, kind)
+
+    def _batcher(self, kind: str) -> hashbatch.Coalescer:
+        """The coalescer of ``kind`` hash requests (see :mod:`.hashbatch`)."""
+        with self._batch_lock:
+            batcher = self._batchers.get(kind)
+            if batcher is None:
+                batcher = hashbatch.Coalescer(
+                    lambda items: self._hash_many(  # type: ignore[arg-type]
+                        [path for path, _ in items], kind),
+                    lambda item: (len(self._shell_path(item[0])) + 3, item[1]))  # type: ignore[index]
+                self._batchers[kind] = batcher
+            return batcher
+
+    def _hash_many(self, paths: list[str], kind: str) -> list[object]:
+        """The ``kind`` hashes of ``paths`` by one command; ``_AGAIN`` for a path whose
+        line is missing (it is hashed again on its own, by its requester). One path is
+        hashed as :meth:`_hash_one` does."""
+        if len(paths) == 1:
+            return [self._hash_one(paths[0], kind)]
+        names = [self._shell_path(p) for p in paths]
+        args = " ".join(_quote_shell_path(self._shell, n) for n in names)
+        out, _, _ = self._run(f"{self._hash_cmds[kind]} {args}")
+        got = hashbatch.parse_lines(out, names, len(_EMPTY_HASH[kind]))
+        for path, value in zip(paths, got, strict=True):
+            if value is not None:
+                log.debug(path, f"Parsed hash: {value}")
+        return [_AGAIN if value is None else value for value in got]
+
+    def _hash_one(self, path: str, kind: str) -> str | None:
+        """The ``kind`` hash of ``path`` by a command of its own (see :meth:`hash`)."""
         cmd = self._hash_cmds[kind]
         full = self.full(path)
         arg = _quote_shell_path(self._shell, self._shell_path(path))
