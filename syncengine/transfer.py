@@ -852,6 +852,11 @@ class Transferer:
             elif rh is None and not done and hasattr(writer, "sink"):
                 sink = writer.sink(size)  # a remote writer's own buffers: no copy per block
             write = writer.write
+            # nothing to hash and a local source: a remote writer that can sends the data
+            # from the page cache itself (sendfile), it never enters this process
+            send_file = getattr(writer, "send_file", None) \
+                if hasher is None and rh is None and sink is None and self._src_local \
+                and type(reader) is io.FileIO else None
         except BaseException:
             writer.close()
             raise
@@ -865,6 +870,27 @@ class Transferer:
                 want = chunk_size if limit < 0 else min(chunk_size, limit - total)
                 if want <= 0:
                     break
+                if send_file is not None:
+                    # no more than the size: what a file that grew holds beyond it is seen
+                    # by the checks (fstat), not sent
+                    want = min(want, size - total) if size >= 0 else want
+                    if want <= 0:
+                        break
+                    try:
+                        n = send_file(reader, total, want)
+                    except OSError as e:
+                        raise self._write_error(e, tmp) from e
+                    if not n:
+                        break
+                    check(reader, size, mtime_ns)
+                    total += n
+                    tr.add(n)
+                    if self.bucket is not None:
+                        self.bucket.take(n)
+                    if hard_max >= 0 and self.stats.bytes_total() > hard_max:
+                        raise MaxTransferError(
+                            "max transfer limit reached as set by --max-transfer")
+                    continue
                 n = readinto(view[:want])
                 if not n:
                     break

@@ -144,6 +144,7 @@ _DEFAULT_PORT = 445
 _DEFAULT_IDLE_NS = 60 * 1_000_000_000
 _CONNECT_TIMEOUT = 60
 _SENDMSG = hasattr(socket.socket, "sendmsg")
+_MSG_MORE = getattr(socket, "MSG_MORE", 0)  # Linux
 
 # FILE_ID_FULL_DIRECTORY_INFORMATION ([MS-FSCC] 2.4.18): next entry offset, file index, four
 # FILETIMEs, end of file, allocation size, attributes, name length, EA size, reserved,
@@ -548,6 +549,22 @@ class _Tcp(Tcp):
                     self._sock.sendall(parts[0][sent:])
                     sent = first
                 self._sock.sendall(parts[1][sent - first:])
+
+    def send_file_parts(self, head: bytes, source: Any, offset: int, count: int) -> int:
+        """:meth:`send_parts` with ``count`` bytes of the file ``source`` from ``offset`` as
+        the data, sent by the kernel (``socket.sendfile``). Returns the bytes the file gave;
+        when it ends early, zeros complete the message (its length is announced)."""
+        length = len(head) + count
+        if length > self.MAX_SIZE:
+            raise ValueError(f"Data to be sent over Direct TCP size {length} exceeds the max "
+                             f"length allowed {self.MAX_SIZE}")
+        with self._sock_lock:
+            # MSG_MORE: the head waits for the data (one segment, not a small one first)
+            self._sock.sendall(struct.pack(">L", length) + head, _MSG_MORE if count else 0)
+            sent = self._sock.sendfile(source, offset, count) if count else 0
+            if sent < count:
+                self._sock.sendall(bytes(count - sent))
+        return sent
 
     def _recv(self, length: int, timeout: float) -> tuple[bytes | None, float]:
         buffer = bytearray(length)
@@ -1159,6 +1176,17 @@ class _Pipe:
         message, answer = fd.write(data, offset=offset, send=False)
         self.send(message, answer, offset, len(data))
 
+    def write_file(self, source: Any, source_offset: int, length: int, offset: int) -> int:
+        """Send a WRITE at ``offset`` of ``length`` bytes of the file ``source`` from
+        ``source_offset``, sent by the kernel (``raw_ok`` only); the bytes the file gave
+        (fewer: it ended early, and zeros were written in their place)."""
+        fd = self.fd
+        request, sent = smbraw.send_write_file(self.conn, self.sid, self.tid, fd.file_id,
+                                               offset, source, source_offset, length,
+                                               self._credit_request(length))
+        self._sent(request, fd._write_response, offset, length)
+        return int(sent)
+
     def receive(self) -> tuple[Any, int, int]:
         """(answer, offset, length) of the oldest request in flight."""
         request, answer, offset, length = self.pending.popleft()
@@ -1267,6 +1295,7 @@ class _Writer(_Handle):
         super().__init__(backend, raw, slot, where)
         self._pipe = _Pipe(raw, "write")
         self._mtime_ns: int | None = None
+        self._torn = False  # send_file met the source's end early (see there)
         #: The file's size as the server reported it at close (-1: not asked, or not closed).
         self.closed_size = -1
 
@@ -1327,6 +1356,42 @@ class _Writer(_Handle):
             self._abandon()
             raise self._fail(e) from None
         return total
+
+    def send_file(self, source: Any, source_offset: int, length: int) -> int:
+        """Write ``length`` bytes of the local file ``source`` (a binary file object) from
+        ``source_offset``, sent from the page cache by the kernel, never copied into this
+        process; returns the bytes written: fewer when the file ended early, after which
+        this writer sends nothing more (its last request was completed with zeros: the
+        file is not what the source held and must not be kept). Sessions that sign or
+        encrypt read the data and :meth:`write` it."""
+        if self._torn:
+            return 0
+        if not self._pipe.raw_ok:
+            data = os.pread(source.fileno(), length, source_offset)
+            if data:
+                self.write(data)
+            return len(data)
+        raw, pipe = self._raw, self._pipe
+        done = 0
+        try:
+            while done < length:
+                n = pipe.room(length - done)
+                if not n:
+                    self._settle()
+                    continue
+                offset = int(raw.tell())
+                got = pipe.write_file(source, source_offset + done, n, offset)
+                raw.seek(n, io.SEEK_CUR)
+                raw.fd.end_of_file = max(raw.fd.end_of_file, offset + n)
+                raw._flush = True
+                done += got
+                if got < n:
+                    self._torn = True
+                    break
+        except (SMBException, OSError, ValueError) as e:
+            self._abandon()
+            raise self._fail(e) from None
+        return done
 
     def flush(self) -> None:
         """Wait until the server has answered every write sent so far (raises its error)."""

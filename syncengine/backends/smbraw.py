@@ -90,9 +90,32 @@ def send_write(conn: Any, session_id: int, tree_id: int, file_id: bytes, offset:
 
     As smbprotocol's ``send`` of the same request (message id from the sequence window
     under its lock; SMBException when short of credits, nothing sent)."""
+    head, request = _write_request(conn, session_id, tree_id, file_id, offset, len(data),
+                                   credit_request)
+    conn.transport.send_parts(head, data)
+    return request
+
+
+def send_write_file(conn: Any, session_id: int, tree_id: int, file_id: bytes, offset: int,
+                    source: Any, source_offset: int, length: int, credit_request: int
+                    ) -> tuple[Request, int]:
+    """:func:`send_write` of ``length`` bytes of the file ``source`` (a binary file object)
+    from ``source_offset``, which the kernel sends from the page cache (``sendfile``: the
+    data never enters this process). Returns the request and the bytes the file gave: fewer
+    than ``length`` when it ended early, the rest of the message then being zeros (its
+    length was announced) - the caller must not count that write as the file's data."""
+    head, request = _write_request(conn, session_id, tree_id, file_id, offset, length,
+                                   credit_request)
+    sent = conn.transport.send_file_parts(head, source, source_offset, length)
+    return request, sent
+
+
+def _write_request(conn: Any, session_id: int, tree_id: int, file_id: bytes, offset: int,
+                   length: int, credit_request: int) -> tuple[bytes, Request]:
+    """The header and body head of a WRITE of ``length`` bytes, and its ``Request``
+    registered with ``conn`` (a message id spent)."""
     from smbprotocol.open import SMB2WriteRequest
 
-    length = len(data)
     charge = credit_charge(conn, length)
     message_id = _message_id(conn, charge)
     head = header(charge, WRITE, credit_request or charge, 0, 0, message_id, tree_id,
@@ -101,8 +124,7 @@ def send_write(conn: Any, session_id: int, tree_id: int, file_id: bytes, offset:
                       session_id=session_id)
     conn.outstanding_requests[message_id] = request
     conn._check_worker_running()
-    conn.transport.send_parts(head, data)
-    return request
+    return head, request
 
 
 def _message_id(conn: Any, charge: int) -> int:

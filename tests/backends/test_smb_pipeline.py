@@ -236,3 +236,79 @@ def test_a_copied_file_costs_three_round_trips_beside_its_writes(
         got = root / f"f{i}.txt"
         assert got.read_bytes() == (src / f"f{i}.txt").read_bytes()
         assert got.stat().st_mtime_ns == (_MTIME + i * 1000) // 100 * 100
+
+
+def test_send_file_writes_from_the_page_cache(backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+                                              tmp_path: Any) -> None:
+    """``send_file``: the data goes from the local file to the socket by the kernel; any
+    offset and length land exactly; a file shorter than asked gives fewer bytes, and the
+    writer then sends nothing more (``torn``)."""
+    data = os.urandom(3 * 1024 * 1024 + 321)
+    local = tmp_path / "src.bin"
+    local.write_bytes(data)
+    root = smbd_server.share_path / backend.base
+    with open(local, "rb", buffering=0) as src:
+        fh = backend.open_write("whole.bin")
+        assert fh.send_file(src, 0, 1000) == 1000  # type: ignore[attr-defined]
+        assert fh.send_file(src, 1000, len(data) - 1000) == len(data) - 1000  # type: ignore[attr-defined]
+        fh.close()
+        assert (root / "whole.bin").read_bytes() == data
+        fh = backend.open_write("short.bin")
+        assert fh.send_file(src, len(data) - 10, 4096) == 10  # type: ignore[attr-defined]
+        assert fh.send_file(src, 0, 4096) == 0  # type: ignore[attr-defined]
+        fh.close()
+    assert (root / "short.bin").read_bytes()[:10] == data[-10:]
+
+
+def test_upload_data_never_enters_python_and_a_changing_source_fails(
+        backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """A pysync copy to the share sends each file's data with sendfile (no WRITE through
+    ``send_parts``). A source file that grows while it is sent fails its copy (rclone's
+    "source file is being updated"), leaving nothing under its name."""
+    from syncengine import api
+
+    src = tmp_path / "src"
+    src.mkdir()
+    files = {f"f{i}.bin": os.urandom(10_000 * i + 7) for i in range(1, 6)}
+    files["big.bin"] = os.urandom(5 * 1024 * 1024)
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    sent: list[int] = []
+    real_file, real_parts = smb_mod._Tcp.send_file_parts, smb_mod._Tcp.send_parts
+
+    def send_file_parts(self: Any, head: bytes, source: Any, offset: int, count: int) -> int:
+        sent.append(count)
+        return real_file(self, head, source, offset, count)
+
+    def send_parts(self: Any, head: bytes, data: Any) -> None:
+        message = bytes(head or data[:64])
+        assert struct.unpack_from("<H", message, 12)[0] != _WRITE  # no WRITE's data here
+        real_parts(self, head, data)
+
+    monkeypatch.setattr(smb_mod._Tcp, "send_file_parts", send_file_parts)
+    monkeypatch.setattr(smb_mod._Tcp, "send_parts", send_parts)
+    result = api.copy(str(src), backend)
+    assert result.exit_code == 0
+    assert sum(sent) == sum(len(d) for d in files.values())
+    root = smbd_server.share_path / backend.base
+    for name, data in files.items():
+        assert (root / name).read_bytes() == data
+
+    # the source grows after its first request went out
+    grow = src / "growing.bin"
+    grow.write_bytes(os.urandom(4 * 1024 * 1024))
+
+    def growing(self: Any, head: bytes, source: Any, offset: int, count: int) -> int:
+        n = real_file(self, head, source, offset, count)
+        if os.path.basename(getattr(source, "name", "")) == "growing.bin":
+            with open(grow, "ab") as fh:
+                fh.write(b"more")
+        return n
+
+    monkeypatch.setattr(smb_mod._Tcp, "send_file_parts", growing)
+    result = api.copy(str(src), backend, retries=1, low_level_retries=1)
+    assert result.exit_code != 0
+    assert any("source file is being updated" in str(e.error) for e in result.errors)
+    assert not (root / "growing.bin").exists()
+    assert not [p for p in root.iterdir() if p.name.endswith(".partial")]
