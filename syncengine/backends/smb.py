@@ -145,6 +145,10 @@ _DEFAULT_IDLE_NS = 60 * 1_000_000_000
 _CONNECT_TIMEOUT = 60
 _SENDMSG = hasattr(socket.socket, "sendmsg")
 _MSG_MORE = getattr(socket, "MSG_MORE", 0)  # Linux
+#: What a failed send of a file's data means the connection failed (any other errno: the
+#: file could not be read).
+_SOCKET_ERRNOS = frozenset({errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED, errno.ENOTCONN,
+                            errno.ESHUTDOWN, errno.ETIMEDOUT, errno.EBADF, errno.EAGAIN})
 
 # FILE_ID_FULL_DIRECTORY_INFORMATION ([MS-FSCC] 2.4.18): next entry offset, file index, four
 # FILETIMEs, end of file, allocation size, attributes, name length, EA size, reserved,
@@ -558,12 +562,19 @@ class _Tcp(Tcp):
         if length > self.MAX_SIZE:
             raise ValueError(f"Data to be sent over Direct TCP size {length} exceeds the max "
                              f"length allowed {self.MAX_SIZE}")
-        with self._sock_lock:
-            # MSG_MORE: the head waits for the data (one segment, not a small one first)
-            self._sock.sendall(struct.pack(">L", length) + head, _MSG_MORE if count else 0)
-            sent = self._sock.sendfile(source, offset, count) if count else 0
-            if sent < count:
-                self._sock.sendall(bytes(count - sent))
+        try:
+            with self._sock_lock:
+                # MSG_MORE: the head waits for the data (one segment, not a small one first)
+                self._sock.sendall(struct.pack(">L", length) + head,
+                                   _MSG_MORE if count else 0)
+                sent = self._sock.sendfile(source, offset, count) if count else 0
+                if sent < count:
+                    self._sock.sendall(bytes(count - sent))
+        except BaseException:
+            # a message cut short (the file could not be read, the socket failed): the
+            # connection cannot carry another one, and no answer to it will come
+            self.close()
+            raise
         return sent
 
     def _recv(self, length: int, timeout: float) -> tuple[bytes | None, float]:
@@ -1373,6 +1384,7 @@ class _Writer(_Handle):
             return len(data)
         raw, pipe = self._raw, self._pipe
         done = 0
+        unread: OSError | None = None
         try:
             while done < length:
                 n = pipe.room(length - done)
@@ -1380,7 +1392,14 @@ class _Writer(_Handle):
                     self._settle()
                     continue
                 offset = int(raw.tell())
-                got = pipe.write_file(source, source_offset + done, n, offset)
+                try:
+                    got = pipe.write_file(source, source_offset + done, n, offset)
+                except OSError as e:
+                    if isinstance(e, (ConnectionError, TimeoutError)) \
+                            or e.errno in _SOCKET_ERRNOS:
+                        raise
+                    unread = e  # the source's error: raised as it is, below
+                    break
                 raw.seek(n, io.SEEK_CUR)
                 raw.fd.end_of_file = max(raw.fd.end_of_file, offset + n)
                 raw._flush = True
@@ -1391,6 +1410,9 @@ class _Writer(_Handle):
         except (SMBException, OSError, ValueError) as e:
             self._abandon()
             raise self._fail(e) from None
+        if unread is not None:
+            self._broken = True  # the connection went with the message it cut short
+            raise unread
         return done
 
     def flush(self) -> None:

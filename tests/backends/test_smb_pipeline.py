@@ -312,3 +312,33 @@ def test_upload_data_never_enters_python_and_a_changing_source_fails(
     assert any("source file is being updated" in str(e.error) for e in result.errors)
     assert not (root / "growing.bin").exists()
     assert not [p for p in root.iterdir() if p.name.endswith(".partial")]
+
+
+def test_a_source_read_error_mid_message_drops_the_connection(
+        backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """The file fails to read after part of a WRITE's data went out: the copy fails at
+    once with that error (no wait for an answer that cannot come), nothing is left on the
+    share, and the next copy works over a new connection."""
+    import socket as socket_mod
+
+    from syncengine import api
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    real = socket_mod.socket.sendfile
+
+    def failing(self: Any, file: Any, offset: int = 0, count: int | None = None) -> int:
+        os.sendfile(self.fileno(), file.fileno(), offset, min(count or 0, 1000))
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(socket_mod.socket, "sendfile", failing)
+    result = api.copy(str(src), backend, retries=1, low_level_retries=1)
+    assert result.exit_code != 0
+    assert any("Input/output error" in str(e.error) for e in result.errors), result.errors
+    root = smbd_server.share_path / backend.base
+    assert not list(root.iterdir())
+    monkeypatch.setattr(socket_mod.socket, "sendfile", real)
+    assert api.copy(str(src), backend).exit_code == 0
+    assert (root / "a.bin").read_bytes() == (src / "a.bin").read_bytes()
