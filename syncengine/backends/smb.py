@@ -1297,6 +1297,14 @@ class _Reader(_Handle):
             out += view[:n]
 
 
+class _Unread(Exception):
+    """The local file ``err`` came from could not be read while its data was sent."""
+
+    def __init__(self, err: OSError) -> None:
+        super().__init__(str(err))
+        self.err = err
+
+
 class _Writer(_Handle):
     """A writer with WRITE requests in flight (see :class:`_Pipe`): ``write`` returns once
     all of ``b`` is sent, or waiting for the server; a failed write raises from a later
@@ -1348,25 +1356,40 @@ class _Writer(_Handle):
     def write(self, b: Any) -> int:
         """Send all of ``b``; returns its length."""
         view = memoryview(b).cast("B")
-        total = len(view)
-        done = 0
-        raw, pipe = self._raw, self._pipe
+        pipe = self._pipe
+
+        def send(done: int, n: int, offset: int) -> int:
+            pipe.write(view[done:done + n], offset)
+            return n
+
         try:
-            while done < total:
-                length = pipe.room(total - done)
-                if not length:
-                    self._settle()
-                    continue
-                offset = int(raw.tell())
-                pipe.write(view[done:done + length], offset)
-                raw.seek(length, io.SEEK_CUR)
-                raw.fd.end_of_file = max(raw.fd.end_of_file, offset + length)
-                raw._flush = True
-                done += length
+            self._pump(len(view), send)
         except (SMBException, OSError, ValueError) as e:
             self._abandon()
             raise self._fail(e) from None
-        return total
+        return len(view)
+
+    def _pump(self, total: int, send: Callable[[int, int, int], int]) -> int:
+        """Send ``total`` bytes as the requests the window admits, waiting for answers
+        when it is full: ``send(done, n, offset)`` sends the ``n`` bytes from ``done`` as
+        one WRITE at the file's ``offset`` and returns how many of them were the data's
+        (fewer: the data ended, nothing more is sent). Returns the data's bytes sent."""
+        raw, pipe = self._raw, self._pipe
+        done = 0
+        while done < total:
+            n = pipe.room(total - done)
+            if not n:
+                self._settle()
+                continue
+            offset = int(raw.tell())
+            got = send(done, n, offset)
+            raw.seek(n, io.SEEK_CUR)
+            raw.fd.end_of_file = max(raw.fd.end_of_file, offset + n)
+            raw._flush = True
+            done += got
+            if got < n:
+                break
+        return done
 
     def send_file(self, source: Any, source_offset: int, length: int) -> int:
         """Write ``length`` bytes of the local file ``source`` (a binary file object) from
@@ -1382,37 +1405,26 @@ class _Writer(_Handle):
             if data:
                 self.write(data)
             return len(data)
-        raw, pipe = self._raw, self._pipe
-        done = 0
-        unread: OSError | None = None
+        pipe = self._pipe
+
+        def send(done: int, n: int, offset: int) -> int:
+            try:
+                return pipe.write_file(source, source_offset + done, n, offset)
+            except OSError as e:
+                if isinstance(e, (ConnectionError, TimeoutError)) or e.errno in _SOCKET_ERRNOS:
+                    raise
+                raise _Unread(e) from None  # the source's error: raised as it is, below
+
         try:
-            while done < length:
-                n = pipe.room(length - done)
-                if not n:
-                    self._settle()
-                    continue
-                offset = int(raw.tell())
-                try:
-                    got = pipe.write_file(source, source_offset + done, n, offset)
-                except OSError as e:
-                    if isinstance(e, (ConnectionError, TimeoutError)) \
-                            or e.errno in _SOCKET_ERRNOS:
-                        raise
-                    unread = e  # the source's error: raised as it is, below
-                    break
-                raw.seek(n, io.SEEK_CUR)
-                raw.fd.end_of_file = max(raw.fd.end_of_file, offset + n)
-                raw._flush = True
-                done += got
-                if got < n:
-                    self._torn = True
-                    break
+            done = self._pump(length, send)
+        except _Unread as unread:
+            self._broken = True  # the connection went with the message it cut short
+            raise unread.err from None
         except (SMBException, OSError, ValueError) as e:
             self._abandon()
             raise self._fail(e) from None
-        if unread is not None:
-            self._broken = True  # the connection went with the message it cut short
-            raise unread
+        if done < length:
+            self._torn = True
         return done
 
     def flush(self) -> None:
