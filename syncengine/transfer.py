@@ -870,46 +870,36 @@ class Transferer:
                 want = chunk_size if limit < 0 else min(chunk_size, limit - total)
                 if want <= 0:
                     break
-                if send_file is not None:
+                if send_file is not None:  # a remote writer's: no hash, no resume here
                     # no more than the size: what a file that grew holds beyond it is seen
                     # by the checks (fstat), not sent
                     want = min(want, size - total) if size >= 0 else want
                     if want <= 0:
                         break
-                    try:
-                        n = send_file(reader, total, want)
-                    except OSError as e:
-                        raise self._write_error(e, tmp) from e
+                    n = send_file(reader, total, want)
                     if not n:
                         break
                     check(reader, size, mtime_ns)
-                    total += n
-                    tr.add(n)
-                    if self.bucket is not None:
-                        self.bucket.take(n)
-                    if hard_max >= 0 and self.stats.bytes_total() > hard_max:
-                        raise MaxTransferError(
-                            "max transfer limit reached as set by --max-transfer")
-                    continue
-                n = readinto(view[:want])
-                if not n:
-                    break
-                check(reader, size, mtime_ns)
-                chunk = view[:n]
-                if hasher is not None:
-                    hasher.update(chunk)
-                try:
-                    if sink is not None:
-                        sink.commit(n)
-                    else:
-                        w = write(chunk)
-                        if w is not None and w < n:
-                            mv = chunk[w:]
-                            while mv:
-                                w = write(mv) or 0
-                                mv = mv[w:]
-                except OSError as e:
-                    raise self._write_error(e, tmp) from e
+                else:
+                    n = readinto(view[:want])
+                    if not n:
+                        break
+                    check(reader, size, mtime_ns)
+                    chunk = view[:n]
+                    if hasher is not None:
+                        hasher.update(chunk)
+                    try:
+                        if sink is not None:
+                            sink.commit(n)
+                        else:
+                            w = write(chunk)
+                            if w is not None and w < n:
+                                mv = chunk[w:]
+                                while mv:
+                                    w = write(mv) or 0
+                                    mv = mv[w:]
+                    except OSError as e:
+                        raise self._write_error(e, tmp) from e
                 total += n
                 tr.add(n)
                 if rh is not None:

@@ -1209,11 +1209,12 @@ class SftpBackend:
             return None
         cmd = self._hash_cmds[kind]
         if 0 <= size <= hashbatch.SMALL and self._shell == "unix" \
-                and cmd in hashbatch.BATCHABLE \
-                and hashbatch.batchable_name(cmd, self._shell_path(path)):
-            got = self._batcher(kind).submit((path, size))
-            if got is not _AGAIN:
-                return got  # type: ignore[return-value]
+                and cmd in hashbatch.BATCHABLE:
+            name = self._shell_path(path)
+            if hashbatch.batchable_name(cmd, name):
+                got = self._batcher(kind).submit((path, name, size))
+                if got is not _AGAIN:
+                    return got  # type: ignore[return-value]
         return self._hash_one(path, kind)
 
     def _batcher(self, kind: str) -> hashbatch.Coalescer:
@@ -1222,19 +1223,20 @@ class SftpBackend:
             batcher = self._batchers.get(kind)
             if batcher is None:
                 batcher = hashbatch.Coalescer(
-                    lambda items: self._hash_many(  # type: ignore[arg-type]
-                        [path for path, _ in items], kind),
-                    lambda item: (len(self._shell_path(item[0])) + 3, item[1]))  # type: ignore[index]
+                    lambda items: self._hash_many(items, kind),  # type: ignore[arg-type]
+                    lambda item: (len(item[1]) + 3, item[2]))  # type: ignore[index]
                 self._batchers[kind] = batcher
             return batcher
 
-    def _hash_many(self, paths: list[str], kind: str) -> list[object]:
-        """The ``kind`` hashes of ``paths`` by one command; ``_AGAIN`` for a path whose
-        line is missing (it is hashed again on its own, by its requester). One path is
-        hashed as :meth:`_hash_one` does."""
-        if len(paths) == 1:
-            return [self._hash_one(paths[0], kind)]
-        names = [self._shell_path(p) for p in paths]
+    def _hash_many(self, items: list[tuple[str, str, int]], kind: str) -> list[object]:
+        """The ``kind`` hashes of the files ``items`` (path, its name for the shell,
+        size) by one command; ``_AGAIN`` for a path whose line is missing (it is hashed
+        again on its own, by its requester). One path is hashed as :meth:`_hash_one`
+        does."""
+        if len(items) == 1:
+            return [self._hash_one(items[0][0], kind)]
+        paths = [path for path, _, _ in items]
+        names = [name for _, name, _ in items]
         args = " ".join(_quote_shell_path(self._shell, n) for n in names)
         out, _, _ = self._run(f"{self._hash_cmds[kind]} {args}")
         got = hashbatch.parse_lines(out, names, len(_EMPTY_HASH[kind]))
