@@ -325,7 +325,9 @@ def run_remote(layout: RemoteLayout, proto: Path, start: dict[str, sh.Snapshot],
     r.stderr, p.stderr = layout.normalise(r.stderr), layout.normalise(p.stderr)
     out = sh.compare_runs(r, p, window, layout.sandbox("r"), layout.sandbox("p"), start,
                           dry_run="--dry-run" in flags, max_delete="--max-delete" in flags,
-                          compare_logs=compare_logs, roots=layout.roots(), cutoff=cutoff)
+                          compare_logs=compare_logs, roots=layout.roots(), cutoff=cutoff,
+                          samba_parts=frozenset(part for part in ("dst", "bak")
+                                                if layout.kinds[part] == "smb"))
     if cutoff is None:  # --max-transfer's cut: see sh.compare_budget_runs
         sh.compare_final_stats(r, p, out)
     return r, p, out

@@ -561,8 +561,13 @@ def compare_runs(r: Run, p: Run, window: tuple[int, int], sand_r: Path, sand_p: 
                  start: dict[str, Snapshot], *, dry_run: bool = False,
                  max_delete: bool = False, compare_logs: bool = True,
                  roots: dict[str, tuple[Path, Path]] | None = None,
-                 cutoff: frozenset[int] | None = None) -> Outcome:
+                 cutoff: frozenset[int] | None = None,
+                 samba_parts: frozenset[str] = frozenset()) -> Outcome:
     """Compare the two runs; ``start`` holds the starting snapshots of src/dst/bak.
+
+    ``samba_parts``: the parts served by smbd, where a file renamed under a name made
+    from one of Samba's 8.3 mangled names may land under the unmangled name instead
+    (:func:`samba_mangle_twins`); such a pair counts as equal, with a note.
 
     ``roots`` maps a part to the (rclone, pysync) directories that hold it (by default
     ``sand_r/part`` and ``sand_p/part``; a remote part lives in the server's directory).
@@ -643,6 +648,13 @@ def compare_runs(r: Run, p: Run, window: tuple[int, int], sand_r: Path, sand_p: 
                         len([k for k in new_p if np_[k].kind == "f"]):
                     out.problems.append(f"--max-delete: different numbers of backups in {part}")
                 skip |= {k for k in new_r | new_p if (nr.get(k) or np_[k]).kind == "d"}
+        if part in samba_parts:
+            twins = samba_mangle_twins(nr, np_, start.get("dst", {}))
+            if twins:
+                skip |= twins
+                out.soft.append(f"  {part}: Samba's mangle cache chose the name of "
+                                f"{len(twins) // 2} renamed file(s): "
+                                + ", ".join(sorted(show_name(k) for k in twins)))
         diff = diff_snapshots(nr, np_, skip=skip)
         if diff:
             out.problems.append(f"{part} trees differ ({len(diff)} entries)")
@@ -655,6 +667,58 @@ def compare_runs(r: Run, p: Run, window: tuple[int, int], sand_r: Path, sand_p: 
     if compare_logs and LOG_MODE != "off":
         _compare_logs(r, p, max_delete and (r.rc == 7 or p.rc == 7), out)
     return out
+
+
+#: Samba's 8.3 mangled name (mangle method hash2): six characters, "~", one more, and up to
+#: three of the extension, all upper case
+_MANGLED = re.compile(r"[A-Z0-9_]{6}~[A-Z0-9_](?:\.[A-Z0-9_]{1,3})?")
+_WINDOWS_ILLEGAL = frozenset('\\/:*?"<>|')
+
+
+def _samba_mangles(name: str) -> bool:
+    """Samba shows ``name`` to SMB clients under a mangled 8.3 name (``mangled names``
+    at its default): a trailing space or period, a control character, or a character
+    Windows refuses."""
+    return name.endswith((" ", ".")) or any(c in _WINDOWS_ILLEGAL or ord(c) < 32
+                                            for c in name)
+
+
+def samba_mangle_twins(a: Snapshot, b: Snapshot, start_dst: Snapshot) -> set[str]:
+    """Paths of files that differ between ``a`` and ``b`` only as Samba may name them.
+
+    A destination file that smbd lists under a mangled 8.3 name ``M`` (its real name ``O``
+    is one Samba must mangle) and that a tool renames to ``M`` + suffix (--suffix,
+    --backup-dir) lands as ``O`` + suffix when the smbd process doing the rename has that
+    name in its mangle cache (it listed the folder), else as ``M`` + suffix. Which process
+    does it is up to each tool's connection pool: rclone itself gives either from run to
+    run (3 of 6 identical runs each way, session 17). Such a pair (same folder, same
+    suffix, same content) is returned, both paths."""
+    originals = {k.rsplit("/", 1)[-1] for k, n in start_dst.items() if n.kind == "f"}
+    originals = {o for o in originals if _samba_mangles(o)}
+    if not originals:
+        return set()
+    only_a = {k: n for k, n in a.items() if k not in b and n.kind == "f"}
+    only_b = {k: n for k, n in b.items() if k not in a and n.kind == "f"}
+    twins: set[str] = set()
+    for ka, na in only_a.items():
+        for kb, nb in only_b.items():
+            if kb in twins or (na.size, na.digest, na.mtime) != (nb.size, nb.digest, nb.mtime):
+                continue
+            da, _, la = ka.rpartition("/")
+            db, _, lb = kb.rpartition("/")
+            if da != db:
+                continue
+            for mangled, plain in ((la, lb), (lb, la)):
+                m = _MANGLED.match(mangled)
+                if m is None:
+                    continue
+                # the suffix may start with what reads as the 8.3 name's extension
+                if any(plain == o + mangled[end:] for end in {8, m.end()} for o in originals):
+                    twins.update((ka, kb))
+                    break
+            if ka in twins:
+                break
+    return twins
 
 
 def _cutoff_violations(snap: Snapshot, before: Snapshot, src: Snapshot) -> list[str]:
