@@ -197,6 +197,12 @@ INVALID_FLAGS: tuple[tuple[str, ...], ...] = (
 )
 
 
+def _last_cutoff_mode(flags: list[str]) -> str:
+    """The --cutoff-mode that counts (the last one given), lower case; "" when none."""
+    modes = [flags[i + 1].lower() for i, f in enumerate(flags[:-1]) if f == "--cutoff-mode"]
+    return modes[-1] if modes else ""
+
+
 def generate_remote_case(scn: sh.Scenario, case_no: int, src_kind: str,
                          dst_kind: str) -> RemoteCase:
     """A random case for a scenario: the local suite's mix (``generate_case``) with the
@@ -230,20 +236,20 @@ def generate_remote_case(scn: sh.Scenario, case_no: int, src_kind: str,
     cutoff = None
     if rng.random() < 0.15:
         flags += ["--max-transfer", rng.choice(("1", "2k", "20k", "100M"))]
-        cutoff = RACY_RC_HARD
         if rng.random() < 0.75:
-            mode = rng.choice(CUTOFF_MODES)
-            flags += ["--cutoff-mode", mode]
-            if mode != "hard":
-                cutoff = RACY_RC_SOFT
+            flags += ["--cutoff-mode", rng.choice(CUTOFF_MODES)]
+        # the last --cutoff-mode counts, the local mix's own included (s34002-c2: its
+        # "soft" let rclone finish every transfer it had started and exit 0)
+        cutoff = RACY_RC_SOFT if _last_cutoff_mode(flags) not in ("", "hard") \
+            else RACY_RC_HARD
         # rclone retries a run cut short by a soft/cautious cutoff ("context canceled" is
         # not fatal), and on SMB each such attempt waits ~80 s: one attempt is enough
         flags += ["--retries", "1"]
     if cutoff is None and sh.budget_runs_out(flags):
         # the local mix's own budget that runs out (sync_harness.generate_case): how far
         # rclone's march got before the stop cancelled it is scheduling, compared loosely
-        modes = [flags[i + 1].lower() for i, f in enumerate(flags[:-1]) if f == "--cutoff-mode"]
-        cutoff = RACY_RC_SOFT if modes and modes[-1] != "hard" else RACY_RC_HARD
+        cutoff = RACY_RC_SOFT if _last_cutoff_mode(flags) not in ("", "hard") \
+            else RACY_RC_HARD
     if rng.random() < 0.1:
         flags.append("--immutable")
     if cutoff == RACY_RC_SOFT and "--immutable" in flags:
