@@ -678,7 +678,10 @@ class Planner:
         """--compare-dest: ``s`` equals the file at ``path`` in one of the compare
         directories (rclone's compareDest: size, time or hash, no time update).
         --copy-dest (the same directories): that file is copied to the destination instead
-        of ``s`` (rclone's copyDest); ``d`` is the destination file it replaces."""
+        of ``s`` (rclone's copyDest); ``d`` is the destination file it replaces.
+
+        ``path`` is the destination file's name where there is one (rclone looks the file
+        up by ``dst.Remote()``, before --fix-case renames it), the source's otherwise."""
         copy_dest = bool(self.opts.copy_dest)
         for backend, comparer in self.compare_dest:
             try:
@@ -877,11 +880,16 @@ class Planner:
                 # the files count as different, which --immutable refuses below
                 log.error(d.path, "Timestamp mismatch between immutable objects")
                 decision = replace(decision, action=COPY)
-            if self.fix_case and s.path != d.path:
-                d = self._fix_file_case(s, d)
+            # rclone's pairChecker: --compare-dest/--copy-dest look the file up by the
+            # destination's name (a copy-dest copy lands there), then --fix-case renames it
+            # (s35049-c2)
             if decision.action == COPY and self.compare_dest and \
                     self._in_compare_dest(s, d, d.path):
+                if self.fix_case and s.path != d.path:
+                    self._fix_file_case(s, d)
                 return
+            if self.fix_case and s.path != d.path:
+                d = self._fix_file_case(s, d)
             if decision.action == COPY:
                 if self.opts.immutable:
                     err = NoRetryError("immutable file modified")

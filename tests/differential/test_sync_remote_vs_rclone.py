@@ -390,6 +390,34 @@ def test_copy_dest_hardlink(servers: rh.Servers, tmp_path: Path, mode: str,
                       printed=rc != 1)  # a refused option: no stats
 
 
+# --fix-case with --copy-dest: rclone looks the copy-dest file up by the destination file's
+# name, before --fix-case renames it (s35049-c2: pysync looked up the source's name)
+NFC, NFD = "caf\u00e9.txt", "cafe\u0301.txt"
+
+
+@pytest.mark.parametrize("dst_data", [b"old content!", b"new content"], ids=["differs", "same"])
+@pytest.mark.parametrize("bak_name", [NFC, NFD], ids=["cd-as-src", "cd-as-dst"])
+def test_copy_dest_fix_case(servers: rh.Servers, tmp_path: Path, bak_name: str,
+                            dst_data: bytes) -> None:
+    """sync -I --fix-case --copy-dest: the destination's NFD twin of an NFC source name is
+    renamed to the source's name; the copy-dest file is found (and linked from) only
+    under the destination's name."""
+    hl = dataclasses.replace(servers, sftp_extra={"copy_is_hardlink": "true"})
+
+    def check(layout: rh.RemoteLayout) -> None:
+        for tool in ("r", "p"):
+            dst_file = layout.root(tool, "dst") / NFC
+            linked = dst_file.stat().st_ino == (layout.root(tool, "bak") / bak_name).stat().st_ino
+            assert linked == (bak_name == NFD and dst_data != b"new content"), \
+                f"{tool}: dst/{NFC!a} linked from bak/{bak_name!a}: {linked}"
+
+    _run_fixed(f"sync -I --fix-case --copy-dest, bak holds {bak_name!a}", hl, tmp_path, "sftp",
+               {NFC: (b"new content", DAY), "keep.txt": (4, 3 * DAY)},
+               {NFD: (dst_data, 2 * DAY), "keep.txt": (4, 3 * DAY)}, "sync",
+               ["-I", "--fix-case", "--copy-dest", "@bak", "--retries", "1"],
+               bak={bak_name: (b"new content", DAY)}, expect_rc=0, check=check)
+
+
 @pytest.mark.parametrize("dst_kind", ["local", "sftp", "smb"])
 def test_copy_dest_without_server_copy(servers: rh.Servers, tmp_path: Path,
                                        dst_kind: str) -> None:
