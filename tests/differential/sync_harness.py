@@ -551,8 +551,12 @@ def reference_hung(r: Run, p: Run, cutoff: frozenset[int] | None) -> bool:
     deviation. pysync's run is still checked (its exit code one of ``cutoff``'s, the
     destination only its starting or the source's contents)."""
     stopped = (_STOPPING.encode() in r.stderr and b"context canceled" in r.stderr) or (
-        # the hard cut-off's fatal cancel: its SMB pool redials for minutes (s24010-c1)
-        b"Cancelling sync due to fatal error: max transfer limit reached" in r.stderr)
+        # the hard cut-off's fatal cancel: its SMB pool redials for minutes (s24010-c1),
+        # the error wrapped or not ("Update ReadFrom failed: max transfer limit reached",
+        # s36019-c1; "dial tcp ...: operation was canceled" after it, s36056-c1)
+        b"max transfer limit reached" in r.stderr
+        and (b"Cancelling sync due to fatal error: " in r.stderr
+             or b": operation was canceled" in r.stderr))
     return (cutoff is not None and b"[harness] killed after" in r.stderr
             and b"[harness] killed after" not in p.stderr and p.rc in cutoff and stopped)
 
