@@ -58,7 +58,7 @@ from . import _spnego_lean  # before smbclient: spnego without CredSSP, x509, Ke
 
 # isort: split
 import smbclient
-from smbclient._io import SMBFileTransaction, SMBRawIO, set_info
+from smbclient._io import SMBFileIO, SMBFileTransaction, SMBRawIO, set_info
 from smbclient._pool import get_smb_tree
 from smbprotocol import MAX_PAYLOAD_SIZE
 from smbprotocol.connection import (
@@ -97,6 +97,7 @@ from smbprotocol.open import (
     SMB2CreateRequest,
     SMB2QueryDirectoryRequest,
     SMB2QueryDirectoryResponse,
+    SMB2SetInfoRequest,
 )
 from smbprotocol.session import Session
 from smbprotocol.structure import DateTimeField
@@ -1332,10 +1333,16 @@ class _Writer(_Handle):
 
     def _close_raw(self) -> None:
         mtime_ns = self._mtime_ns
-        if mtime_ns is None or self._broken:
+        if self._broken:
+            self._raw.close()
+            return
+        if mtime_ns is None:  # (smbclient's close: a FLUSH first when data was written)
             self._raw.close()
             return
         fd = self._raw.fd
+        if self._pipe.raw_ok and _spare_credits(self._pipe.conn, 2) >= 2:
+            self._close_lean(fd, mtime_ns)
+            return
         filetime = mtime_ns // 100 + DateTimeField.EPOCH_FILETIME  # as smbclient.utime(ns=)
         basic = FileBasicInformation()
         basic["last_access_time"] = filetime
@@ -1345,6 +1352,23 @@ class _Writer(_Handle):
         transaction += fd.close(get_attributes=True, send=False)
         transaction.commit()
         self.closed_size = int(fd.end_of_file)
+
+    def _close_lean(self, fd: Any, mtime_ns: int) -> None:
+        """:meth:`_close_raw`'s compound (SET_INFO and CLOSE with the post-query flag)
+        packed by :mod:`.smbraw`."""
+        filetime = mtime_ns // 100 + DateTimeField.EPOCH_FILETIME  # as smbclient.utime(ns=)
+        pipe = self._pipe
+        try:
+            answers = _lean_compound(pipe.conn, [
+                (smbraw.SET_INFO, 1, smbraw.set_info_body(
+                    smbraw.FILE_BASIC_INFORMATION, fd.file_id,
+                    smbraw.basic_info(filetime, filetime)), SMB2SetInfoRequest),
+                (smbraw.CLOSE, 1, smbraw.close_body(
+                    fd.file_id, smbraw.CLOSE_FLAG_POSTQUERY_ATTRIB), SMB2CloseRequest)],
+                pipe.sid, pipe.tid, self._raw.name)
+        finally:  # the handle is gone whatever the answer (as smbprotocol's close has it)
+            _closed(fd)
+        self.closed_size = smbraw.close_answer_size(answers[-1]["data"].get_value())
 
     def _settle(self) -> None:
         """Receive the oldest write's answer: it must have written all its bytes."""
@@ -1761,14 +1785,12 @@ class SmbBackend:
         raw: Any = None
         try:
             try:
-                raw = smbclient.open_file(unc, mode="wb", buffering=0, share_access="rwd",
-                                          **slot.kwargs)
+                raw = _open_write(unc, slot.kwargs)
             except SMBOSError as err:
                 if err.errno != errno.ENOENT or len(inner) < 2:
                     raise
                 self._make_parents(share, inner)
-                raw = smbclient.open_file(unc, mode="wb", buffering=0, share_access="rwd",
-                                          **slot.kwargs)
+                raw = _open_write(unc, slot.kwargs)
         except (SMBException, OSError, ValueError) as err:
             mapped = self._open_failed(slot, err, where)
             if mapped is err:
@@ -1949,12 +1971,109 @@ class SmbBackend:
         return self._pool.size
 
 
+#: A file opened to be written (``smbclient.open_file(mode="wb", share_access="rwd")``).
+_WRITE_OPEN = (ImpersonationLevel.Impersonation,
+               FilePipePrinterAccessMask.FILE_WRITE_DATA
+               | FilePipePrinterAccessMask.FILE_WRITE_ATTRIBUTES
+               | FilePipePrinterAccessMask.FILE_WRITE_EA,
+               FileAttributes.FILE_ATTRIBUTE_NORMAL,
+               ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE
+               | ShareAccess.FILE_SHARE_DELETE,
+               CreateDisposition.FILE_OVERWRITE_IF, CreateOptions.FILE_NON_DIRECTORY_FILE)
+#: A file opened to be renamed (``smbclient.replace``'s open): DELETE, the link itself.
+_RENAME_OPEN = (ImpersonationLevel.Impersonation, FilePipePrinterAccessMask.DELETE,
+                FileAttributes.FILE_ATTRIBUTE_NORMAL,
+                ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE
+                | ShareAccess.FILE_SHARE_DELETE,
+                CreateDisposition.FILE_OPEN, CreateOptions.FILE_OPEN_REPARSE_POINT)
+
+
+def _lean_tree(unc: str, kwargs: dict[str, Any], credits: int) -> tuple[Any, str] | None:
+    """(TreeConnect, path in the tree) of ``unc`` when requests on it can be packed by
+    :mod:`.smbraw` (plain TCP, unsigned and unencrypted, no DFS, ``credits`` to spend),
+    else None. A failed tree connect raises SMBOSError, as smbclient's open does."""
+    try:
+        tree, name = get_smb_tree(unc, **kwargs)
+    except SMBResponseException as exc:
+        raise SMBOSError(exc.status, unc) from None
+    conn = tree.session.connection
+    if tree.is_dfs_share or not isinstance(conn.transport, _Tcp) \
+            or not smbraw.can_send(conn, tree) or _spare_credits(conn, credits) < credits:
+        return None
+    return tree, str(name)
+
+
+def _lean_compound(conn: Any, parts: list[tuple[int, int, bytes, type]], session_id: int,
+                   tree_id: int, path: str) -> list[Any]:
+    """Send ``parts`` as one compound packed by :mod:`.smbraw` and receive every answer;
+    the first failed one raises ``SMBOSError(status, path)``, as smbclient's
+    SMBFileTransaction raises it. A compound that could not be sent whole leaves the
+    connection's sequence window off: ConnectionResetError (the connection is dropped)."""
+    try:
+        requests = smbraw.send_compound(conn, parts, session_id, tree_id, 0)
+    except SMBException as err:
+        raise ConnectionResetError(errno.ECONNRESET,
+                                   f"SMB request not sent whole: {err}") from None
+    answers: list[Any] = []
+    failure: BaseException | None = None
+    for request in requests:  # every answer received, so that credits stay in order
+        try:
+            answers.append(smbraw.receive(conn, request))
+        except SMBResponseException as exc:
+            answers.append(None)
+            failure = failure or SMBOSError(exc.status, path)
+    if failure is not None:
+        raise failure
+    return answers
+
+
+def _closed(fd: Any) -> None:
+    """Mark smbprotocol's ``Open`` closed, as its close does."""
+    if fd._connected:
+        fd._connected = False
+        fd.tree_connect.session.open_table.pop(fd.file_id, None)
+
+
+def _open_write(unc: str, kwargs: dict[str, Any]) -> Any:
+    """``smbclient.open_file(unc, mode="wb", buffering=0, share_access="rwd")``: the CREATE
+    packed by :mod:`.smbraw` where it can be (the answer read for its file id and size
+    only), the file object smbclient's own."""
+    lean = _lean_tree(unc, kwargs, 1)
+    if lean is None:
+        return smbclient.open_file(unc, mode="wb", buffering=0, share_access="rwd", **kwargs)
+    tree, name = lean
+    session = tree.session
+    (opened,) = _lean_compound(session.connection, [
+        (smbraw.CREATE, 1, smbraw.create_dir_body(name, *_WRITE_OPEN), SMB2CreateRequest)],
+        session.session_id, tree.tree_connect_id, unc)
+    body = opened["data"].get_value()
+    raw = SMBFileIO(unc, mode="wb", share_access="rwd", **kwargs)
+    fd = raw.fd
+    fd.file_id = smbraw.created_file_id(body)
+    fd.end_of_file = smbraw.create_answer(body)[1]
+    fd._connected = True
+    session.open_table[fd.file_id] = fd
+    return raw
+
+
 def _replace(src: str, dst: str, **kwargs: Any) -> None:
     """``smbclient.replace(src, dst)`` (UNC paths on one share) in one round trip: CREATE of
     ``src`` for DELETE, SET_INFO FileRenameInformation (replace if exists), CLOSE, one
-    compound. smbclient first opens ``dst`` in a round trip of its own, to learn its name
-    on a DFS share: a DFS share still goes that way; on any other the name is the UNC
-    path's part after ``\\\\host\\share\\``."""
+    compound, packed by :mod:`.smbraw` where it can be. smbclient first opens ``dst`` in a
+    round trip of its own, to learn its name on a DFS share: a DFS share still goes that
+    way; on any other the name is the UNC path's part after ``\\\\host\\share\\``."""
+    lean = _lean_tree(src, kwargs, 3)
+    if lean is not None:
+        tree, name = lean
+        target = dst.lstrip("\\").split("\\", 2)[2]
+        _lean_compound(tree.session.connection, [
+            (smbraw.CREATE, 1, smbraw.create_dir_body(name, *_RENAME_OPEN), SMB2CreateRequest),
+            (smbraw.SET_INFO, 1, smbraw.set_info_body(
+                smbraw.FILE_RENAME_INFORMATION, _CHAINED_FILE_ID,
+                smbraw.rename_info(target, True)), SMB2SetInfoRequest),
+            (smbraw.CLOSE, 1, smbraw.close_body(_CHAINED_FILE_ID), SMB2CloseRequest)],
+            tree.session.session_id, tree.tree_connect_id, src)
+        return
     raw = SMBRawIO(src, mode="r", share_access="rwd",
                    desired_access=FilePipePrinterAccessMask.DELETE,
                    create_options=CreateOptions.FILE_OPEN_REPARSE_POINT, **kwargs)

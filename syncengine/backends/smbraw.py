@@ -25,7 +25,9 @@ from smbprotocol.connection import Commands, Request
 __all__ = ["can_send", "create_dir_body", "query_dir_body", "close_body", "header",
            "send_compound", "credit_charge", "write_body_head", "send_write", "Reply",
            "reply_fields", "is_lean", "async_id", "receive", "NO_MORE_FILES",
-           "query_dir_buffer", "create_answer"]
+           "query_dir_buffer", "create_answer", "set_info_body",
+           "basic_info", "rename_info", "created_file_id", "close_answer_size", "SET_INFO",
+           "CLOSE_FLAG_POSTQUERY_ATTRIB", "FILE_BASIC_INFORMATION", "FILE_RENAME_INFORMATION"]
 
 #: [MS-SMB2] 2.2.1.2 SMB2 Packet Header - SYNC: protocol id, structure size (64), credit
 #: charge, channel sequence, reserved, command, credit request, flags, next command,
@@ -42,6 +44,17 @@ _QUERY = struct.Struct("<HBBI16sHHI")
 _CLOSE = struct.Struct("<HHI16s")
 #: [MS-SMB2] 2.2.21 SMB2 WRITE Request up to its data (48 bytes; the data at offset 0x70).
 _WRITE = struct.Struct("<HHIQ16sIIHHI")
+#: [MS-SMB2] 2.2.39 SMB2 SET_INFO Request up to its buffer (32 bytes; the buffer at 0x60).
+_SET_INFO = struct.Struct("<HBBIHHI16s")
+#: [MS-FSCC] 2.4.7 FileBasicInformation: four FILETIMEs (0: not changed), attributes, reserved.
+_BASIC = struct.Struct("<QQQQII")
+#: [MS-FSCC] 2.4.37.2 FileRenameInformation for SMB2: replace if exists, reserved (7), root
+#: directory, the name's length; the name follows.
+_RENAME = struct.Struct("<B7xQI")
+SMB2_0_INFO_FILE = 1
+FILE_BASIC_INFORMATION = 4
+FILE_RENAME_INFORMATION = 10
+CLOSE_FLAG_POSTQUERY_ATTRIB = 0x0001
 
 
 def can_send(conn: Any, tree: Any) -> bool:
@@ -72,9 +85,28 @@ def query_dir_body(info_class: int, flags: int, file_id: bytes, pattern: str,
                        out_len) + name
 
 
-def close_body(file_id: bytes) -> bytes:
-    """The body of a CLOSE of ``file_id`` without the post-query flag."""
-    return _CLOSE.pack(24, 0, 0, file_id)
+def close_body(file_id: bytes, flags: int = 0) -> bytes:
+    """The body of a CLOSE of ``file_id`` (``flags``: CLOSE_FLAG_POSTQUERY_ATTRIB asks the
+    file's times and size back)."""
+    return _CLOSE.pack(24, flags, 0, file_id)
+
+
+def set_info_body(info_class: int, file_id: bytes, buffer: bytes) -> bytes:
+    """The body of a SET_INFO of file information ``info_class`` (``buffer`` packed)."""
+    return _SET_INFO.pack(33, SMB2_0_INFO_FILE, info_class, len(buffer), 0x60, 0, 0,
+                          file_id) + buffer
+
+
+def basic_info(last_access: int, last_write: int) -> bytes:
+    """FileBasicInformation setting the last access and last write times (FILETIMEs) only,
+    as smbclient.utime packs it."""
+    return _BASIC.pack(0, last_access, last_write, 0, 0, 0)
+
+
+def rename_info(name: str, replace_if_exists: bool) -> bytes:
+    """FileRenameInformation to ``name`` (its path in the share)."""
+    encoded = name.encode("utf-16-le")
+    return _RENAME.pack(1 if replace_if_exists else 0, 0, len(encoded)) + encoded
 
 
 def write_body_head(file_id: bytes, offset: int, length: int) -> bytes:
@@ -194,6 +226,21 @@ _CREATE_ANSWER = struct.Struct("<24xQ16xQI")
 def create_answer(body: Any) -> tuple[int, int, int]:
     """(last write time as FILETIME, end of file, attributes) of a CREATE answer's body."""
     return _CREATE_ANSWER.unpack_from(body, 0)  # type: ignore[return-value]
+
+
+def created_file_id(body: Any) -> bytes:
+    """The file id of a CREATE answer's body."""
+    return bytes(body[64:80])
+
+
+#: [MS-SMB2] 2.2.16 SMB2 CLOSE Response, from its start: end of file (with the post-query
+#: flag; zero without).
+_CLOSE_ANSWER = struct.Struct("<48xQ")
+
+
+def close_answer_size(body: Any) -> int:
+    """The end of file a CLOSE answer (post-query flag) reports."""
+    return int(_CLOSE_ANSWER.unpack_from(body, 0)[0])
 
 
 #: STATUS_NO_MORE_FILES: a QUERY_DIRECTORY's "the listing is complete".
@@ -332,3 +379,4 @@ CREATE = Commands.SMB2_CREATE
 QUERY_DIRECTORY = Commands.SMB2_QUERY_DIRECTORY
 CLOSE = Commands.SMB2_CLOSE
 WRITE = Commands.SMB2_WRITE
+SET_INFO = Commands.SMB2_SET_INFO

@@ -182,3 +182,135 @@ def test_reply_status_and_lean_choice() -> None:
                           b"\x00" * 8, 5, b"\x00" * 16) + b"\x00" * 9
     reply = smbraw.Reply(message, no_more)
     assert reply.status == reply["status"].get_value() == no_more
+
+
+def _same_as_smbprotocol(theirs: Connection, ours: Connection, want: list, got: list) -> None:
+    assert ours.transport.sent == theirs.transport.sent
+    assert len(ours.transport.sent) == 1  # one message, one send
+    assert ours.sequence_window == theirs.sequence_window
+    assert sorted(ours.outstanding_requests) == sorted(theirs.outstanding_requests)
+    for a, b in zip(want, got, strict=True):
+        for field in ("message_id", "tree_id", "command", "data"):
+            assert b.message[field].get_value() == a.message[field].get_value(), field
+        assert b._message_type is a._message_type
+    assert got[0].related_ids == want[0].related_ids
+
+
+def test_write_and_rename_opens_are_smbclients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_WRITE_OPEN is what smbclient.open_file(mode="wb", share_access="rwd") asks for, and
+    _RENAME_OPEN what smbclient.replace's SMBRawIO asks for."""
+    from smbclient import _io
+
+    tree = _Tree(_connection(True))
+    monkeypatch.setattr(_io, "get_smb_tree", lambda path, **kw: (tree, "f.dat"))
+    for raw, want in ((_io.SMBFileIO("\\\\h\\s\\f.dat", mode="wb", share_access="rwd"),
+                       smb._WRITE_OPEN),
+                      (_io.SMBRawIO("\\\\h\\s\\f.dat", mode="r", share_access="rwd",
+                                    desired_access=smb._RENAME_OPEN[1],
+                                    create_options=smb._RENAME_OPEN[5]), smb._RENAME_OPEN)):
+        assert (raw._desired_access, raw._file_attributes, raw._create_options) == \
+            (want[1], want[2], want[5])
+
+
+@pytest.mark.parametrize("name", NAMES[1:])
+@pytest.mark.parametrize("multi_credit", [True, False])
+def test_write_open_bytes_match_smbprotocol(name: str, multi_credit: bool) -> None:
+    """The CREATE of a file to be written (smbclient.open_file(mode="wb",
+    share_access="rwd")) packed by smbraw is smbprotocol's, byte for byte."""
+    from smbclient._io import _parse_mode, _parse_share_access
+    from smbprotocol.open import Open, SMB2CreateRequest
+
+    theirs, ours = _connection(multi_credit), _connection(multi_credit)
+    tree = _Tree(theirs)
+    sid, tid = tree.session.session_id, tree.tree_connect_id
+    # smbclient's own choices for mode "wb", share "rwd"
+    assert _parse_mode("wb") == smb._WRITE_OPEN[4]
+    assert _parse_share_access("rwd", "wb") == smb._WRITE_OPEN[3]
+    message, _ = Open(tree, name).create(*smb._WRITE_OPEN, send=False)
+    want = theirs._send([message], sid, tid, related=True)
+    got = smbraw.send_compound(ours, [(smbraw.CREATE, 1, smbraw.create_dir_body(
+        name, *smb._WRITE_OPEN), SMB2CreateRequest)], sid, tid, 0)
+    _same_as_smbprotocol(theirs, ours, want, got)
+
+
+@pytest.mark.parametrize("target", ["b.txt", "x\\y\\Ordner é 漢字.dat.partial"])
+@pytest.mark.parametrize("multi_credit", [True, False])
+def test_rename_compound_bytes_match_smbprotocol(target: str, multi_credit: bool) -> None:
+    """The rename compound (CREATE for DELETE, SET_INFO FileRenameInformation, CLOSE) is
+    the one smbclient's SMBFileTransaction packs for smbclient.replace."""
+    from smbprotocol.file_info import FileRenameInformation
+    from smbprotocol.open import (
+        Open,
+        SMB2CloseRequest,
+        SMB2CreateRequest,
+        SMB2SetInfoRequest,
+    )
+
+    theirs, ours = _connection(multi_credit), _connection(multi_credit)
+    tree = _Tree(theirs)
+    sid, tid = tree.session.session_id, tree.tree_connect_id
+    fd = Open(tree, "a\\src.txt")
+    fd.file_id = smb._CHAINED_FILE_ID
+    create, _ = fd.create(*smb._RENAME_OPEN, send=False)
+    info = FileRenameInformation()
+    info["replace_if_exists"] = True
+    info["file_name"] = target
+    set_req = SMB2SetInfoRequest()
+    set_req["info_type"] = info.INFO_TYPE
+    set_req["file_info_class"] = info.INFO_CLASS
+    set_req["file_id"] = fd.file_id
+    set_req["buffer"] = info
+    close, _ = fd.close(send=False)
+    want = theirs._send([create, set_req, close], sid, tid, related=True)
+    got = smbraw.send_compound(ours, [
+        (smbraw.CREATE, 1, smbraw.create_dir_body("a\\src.txt", *smb._RENAME_OPEN),
+         SMB2CreateRequest),
+        (smbraw.SET_INFO, 1, smbraw.set_info_body(
+            smbraw.FILE_RENAME_INFORMATION, smb._CHAINED_FILE_ID,
+            smbraw.rename_info(target, True)), SMB2SetInfoRequest),
+        (smbraw.CLOSE, 1, smbraw.close_body(smb._CHAINED_FILE_ID), SMB2CloseRequest)],
+        sid, tid, 0)
+    _same_as_smbprotocol(theirs, ours, want, got)
+
+
+@pytest.mark.parametrize("mtime_ns", [0, 1_600_000_000_123_456_789])
+def test_time_and_close_compound_bytes_match_smbprotocol(mtime_ns: int) -> None:
+    """The close that sets the time (SET_INFO FileBasicInformation, CLOSE with the
+    post-query flag) is the one smbclient's SMBFileTransaction packs, and the size is
+    read from the CLOSE answer as smbprotocol reads it."""
+    from smbprotocol.file_info import FileBasicInformation
+    from smbprotocol.open import (
+        Open,
+        SMB2CloseRequest,
+        SMB2CloseResponse,
+        SMB2SetInfoRequest,
+    )
+    from smbprotocol.structure import DateTimeField
+
+    theirs, ours = _connection(True), _connection(True)
+    tree = _Tree(theirs)
+    sid, tid = tree.session.session_id, tree.tree_connect_id
+    fd = Open(tree, "f.dat")
+    fd.file_id = bytes(range(16))
+    filetime = mtime_ns // 100 + DateTimeField.EPOCH_FILETIME
+    basic = FileBasicInformation()
+    basic["last_access_time"] = filetime
+    basic["last_write_time"] = filetime
+    set_req = SMB2SetInfoRequest()
+    set_req["info_type"] = basic.INFO_TYPE
+    set_req["file_info_class"] = basic.INFO_CLASS
+    set_req["file_id"] = fd.file_id
+    set_req["buffer"] = basic
+    close, _ = fd.close(get_attributes=True, send=False)
+    want = theirs._send([set_req, close], sid, tid, related=True)
+    got = smbraw.send_compound(ours, [
+        (smbraw.SET_INFO, 1, smbraw.set_info_body(
+            smbraw.FILE_BASIC_INFORMATION, fd.file_id,
+            smbraw.basic_info(filetime, filetime)), SMB2SetInfoRequest),
+        (smbraw.CLOSE, 1, smbraw.close_body(fd.file_id, smbraw.CLOSE_FLAG_POSTQUERY_ATTRIB),
+         SMB2CloseRequest)], sid, tid, 0)
+    _same_as_smbprotocol(theirs, ours, want, got)
+    answer = SMB2CloseResponse()
+    answer["flags"] = 1
+    answer["end_of_file"] = 123_456_789_012
+    assert smbraw.close_answer_size(answer.pack()) == 123_456_789_012
