@@ -82,6 +82,13 @@ ALL_ROWS: tuple[Row, ...] = (
         title="initial copy of the MailStore archive from the loopback SMB server"),
     Row("smb-noop-sync-mailstore", "mailstore", "sync", setup="prepared", remote="smb",
         direction="up", title="sync of an up-to-date MailStore archive on the SMB server"),
+    # many small files to and from the servers: the per-file cost of each tool's protocol
+    Row("sftp-up-small", "small", "copy", remote="sftp", direction="up",
+        title="initial copy of the small files to the loopback SFTP server"),
+    Row("smb-up-small", "small", "copy", remote="smb", direction="up",
+        title="initial copy of the small files to the loopback SMB server"),
+    Row("smb-down-small", "small", "copy", remote="smb", direction="down",
+        title="initial copy of the small files from the loopback SMB server"),
     # one stream (--transfers 1): the per-packet cost of each tool shows most
     Row("sftp-up-mailstore-t1", "mailstore", "copy", ("--transfers", "1"), remote="sftp",
         direction="up", title="sftp-up-mailstore with --transfers 1 (one stream)"),

@@ -106,6 +106,7 @@ REMOTE_ROWS = {"sftp-up-mailstore", "sftp-down-mailstore", "sftp-noop-sync-mails
                "smb-up-mailstore", "smb-down-mailstore", "smb-noop-sync-mailstore",
                "sftp-up-mailstore-t1", "sftp-down-mailstore-t1", "smb-up-mailstore-t1",
                "smb-down-mailstore-t1", "sftp-up-mailstore-ssh", "sftp-down-mailstore-ssh",
+               "sftp-up-small", "smb-up-small", "smb-down-small",
                *(f"{kind}-up-mailstore-dask{n}" for kind in ("sftp", "smb") for n in (1, 2, 4))}
 
 
@@ -123,7 +124,8 @@ def test_remote_rows_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
     assert remote_kinds(rows) == {"sftp", "smb"}
     assert remote_kinds(select_rows(["copy-*"])) == set()
     for row in rows:
-        assert row.dataset == "mailstore" and row.direction in ("up", "down")
+        assert row.dataset == ("small" if row.name.endswith("-small") else "mailstore")
+        assert row.direction in ("up", "down")
         assert row.setup in ("fresh", "prepared")
     assert {r.name for r in select_rows(None)} >= REMOTE_ROWS  # part of the full run
     assert bench_main(["--list", "--quick"]) == 0
