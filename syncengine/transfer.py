@@ -714,6 +714,9 @@ class Transferer:
         SourceOpenError (same errno, rclone's ``failed to open source object: ...`` text);
         other errors keep their class (retry classes, exit codes)."""
         try:
+            whole = getattr(self.src, "open_whole", None)  # a small file in one round trip
+            if whole is not None:
+                return whole(src.path, src.size)  # type: ignore[no-any-return]
             return self.src.open_read(src.path)
         except OSError as err:
             if not self._src_local or isinstance(

@@ -97,6 +97,7 @@ from smbprotocol.open import (
     SMB2CreateRequest,
     SMB2QueryDirectoryRequest,
     SMB2QueryDirectoryResponse,
+    SMB2ReadRequest,
     SMB2SetInfoRequest,
 )
 from smbprotocol.session import Session
@@ -134,6 +135,8 @@ IO_CHUNK = 4 * 1024 * 1024
 #: bytes of requests in flight per open file.
 _IO_REQUEST = 1024 * 1024
 _IO_WINDOW = 8 * 1024 * 1024
+#: Files listed smaller than this are read whole in one round trip (:meth:`SmbBackend.open_whole`).
+_WHOLE_READ = 1024 * 1024
 #: The largest QUERY_DIRECTORY answer asked for (credits permitting).
 _LIST_BUFFER = 1024 * 1024
 #: The answer size of the compound's second QUERY_DIRECTORY (one credit): it only tells
@@ -1776,6 +1779,26 @@ class SmbBackend:
             reader.seek(offset)
         return reader  # type: ignore[return-value]
 
+    def open_whole(self, path: str, size: int) -> BinaryIO:
+        """A reader of ``path`` from its start, as :meth:`open_read` gives, for a file the
+        listing gave ``size`` bytes. A small one (under 1 MiB) is read whole in one round
+        trip (CREATE, READ and CLOSE in one compound, against three round trips and a
+        connection kept until close) and handed out from memory; the size and data are
+        those the server had when it opened the file, as a reader's are."""
+        if not 0 < size < _WHOLE_READ:
+            return self.open_read(path)
+        where = self._where(path)
+        unc = self._unc(path)
+        slot = self._pool.acquire()
+        try:
+            data = _read_whole(unc, slot.kwargs, size)
+        except (SMBException, OSError, ValueError) as err:
+            raise self._open_failed(slot, err, where) from None
+        self._pool.release(slot)
+        if data is None:
+            return self.open_read(path)
+        return io.BytesIO(data)
+
     def open_write(self, path: str) -> BinaryIO:
         """An unbuffered writer that truncates or creates ``path``; parents are created."""
         where = self._where(path)
@@ -1980,6 +2003,15 @@ _WRITE_OPEN = (ImpersonationLevel.Impersonation,
                ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE
                | ShareAccess.FILE_SHARE_DELETE,
                CreateDisposition.FILE_OVERWRITE_IF, CreateOptions.FILE_NON_DIRECTORY_FILE)
+#: A file opened to be read (``smbclient.open_file(mode="rb", share_access="rwd")``).
+_READ_OPEN = (ImpersonationLevel.Impersonation,
+              FilePipePrinterAccessMask.FILE_READ_DATA
+              | FilePipePrinterAccessMask.FILE_READ_ATTRIBUTES
+              | FilePipePrinterAccessMask.FILE_READ_EA,
+              FileAttributes.FILE_ATTRIBUTE_NORMAL,
+              ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE
+              | ShareAccess.FILE_SHARE_DELETE,
+              CreateDisposition.FILE_OPEN, CreateOptions.FILE_NON_DIRECTORY_FILE)
 #: A file opened to be renamed (``smbclient.replace``'s open): DELETE, the link itself.
 _RENAME_OPEN = (ImpersonationLevel.Impersonation, FilePipePrinterAccessMask.DELETE,
                 FileAttributes.FILE_ATTRIBUTE_NORMAL,
@@ -2009,21 +2041,28 @@ def _lean_compound(conn: Any, parts: list[tuple[int, int, bytes, type]], session
     the first failed one raises ``SMBOSError(status, path)``, as smbclient's
     SMBFileTransaction raises it. A compound that could not be sent whole leaves the
     connection's sequence window off: ConnectionResetError (the connection is dropped)."""
+    answers = _lean_answers(conn, parts, session_id, tree_id, path)
+    for answer in answers:
+        if isinstance(answer, SMBOSError):
+            raise answer
+    return answers
+
+
+def _lean_answers(conn: Any, parts: list[tuple[int, int, bytes, type]], session_id: int,
+                  tree_id: int, path: str) -> list[Any]:
+    """:func:`_lean_compound`'s answers, each failed one as its ``SMBOSError(status, path)``
+    in its place (not raised)."""
     try:
         requests = smbraw.send_compound(conn, parts, session_id, tree_id, 0)
     except SMBException as err:
         raise ConnectionResetError(errno.ECONNRESET,
                                    f"SMB request not sent whole: {err}") from None
     answers: list[Any] = []
-    failure: BaseException | None = None
     for request in requests:  # every answer received, so that credits stay in order
         try:
             answers.append(smbraw.receive(conn, request))
         except SMBResponseException as exc:
-            answers.append(None)
-            failure = failure or SMBOSError(exc.status, path)
-    if failure is not None:
-        raise failure
+            answers.append(SMBOSError(exc.status, path))
     return answers
 
 
@@ -2054,6 +2093,47 @@ def _open_write(unc: str, kwargs: dict[str, Any]) -> Any:
     fd._connected = True
     session.open_table[fd.file_id] = fd
     return raw
+
+
+def _read_whole(unc: str, kwargs: dict[str, Any], size: int) -> bytes | None:
+    """All of the file ``unc``, listed with ``size`` bytes (0 < size < _WHOLE_READ), in one
+    round trip: CREATE, a READ of ``size`` rounded up to the next 64 KiB (a file that grew
+    a little still fits) and CLOSE, one related compound packed by :mod:`.smbraw`. None when
+    that cannot be done (no lean tree, too few credits, a server without multi-credit
+    reads for more than 64 KiB) or the file was larger than the READ: the caller then reads
+    it as any other file. A failed CREATE or READ raises its SMBOSError, as smbclient's
+    open and read do."""
+    length = (size // MAX_PAYLOAD_SIZE + 1) * MAX_PAYLOAD_SIZE
+    charge = length // MAX_PAYLOAD_SIZE
+    lean = _lean_tree(unc, kwargs, charge + 2)
+    if lean is None:
+        return None
+    tree, name = lean
+    session = tree.session
+    conn = session.connection
+    if length > conn.max_read_size or (charge > 1 and not conn.supports_multi_credit):
+        return None
+    opened, read, closed = _lean_answers(conn, [
+        (smbraw.CREATE, 1, smbraw.create_dir_body(name, *_READ_OPEN), SMB2CreateRequest),
+        (smbraw.READ, length, smbraw.read_body(_CHAINED_FILE_ID, 0, length),
+         SMB2ReadRequest),
+        (smbraw.CLOSE, 1, smbraw.close_body(_CHAINED_FILE_ID), SMB2CloseRequest)],
+        session.session_id, tree.tree_connect_id, unc)
+    if isinstance(opened, SMBOSError):
+        raise opened  # nothing was opened (the READ and CLOSE failed with it)
+    body = opened["data"].get_value()
+    if isinstance(closed, SMBOSError):  # a server that failed the CLOSE after the READ
+        with contextlib.suppress(SMBException, OSError):
+            _lean_compound(conn, [(smbraw.CLOSE, 1, smbraw.close_body(
+                smbraw.created_file_id(body)), SMB2CloseRequest)],
+                session.session_id, tree.tree_connect_id, unc)
+    end = smbraw.create_answer(body)[1]
+    if isinstance(read, SMBOSError):
+        if end == 0 and read.ntstatus == NtStatus.STATUS_END_OF_FILE:
+            return b""  # emptied since it was listed
+        raise read
+    data = smbraw.read_answer_data(read)
+    return data if len(data) == end else None
 
 
 def _replace(src: str, dst: str, **kwargs: Any) -> None:

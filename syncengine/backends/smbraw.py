@@ -27,7 +27,8 @@ __all__ = ["can_send", "create_dir_body", "query_dir_body", "close_body", "heade
            "reply_fields", "is_lean", "async_id", "receive", "NO_MORE_FILES",
            "query_dir_buffer", "create_answer", "set_info_body",
            "basic_info", "rename_info", "created_file_id", "close_answer_size", "SET_INFO",
-           "CLOSE_FLAG_POSTQUERY_ATTRIB", "FILE_BASIC_INFORMATION", "FILE_RENAME_INFORMATION"]
+           "CLOSE_FLAG_POSTQUERY_ATTRIB", "FILE_BASIC_INFORMATION", "FILE_RENAME_INFORMATION",
+           "READ", "read_body", "read_answer_data"]
 
 #: [MS-SMB2] 2.2.1.2 SMB2 Packet Header - SYNC: protocol id, structure size (64), credit
 #: charge, channel sequence, reserved, command, credit request, flags, next command,
@@ -44,6 +45,8 @@ _QUERY = struct.Struct("<HBBI16sHHI")
 _CLOSE = struct.Struct("<HHI16s")
 #: [MS-SMB2] 2.2.21 SMB2 WRITE Request up to its data (48 bytes; the data at offset 0x70).
 _WRITE = struct.Struct("<HHIQ16sIIHHI")
+#: [MS-SMB2] 2.2.19 SMB2 READ Request up to its one-byte buffer (48 bytes).
+_READ = struct.Struct("<HBBIQ16sIIIHH")
 #: [MS-SMB2] 2.2.39 SMB2 SET_INFO Request up to its buffer (32 bytes; the buffer at 0x60).
 _SET_INFO = struct.Struct("<HBBIHHI16s")
 #: [MS-FSCC] 2.4.7 FileBasicInformation: four FILETIMEs (0: not changed), attributes, reserved.
@@ -89,6 +92,12 @@ def close_body(file_id: bytes, flags: int = 0) -> bytes:
     """The body of a CLOSE of ``file_id`` (``flags``: CLOSE_FLAG_POSTQUERY_ATTRIB asks the
     file's times and size back)."""
     return _CLOSE.pack(24, flags, 0, file_id)
+
+
+def read_body(file_id: bytes, offset: int, length: int) -> bytes:
+    """The body of a READ of ``length`` bytes at ``offset``, as smbprotocol's ``Open.read``
+    packs it (padding 0x50, no minimum, no channel, the one zero byte of buffer)."""
+    return _READ.pack(49, 0x50, 0, length, offset, file_id, 0, 0, 0, 0, 0) + b"\x00"
 
 
 def set_info_body(info_class: int, file_id: bytes, buffer: bytes) -> bytes:
@@ -243,6 +252,26 @@ def close_answer_size(body: Any) -> int:
     return int(_CLOSE_ANSWER.unpack_from(body, 0)[0])
 
 
+#: [MS-SMB2] 2.2.20 SMB2 READ Response: structure size, data offset (from the header's
+#: start), reserved, data length.
+_READ_ANSWER = struct.Struct("<HBxI")
+
+
+def read_answer_data(answer: Any) -> bytes:
+    """The data of a successful READ answer: a :class:`Reply` (the whole message) or
+    smbprotocol's parsed header (``data``: the body, from byte 64)."""
+    if type(answer) is Reply:
+        message, base = answer.message, 0
+    else:
+        message, base = answer["data"].get_value(), 64
+    _size, offset, length = _READ_ANSWER.unpack_from(message, 64 - base)
+    start = offset - base
+    if start < 0 or start + length > len(message):
+        raise ValueError(f"READ answer of {len(message) + base} bytes names {length} bytes "
+                         f"at {offset}")
+    return bytes(message[start:start + length])
+
+
 #: STATUS_NO_MORE_FILES: a QUERY_DIRECTORY's "the listing is complete".
 NO_MORE_FILES = 0x80000006
 
@@ -380,3 +409,4 @@ QUERY_DIRECTORY = Commands.SMB2_QUERY_DIRECTORY
 CLOSE = Commands.SMB2_CLOSE
 WRITE = Commands.SMB2_WRITE
 SET_INFO = Commands.SMB2_SET_INFO
+READ = Commands.SMB2_READ

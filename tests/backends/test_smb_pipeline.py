@@ -381,3 +381,90 @@ def test_a_source_read_error_mid_message_drops_the_connection(
     monkeypatch.setattr(socket_mod.socket, "sendfile", real)
     assert api.copy(str(src), backend).exit_code == 0
     assert (root / "a.bin").read_bytes() == (src / "a.bin").read_bytes()
+
+
+def test_a_small_file_is_read_whole_in_one_round_trip(
+        backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``open_whole``: a file listed under 1 MiB is read with one message (CREATE, READ and
+    CLOSE in one compound), at the 64 KiB edges too; nothing is left open on the server."""
+    root = smbd_server.share_path / backend.base
+    sizes = [1, 65535, 65536, 65537, 300_000, 1024 * 1024 - 1]
+    data = {f"s{n}.bin": os.urandom(n) for n in sizes}
+    for name, body in data.items():
+        (root / name).write_bytes(body)
+    list(backend.list_dir(""))
+    sent = _messages(monkeypatch)
+    for name, body in data.items():
+        with backend.open_whole(name, len(body)) as fh:
+            assert fh.read() == body
+    assert sent == [_CREATE] * len(sizes), sent
+    conn = _connection(backend)
+    assert not [o for s in conn.session_table.values() for o in s.open_table.values()]
+    assert not conn.outstanding_requests
+    # a large file is read as open_read reads it (requests in flight, several messages)
+    big = os.urandom(3 * 1024 * 1024)
+    (root / "big.bin").write_bytes(big)
+    del sent[:]
+    with backend.open_whole("big.bin", len(big)) as fh:
+        assert fh.read() == big
+    assert sent.count(_READ) >= 3, sent
+
+
+def test_open_whole_reads_the_file_the_server_has(
+        backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What was listed is only a hint: a file grown past the READ is read again as a large
+    file (all of it), one grown within it comes whole, an emptied one is empty; a missing
+    file or a folder raises what ``open_read`` raises, and the connection stays usable."""
+    root = smbd_server.share_path / backend.base
+    grown, little, emptied = os.urandom(200_000), os.urandom(5000), b""
+    (root / "grown.bin").write_bytes(grown)
+    (root / "little.bin").write_bytes(little)
+    (root / "emptied.bin").write_bytes(emptied)
+    (root / "dir").mkdir()
+    sent = _messages(monkeypatch)
+    with backend.open_whole("grown.bin", 1000) as fh:
+        assert fh.read() == grown
+    assert sent.count(_CREATE) == 2 and _READ in sent, sent  # the compound, then a reader
+    del sent[:]
+    with backend.open_whole("little.bin", 1000) as fh:
+        assert fh.read() == little
+    assert sent == [_CREATE], sent
+    with backend.open_whole("emptied.bin", 10) as fh:
+        assert fh.read() == b""
+    for name in ("missing.bin", "dir"):
+        with pytest.raises(OSError) as plain:
+            backend.open_read(name)
+        with pytest.raises(OSError) as whole:
+            backend.open_whole(name, 10)
+        assert type(whole.value) is type(plain.value)
+        assert whole.value.errno == plain.value.errno and whole.value.errno is not None
+    assert backend.connections == 1  # none dropped
+    with backend.open_whole("little.bin", 5000) as fh:
+        assert fh.read() == little
+
+
+def test_a_downloaded_small_file_costs_one_round_trip(
+        backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """pysync copy of small files from the share: one message per file (its CREATE, READ
+    and CLOSE compound) beside the listing; data and times land as on the share."""
+    from syncengine import api
+
+    root = smbd_server.share_path / backend.base
+    n = 12
+    for i in range(n):
+        p = root / f"f{i}.txt"
+        p.write_bytes(os.urandom(1000 + 7000 * i))
+        os.utime(p, ns=(_MTIME, _MTIME + i * 1000))
+    list(backend.list_dir(""))
+    sent = _messages(monkeypatch)
+    dst = tmp_path / "dst"
+    result = api.copy(backend, str(dst), transfers=2)
+    assert result.exit_code == 0
+    assert _READ not in sent and sent.count(_CREATE) <= n + 2, sent
+    for i in range(n):
+        got = dst / f"f{i}.txt"
+        assert got.read_bytes() == (root / f"f{i}.txt").read_bytes()
+        assert got.stat().st_mtime_ns == (_MTIME + i * 1000) // 100 * 100

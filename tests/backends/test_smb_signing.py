@@ -104,7 +104,12 @@ def _copy_round_trip(b: SmbBackend) -> None:
         fh.write(data)
     with b.open_read("d/f.bin") as fh:
         assert fh.read() == data
-    assert [e.name for e in b.list_dir("d")] == ["f.bin"]
+    small = os.urandom(1000)  # read whole, by smbprotocol (signed) when the session signs
+    with b.open_write("d/s.bin") as fh:
+        fh.write(small)
+    with b.open_whole("d/s.bin", len(small)) as fh:  # type: ignore[attr-defined]
+        assert fh.read() == small
+    assert sorted(e.name for e in b.list_dir("d")) == ["f.bin", "s.bin"]
 
 
 def _cleanup(b: SmbBackend, server: SmbdServer) -> None:

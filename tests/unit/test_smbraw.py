@@ -314,3 +314,66 @@ def test_time_and_close_compound_bytes_match_smbprotocol(mtime_ns: int) -> None:
     answer["flags"] = 1
     answer["end_of_file"] = 123_456_789_012
     assert smbraw.close_answer_size(answer.pack()) == 123_456_789_012
+
+
+@pytest.mark.parametrize("length", [65536, 2 * 65536, 16 * 65536])
+@pytest.mark.parametrize("multi_credit", [True, False])
+def test_read_whole_compound_bytes_match_smbprotocol(length: int, multi_credit: bool) -> None:
+    """The compound that reads a small file whole (CREATE as smbclient.open_file(mode="rb",
+    share_access="rwd"), READ from 0, CLOSE) is what smbprotocol packs for them, byte for
+    byte, credit charges included."""
+    from smbclient._io import _parse_mode, _parse_share_access
+    from smbprotocol.open import Open, SMB2CloseRequest, SMB2CreateRequest, SMB2ReadRequest
+
+    theirs, ours = _connection(multi_credit), _connection(multi_credit)
+    theirs.max_read_size = ours.max_read_size = 8 * 1024 * 1024
+    tree = _Tree(theirs)
+    sid, tid = tree.session.session_id, tree.tree_connect_id
+    assert _parse_mode("rb") == smb._READ_OPEN[4]
+    assert _parse_share_access("rwd", "rb") == smb._READ_OPEN[3]
+    fd = Open(tree, "a\\f.dat")
+    fd.file_id = smb._CHAINED_FILE_ID
+    create, _ = fd.create(*smb._READ_OPEN, send=False)
+    read, _ = fd.read(0, length, send=False)
+    close, _ = fd.close(send=False)
+    want = theirs._send([create, read, close], sid, tid, related=True)
+    got = smbraw.send_compound(ours, [
+        (smbraw.CREATE, 1, smbraw.create_dir_body("a\\f.dat", *smb._READ_OPEN),
+         SMB2CreateRequest),
+        (smbraw.READ, length, smbraw.read_body(smb._CHAINED_FILE_ID, 0, length),
+         SMB2ReadRequest),
+        (smbraw.CLOSE, 1, smbraw.close_body(smb._CHAINED_FILE_ID), SMB2CloseRequest)],
+        sid, tid, 0)
+    _same_as_smbprotocol(theirs, ours, want, got)
+
+
+def test_read_opens_are_smbclients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_READ_OPEN is what smbclient.open_file(mode="rb", share_access="rwd") asks for."""
+    from smbclient import _io
+
+    tree = _Tree(_connection(True))
+    monkeypatch.setattr(_io, "get_smb_tree", lambda path, **kw: (tree, "f.dat"))
+    raw = _io.SMBFileIO("\\\\h\\s\\f.dat", mode="rb", share_access="rwd")
+    assert (raw._desired_access, raw._file_attributes, raw._create_options) == \
+        (smb._READ_OPEN[1], smb._READ_OPEN[2], smb._READ_OPEN[5])
+
+
+@pytest.mark.parametrize("data", [b"x", bytes(range(256)) * 300])
+def test_read_answer_data_is_smbprotocols(data: bytes) -> None:
+    """The data of a READ answer, read by offset and length from the header's start, is
+    what smbprotocol's READ response gives, from a lean Reply or from its parsed header;
+    an answer naming more data than it holds is refused."""
+    from smbprotocol.header import SMB2HeaderResponse
+    from smbprotocol.open import SMB2ReadResponse
+
+    body = struct.pack("<HBxIII", 17, 80, len(data), 0, 0) + data
+    message = struct.pack("<4sHHIHHIIQ8sQ16s", b"\xfeSMB", 64, 1, 0, 8, 1, 1, 0, 3,
+                          b"\x00" * 8, 5, b"\x00" * 16) + body
+    want = SMB2ReadResponse()
+    want.unpack(message[64:])
+    parsed = SMB2HeaderResponse()
+    parsed.unpack(message)
+    assert smbraw.read_answer_data(smbraw.Reply(message)) == want["buffer"].get_value() == data
+    assert smbraw.read_answer_data(parsed) == data
+    with pytest.raises(ValueError, match="READ answer"):
+        smbraw.read_answer_data(smbraw.Reply(message[:-1]))
