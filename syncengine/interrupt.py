@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-__all__ = ["leave", "open_partial", "creating", "Creating", "release", "remove_partials",
-           "signals_handled", "live_partials", "exit_code", "signal_name",
+__all__ = ["leave", "open_partial", "late_creation", "creating", "Creating", "release",
+           "remove_partials", "signals_handled", "live_partials", "exit_code", "signal_name",
            "InterruptedRunError"]
 
 
@@ -92,6 +92,30 @@ def open_partial(backend: Any, path: str, opener: Callable[[], T]) -> T:
             if not ok:
                 _live.pop(key, None)
             _lock.notify_all()
+
+
+@contextlib.contextmanager
+def late_creation() -> Iterator[None]:
+    """A block in which a partial file registered by :func:`open_partial` earlier is really
+    created (a writer that sends its file whole when closed: see the SMB backend's
+    ``open_write_whole``). As in :func:`open_partial`, the clean-up waits for the block, so
+    the file either exists when the clean-up looks or is never created; raises
+    InterruptedRunError, creating nothing, once the clean-up has begun. On the main thread,
+    where the signal handler itself runs, the block is not waited for (it never resumes)."""
+    global _opening
+    main = threading.current_thread() is threading.main_thread()
+    with _lock:
+        if _closing:
+            raise InterruptedRunError("transfer cancelled: exiting on signal")
+        if not main:
+            _opening += 1
+    try:
+        yield
+    finally:
+        if not main:
+            with _lock:
+                _opening -= 1
+                _lock.notify_all()
 
 
 class Creating:

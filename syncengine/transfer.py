@@ -843,7 +843,14 @@ class Transferer:
         if done:
             writer = self.dst.open_write_at(tmp, done)  # type: ignore[attr-defined]
         else:
-            writer = self._open_partial(tmp, lambda: self.dst.open_write(tmp), size)
+            # a small file sent whole at close, where the backend can (SMB: one round trip)
+            whole = getattr(self.dst, "open_write_whole", None) \
+                if self.partial_ok and rh is None else None
+            if whole is not None:
+                writer = self._open_partial(
+                    tmp, lambda: whole(tmp, size, interrupt.late_creation), size)
+            else:
+                writer = self._open_partial(tmp, lambda: self.dst.open_write(tmp), size)
         written = -1
         time_at_close: Any = None  # a remote writer's, once the data is all written
         sink: Any = None  # directio.DirectSink, or a remote writer's sink

@@ -99,6 +99,7 @@ from smbprotocol.open import (
     SMB2QueryDirectoryResponse,
     SMB2ReadRequest,
     SMB2SetInfoRequest,
+    SMB2WriteRequest,
 )
 from smbprotocol.session import Session
 from smbprotocol.structure import DateTimeField
@@ -137,6 +138,8 @@ _IO_REQUEST = 1024 * 1024
 _IO_WINDOW = 8 * 1024 * 1024
 #: Files listed smaller than this are read whole in one round trip (:meth:`SmbBackend.open_whole`).
 _WHOLE_READ = 1024 * 1024
+#: Files to be written with fewer bytes than this are sent whole at close.
+_WHOLE_WRITE = 1024 * 1024
 #: The largest QUERY_DIRECTORY answer asked for (credits permitting).
 _LIST_BUFFER = 1024 * 1024
 #: The answer size of the compound's second QUERY_DIRECTORY (one credit): it only tells
@@ -1483,6 +1486,115 @@ class _Writer(_Handle):
                 raise err
 
 
+class _WholeWriter(io.RawIOBase):
+    """A writer of a small file that sends it whole when closed (see
+    :meth:`SmbBackend.open_write_whole`): the data is kept until then, and the file is
+    created, written, given its time and closed in one round trip. More data than
+    ``_WHOLE_WRITE`` (a source that grew), or a session whose messages smbraw cannot pack,
+    turns it into a plain :class:`_Writer` (the file created then, the data kept so far
+    written first)."""
+
+    def __init__(self, backend: SmbBackend, path: str,
+                 guard: Callable[[], contextlib.AbstractContextManager[Any]]) -> None:
+        super().__init__()
+        self._backend = backend
+        self._path = path
+        self._guard = guard
+        self._data = bytearray()
+        self._mtime_ns: int | None = None
+        self._real: _Writer | None = None
+        self.name = backend._where(path)
+        #: The file's size as the server reported it at close (-1: not asked, or not closed).
+        self.closed_size = -1
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    def writable(self) -> bool:
+        """A writer writes."""
+        return True
+
+    def time_at_close(self, mtime_ns: int) -> None:
+        """Have :meth:`close` set the file's last-write and last-access time to
+        ``mtime_ns`` and learn its size (``closed_size``), as :class:`_Writer`'s does."""
+        self._mtime_ns = mtime_ns
+        if self._real is not None:
+            self._real.time_at_close(mtime_ns)
+
+    def write(self, b: Any) -> int:
+        """Keep ``b`` to send at close (or write it, once this is a plain writer)."""
+        if self.closed:
+            raise ValueError("write to a closed file")
+        if self._real is not None:
+            return self._real.write(b)
+        view = memoryview(b).cast("B")
+        if len(self._data) + len(view) > _WHOLE_WRITE:
+            self._become_plain()
+            return self._real.write(view)  # type: ignore[union-attr]
+        self._data += view
+        return len(view)
+
+    def _become_plain(self) -> None:
+        """Create the file as :meth:`SmbBackend.open_write` does and write what is kept."""
+        with self._guard():
+            real = self._backend.open_write(self._path)
+        self._real = real  # type: ignore[assignment]
+        if self._mtime_ns is not None:
+            real.time_at_close(self._mtime_ns)  # type: ignore[attr-defined]
+        data, self._data = self._data, bytearray()
+        if data:
+            real.write(data)
+
+    def flush(self) -> None:
+        """Nothing is sent before close (a plain writer's flush waits for its writes)."""
+        if self._real is not None and not self._real.closed:
+            self._real.flush()
+
+    def close(self) -> None:
+        """Send the file whole (CREATE, WRITE, SET_INFO and CLOSE in one compound, the
+        parents made when missing); raises the first failure, mapped as the backend's."""
+        if self.closed:
+            return
+        try:
+            if self._real is None:
+                self._send_whole()
+            if self._real is not None:
+                self._real.close()
+                self.closed_size = self._real.closed_size
+        finally:
+            self._data = bytearray()
+            super().close()
+
+    def _send_whole(self) -> None:
+        """The close's compound, on a connection borrowed for it, inside the guard."""
+        backend = self._backend
+        share, inner = backend._split(self._path)
+        unc = backend._unc(self._path)
+        pool = backend._pool
+        with self._guard():
+            for attempt in (1, 2):
+                slot = pool.acquire()
+                try:
+                    size = _write_whole(unc, slot.kwargs, self._data, self._mtime_ns)
+                except SMBOSError as err:
+                    pool.release(slot)
+                    if attempt == 1 and err.errno == errno.ENOENT and len(inner) >= 2:
+                        backend._make_parents(share, inner)
+                        continue
+                    raise backend._map_error(err, self.name) from None
+                except (SMBException, OSError, ValueError) as err:
+                    raise backend._open_failed(slot, err, self.name) from None
+                except BaseException:
+                    pool.release(slot, broken=True)  # a request may still be in flight
+                    raise
+                pool.release(slot)
+                if size is not None:
+                    self.closed_size = size
+                    return
+                break
+        self._become_plain()  # not packable here: smbprotocol's own messages
+
+
 # ----- the backend --------------------------------------------------------------------------
 
 
@@ -1798,6 +1910,20 @@ class SmbBackend:
         if data is None:
             return self.open_read(path)
         return io.BytesIO(data)
+
+    def open_write_whole(self, path: str, size: int,
+                         guard: Callable[[], contextlib.AbstractContextManager[Any]]
+                         = contextlib.nullcontext) -> BinaryIO:
+        """A writer like :meth:`open_write`'s for a file that will hold ``size`` bytes. A
+        small one (under 1 MiB) is sent whole when the writer is closed: created, written,
+        its time set (``time_at_close``) and closed in one round trip, against three and a
+        connection kept meanwhile. Nothing is on the server before that close: ``guard()``
+        is entered around the file's creation (the run's interruption clean-up waits for
+        it)."""
+        if not 0 <= size < _WHOLE_WRITE:
+            with guard():
+                return self.open_write(path)
+        return _WholeWriter(self, path, guard)  # type: ignore[return-value]
 
     def open_write(self, path: str) -> BinaryIO:
         """An unbuffered writer that truncates or creates ``path``; parents are created."""
@@ -2134,6 +2260,59 @@ def _read_whole(unc: str, kwargs: dict[str, Any], size: int) -> bytes | None:
         raise read
     data = smbraw.read_answer_data(read)
     return data if len(data) == end else None
+
+
+def _write_whole(unc: str, kwargs: dict[str, Any], data: bytearray,
+                 mtime_ns: int | None) -> int | None:
+    """Create (or truncate) ``unc`` with ``data`` in one round trip: CREATE, WRITE, with
+    ``mtime_ns`` a SET_INFO of its times, and CLOSE (post-query: the size), one related
+    compound packed by :mod:`.smbraw`; returns the size the server reports (-1 without
+    ``mtime_ns``). None when that cannot be done (no lean tree, too few credits, more than
+    64 KiB for a server without multi-credit writes). The first failure raises its
+    SMBOSError (a CREATE's as smbclient's open raises it); a handle left open by a server
+    that failed the CLOSE after an error is closed on its own."""
+    charge = max(1, (len(data) - 1) // MAX_PAYLOAD_SIZE + 1)
+    lean = _lean_tree(unc, kwargs, charge + 3)
+    if lean is None:
+        return None
+    tree, name = lean
+    session = tree.session
+    conn = session.connection
+    if len(data) > conn.max_write_size or (charge > 1 and not conn.supports_multi_credit):
+        return None
+    parts = [(smbraw.CREATE, 1, smbraw.create_dir_body(name, *_WRITE_OPEN), SMB2CreateRequest)]
+    if data:
+        parts.append((smbraw.WRITE, len(data), smbraw.write_body_head(
+            _CHAINED_FILE_ID, 0, len(data)) + data, SMB2WriteRequest))
+    flags = 0
+    if mtime_ns is not None:
+        filetime = mtime_ns // 100 + DateTimeField.EPOCH_FILETIME  # as smbclient.utime(ns=)
+        parts.append((smbraw.SET_INFO, 1, smbraw.set_info_body(
+            smbraw.FILE_BASIC_INFORMATION, _CHAINED_FILE_ID,
+            smbraw.basic_info(filetime, filetime)), SMB2SetInfoRequest))
+        flags = smbraw.CLOSE_FLAG_POSTQUERY_ATTRIB
+    parts.append((smbraw.CLOSE, 1, smbraw.close_body(_CHAINED_FILE_ID, flags),
+                  SMB2CloseRequest))
+    answers = _lean_answers(conn, parts, session.session_id, tree.tree_connect_id, unc)
+    opened, closed = answers[0], answers[-1]
+    if isinstance(opened, SMBOSError):
+        raise opened  # nothing was created (what follows failed with it)
+    if isinstance(closed, SMBOSError):  # a server that failed the CLOSE after an error
+        with contextlib.suppress(SMBException, OSError):
+            _lean_compound(conn, [(smbraw.CLOSE, 1, smbraw.close_body(
+                smbraw.created_file_id(opened["data"].get_value())), SMB2CloseRequest)],
+                session.session_id, tree.tree_connect_id, unc)
+    for answer in answers[1:]:
+        if isinstance(answer, SMBOSError):
+            raise answer
+    if data:
+        written = smbraw.write_answer_count(answers[1])
+        if written != len(data):
+            raise OSError(errno.EIO, f"short write ({written} of {len(data)} bytes at 0)",
+                          unc)
+    if mtime_ns is None:
+        return -1
+    return smbraw.close_answer_size(closed["data"].get_value())
 
 
 def _replace(src: str, dst: str, **kwargs: Any) -> None:

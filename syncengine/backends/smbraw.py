@@ -28,7 +28,7 @@ __all__ = ["can_send", "create_dir_body", "query_dir_body", "close_body", "heade
            "query_dir_buffer", "create_answer", "set_info_body",
            "basic_info", "rename_info", "created_file_id", "close_answer_size", "SET_INFO",
            "CLOSE_FLAG_POSTQUERY_ATTRIB", "FILE_BASIC_INFORMATION", "FILE_RENAME_INFORMATION",
-           "READ", "read_body", "read_answer_data"]
+           "READ", "read_body", "read_answer_data", "write_answer_count"]
 
 #: [MS-SMB2] 2.2.1.2 SMB2 Packet Header - SYNC: protocol id, structure size (64), credit
 #: charge, channel sequence, reserved, command, credit request, flags, next command,
@@ -270,6 +270,16 @@ def read_answer_data(answer: Any) -> bytes:
         raise ValueError(f"READ answer of {len(message) + base} bytes names {length} bytes "
                          f"at {offset}")
     return bytes(message[start:start + length])
+
+
+#: [MS-SMB2] 2.2.22 SMB2 WRITE Response, from its start: the count of bytes written.
+_WRITE_ANSWER = struct.Struct("<4xI")
+
+
+def write_answer_count(answer: Any) -> int:
+    """The bytes a successful WRITE answer (a :class:`Reply` or smbprotocol's parsed
+    header) says were written."""
+    return int(_WRITE_ANSWER.unpack_from(answer["data"].get_value(), 0)[0])
 
 
 #: STATUS_NO_MORE_FILES: a QUERY_DIRECTORY's "the listing is complete".

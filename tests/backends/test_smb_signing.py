@@ -109,7 +109,11 @@ def _copy_round_trip(b: SmbBackend) -> None:
         fh.write(small)
     with b.open_whole("d/s.bin", len(small)) as fh:  # type: ignore[attr-defined]
         assert fh.read() == small
-    assert sorted(e.name for e in b.list_dir("d")) == ["f.bin", "s.bin"]
+    with b.open_write_whole("d/w.bin", len(small)) as fh:  # type: ignore[attr-defined]
+        fh.write(small)  # sent whole at close, or through smbprotocol when signing
+    with b.open_read("d/w.bin") as fh:
+        assert fh.read() == small
+    assert sorted(e.name for e in b.list_dir("d")) == ["f.bin", "s.bin", "w.bin"]
 
 
 def _cleanup(b: SmbBackend, server: SmbdServer) -> None:

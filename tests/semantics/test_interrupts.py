@@ -173,3 +173,46 @@ def test_cleanup_waits_for_a_partial_file_being_created(tmp_path: Path) -> None:
         for h in handles:
             h.close()  # type: ignore[attr-defined]
         interrupt._reset_for_tests()
+
+
+def test_cleanup_waits_for_a_late_creation_and_refuses_one_after(tmp_path: Path) -> None:
+    """A partial registered when its writer opened but created at its close (an SMB file
+    sent whole): the clean-up waits for the creation under way, then removes the file;
+    once the clean-up has begun, a late creation is refused before anything is made."""
+    import threading
+
+    backend = LocalBackend(str(tmp_path))
+    inside, go_on = threading.Event(), threading.Event()
+    interrupt.open_partial(backend, "late.partial", lambda: None)  # nothing made yet
+    late = tmp_path / "late.partial"
+
+    def create() -> None:
+        with interrupt.late_creation():
+            inside.set()
+            go_on.wait(10)
+            late.write_bytes(b"whole")
+
+    creator = threading.Thread(target=create)
+    cleaner = threading.Thread(target=interrupt.remove_partials)
+    try:
+        creator.start()
+        assert inside.wait(10)
+        cleaner.start()
+        for _ in range(1000):
+            if interrupt._closing:
+                break
+            time.sleep(0.01)
+        assert interrupt._closing
+        cleaner.join(0.3)
+        assert cleaner.is_alive()  # it waits for the creation under way...
+        go_on.set()
+        creator.join(10)
+        cleaner.join(10)
+        assert not cleaner.is_alive()
+        assert not late.exists()  # ...then removes the file
+        with pytest.raises(interrupt.InterruptedRunError), interrupt.late_creation():
+            late.write_bytes(b"too late")
+        assert not late.exists()
+    finally:
+        go_on.set()
+        interrupt._reset_for_tests()

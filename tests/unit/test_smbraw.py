@@ -377,3 +377,70 @@ def test_read_answer_data_is_smbprotocols(data: bytes) -> None:
     assert smbraw.read_answer_data(parsed) == data
     with pytest.raises(ValueError, match="READ answer"):
         smbraw.read_answer_data(smbraw.Reply(message[:-1]))
+
+
+@pytest.mark.parametrize("size", [1, 65536, 65537, 1024 * 1024 - 1])
+@pytest.mark.parametrize("multi_credit", [True, False])
+def test_write_whole_compound_bytes_match_smbprotocol(size: int, multi_credit: bool) -> None:
+    """The compound that writes a small file whole (CREATE as smbclient.open_file(mode="wb",
+    share_access="rwd"), WRITE at 0, SET_INFO of the times, CLOSE with the post-query
+    flag) is what smbprotocol packs for them, byte for byte."""
+    from smbprotocol.file_info import FileBasicInformation
+    from smbprotocol.open import (
+        Open,
+        SMB2CloseRequest,
+        SMB2CreateRequest,
+        SMB2SetInfoRequest,
+        SMB2WriteRequest,
+    )
+    from smbprotocol.structure import DateTimeField
+
+    data = bytes(range(256)) * (size // 256) + b"\x07" * (size % 256)
+    theirs, ours = _connection(multi_credit), _connection(multi_credit)
+    tree = _Tree(theirs)
+    sid, tid = tree.session.session_id, tree.tree_connect_id
+    fd = Open(tree, "a\\f.dat.partial")
+    fd.file_id = smb._CHAINED_FILE_ID
+    create, _ = fd.create(*smb._WRITE_OPEN, send=False)
+    write, _ = fd.write(data, 0, send=False)
+    filetime = 1_600_000_000_123_456_789 // 100 + DateTimeField.EPOCH_FILETIME
+    basic = FileBasicInformation()
+    basic["last_access_time"] = filetime
+    basic["last_write_time"] = filetime
+    set_req = SMB2SetInfoRequest()
+    set_req["info_type"] = basic.INFO_TYPE
+    set_req["file_info_class"] = basic.INFO_CLASS
+    set_req["file_id"] = fd.file_id
+    set_req["buffer"] = basic
+    close, _ = fd.close(get_attributes=True, send=False)
+    want = theirs._send([create, write, set_req, close], sid, tid, related=True)
+    got = smbraw.send_compound(ours, [
+        (smbraw.CREATE, 1, smbraw.create_dir_body("a\\f.dat.partial", *smb._WRITE_OPEN),
+         SMB2CreateRequest),
+        (smbraw.WRITE, size, smbraw.write_body_head(smb._CHAINED_FILE_ID, 0, size) + data,
+         SMB2WriteRequest),
+        (smbraw.SET_INFO, 1, smbraw.set_info_body(
+            smbraw.FILE_BASIC_INFORMATION, smb._CHAINED_FILE_ID,
+            smbraw.basic_info(filetime, filetime)), SMB2SetInfoRequest),
+        (smbraw.CLOSE, 1, smbraw.close_body(smb._CHAINED_FILE_ID,
+                                            smbraw.CLOSE_FLAG_POSTQUERY_ATTRIB),
+         SMB2CloseRequest)], sid, tid, 0)
+    _same_as_smbprotocol(theirs, ours, want, got)
+
+
+@pytest.mark.parametrize("count", [0, 1, 1024 * 1024])
+def test_write_answer_count_is_smbprotocols(count: int) -> None:
+    """The count of a WRITE answer, from a lean Reply or smbprotocol's parsed header, is
+    what smbprotocol's WRITE response gives."""
+    from smbprotocol.header import SMB2HeaderResponse
+    from smbprotocol.open import SMB2WriteResponse
+
+    body = struct.pack("<HHIIHH", 17, 0, count, 0, 0, 0) + b"\x00"
+    message = struct.pack("<4sHHIHHIIQ8sQ16s", b"\xfeSMB", 64, 1, 0, 9, 1, 1, 0, 3,
+                          b"\x00" * 8, 5, b"\x00" * 16) + body
+    want = SMB2WriteResponse()
+    want.unpack(message[64:])
+    parsed = SMB2HeaderResponse()
+    parsed.unpack(message)
+    assert smbraw.write_answer_count(smbraw.Reply(message)) == want["count"].get_value()
+    assert smbraw.write_answer_count(parsed) == count
