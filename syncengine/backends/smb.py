@@ -1581,7 +1581,8 @@ class _WholeWriter(io.RawIOBase):
                     if attempt == 1 and err.errno == errno.ENOENT and len(inner) >= 2:
                         backend._make_parents(share, inner)
                         continue
-                    raise backend._map_error(err, self.name) from None
+                    raise backend._write_open_error(backend._map_error(err, self.name),
+                                                    inner) from None
                 except (SMBException, OSError, ValueError) as err:
                     raise backend._open_failed(slot, err, self.name) from None
                 except BaseException:
@@ -1941,11 +1942,23 @@ class SmbBackend:
                 self._make_parents(share, inner)
                 raw = _open_write(unc, slot.kwargs)
         except (SMBException, OSError, ValueError) as err:
-            mapped = self._open_failed(slot, err, where)
+            mapped = self._write_open_error(self._open_failed(slot, err, where), inner)
             if mapped is err:
                 raise
             raise mapped from None
         return _Writer(self, raw, slot, where)  # type: ignore[return-value]
+
+    @staticmethod
+    def _write_open_error(mapped: BaseException, inner: list[str]) -> BaseException:
+        """A file to be written that is a folder, worded as rclone's SMB client words it
+        (go-smb2 opens it without FILE_NON_DIRECTORY_FILE, and Samba answers
+        STATUS_INVALID_PARAMETER): ``failed to open: open <share-relative path>: response
+        error: An invalid parameter ...``; any other error as it is."""
+        if not isinstance(mapped, IsADirectoryError) or getattr(mapped, "worded", False):
+            return mapped
+        shown = "\\".join(inner)
+        return worded(errno.EISDIR, f"failed to open: open {shown}: response error: An "
+                      "invalid parameter was passed to a service or function.")
 
     def open_write_at(self, path: str, offset: int) -> BinaryIO:
         """An unbuffered writer of the existing file ``path``, cut to ``offset`` bytes and

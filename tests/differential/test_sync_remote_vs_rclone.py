@@ -266,6 +266,19 @@ def test_create_empty_src_dirs_clash_remote(servers: rh.Servers, tmp_path: Path,
                ["--create-empty-src-dirs", "--retries", "1"])
 
 
+@pytest.mark.parametrize("flags", [["--inplace"], []], ids=["inplace", "partial"])
+@pytest.mark.parametrize("dst_kind", DST_KINDS)
+def test_file_onto_a_folder_remote(servers: rh.Servers, tmp_path: Path, dst_kind: str,
+                                   flags: list[str]) -> None:
+    """A source file whose name is a folder in the destination (s37044-c0: with --inplace
+    rclone's SMB open fails "failed to open: open <path>: response error: An invalid
+    parameter ...", where pysync said "Is a directory")."""
+    src = {"index1.dat": (b"file", DAY), "b.txt": (b"b", DAY)}
+    dst = {"index1.dat/inner.txt": (b"in a dir", 2 * DAY)}
+    _run_fixed(f"sync file onto a folder {flags} to {dst_kind}", servers, tmp_path, dst_kind,
+               src, dst, "sync", [*flags, "--retries", "1"])
+
+
 # names with a backslash (an ordinary character on a POSIX disk and an SFTP server), some of
 # which read as separators would make an empty segment ('y\\'): copied to the destination's
 # own twins, which are that name there too (s6010-c1: pysync refused the SFTP twin 'y\\')
