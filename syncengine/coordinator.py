@@ -692,9 +692,11 @@ class Coordinator:
                 planner.batch_size = LEAN_BATCH
         landings = None
         if self.executor is None and self.sink is None and self.transferer.may_defer:
-            # copies checked by a server's hash hand the check and rename on (one per
-            # transfer at most waits): the transfer threads move the next files' data
-            landings = self.copier.landings = Pool(width, "landing", width)
+            # copies checked by a server's hash hand the check and rename on: the transfer
+            # threads move the next files' data meanwhile (one check waits per transfer,
+            # or as many as one of the server's hash commands takes files)
+            landing = self.transferer.landings(width)
+            landings = self.copier.landings = Pool(landing, "landing", landing)
         try:
             if self.sync and self.delete_mode == "before":
                 planner.march(checkers=checkers, deletes_only=True)

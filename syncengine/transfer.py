@@ -566,6 +566,18 @@ class Transferer:
         return bool(self.hash_kind) and not self.opts.ignore_checksum \
             and not (self._src_local and self._dst_local)
 
+    def landings(self, width: int) -> int:
+        """How many written files may wait at once for their check and rename with
+        ``width`` transfers: one per transfer, or as many as a server's hash command
+        takes files where a non-local side hashes several files per command (those
+        waiting meanwhile share the next command: ``hash_batch``)."""
+        batch = 1
+        for side, local in ((self.src, self._src_local), (self.dst, self._dst_local)):
+            ask = getattr(side, "hash_batch", None)
+            if not local and ask is not None and self.hash_kind:
+                batch = max(batch, int(ask(self.hash_kind)))
+        return max(width, batch)
+
     def _server_hashes(self, digest: str | None) -> bool:
         """Whether checking the written file asks a server for a hash (an SFTP side's hash
         command): :meth:`_check_written` would call :meth:`_side_hash` for a side that is

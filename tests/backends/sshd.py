@@ -147,7 +147,8 @@ class SshdServer:
             self.proc.wait(timeout=10)
 
 
-def _config_text(d: Path, port: int, version: tuple[int, int], max_sessions: int) -> str:
+def _config_text(d: Path, port: int, version: tuple[int, int], max_sessions: int,
+                 sftp_flags: str = "") -> str:
     lines = [
         f"Port {port}",
         f"ListenAddress {HOST}",
@@ -171,7 +172,7 @@ def _config_text(d: Path, port: int, version: tuple[int, int], max_sessions: int
         f"MaxSessions {max_sessions}",
         "MaxAuthTries 20",
         "LogLevel VERBOSE",
-        "Subsystem sftp internal-sftp",
+        f"Subsystem sftp internal-sftp {sftp_flags}".rstrip(),
         # bash run by sshd sources ~/.bashrc when SHLVL < 2; the test user's may be slow
         # (pyenv...), and every hash command would pay for it
         "SetEnv SHLVL=1",
@@ -200,10 +201,11 @@ def _wait_banner(proc: subprocess.Popen[bytes], port: int, log_path: Path,
 
 
 def start_sshd(workdir: Path | None = None, *, port: int = 0,
-               max_sessions: int = 64) -> SshdServer:
+               max_sessions: int = 64, sftp_flags: str = "") -> SshdServer:
     """Generate keys and config under ``workdir`` (a new temporary folder by default) and
     start sshd on ``port`` (a free one by default), allowing ``max_sessions`` sessions per
-    connection. Raises SshdError when it can't."""
+    connection; ``sftp_flags`` are the SFTP server's (``internal-sftp``'s, e.g. ``-P
+    fsetstat`` to refuse a request). Raises SshdError when it can't."""
     sshd = find_binary("sshd")
     find_binary("ssh-keygen")
     d = Path(workdir or tempfile.mkdtemp(prefix="pysync-sshd-"))
@@ -228,7 +230,7 @@ def start_sshd(workdir: Path | None = None, *, port: int = 0,
     last: SshdError | None = None
     for _ in range(attempts):
         p = port or _free_port()
-        (d / "sshd_config").write_text(_config_text(d, p, version, max_sessions))
+        (d / "sshd_config").write_text(_config_text(d, p, version, max_sessions, sftp_flags))
         log_path = d / "sshd.log"
         with open(log_path, "wb") as log_fh:
             proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(d / "sshd_config")],

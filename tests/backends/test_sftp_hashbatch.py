@@ -133,3 +133,57 @@ def test_openssl_found_first_and_a_set_command_kept(sshd_server: SshdServer,
             assert seen[-1].startswith(command + " ")
         finally:
             b.close()
+
+
+def test_copy_checks_wait_together_for_shared_commands(sshd_server: SshdServer,
+                                                       tmp_path: Path) -> None:
+    """A copy of many small files with one transfer: the written files' checks wait on
+    their own threads (as many as one command takes files), so the server's commands each
+    hash several files, where one check per transfer made it a command per file; every
+    file lands whole with its time."""
+    from syncengine import api
+    from syncengine.backends.sftp import hashbatch
+
+    src = tmp_path / "src"
+    src.mkdir()
+    n = 40
+    for i in range(n):
+        (src / f"f{i:02d}.txt").write_bytes(os.urandom(1000 + i))
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    b = SftpBackend(sshd_server.options(), str(remote))
+    try:
+        assert b.hash_batch("sha1") == hashbatch.MAX_FILES
+        seen = _commands(b)
+        result = api.copy(str(src), b, transfers=1)
+        assert result.exit_code == 0
+    finally:
+        b.close()
+    hashes = [c for c in seen if "sha1" in c]
+    assert len(hashes) < n * 3 // 4, hashes  # a command per file before
+    for i in range(n):
+        name = f"f{i:02d}.txt"
+        assert (remote / name).read_bytes() == (src / name).read_bytes()
+        assert (remote / name).stat().st_mtime_ns // 10**9 == \
+            (src / name).stat().st_mtime_ns // 10**9
+
+
+def test_a_command_per_file_keeps_one_check_per_transfer(sshd_server: SshdServer,
+                                                         tmp_path: Path) -> None:
+    """A hash command that cannot take several files (not one of the known programs):
+    one written file waits per transfer, as before."""
+    from syncengine.backends.local import LocalBackend
+    from syncengine.options import SyncOptions
+    from syncengine.transfer import Transferer
+
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    for command, width, want in (("sha1sum", 4, 32), ("/usr/bin/env sha1sum", 4, 4),
+                                 ("sha1sum", 40, 40)):
+        b = SftpBackend(sshd_server.options(sha1sum_command=command,
+                                            md5sum_command="none"), str(remote))
+        try:
+            t = Transferer(LocalBackend(str(tmp_path)), b, SyncOptions(), None, "sha1")
+            assert t.landings(width) == want, (command, width)
+        finally:
+            b.close()

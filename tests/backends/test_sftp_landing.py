@@ -1,6 +1,8 @@
 """A copy checked by the SFTP server's hash lands (check, rename) on its own thread: the
 transfer moves the next file's data meanwhile, with at most one landing waiting per
-transfer, and a failed check still fails the file and stops deletions (real sshd).
+transfer where each file's hash takes a command of its own (as here: a script; commands
+that take several files let more wait, see test_sftp_hashbatch), and a failed check still
+fails the file and stops deletions (real sshd).
 
 The server's hash command here is a script on this machine: before hashing, it waits (up to
 5 s) for the local destination folder to change, and records what it held before and after.

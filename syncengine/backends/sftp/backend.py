@@ -1175,10 +1175,13 @@ class SftpBackend:
     def set_mtime(self, path: str, mtime_ns: int) -> None:
         """Set atime and mtime of ``path`` (whole seconds; a no-op when ``set_modtime`` is
         false)."""
+        self.set_mtime_full(self.full(path), mtime_ns)
+
+    def set_mtime_full(self, full: str, mtime_ns: int) -> None:
+        """:meth:`set_mtime` of the server path ``full``."""
         if not self.opts.set_modtime:
             return
         secs = min(max(mtime_ns // 1_000_000_000, 0), 0xFFFFFFFF)
-        full = self.full(path)
         with self._client(full) as client:
             try:
                 client.utime(self._b(full), (secs, secs))
@@ -1216,6 +1219,17 @@ class SftpBackend:
                 if got is not _AGAIN:
                     return got  # type: ignore[return-value]
         return self._hash_one(path, kind)
+
+    def hash_batch(self, kind: str) -> int:
+        """How many small files one ``kind`` hash command takes (1: a command each)."""
+        try:
+            kind = canonical(kind)
+        except ValueError:
+            return 1
+        if kind not in self.features.hashes or self._shell != "unix" \
+                or self._hash_cmds.get(kind) not in hashbatch.BATCHABLE:
+            return 1
+        return hashbatch.MAX_FILES
 
     def _batcher(self, kind: str) -> hashbatch.Coalescer:
         """The coalescer of ``kind`` hash requests (see :mod:`.hashbatch`)."""

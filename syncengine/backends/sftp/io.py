@@ -12,6 +12,7 @@ from paramiko.sftp import (
     CMD_ATTRS,
     CMD_CLOSE,
     CMD_DATA,
+    CMD_FSETSTAT,
     CMD_FSTAT,
     CMD_READ,
     CMD_STATUS,
@@ -386,6 +387,22 @@ class _Writer:
         self._failed = False
         self._closed = False
         self._sender: _Sender | None = None
+        self._mtime_ns: int | None = None
+        self._setstat = -1  # request numbers of the close's FSETSTAT and FSTAT
+        self._fstat = -1
+        self._setstat_failed = False
+        self._held: tuple[int, bytes] | None = None  # a small file's WRITE, sent at close
+        #: The file's size as the server reported it at close (-1: not asked, or unknown).
+        self.closed_size = -1
+
+    def time_at_close(self, mtime_ns: int) -> None:
+        """Have :meth:`close` set the file's access and modification time to ``mtime_ns``
+        (FSETSTAT, whole seconds, as ``set_mtime``; not with ``set_modtime = false``) and
+        learn its size (FSTAT, ``closed_size``), both sent behind the writes with the
+        CLOSE: no round trip of their own, against the two of a ``set_mtime`` and a
+        ``stat`` by name. A server that refuses the FSETSTAT gets ``set_mtime`` after the
+        close (its error, worded as rclone's, fails the close)."""
+        self._mtime_ns = mtime_ns
 
     def _send(self, offset: int, data: bytes) -> None:
         """Send ``data`` at ``offset`` as WRITE requests of ``chunk`` bytes (sender thread)."""
@@ -413,6 +430,19 @@ class _Writer:
 
     def _async_response(self, t: int, msg: Message, num: int) -> None:
         self._outstanding.discard(num)
+        if num == self._fstat:  # a failed FSTAT leaves the size to be looked up by name
+            if t == CMD_ATTRS:
+                size = SFTPAttributes._from_msg(msg).st_size
+                self.closed_size = -1 if size is None else int(size)
+            return
+        if num == self._setstat:
+            try:
+                if t != CMD_STATUS:
+                    raise SFTPError(f"Expected status, got packet type {t}")
+                self._client._convert_status(msg)
+            except BaseException:
+                self._setstat_failed = True
+            return
         if t == CMD_STATUS:
             try:
                 self._client._convert_status(msg)
@@ -436,6 +466,14 @@ class _Writer:
         client, chunk = self._client, self._chunk
         try:
             self._raise_pending()
+            if self._held is not None:
+                self._send_held()
+            elif not self._off and 0 < total <= chunk and self._sender is None \
+                    and total < _BACKGROUND:
+                # a small file's one write: held, to go out with the close's requests
+                self._held = (0, bytes(view))
+                self._off = total
+                return total
             if self._sender is not None or self._depth > 1 and total >= _BACKGROUND:
                 self._enqueue(bytes(view))
                 return total
@@ -451,6 +489,14 @@ class _Writer:
             self._failed = True
             raise self._backend._io_error(err, self._lease, self.name) from err
         return total
+
+    def _send_held(self) -> None:
+        """Send the held WRITE (more data came, or the writer is flushed)."""
+        assert self._held is not None
+        offset, data = self._held
+        self._held = None
+        num = self._client._async_write(self, self._handle, offset, data)
+        self._outstanding.add(num)
 
     def _enqueue(self, data: Any, sent: Any = None) -> None:
         """Queue ``data`` at the current offset on the sender thread (started now if need
@@ -475,6 +521,8 @@ class _Writer:
         ``buf`` back to the free buffers once they went out."""
         try:
             self._raise_pending()
+            if self._held is not None:
+                self._send_held()
             self._enqueue(memoryview(buf)[:n], lambda: _give(buf))
         except BaseException as err:
             self._failed = True
@@ -485,6 +533,8 @@ class _Writer:
         if self._closed:
             return
         try:
+            if self._held is not None:
+                self._send_held()
             self._finish_sending()
             while self._outstanding:
                 self._client._read_response()
@@ -519,10 +569,28 @@ class _Writer:
             finally:
                 if self._sender is not None:
                     self._sender.stop()
-            # CLOSE goes out behind the writes (the server answers in order: no round trip
-            # of its own); the writes' answers are read on the way to its answer
-            num = client._async_request(type(None), CMD_CLOSE, self._handle)
-            client._read_response(num)
+            # the held WRITE, FSETSTAT and FSTAT (time_at_close) and the CLOSE go out
+            # together behind the writes (the server answers in order: no round trip of
+            # their own); the writes' answers are read on the way to the CLOSE's
+            pieces: list[Any] = []
+            if self._held is not None:
+                offset, data = self._held
+                self._held = None
+                num = client._register(self)
+                self._outstanding.add(num)
+                pieces = client._write_pieces(num, self._handle, offset, data)
+            requests: list[tuple[object, int, tuple[Any, ...]]] = []
+            if self._mtime_ns is not None and not self._failed and self._error is None:
+                requests = self._time_and_size_requests()
+            requests.append((type(None), CMD_CLOSE, (self._handle,)))
+            nums = client._send_requests(requests, pieces)
+            for (_, kind, _), num in zip(requests, nums[:-1], strict=False):
+                if kind == CMD_FSETSTAT:
+                    self._setstat = num
+                else:
+                    self._fstat = num
+                self._outstanding.add(num)
+            client._read_response(nums[-1])
             while self._outstanding:  # a server that answered out of order
                 client._read_response()
             if not self._failed:
@@ -531,11 +599,26 @@ class _Writer:
             error = err
         if error is None:
             self._lease.release()
+            if self._setstat_failed:  # by name, as rclone's SetModTime (its error)
+                assert self._mtime_ns is not None
+                self._backend.set_mtime_full(self.name, self._mtime_ns)
             return
         mapped = self._backend._io_error(error, self._lease, self.name)  # marks it broken
         self._lease.release()
         if not self._failed:
             raise mapped from error
+
+    def _time_and_size_requests(self) -> list[tuple[object, int, tuple[Any, ...]]]:
+        """The close's FSETSTAT (with ``set_modtime``) and FSTAT."""
+        assert self._mtime_ns is not None
+        out: list[tuple[object, int, tuple[Any, ...]]] = []
+        if self._backend.opts.set_modtime:
+            secs = min(max(self._mtime_ns // 1_000_000_000, 0), 0xFFFFFFFF)
+            attr = SFTPAttributes()
+            attr.st_atime = attr.st_mtime = secs
+            out.append((self, CMD_FSETSTAT, (self._handle, attr)))
+        out.append((self, CMD_FSTAT, (self._handle,)))
+        return out
 
     def __enter__(self) -> _Writer:
         return self

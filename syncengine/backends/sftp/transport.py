@@ -100,12 +100,50 @@ class _SftpClient(paramiko.SFTPClient):
 
     def _send_pieces(self, head: bytes, data: Any) -> None:
         """Send one SFTP packet given as its head and its data (bytes or a view)."""
+        self._send_all((head, data))
+
+    def _send_all(self, pieces: Any) -> None:
+        """Send SFTP packets given as consecutive pieces (bytes or views), in one channel
+        message where they fit."""
         send_parts = getattr(self.sock, "send_parts", None)
         with self._send_lock:
             if send_parts is None:
-                self._write_all(head + bytes(data))
+                self._write_all(b"".join(pieces))
             else:
-                send_parts((head, data))
+                send_parts(pieces)
+
+    def _send_requests(self, requests: list[tuple[object, int, tuple[Any, ...]]],
+                       pieces: list[Any] | None = None) -> list[int]:
+        """Send ``requests`` (the object their answers go to, type, arguments: handles,
+        paths and attributes, packed as paramiko's ``_async_request`` packs them) after the
+        packets already in ``pieces``, all in one write; their request numbers."""
+        out = list(pieces or ())
+        nums: list[int] = []
+        with self._lock:
+            for fileobj, t, args in requests:
+                msg = Message()
+                num = self.request_number
+                msg.add_int(num)
+                for item in args:
+                    if isinstance(item, SFTPAttributes):
+                        item._pack(msg)
+                    else:
+                        msg.add_string(item)
+                self._expecting[num] = fileobj
+                self.request_number += 1
+                nums.append(int(num))
+                data = msg.asbytes()
+                out += (_PACKET_HEAD.pack(len(data) + 1, t), data)
+        self._send_all(out)
+        return nums
+
+    def _write_pieces(self, num: int, handle: bytes, offset: int, data: Any) -> list[Any]:
+        """The pieces of WRITE request ``num`` (see :meth:`_send_write`), not sent."""
+        n = len(data)
+        head = b"".join((_PACKET_HEAD.pack(21 + len(handle) + n, CMD_WRITE),
+                         _UINT.pack(num), _UINT.pack(len(handle)), handle,
+                         _WRITE_TAIL.pack(offset, n)))
+        return [head, data]
 
     def _register(self, fileobj: object) -> int:
         """A new request number whose answer goes to ``fileobj._async_response``."""
@@ -118,11 +156,7 @@ class _SftpClient(paramiko.SFTPClient):
     def _send_write(self, num: int, handle: bytes, offset: int, data: Any) -> None:
         """Send WRITE request ``num`` of ``data`` (bytes or a view) at ``offset`` without
         copying it into a message first."""
-        n = len(data)
-        head = b"".join((_PACKET_HEAD.pack(21 + len(handle) + n, CMD_WRITE),
-                         _UINT.pack(num), _UINT.pack(len(handle)), handle,
-                         _WRITE_TAIL.pack(offset, n)))
-        self._send_pieces(head, data)
+        self._send_all(self._write_pieces(num, handle, offset, data))
 
     def _async_write(self, fileobj: object, handle: bytes, offset: int, data: Any) -> int:
         """:meth:`_send_write` under a new request number for ``fileobj``; the number."""
