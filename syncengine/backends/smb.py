@@ -1591,6 +1591,7 @@ class _WholeWriter(io.RawIOBase):
                 pool.release(slot)
                 if size is not None:
                     self.closed_size = size
+                    backend._dir_seen(share, inner[:-1])
                     return
                 break
         self._become_plain()  # not packable here: smbprotocol's own messages
@@ -1647,6 +1648,9 @@ class SmbBackend:
         self._pool = _Pool(host, self.port, login, password, auth, spn_host,
                            idle_timeout_ns / 1e9, who, require_signing=require_signing)
         self._finalizer = weakref.finalize(self, _Pool.close, self._pool)
+        #: Folders known to exist (share and encoded segments): listed, made or written in.
+        self._dirs: set[tuple[str, ...]] = set()
+        self._dirs_lock = threading.Lock()
         self.features = Features(
             # Samba keeps 100 ns, but rclone compares SMB times with a 1 ms window: do the same
             name="smb", precision_ns=1_000_000, hashes=(), can_set_mtime=True,
@@ -1819,6 +1823,7 @@ class SmbBackend:
             records = self._on_shared(where, unc, _list_records)
         except _Missing:
             raise DirNotFoundError("directory not found", path=where) from None
+        self._dir_seen(share, self._split(path)[1])
         decode = self.from_server
         # rclone's SMB client (go-smb2's ReadDir) sorts a listing by the server's names:
         # of case or NFC/NFD twins the march keeps the first in that order, so must pysync
@@ -1920,8 +1925,11 @@ class SmbBackend:
         its time set (``time_at_close``) and closed in one round trip, against three and a
         connection kept meanwhile. Nothing is on the server before that close: ``guard()``
         is entered around the file's creation (the run's interruption clean-up waits for
-        it)."""
-        if not 0 <= size < _WHOLE_WRITE:
+        it). The first file of a folder not known to exist yet is created at once, with
+        its missing parents, as rclone makes them before the data (which of two clashing
+        names a case-insensitive share gets first stays rclone's)."""
+        share, inner = self._split(path)
+        if not 0 <= size < _WHOLE_WRITE or not self._dir_known(share, inner[:-1]):
             with guard():
                 return self.open_write(path)
         return _WholeWriter(self, path, guard)  # type: ignore[return-value]
@@ -1946,6 +1954,7 @@ class SmbBackend:
             if mapped is err:
                 raise
             raise mapped from None
+        self._dir_seen(share, inner[:-1])
         return _Writer(self, raw, slot, where)  # type: ignore[return-value]
 
     @staticmethod
@@ -2040,6 +2049,22 @@ class SmbBackend:
         """Delete the file at ``path`` (IsADirectoryError for a directory)."""
         self._call(self._where(path), smbclient.remove, self._unc(path))
 
+    def _dir_seen(self, share: str, inner: list[str]) -> None:
+        """The folder ``inner`` of ``share`` exists (and so do its parents)."""
+        with self._dirs_lock:
+            for k in range(len(inner) + 1):
+                self._dirs.add((share, *inner[:k]))
+
+    def _dir_known(self, share: str, inner: list[str]) -> bool:
+        with self._dirs_lock:
+            return (share, *inner) in self._dirs
+
+    def _dir_gone(self, share: str, inner: list[str]) -> None:
+        """The folder ``inner`` of ``share`` was removed (and so was what it held)."""
+        gone = (share, *inner)
+        with self._dirs_lock:
+            self._dirs = {d for d in self._dirs if d[:len(gone)] != gone}
+
     def mkdir(self, path: str) -> None:
         """Create directory ``path`` and its parents; fine if it exists as a directory."""
         share, inner = self._split(path)
@@ -2067,6 +2092,7 @@ class SmbBackend:
         """
         try:
             self._mkdirs_once(share, inner)
+            self._dir_seen(share, inner)
         except (FileExistsError, FileNotFoundError):
             for k in range(1, len(inner) + 1):
                 try:
@@ -2110,6 +2136,7 @@ class SmbBackend:
         if not inner:
             return
         self._call(self._where(path), smbclient.rmdir, self._unc(path))
+        self._dir_gone(share, inner)
 
     def set_mtime(self, path: str, mtime_ns: int) -> None:
         """Set last-write and last-access time of ``path`` (100 ns resolution)."""

@@ -501,10 +501,23 @@ def test_a_small_file_is_written_whole_at_close(
     assert (root / "w.bin").stat().st_mtime_ns == _MTIME // 100 * 100
     assert fh.closed_size == len(data)  # type: ignore[attr-defined]
     del sent[:]
-    with backend.open_write_whole("x/y/e.bin", 0) as fh:
-        fh.time_at_close(_MTIME)  # type: ignore[attr-defined]
+    # the first file of a folder not known to exist: created at once, parents made (as
+    # rclone makes them before the data); the next one of that folder is sent whole
+    fh = backend.open_write_whole("x/y/e.bin", 0)
+    assert (root / "x/y/e.bin").exists()
+    fh.time_at_close(_MTIME)  # type: ignore[attr-defined]
+    fh.close()
     assert (root / "x/y/e.bin").read_bytes() == b""
     assert fh.closed_size == 0  # type: ignore[attr-defined]
+    fh = backend.open_write_whole("x/y/f.bin", 0)
+    assert not (root / "x/y/f.bin").exists()
+    fh.close()
+    assert (root / "x/y/f.bin").read_bytes() == b""
+    # a folder known to exist but removed meanwhile: made again by the close
+    shutil.rmtree(root / "x")
+    with backend.open_write_whole("x/y/g.bin", 3) as fh:
+        fh.write(b"abc")
+    assert (root / "x/y/g.bin").read_bytes() == b"abc"
     with backend.open_write_whole("plain.bin", 5) as fh:  # no time: the server's own
         fh.write(b"hello")
     assert (root / "plain.bin").read_bytes() == b"hello"
