@@ -767,7 +767,11 @@ class _Pool:
             "username": login, "password": password, "port": port, "auth_protocol": auth,
             "connection_timeout": _CONNECT_TIMEOUT,
         }
-        self._cond = threading.Condition()
+        lock = threading.RLock()
+        self._cond = threading.Condition(lock)  # a connection was given back, or set up
+        # the drainer's own: not woken by every connection given back (a thread hand-off
+        # per file), it looks again at least every 5 s
+        self._drain_cond = threading.Condition(lock)
         self._idle: list[_Slot] = []
         self._live: set[_Slot] = set()
         self._connecting = 0  # set-ups under way (at most one at a time)
@@ -891,7 +895,7 @@ class _Pool:
                     target=_drain_loop, args=(weakref.ref(self),),
                     name=f"smb-idle-{self.key}", daemon=True)
                 self._drainer.start()
-            self._cond.notify_all()  # wakes a waiting acquire() (and the drainer, to re-arm)
+            self._cond.notify_all()  # wakes a waiting acquire()
 
     def _alive(self, slot: _Slot) -> bool:
         conn = slot.cache.get(self.key)
@@ -952,6 +956,7 @@ class _Pool:
             self._idle.clear()
             self._shared = None
             self._cond.notify_all()
+            self._drain_cond.notify_all()
             drainer, self._drainer = self._drainer, None
         for s in slots:
             _disconnect(s, self.host, self.port)
@@ -974,7 +979,7 @@ def _drain_loop(ref: weakref.ref[_Pool]) -> None:
                 wait = max(0.01, oldest + timeout - time.monotonic())
             else:
                 wait = timeout
-            pool._cond.wait(min(wait, 5.0))
+            pool._drain_cond.wait(min(wait, 5.0))
             if pool._stopping:
                 return
         pool.drain_idle(timeout)

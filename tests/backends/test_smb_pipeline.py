@@ -8,6 +8,7 @@ import shutil
 import struct
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -166,6 +167,16 @@ _CREATE, _CLOSE, _SET_INFO = 5, 6, 17
 _MTIME = 1_600_000_000_123_456_789
 
 
+def _small_files(folder: Path, n: int) -> int:
+    """``n`` files ``f<i>.txt`` of 1-78 KB in ``folder`` (made), each with its own time."""
+    folder.mkdir(exist_ok=True)
+    for i in range(n):
+        p = folder / f"f{i}.txt"
+        p.write_bytes(os.urandom(1000 + 7000 * i))
+        os.utime(p, ns=(_MTIME, _MTIME + i * 1000))
+    return n
+
+
 def test_time_set_in_the_close(backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
                                monkeypatch: pytest.MonkeyPatch) -> None:
     """``time_at_close``: the close sends SET_INFO and CLOSE in one message; the server
@@ -219,12 +230,7 @@ def test_a_copied_small_file_costs_two_round_trips(
     from syncengine import api
 
     src = tmp_path / "src"
-    src.mkdir()
-    n = 12
-    for i in range(n):
-        p = src / f"f{i}.txt"
-        p.write_bytes(os.urandom(1000 + 7000 * i))
-        os.utime(p, ns=(_MTIME, _MTIME + i * 1000))
+    n = _small_files(src, 12)
     list(backend.list_dir(""))
     sent = _messages(monkeypatch)
     result = api.copy(str(src), backend, transfers=1)
@@ -455,11 +461,7 @@ def test_a_downloaded_small_file_costs_one_round_trip(
     from syncengine import api
 
     root = smbd_server.share_path / backend.base
-    n = 12
-    for i in range(n):
-        p = root / f"f{i}.txt"
-        p.write_bytes(os.urandom(1000 + 7000 * i))
-        os.utime(p, ns=(_MTIME, _MTIME + i * 1000))
+    n = _small_files(root, 12)
     list(backend.list_dir(""))
     sent = _messages(monkeypatch)
     dst = tmp_path / "dst"

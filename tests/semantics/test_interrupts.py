@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -137,9 +138,22 @@ def test_finished_and_failed_transfers_unregister_their_partials(tmp_path: Path)
     assert files_only(read_tree(tmp_path / "dst")) == {"a.txt": b"a", "b/c.txt": b"c"}
 
 
-def test_cleanup_waits_for_a_partial_file_being_created(tmp_path: Path) -> None:
-    import threading
+def _cleanup_waiting() -> threading.Thread:
+    """Start the clean-up on a thread of its own; once it has begun, check that it waits
+    (for a creation under way)."""
+    cleaner = threading.Thread(target=interrupt.remove_partials)
+    cleaner.start()
+    for _ in range(1000):  # let the clean-up start (and wait) before the creation ends
+        if interrupt._closing:
+            break
+        time.sleep(0.01)
+    assert interrupt._closing
+    cleaner.join(0.3)
+    assert cleaner.is_alive()
+    return cleaner
 
+
+def test_cleanup_waits_for_a_partial_file_being_created(tmp_path: Path) -> None:
     backend = LocalBackend(str(tmp_path))
     inside, go_on = threading.Event(), threading.Event()
     handles: list[object] = []
@@ -151,18 +165,10 @@ def test_cleanup_waits_for_a_partial_file_being_created(tmp_path: Path) -> None:
 
     opener = threading.Thread(target=lambda: handles.append(
         interrupt.open_partial(backend, "slow.partial", slow_open)))
-    cleaner = threading.Thread(target=interrupt.remove_partials)
     try:
         opener.start()
         assert inside.wait(10)
-        cleaner.start()
-        for _ in range(1000):  # let the clean-up start (and wait) before the open completes
-            if interrupt._closing:
-                break
-            time.sleep(0.01)
-        assert interrupt._closing
-        cleaner.join(0.3)
-        assert cleaner.is_alive()  # it waits for the creation under way...
+        cleaner = _cleanup_waiting()  # it waits for the creation under way...
         go_on.set()
         opener.join(10)
         cleaner.join(10)
@@ -179,8 +185,6 @@ def test_cleanup_waits_for_a_late_creation_and_refuses_one_after(tmp_path: Path)
     """A partial registered when its writer opened but created at its close (an SMB file
     sent whole): the clean-up waits for the creation under way, then removes the file;
     once the clean-up has begun, a late creation is refused before anything is made."""
-    import threading
-
     backend = LocalBackend(str(tmp_path))
     inside, go_on = threading.Event(), threading.Event()
     interrupt.open_partial(backend, "late.partial", lambda: None)  # nothing made yet
@@ -193,18 +197,10 @@ def test_cleanup_waits_for_a_late_creation_and_refuses_one_after(tmp_path: Path)
             late.write_bytes(b"whole")
 
     creator = threading.Thread(target=create)
-    cleaner = threading.Thread(target=interrupt.remove_partials)
     try:
         creator.start()
         assert inside.wait(10)
-        cleaner.start()
-        for _ in range(1000):
-            if interrupt._closing:
-                break
-            time.sleep(0.01)
-        assert interrupt._closing
-        cleaner.join(0.3)
-        assert cleaner.is_alive()  # it waits for the creation under way...
+        cleaner = _cleanup_waiting()  # it waits for the creation under way...
         go_on.set()
         creator.join(10)
         cleaner.join(10)

@@ -51,6 +51,23 @@ class _Tree:
         self.encrypt_data = False
 
 
+def _times_request(file_id: bytes, filetime: int) -> object:
+    """smbprotocol's SET_INFO FileBasicInformation of the access and write times (what
+    smbclient.utime sends)."""
+    from smbprotocol.file_info import FileBasicInformation
+    from smbprotocol.open import SMB2SetInfoRequest
+
+    basic = FileBasicInformation()
+    basic["last_access_time"] = filetime
+    basic["last_write_time"] = filetime
+    set_req = SMB2SetInfoRequest()
+    set_req["info_type"] = basic.INFO_TYPE
+    set_req["file_info_class"] = basic.INFO_CLASS
+    set_req["file_id"] = file_id
+    set_req["buffer"] = basic
+    return set_req
+
+
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("out_len", [65536, 1024 * 1024, 3 * 65536 + 5])
 @pytest.mark.parametrize("multi_credit", [True, False])
@@ -278,7 +295,6 @@ def test_time_and_close_compound_bytes_match_smbprotocol(mtime_ns: int) -> None:
     """The close that sets the time (SET_INFO FileBasicInformation, CLOSE with the
     post-query flag) is the one smbclient's SMBFileTransaction packs, and the size is
     read from the CLOSE answer as smbprotocol reads it."""
-    from smbprotocol.file_info import FileBasicInformation
     from smbprotocol.open import (
         Open,
         SMB2CloseRequest,
@@ -293,14 +309,7 @@ def test_time_and_close_compound_bytes_match_smbprotocol(mtime_ns: int) -> None:
     fd = Open(tree, "f.dat")
     fd.file_id = bytes(range(16))
     filetime = mtime_ns // 100 + DateTimeField.EPOCH_FILETIME
-    basic = FileBasicInformation()
-    basic["last_access_time"] = filetime
-    basic["last_write_time"] = filetime
-    set_req = SMB2SetInfoRequest()
-    set_req["info_type"] = basic.INFO_TYPE
-    set_req["file_info_class"] = basic.INFO_CLASS
-    set_req["file_id"] = fd.file_id
-    set_req["buffer"] = basic
+    set_req = _times_request(fd.file_id, filetime)
     close, _ = fd.close(get_attributes=True, send=False)
     want = theirs._send([set_req, close], sid, tid, related=True)
     got = smbraw.send_compound(ours, [
@@ -385,7 +394,6 @@ def test_write_whole_compound_bytes_match_smbprotocol(size: int, multi_credit: b
     """The compound that writes a small file whole (CREATE as smbclient.open_file(mode="wb",
     share_access="rwd"), WRITE at 0, SET_INFO of the times, CLOSE with the post-query
     flag) is what smbprotocol packs for them, byte for byte."""
-    from smbprotocol.file_info import FileBasicInformation
     from smbprotocol.open import (
         Open,
         SMB2CloseRequest,
@@ -404,14 +412,7 @@ def test_write_whole_compound_bytes_match_smbprotocol(size: int, multi_credit: b
     create, _ = fd.create(*smb._WRITE_OPEN, send=False)
     write, _ = fd.write(data, 0, send=False)
     filetime = 1_600_000_000_123_456_789 // 100 + DateTimeField.EPOCH_FILETIME
-    basic = FileBasicInformation()
-    basic["last_access_time"] = filetime
-    basic["last_write_time"] = filetime
-    set_req = SMB2SetInfoRequest()
-    set_req["info_type"] = basic.INFO_TYPE
-    set_req["file_info_class"] = basic.INFO_CLASS
-    set_req["file_id"] = fd.file_id
-    set_req["buffer"] = basic
+    set_req = _times_request(fd.file_id, filetime)
     close, _ = fd.close(get_attributes=True, send=False)
     want = theirs._send([create, write, set_req, close], sid, tid, related=True)
     got = smbraw.send_compound(ours, [
