@@ -2266,6 +2266,16 @@ def _open_write(unc: str, kwargs: dict[str, Any]) -> Any:
     return raw
 
 
+def _close_orphan(tree: Any, file_id: bytes, unc: str) -> None:
+    """CLOSE ``file_id``, which a compound opened and a server that failed its CLOSE after
+    an error left open (answers ignored: the file is what the caller reports on)."""
+    session = tree.session
+    with contextlib.suppress(SMBException, OSError):
+        _lean_compound(session.connection, [
+            (smbraw.CLOSE, 1, smbraw.close_body(file_id), SMB2CloseRequest)],
+            session.session_id, tree.tree_connect_id, unc)
+
+
 def _read_whole(unc: str, kwargs: dict[str, Any], size: int) -> bytes | None:
     """All of the file ``unc``, listed with ``size`` bytes (0 < size < _WHOLE_READ), in one
     round trip: CREATE, a READ of ``size`` rounded up to the next 64 KiB (a file that grew
@@ -2294,10 +2304,7 @@ def _read_whole(unc: str, kwargs: dict[str, Any], size: int) -> bytes | None:
         raise opened  # nothing was opened (the READ and CLOSE failed with it)
     body = opened["data"].get_value()
     if isinstance(closed, SMBOSError):  # a server that failed the CLOSE after the READ
-        with contextlib.suppress(SMBException, OSError):
-            _lean_compound(conn, [(smbraw.CLOSE, 1, smbraw.close_body(
-                smbraw.created_file_id(body)), SMB2CloseRequest)],
-                session.session_id, tree.tree_connect_id, unc)
+        _close_orphan(tree, smbraw.created_file_id(body), unc)
     end = smbraw.create_answer(body)[1]
     if isinstance(read, SMBOSError):
         if end == 0 and read.ntstatus == NtStatus.STATUS_END_OF_FILE:
@@ -2343,10 +2350,7 @@ def _write_whole(unc: str, kwargs: dict[str, Any], data: bytearray,
     if isinstance(opened, SMBOSError):
         raise opened  # nothing was created (what follows failed with it)
     if isinstance(closed, SMBOSError):  # a server that failed the CLOSE after an error
-        with contextlib.suppress(SMBException, OSError):
-            _lean_compound(conn, [(smbraw.CLOSE, 1, smbraw.close_body(
-                smbraw.created_file_id(opened["data"].get_value())), SMB2CloseRequest)],
-                session.session_id, tree.tree_connect_id, unc)
+        _close_orphan(tree, smbraw.created_file_id(opened["data"].get_value()), unc)
     for answer in answers[1:]:
         if isinstance(answer, SMBOSError):
             raise answer
