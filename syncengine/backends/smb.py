@@ -1570,6 +1570,18 @@ class _WholeWriter(io.RawIOBase):
             self._data = bytearray()
             super().close()
 
+    def __del__(self) -> None:
+        """Dropped without a close: a file not created yet is not sent (nothing is made);
+        a plain writer's handle is closed, as :class:`_Handle` closes it."""
+        try:
+            if self._real is None:
+                self._data = bytearray()
+                io.RawIOBase.close(self)
+            else:
+                self.close()
+        except Exception:  # a finaliser must not raise
+            pass
+
     def _send_whole(self) -> None:
         """The close's compound, on a connection borrowed for it, inside the guard."""
         backend = self._backend

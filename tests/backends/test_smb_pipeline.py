@@ -556,3 +556,19 @@ def test_whole_writer_grown_or_refused(backend: SmbBackend, smbd_server: SmbdSer
     assert backend.connections == 1  # none dropped
     conn = _connection(backend)
     assert not [o for s in conn.session_table.values() for o in s.open_table.values()]
+
+
+def test_whole_writer_dropped_unclosed_sends_nothing(
+        backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole writer given up without a close (garbage collected) creates nothing."""
+    import gc
+
+    root = smbd_server.share_path / backend.base
+    list(backend.list_dir(""))
+    sent = _messages(monkeypatch)
+    fh = backend.open_write_whole("dropped.bin", 10)
+    fh.write(b"0123456789")
+    del fh
+    gc.collect()
+    assert not sent and not (root / "dropped.bin").exists()
