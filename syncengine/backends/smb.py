@@ -1508,6 +1508,7 @@ class _WholeWriter(io.RawIOBase):
         self._data = bytearray()
         self._mtime_ns: int | None = None
         self._real: _Writer | None = None
+        self._failed = False
         self.name = backend._where(path)
         #: The file's size as the server reported it at close (-1: not asked, or not closed).
         self.closed_size = -1
@@ -1534,7 +1535,11 @@ class _WholeWriter(io.RawIOBase):
             return self._real.write(b)
         view = memoryview(b).cast("B")
         if len(self._data) + len(view) > _WHOLE_WRITE:
-            self._become_plain()
+            try:
+                self._become_plain()
+            except BaseException:
+                self._failed = True  # the close then sends nothing of a file that failed
+                raise
             return self._real.write(view)  # type: ignore[union-attr]
         self._data += view
         return len(view)
@@ -1561,7 +1566,7 @@ class _WholeWriter(io.RawIOBase):
         if self.closed:
             return
         try:
-            if self._real is None:
+            if self._real is None and not self._failed:
                 self._send_whole()
             if self._real is not None:
                 self._real.close()

@@ -572,3 +572,20 @@ def test_whole_writer_dropped_unclosed_sends_nothing(
     del fh
     gc.collect()
     assert not sent and not (root / "dropped.bin").exists()
+
+
+def test_whole_writer_whose_growth_failed_sends_nothing_at_close(
+        backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write past the small size that fails to create the file (a folder in the way)
+    raises; the close after it sends nothing more and raises nothing."""
+    root = smbd_server.share_path / backend.base
+    (root / "taken").mkdir()
+    list(backend.list_dir(""))
+    fh = backend.open_write_whole("taken", 10)
+    fh.write(b"x" * 1000)
+    with pytest.raises(IsADirectoryError):
+        fh.write(os.urandom(2 * 1024 * 1024))
+    sent = _messages(monkeypatch)
+    fh.close()
+    assert fh.closed and not sent and (root / "taken").is_dir()
