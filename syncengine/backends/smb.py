@@ -1367,13 +1367,10 @@ class _Writer(_Handle):
     def _close_lean(self, fd: Any, mtime_ns: int) -> None:
         """:meth:`_close_raw`'s compound (SET_INFO and CLOSE with the post-query flag)
         packed by :mod:`.smbraw`."""
-        filetime = mtime_ns // 100 + DateTimeField.EPOCH_FILETIME  # as smbclient.utime(ns=)
         pipe = self._pipe
         try:
             answers = _lean_compound(pipe.conn, [
-                (smbraw.SET_INFO, 1, smbraw.set_info_body(
-                    smbraw.FILE_BASIC_INFORMATION, fd.file_id,
-                    smbraw.basic_info(filetime, filetime)), SMB2SetInfoRequest),
+                _times_part(fd.file_id, mtime_ns),
                 (smbraw.CLOSE, 1, smbraw.close_body(
                     fd.file_id, smbraw.CLOSE_FLAG_POSTQUERY_ATTRIB), SMB2CloseRequest)],
                 pipe.sid, pipe.tid, self._raw.name)
@@ -1834,7 +1831,7 @@ class SmbBackend:
         server names, as rclone's SMB client lists them.
         """
         where = self._where(path)
-        share, _ = self._split(path)
+        share, inner = self._split(path)
         if not share:
             raise SmbUnsupportedError(f"{self.describe()}: listing the shares of a server is not "
                                       "supported - give the share in the path "
@@ -1845,7 +1842,7 @@ class SmbBackend:
             records = self._on_shared(where, unc, _list_records)
         except _Missing:
             raise DirNotFoundError("directory not found", path=where) from None
-        self._dir_seen(share, self._split(path)[1])
+        self._dir_seen(share, inner)
         decode = self.from_server
         # rclone's SMB client (go-smb2's ReadDir) sorts a listing by the server's names:
         # of case or NFC/NFD twins the march keeps the first in that order, so must pysync
@@ -2074,6 +2071,8 @@ class SmbBackend:
     def _dir_seen(self, share: str, inner: list[str]) -> None:
         """The folder ``inner`` of ``share`` exists (and so do its parents)."""
         with self._dirs_lock:
+            if (share, *inner) in self._dirs:  # (its parents were added with it)
+                return
             for k in range(len(inner) + 1):
                 self._dirs.add((share, *inner[:k]))
 
@@ -2293,6 +2292,31 @@ def _close_orphan(tree: Any, file_id: bytes, unc: str) -> None:
             session.session_id, tree.tree_connect_id, unc)
 
 
+def _times_part(file_id: bytes, mtime_ns: int) -> tuple[int, int, bytes, type]:
+    """A compound's SET_INFO of ``file_id``'s last-access and last-write time (the 100 ns
+    FILETIME smbclient.utime(ns=) sets)."""
+    filetime = mtime_ns // 100 + DateTimeField.EPOCH_FILETIME
+    return (smbraw.SET_INFO, 1, smbraw.set_info_body(
+        smbraw.FILE_BASIC_INFORMATION, file_id, smbraw.basic_info(filetime, filetime)),
+        SMB2SetInfoRequest)
+
+
+def _lean_io_tree(unc: str, kwargs: dict[str, Any], payload: int, others: int,
+                  limit: str) -> tuple[Any, str] | None:
+    """:func:`_lean_tree` for a compound with one READ or WRITE of ``payload`` bytes
+    beside ``others`` one-credit requests; None also when the connection's ``limit``
+    (``max_read_size``, ``max_write_size``) is below it, or a payload over 64 KiB needs
+    multi-credit requests the server lacks."""
+    charge = max(1, (payload - 1) // MAX_PAYLOAD_SIZE + 1)
+    lean = _lean_tree(unc, kwargs, charge + others)
+    if lean is None:
+        return None
+    conn = lean[0].session.connection
+    if payload > getattr(conn, limit) or (charge > 1 and not conn.supports_multi_credit):
+        return None
+    return lean
+
+
 def _read_whole(unc: str, kwargs: dict[str, Any], size: int) -> bytes | None:
     """All of the file ``unc``, listed with ``size`` bytes (0 < size < _WHOLE_READ), in one
     round trip: CREATE, a READ of ``size`` rounded up to the next 64 KiB (a file that grew
@@ -2302,15 +2326,12 @@ def _read_whole(unc: str, kwargs: dict[str, Any], size: int) -> bytes | None:
     it as any other file. A failed CREATE or READ raises its SMBOSError, as smbclient's
     open and read do."""
     length = (size // MAX_PAYLOAD_SIZE + 1) * MAX_PAYLOAD_SIZE
-    charge = length // MAX_PAYLOAD_SIZE
-    lean = _lean_tree(unc, kwargs, charge + 2)
+    lean = _lean_io_tree(unc, kwargs, length, 2, "max_read_size")
     if lean is None:
         return None
     tree, name = lean
     session = tree.session
     conn = session.connection
-    if length > conn.max_read_size or (charge > 1 and not conn.supports_multi_credit):
-        return None
     opened, read, closed = _lean_answers(conn, [
         (smbraw.CREATE, 1, smbraw.create_dir_body(name, *_READ_OPEN), SMB2CreateRequest),
         (smbraw.READ, length, smbraw.read_body(_CHAINED_FILE_ID, 0, length),
@@ -2340,25 +2361,19 @@ def _write_whole(unc: str, kwargs: dict[str, Any], data: bytearray,
     64 KiB for a server without multi-credit writes). The first failure raises its
     SMBOSError (a CREATE's as smbclient's open raises it); a handle left open by a server
     that failed the CLOSE after an error is closed on its own."""
-    charge = max(1, (len(data) - 1) // MAX_PAYLOAD_SIZE + 1)
-    lean = _lean_tree(unc, kwargs, charge + 3)
+    lean = _lean_io_tree(unc, kwargs, len(data), 3, "max_write_size")
     if lean is None:
         return None
     tree, name = lean
     session = tree.session
     conn = session.connection
-    if len(data) > conn.max_write_size or (charge > 1 and not conn.supports_multi_credit):
-        return None
     parts = [(smbraw.CREATE, 1, smbraw.create_dir_body(name, *_WRITE_OPEN), SMB2CreateRequest)]
     if data:
         parts.append((smbraw.WRITE, len(data), smbraw.write_body_head(
             _CHAINED_FILE_ID, 0, len(data)) + data, SMB2WriteRequest))
     flags = 0
     if mtime_ns is not None:
-        filetime = mtime_ns // 100 + DateTimeField.EPOCH_FILETIME  # as smbclient.utime(ns=)
-        parts.append((smbraw.SET_INFO, 1, smbraw.set_info_body(
-            smbraw.FILE_BASIC_INFORMATION, _CHAINED_FILE_ID,
-            smbraw.basic_info(filetime, filetime)), SMB2SetInfoRequest))
+        parts.append(_times_part(_CHAINED_FILE_ID, mtime_ns))
         flags = smbraw.CLOSE_FLAG_POSTQUERY_ATTRIB
     parts.append((smbraw.CLOSE, 1, smbraw.close_body(_CHAINED_FILE_ID, flags),
                   SMB2CloseRequest))
