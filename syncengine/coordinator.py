@@ -33,7 +33,7 @@ from .filter import Filter
 from .lane import Lane
 from .options import SyncOptions
 from .ordering import parse_order_by
-from .planner import LEAN_BATCH, Planner, rename_strategy
+from .planner import LEAN_BATCH, LEAN_DOWN_BATCH, Planner, rename_strategy
 from .pools import Pool
 from .record import record, replace
 from .report import ERROR as REPORT_ERROR
@@ -141,6 +141,7 @@ class Coordinator:
         self._transfers: Pool | None = None
         self._lane: Lane | None = None
         self._lean = False  # new small files are copied the lean way (smallcopy)
+        self._lean_down = False  # ... or, from an SMB share, its lean download
         self._checkers: Pool | None = None
 
     @property
@@ -213,6 +214,10 @@ class Coordinator:
             assert self._lane is not None
             self._lane.submit(partial(self._lean_batch, batch))
             return
+        if self._lean_down:  # from an SMB share: the batch's files read in one round trip
+            assert self._lane is not None
+            self._lane.submit(partial(self._lean_batch, batch, True))
+            return
 
         def run() -> None:
             for a in batch:
@@ -221,10 +226,12 @@ class Coordinator:
         # local to local: the small-file lane, one thread from open to rename per batch
         (self._lane if self._lane is not None else transfers).submit(run)
 
-    def _lean_batch(self, batch: list[Copy]) -> None:
-        """A batch copied the lean way (:mod:`smallcopy`) on a lane thread; the files it
-        hands back take the general path, on the same thread, one after the other."""
-        rest = smallcopy.copy_batch(self.transferer, batch, self.stats, self.stopping.is_set)
+    def _lean_batch(self, batch: list[Copy], down: bool = False) -> None:
+        """A batch copied the lean way on a lane thread (:mod:`smallcopy`: ``copy_batch``,
+        or ``copy_batch_down`` from an SMB share); the files it hands back take the general
+        path, on the same thread, one after the other."""
+        how = smallcopy.copy_batch_down if down else smallcopy.copy_batch
+        rest = how(self.transferer, batch, self.stats, self.stopping.is_set)
         if len(rest) < len(batch):
             self.copier.count_done(len(batch) - len(rest))
         for a in rest:
@@ -690,6 +697,17 @@ class Coordinator:
             self._lane = Lane("small-files", backlog=64, workers=workers)
             if self._lean:
                 planner.batch_size = LEAN_BATCH
+        elif self.executor is None and self.sink is None and not o.interactive:
+            # new small files from an SMB share: a batch's files read in one round trip on
+            # one connection, then written, timed and renamed on the same transfer thread
+            self._lean_down = (smallcopy.lean_down_ok(self.transferer) and not o.dry_run
+                               and o.max_transfer < 0 and self.deadline is None
+                               and self.copier.on_event is None and not log.debug_enabled())
+            if self._lean_down:
+                planner.batch_size = LEAN_DOWN_BATCH
+                # --transfers batches side by side, each on its own connection: the
+                # files' creation on the local disk (the kernel's work) runs in parallel
+                self._lane = Lane("small-downloads", backlog=64, workers=o.transfers)
         landings = None
         if self.executor is None and self.sink is None and self.transferer.may_defer:
             # copies checked by a server's hash hand the check and rename on: the transfer

@@ -50,13 +50,14 @@ else:
     Protocol = object
 
 __all__ = ["Planner", "Sink", "rename_strategy", "READ_AHEAD", "SMALL_FILE", "BATCH",
-           "LEAN_BATCH"]
+           "LEAN_BATCH", "LEAN_DOWN_BATCH"]
 
 READ_AHEAD = 16  # remote directories listed ahead of the march
 FORESEE = 64  # at most this many listings read ahead (those foreseen included)
 SMALL_FILE = 256 * 1024  # new files below this size are sent in batches of BATCH
 BATCH = 8
 LEAN_BATCH = 64  # ... when the batch is copied the lean way (smallcopy): one hand-off each
+LEAN_DOWN_BATCH = 32  # ... when read from an SMB share in one round trip (copy_batch_down)
 
 #: a queued directory: (source dir, destination dir, listed on source, on destination, depth)
 _Dir = tuple[str, str, bool, bool, int]

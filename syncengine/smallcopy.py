@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from .backends.local import LocalBackend
     from .transfer import Transferer
 
-__all__ = ["copy_batch", "lean_ok"]
+__all__ = ["copy_batch", "copy_batch_down", "lean_down_ok", "lean_ok"]
 
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 # what open(path, "wb") asks for (mode 0o666 less the umask), without a file object
@@ -79,6 +79,23 @@ def lean_ok(t: Transferer) -> bool:
             and not o.local_no_check_updated and not o.resume
             and not (o.multi_thread_streams_set and o.multi_thread_streams > 1)
             and hasattr(os, "copy_file_range") and hasattr(os, "sendfile")
+            and {os.open, os.rename, os.unlink} <= os.supports_dir_fd
+            and os.utime in os.supports_fd)
+
+
+def lean_down_ok(t: Transferer) -> bool:
+    """Whether the copies of ``t`` may take the lean download path: from an SMB share
+    (pysync's SmbBackend, whose ``read_small`` reads many small files in one round trip)
+    to pysync's LocalBackend, with partial files, nothing to verify by hash, no bandwidth
+    limit and none of the options that act per file (as :func:`lean_ok`)."""
+    from .backends.local import LocalBackend
+    from .backends.smb import SmbBackend
+
+    o = t.opts
+    return (type(t.src) is SmbBackend and type(t.dst) is LocalBackend
+            and t.partial_ok and not t.hash_kind and t.bucket is None
+            and not t.server_copies and not o.metadata and not o.links and not o.resume
+            and not (o.multi_thread_streams_set and o.multi_thread_streams > 1)
             and {os.open, os.rename, os.unlink} <= os.supports_dir_fd
             and os.utime in os.supports_fd)
 
@@ -111,6 +128,91 @@ def copy_batch(t: Transferer, batch: Sequence[Copy], stats: Stats,
             os.close(dfd)
     finally:
         os.close(sfd)
+
+
+def copy_batch_down(t: Transferer, batch: Sequence[Copy], stats: Stats,
+                    stop: Callable[[], bool]) -> list[Copy]:
+    """Copy the new small files ``batch`` (one source directory, one destination directory)
+    from an SMB share the lean way (see :func:`lean_down_ok`): their data read together
+    (``SmbBackend.read_small``), each written to its partial file, given its time and
+    renamed on this thread. Returns those left for the general path, in order: a file not
+    read whole, or whose size is not the listed one (it changed: the general path reads it
+    again and reports), any error. ``stop()`` True: the run is ending, start no file."""
+    dst: LocalBackend = t.dst  # type: ignore[assignment]
+    ddir = batch[0].dst_path.rpartition("/")[0]
+    if any(a.dst_path.rpartition("/")[0] != ddir for a in batch) or stop():
+        return list(batch)
+    try:
+        dfd = _open_dir(dst, ddir, make=True)
+    except OSError:
+        return list(batch)
+    try:
+        datas = t.src.read_small([(a.path, a.size) for a in batch])  # type: ignore[attr-defined]
+        return _write_in(t, batch, datas, stats, stop, dfd, ddir)
+    finally:
+        os.close(dfd)
+
+
+def _write_in(t: Transferer, batch: Sequence[Copy], datas: Sequence[bytes | None],
+              stats: Stats, stop: Callable[[], bool], dfd: int, ddir: str) -> list[Copy]:
+    """:func:`copy_batch_down`'s part on the destination: ``datas[i]`` (None: not read) is
+    written as ``batch[i]``, as :func:`_copy_in` writes a local file."""
+    suffix = t.opts.partial_suffix
+    cancel = t.cancel
+    left: list[Copy] = []
+    tr = None
+    say = log.LOGGER.isEnabledFor(logging.INFO)
+    try:
+        block = interrupt.creating(t.dst)
+        live = block.__enter__()
+    except interrupt.InterruptedRunError:
+        return list(batch)  # the run is ending: the general path drops them
+    try:
+        for i, a in enumerate(batch):
+            if cancel.is_set() or stop() or live.closing():
+                left.extend(batch[i:])  # the general path drops them as the run ends
+                break
+            data = datas[i]
+            partial = partial_name_for(a.dst_path, a.size, a.mtime_ns, suffix)
+            tdir, _, tmp = partial.rpartition("/")
+            if data is None or len(data) != a.size or tdir != ddir:
+                left.append(a)
+                continue
+            if tr is None:
+                tr = stats.start_transfer(a.path, a.size, queued=False)
+            else:
+                tr.show(a.path, a.size)
+            made = False
+            try:
+                live.register(partial)
+                made = True
+                fo = os.open(tmp, _WRITE_FLAGS, 0o666, dir_fd=dfd)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fo, view):]
+                    os.utime(fo, ns=(a.mtime_ns, a.mtime_ns))
+                finally:
+                    os.close(fo)
+                os.rename(tmp, a.dst_path.rpartition("/")[2], src_dir_fd=dfd, dst_dir_fd=dfd)
+                made = False
+                live.release(partial)
+            except Exception:  # noqa: BLE001 - the general path redoes it and reports
+                left.append(a)
+                continue
+            finally:
+                if made:  # removed before the general path writes it (or the run ends)
+                    _remove(tmp, dfd)
+                    live.release(partial)
+            stats.file_copied(tr, a.size, a.size)
+            if say:
+                log.info(a.path, "Copied (new)" if a.dst_path == a.path
+                         else f"Copied (new) to: {a.dst_path}")
+    finally:
+        block.__exit__(None, None, None)
+    if tr is not None:
+        tr.discard()
+    return left
 
 
 def _open_dir(backend: LocalBackend, path: str, *, make: bool) -> int:

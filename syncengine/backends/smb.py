@@ -51,7 +51,7 @@ import time
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, TypeVar
 
 from . import _spnego_lean  # before smbclient: spnego without CredSSP, x509, Kerberos...
@@ -138,6 +138,9 @@ _IO_REQUEST = 1024 * 1024
 _IO_WINDOW = 8 * 1024 * 1024
 #: Files listed smaller than this are read whole in one round trip (:meth:`SmbBackend.open_whole`).
 _WHOLE_READ = 1024 * 1024
+#: Small files' compounds sent on one connection before their answers are read
+#: (:meth:`SmbBackend.read_small`).
+_READS_IN_FLIGHT = 16
 #: Files to be written with fewer bytes than this are sent whole at close.
 _WHOLE_WRITE = 1024 * 1024
 #: The largest QUERY_DIRECTORY answer asked for (credits permitting).
@@ -152,6 +155,9 @@ _DEFAULT_IDLE_NS = 60 * 1_000_000_000
 _CONNECT_TIMEOUT = 60
 _SENDMSG = hasattr(socket.socket, "sendmsg")
 _MSG_MORE = getattr(socket, "MSG_MORE", 0)  # Linux
+#: The most the receiving thread reads from an SMB socket at once (several answers).
+_RECV_CHUNK = 256 * 1024
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 #: What a failed send of a file's data means the connection failed (any other errno: the
 #: file could not be read).
 _SOCKET_ERRNOS = frozenset({errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED, errno.ENOTCONN,
@@ -584,33 +590,85 @@ class _Tcp(Tcp):
             raise
         return sent
 
+    def recv(self, timeout: float) -> bytes:
+        """The next message (without its 4-byte length prefix), b"" once the connection is
+        closed. What the socket holds is read in one go, up to ``_RECV_CHUNK`` bytes, and
+        cut into messages: answers that arrive together (a compound's, the files read
+        together by ``read_small``) cost one system call, not two selects and two reads
+        each. A message larger than what is buffered is read straight into its own buffer
+        (its data is not copied through the buffer)."""
+        pending: bytearray = self.__dict__.setdefault("_pending", bytearray())
+        while True:
+            if len(pending) >= 4:
+                end = 4 + int.from_bytes(pending[:4], "big")
+                if len(pending) >= end:
+                    message = bytes(memoryview(pending)[4:end])
+                    del pending[:end]
+                    return message
+                if end - len(pending) > _RECV_CHUNK:
+                    buffer = bytearray(end - 4)
+                    buffer[:len(pending) - 4] = memoryview(pending)[4:]
+                    offset = len(pending) - 4
+                    pending.clear()
+                    data, timeout = self._recv_into(buffer, offset, timeout)
+                    return data or b""
+            room = self.__dict__.get("_room")
+            if room is None:
+                room = self.__dict__["_room"] = memoryview(bytearray(_RECV_CHUNK))
+            n, timeout = self._recv_some(room, timeout)
+            if not n:
+                return b""
+            pending += room[:n]
+
     def _recv(self, length: int, timeout: float) -> tuple[bytes | None, float]:
-        buffer = bytearray(length)
+        """smbprotocol's ``_recv``: ``length`` bytes (None once closed)."""
+        return self._recv_into(bytearray(length), 0, timeout)
+
+    def _recv_into(self, buffer: bytearray, offset: int, timeout: float
+                   ) -> tuple[bytes | None, float]:
+        """Fill ``buffer`` from ``offset`` on; its bytes, or None once closed."""
         view = memoryview(buffer)
-        offset = 0
+        while offset < len(buffer):
+            n, timeout = self._recv_some(view[offset:], timeout)
+            if not n:
+                return None, timeout
+            offset += n
+        return bytes(buffer), timeout
+
+    def _recv_some(self, view: memoryview, timeout: float) -> tuple[int, float]:
+        """What the socket has, up to ``len(view)`` bytes, into ``view``: once something
+        arrived within ``timeout`` (TimeoutError after it), 0 once closed."""
         sock = self._sock
-        while offset < length:
-            with self._close_lock:
-                if not self.connected:
-                    return None, timeout
+        with self._close_lock:
+            if not self.connected:
+                return 0, timeout
+            try:  # already there: no select
+                if not _DONTWAIT:
+                    raise BlockingIOError
+                n = sock.recv_into(view, len(view), _DONTWAIT)
+            except BlockingIOError:
                 start = time.monotonic()
                 ready = select.select([sock], [], [], max(timeout, 1))[0]
                 elapsed = time.monotonic() - start
                 timeout -= elapsed
                 if not ready:
-                    raise TimeoutError(f"recv idle for {elapsed:.1f}s ({offset}/{length} "
-                                       "bytes)")
-                try:
-                    n = sock.recv_into(view[offset:], length - offset)
-                except OSError as e:  # Windows: a shut-down socket raises (Linux: b"")
-                    if e.errno not in (errno.ESHUTDOWN, errno.ECONNRESET, errno.ECONNABORTED):
-                        raise
-                    n = 0
-            if not n:
-                self.close()
-                return None, timeout
-            offset += n
-        return bytes(buffer), timeout
+                    raise TimeoutError(f"recv idle for {elapsed:.1f}s") from None
+                n = self._recv_ready(view)
+            except OSError as e:  # Windows: a shut-down socket raises (Linux: b"")
+                if e.errno not in (errno.ESHUTDOWN, errno.ECONNRESET, errno.ECONNABORTED):
+                    raise
+                n = 0
+        if not n:
+            self.close()
+        return n, timeout
+
+    def _recv_ready(self, view: memoryview) -> int:
+        try:
+            return self._sock.recv_into(view, len(view))
+        except OSError as e:
+            if e.errno not in (errno.ESHUTDOWN, errno.ECONNRESET, errno.ECONNABORTED):
+                raise
+            return 0
 
 
 class _Connection(Connection):
@@ -1936,6 +1994,44 @@ class SmbBackend:
             return self.open_read(path)
         return io.BytesIO(data)
 
+    def read_small(self, items: Sequence[tuple[str, int]]) -> list[bytes | None]:
+        """The data of the files ``items`` (path, size listed), each read whole as
+        :meth:`open_whole` reads a small one, on one connection with up to
+        ``_READS_IN_FLIGHT`` files' compounds sent before their answers are read (one
+        round trip for many files). An item is None where it was not read so: a size
+        outside (0, 1 MiB), a file grown past its READ, any error (the caller reads it the
+        usual way, which reports it), and the rest once the connection failed."""
+        out: list[bytes | None] = [None] * len(items)
+        slot = self._pool.acquire()
+        broken = False
+        try:
+            todo = [i for i, (_, size) in enumerate(items) if 0 < size < _WHOLE_READ]
+            pos = 0
+            while pos < len(todo):
+                sent: list[tuple[int, str, Any, list[Any]]] = []
+                try:
+                    while pos < len(todo) and len(sent) < _READS_IN_FLIGHT:
+                        i = todo[pos]
+                        unc = self._unc(items[i][0])
+                        one = _send_read_whole(unc, slot.kwargs, items[i][1])
+                        if one is None:  # too few credits: sent again once answers are in
+                            pos += not sent  # ... or it cannot be read so at all
+                            break
+                        sent.append((i, unc, *one))
+                        pos += 1
+                finally:  # every answer sent for is taken off the connection
+                    if sent:  # answers come in order: one wake-up for them all, not one each
+                        sent[-1][3][-1].response_event.wait()
+                    for i, unc, tree, requests in sent:
+                        answers = smbraw.receive_all(tree.session.connection, requests)
+                        with contextlib.suppress(SMBException, OSError, ValueError):
+                            out[i] = _read_whole_answer(unc, tree, answers)
+        except (SMBException, OSError, ValueError):
+            broken = True  # what is left is read the usual way, which reports the error
+        finally:
+            self._pool.release(slot, broken=broken)
+        return out
+
     def open_write_whole(self, path: str, size: int,
                          guard: Callable[[], contextlib.AbstractContextManager[Any]]
                          = contextlib.nullcontext) -> BinaryIO:
@@ -2239,18 +2335,21 @@ def _lean_answers(conn: Any, parts: list[tuple[int, int, bytes, type]], session_
                   tree_id: int, path: str) -> list[Any]:
     """:func:`_lean_compound`'s answers, each failed one as its ``SMBOSError(status, path)``
     in its place (not raised)."""
+    requests = _lean_send(conn, parts, session_id, tree_id)
+    return [SMBOSError(a.status, path) if isinstance(a, SMBResponseException) else a
+            for a in smbraw.receive_all(conn, requests)]
+
+
+def _lean_send(conn: Any, parts: list[tuple[int, int, bytes, type]], session_id: int,
+               tree_id: int) -> list[Any]:
+    """Send ``parts`` as one compound packed by :mod:`.smbraw`; its requests. One that
+    could not be sent whole leaves the connection's sequence window off:
+    ConnectionResetError (the connection is to be dropped)."""
     try:
-        requests = smbraw.send_compound(conn, parts, session_id, tree_id, 0)
+        return smbraw.send_compound(conn, parts, session_id, tree_id, 0)
     except SMBException as err:
         raise ConnectionResetError(errno.ECONNRESET,
                                    f"SMB request not sent whole: {err}") from None
-    answers: list[Any] = []
-    for request in requests:  # every answer received, so that credits stay in order
-        try:
-            answers.append(smbraw.receive(conn, request))
-        except SMBResponseException as exc:
-            answers.append(SMBOSError(exc.status, path))
-    return answers
 
 
 def _closed(fd: Any) -> None:
@@ -2325,19 +2424,36 @@ def _read_whole(unc: str, kwargs: dict[str, Any], size: int) -> bytes | None:
     reads for more than 64 KiB) or the file was larger than the READ: the caller then reads
     it as any other file. A failed CREATE or READ raises its SMBOSError, as smbclient's
     open and read do."""
+    sent = _send_read_whole(unc, kwargs, size)
+    if sent is None:
+        return None
+    return _read_whole_answer(unc, sent[0], smbraw.receive_all(sent[0].session.connection,
+                                                               sent[1]))
+
+
+def _send_read_whole(unc: str, kwargs: dict[str, Any], size: int
+                     ) -> tuple[Any, list[Any]] | None:
+    """Send :func:`_read_whole`'s compound; (tree, its requests), or None when it cannot
+    be sent (see there). Raises ConnectionResetError when it was not sent whole."""
     length = (size // MAX_PAYLOAD_SIZE + 1) * MAX_PAYLOAD_SIZE
     lean = _lean_io_tree(unc, kwargs, length, 2, "max_read_size")
     if lean is None:
         return None
     tree, name = lean
     session = tree.session
-    conn = session.connection
-    opened, read, closed = _lean_answers(conn, [
+    return tree, _lean_send(session.connection, [
         (smbraw.CREATE, 1, smbraw.create_dir_body(name, *_READ_OPEN), SMB2CreateRequest),
         (smbraw.READ, length, smbraw.read_body(_CHAINED_FILE_ID, 0, length),
          SMB2ReadRequest),
         (smbraw.CLOSE, 1, smbraw.close_body(_CHAINED_FILE_ID), SMB2CloseRequest)],
-        session.session_id, tree.tree_connect_id, unc)
+        session.session_id, tree.tree_connect_id)
+
+
+def _read_whole_answer(unc: str, tree: Any, answers: list[Any]) -> bytes | None:
+    """The data of :func:`_read_whole`'s answers (CREATE, READ, CLOSE; each a reply or an
+    ``SMBResponseException``), or None when the file was larger than the READ."""
+    opened, read, closed = (SMBOSError(a.status, unc) if isinstance(a, SMBResponseException)
+                            else a for a in answers)
     if isinstance(opened, SMBOSError):
         raise opened  # nothing was opened (the READ and CLOSE failed with it)
     body = opened["data"].get_value()

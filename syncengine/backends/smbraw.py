@@ -308,6 +308,21 @@ def receive(conn: Any, request: Any) -> Any:
     return conn.receive(request)
 
 
+def receive_all(conn: Any, requests: list[Any]) -> list[Any]:
+    """The answers to ``requests`` (a compound's), in order, each received as
+    :func:`receive` does; a failed one is its ``SMBResponseException`` in its place, so that
+    every answer is taken off the connection and the credits stay in order."""
+    from smbprotocol.exceptions import SMBResponseException
+
+    answers: list[Any] = []
+    for request in requests:
+        try:
+            answers.append(receive(conn, request))
+        except SMBResponseException as exc:
+            answers.append(exc)
+    return answers
+
+
 def async_id(message: Any, flags: int) -> bytes | None:
     """The async id of an answer's header (ASYNC flag), else None."""
     return bytes(message[32:40]) if flags & _FLAG_ASYNC else None

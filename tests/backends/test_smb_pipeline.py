@@ -5,7 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import struct
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -474,6 +478,109 @@ def test_a_downloaded_small_file_costs_one_round_trip(
         assert got.stat().st_mtime_ns == (_MTIME + i * 1000) // 100 * 100
 
 
+def test_read_small_keeps_many_files_in_flight(
+        backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``read_small``: the compounds of up to ``_READS_IN_FLIGHT`` files go out before
+    their answers are read, and each file comes back whole. A file it cannot read so is
+    None for the caller's usual read: listed empty or at 1 MiB or more, grown past its READ,
+    missing, a folder, or emptied (b"", not the listed size). Nothing is left open or
+    pending and the connection stays."""
+    root = smbd_server.share_path / backend.base
+    data = {f"f{i}.bin": os.urandom(1 + 997 * i) for i in range(40)}
+    for name, body in data.items():
+        (root / name).write_bytes(body)
+    (root / "grown.bin").write_bytes(os.urandom(200_000))
+    (root / "emptied.bin").write_bytes(b"")
+    (root / "big.bin").write_bytes(b"x" * (1024 * 1024))
+    (root / "dir").mkdir()
+    list(backend.list_dir(""))
+    conn = _connection(backend)
+    before = conn.sequence_window["high"] - conn.sequence_window["low"]
+    seen = _in_flight(monkeypatch, conn, _CREATE)
+    odd = [("grown.bin", 1000), ("emptied.bin", 10), ("big.bin", 1024 * 1024),
+           ("missing.bin", 10), ("dir", 10), ("f0.bin", 0)]
+    items = [(name, len(body)) for name, body in data.items()]
+    got = backend.read_small(items[:20] + odd + items[20:])
+    assert got[:20] + got[26:] == list(data.values())
+    assert got[20:26] == [None, b"", None, None, None, None]
+    # 16 files' compounds (3 requests each) sent before an answer was read
+    assert max(seen) >= 3 * (smb_mod._READS_IN_FLIGHT - 1), seen
+    assert len(seen) == 40 + 4  # no CREATE for the empty listing or the 1 MiB file
+    assert not conn.outstanding_requests
+    assert not [o for s in conn.session_table.values() for o in s.open_table.values()]
+    assert conn.sequence_window["high"] - conn.sequence_window["low"] == before
+    assert backend.connections == 1
+
+
+def test_read_small_waits_for_credits(backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """More files in flight than the connection has credits for: the compounds that do
+    not fit wait for the answers in flight, and every file still comes back whole."""
+    root = smbd_server.share_path / backend.base
+    data = {f"f{i}.bin": os.urandom(70_000 + i) for i in range(80)}  # 4 credits each
+    for name, body in data.items():
+        (root / name).write_bytes(body)
+    list(backend.list_dir(""))
+    conn = _connection(backend)
+    credits = conn.sequence_window["high"] - conn.sequence_window["low"]
+    assert credits < 4 * len(data)  # or this test shows nothing
+    monkeypatch.setattr(smb_mod, "_READS_IN_FLIGHT", len(data))
+    got = backend.read_small([(name, len(body)) for name, body in data.items()])
+    assert got == list(data.values())
+    assert not conn.outstanding_requests
+    assert backend.connections == 1
+
+
+def test_small_files_download_in_batches(
+        backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """pysync copy of new small files from the share: read a batch at a time
+    (``read_small``), each written to its partial file, timed and renamed, logged and
+    counted as the general path does. A file that changed after the listing (its size is
+    not the listed one) is left to the general path, which copies what the share has."""
+    from syncengine import api
+
+    root = smbd_server.share_path / backend.base
+    n = _small_files(root, 12)
+    (root / "sub").mkdir()
+    m = _small_files(root / "sub", 5)
+    (root / "empty.txt").write_bytes(b"")
+    (root / "big.bin").write_bytes(os.urandom(300_000))  # not a small file: no batch
+    batches: list[list[str]] = []
+    real = SmbBackend.read_small
+
+    def read_small(self: SmbBackend, items: Any) -> list[bytes | None]:
+        batches.append([path for path, _ in items])
+        if len(batches) == 1:  # f3.txt changed between the listing and the read
+            with open(root / "f3.txt", "ab") as fh:
+                fh.write(b"+")
+        return real(self, items)
+
+    monkeypatch.setattr(SmbBackend, "read_small", read_small)
+    caplog.set_level("INFO", logger="syncengine")
+    dst = tmp_path / "dst"
+    result = api.copy(backend, str(dst), transfers=2)
+    # the general path read f3.txt as the share had it and failed the attempt with
+    # rclone's "corrupted on transfer: sizes differ"; the retry copied it
+    assert result.exit_code == 0 and result.attempts == 2, result.errors
+    assert sorted(p for b in batches[:2] for p in b) == sorted(
+        [f"f{i}.txt" for i in range(n)] + [f"sub/f{i}.txt" for i in range(m)]
+        + ["empty.txt"])  # one batch per folder
+    for rel in [f"f{i}.txt" for i in range(n)] + [f"sub/f{i}.txt" for i in range(m)]:
+        got = dst / rel
+        assert got.read_bytes() == (root / rel).read_bytes(), rel
+        assert got.stat().st_mtime_ns == (root / rel).stat().st_mtime_ns // 100 * 100, rel
+    assert (dst / "sub/f4.txt").stat().st_mtime_ns == (_MTIME + 4000) // 100 * 100
+    assert (dst / "empty.txt").read_bytes() == b""
+    assert (dst / "big.bin").read_bytes() == (root / "big.bin").read_bytes()
+    assert not [p for p in dst.rglob("*") if ".partial" in p.name]
+    copied = [r.getMessage() for r in caplog.records if "Copied (new)" in r.getMessage()]
+    assert len(copied) == n + m + 2, copied
+    assert result.stats.transfers == n + m + 2
+
+
 def test_a_small_file_is_written_whole_at_close(
         backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -589,3 +696,46 @@ def test_whole_writer_whose_growth_failed_sends_nothing_at_close(
     sent = _messages(monkeypatch)
     fh.close()
     assert fh.closed and not sent and (root / "taken").is_dir()
+
+
+def test_sigint_during_small_downloads_leaves_no_partial_file(
+        backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+        tmp_path: Path) -> None:
+    """SIGINT while batches of small files come down from the share: exit 130, no partial
+    file left, and every file under its final name whole."""
+    from syncengine.backends.sftp import obscure  # rclone's obscure
+
+    root = smbd_server.share_path / backend.base
+    for d in range(40):
+        (root / f"d{d}").mkdir()
+        for i in range(60):
+            (root / f"d{d}" / f"f{i}").write_bytes(os.urandom(1000 + i))
+    conf = tmp_path / "rclone.conf"
+    conf.write_text(smbd_server.rclone_section("smbt", obscure(smbd_server.password)))
+    dst = tmp_path / "dst"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RCLONE_", "PYSYNC_"))}
+    env["HOME"] = str(tmp_path)
+    with open(tmp_path / "log.txt", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "syncengine", "copy", "-v", "--stats", "0", "--config",
+             str(conf), f"smbt:{smbd_server.share}/{backend.base}", str(dst)],
+            stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL, env=env)
+        try:
+            deadline = time.monotonic() + 120
+            while sum(len(f) for _, _, f in os.walk(dst)) < 100:  # under way: no timing
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.005)
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    err = (tmp_path / "log.txt").read_text(errors="replace")
+    assert code == 130, err
+    assert "INFO  : Exiting...\n" in err
+    copied = [p for p in dst.rglob("*") if p.is_file()]
+    assert not [p for p in copied if ".partial" in p.name], err
+    assert 0 < len(copied) < 40 * 60  # stopped in the middle
+    for p in copied:
+        assert p.read_bytes() == (root / p.relative_to(dst)).read_bytes()
