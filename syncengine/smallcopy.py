@@ -51,6 +51,7 @@ from .transfer import partial_name_for
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from typing import Any
 
     from .accounting import Stats
     from .actions import Copy
@@ -156,7 +157,31 @@ def copy_batch_down(t: Transferer, batch: Sequence[Copy], stats: Stats,
 def _write_in(t: Transferer, batch: Sequence[Copy], datas: Sequence[bytes | None],
               stats: Stats, stop: Callable[[], bool], dfd: int, ddir: str) -> list[Copy]:
     """:func:`copy_batch_down`'s part on the destination: ``datas[i]`` (None: not read) is
-    written as ``batch[i]``, as :func:`_copy_in` writes a local file."""
+    written as ``batch[i]``."""
+    def one(i: int, a: Copy, tmp: str, partial: str, live: Any) -> int | None:
+        data = datas[i]
+        if data is None or len(data) != a.size:
+            return None
+
+        def fill(fo: int) -> int:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fo, view):]
+            os.utime(fo, ns=(a.mtime_ns, a.mtime_ns))
+            return a.size
+
+        return _land(live, partial, tmp, a.dst_path.rpartition("/")[2], dfd, fill)
+
+    return _each(t, batch, stats, stop, ddir, one)
+
+
+def _each(t: Transferer, batch: Sequence[Copy], stats: Stats, stop: Callable[[], bool],
+          ddir: str, one: Callable[[int, Copy, str, str, Any], int | None]) -> list[Copy]:
+    """The batch loop of both lean paths: for each file still to be started (none once the
+    run is cancelled, stopping or cleaning up), ``one(i, file, partial file name in the
+    destination folder, its path, live creations)`` copies it and returns the bytes read,
+    or None to hand it back; a copied file is counted and logged as the general path does.
+    Returns the files handed back, in order."""
     suffix = t.opts.partial_suffix
     cancel = t.cancel
     left: list[Copy] = []
@@ -172,39 +197,20 @@ def _write_in(t: Transferer, batch: Sequence[Copy], datas: Sequence[bytes | None
             if cancel.is_set() or stop() or live.closing():
                 left.extend(batch[i:])  # the general path drops them as the run ends
                 break
-            data = datas[i]
             partial = partial_name_for(a.dst_path, a.size, a.mtime_ns, suffix)
             tdir, _, tmp = partial.rpartition("/")
-            if data is None or len(data) != a.size or tdir != ddir:
+            if tdir != ddir:
                 left.append(a)
                 continue
             if tr is None:
                 tr = stats.start_transfer(a.path, a.size, queued=False)
             else:
                 tr.show(a.path, a.size)
-            made = False
-            try:
-                live.register(partial)
-                made = True
-                fo = os.open(tmp, _WRITE_FLAGS, 0o666, dir_fd=dfd)
-                try:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fo, view):]
-                    os.utime(fo, ns=(a.mtime_ns, a.mtime_ns))
-                finally:
-                    os.close(fo)
-                os.rename(tmp, a.dst_path.rpartition("/")[2], src_dir_fd=dfd, dst_dir_fd=dfd)
-                made = False
-                live.release(partial)
-            except Exception:  # noqa: BLE001 - the general path redoes it and reports
+            size = one(i, a, tmp, partial, live)
+            if size is None:
                 left.append(a)
                 continue
-            finally:
-                if made:  # removed before the general path writes it (or the run ends)
-                    _remove(tmp, dfd)
-                    live.release(partial)
-            stats.file_copied(tr, a.size, a.size)
+            stats.file_copied(tr, a.size, size)
             if say:
                 log.info(a.path, "Copied (new)" if a.dst_path == a.path
                          else f"Copied (new) to: {a.dst_path}")
@@ -213,6 +219,34 @@ def _write_in(t: Transferer, batch: Sequence[Copy], datas: Sequence[bytes | None
     if tr is not None:
         tr.discard()
     return left
+
+
+def _land(live: Any, partial: str, tmp: str, final: str, dfd: int,
+          fill: Callable[[int], int]) -> int | None:
+    """Create the partial file ``tmp`` in the folder ``dfd`` (registered as ``partial``
+    with the run's live creations first), let ``fill(descriptor)`` write it and set its
+    time, close it and rename it to ``final``; what ``fill`` returned (the bytes read), or
+    None after any error, the partial file removed. A KeyboardInterrupt removes it too on
+    its way out: no final name ever holds a partial copy."""
+    made = False
+    try:
+        live.register(partial)
+        made = True
+        fo = os.open(tmp, _WRITE_FLAGS, 0o666, dir_fd=dfd)
+        try:
+            size = fill(fo)
+        finally:
+            os.close(fo)
+        os.rename(tmp, final, src_dir_fd=dfd, dst_dir_fd=dfd)
+        made = False
+        live.release(partial)
+        return size
+    except Exception:  # noqa: BLE001 - the general path redoes it and reports
+        return None
+    finally:
+        if made:  # removed before the general path writes it (or the run ends)
+            _remove(tmp, dfd)
+            live.release(partial)
 
 
 def _open_dir(backend: LocalBackend, path: str, *, make: bool) -> int:
@@ -229,89 +263,46 @@ def _open_dir(backend: LocalBackend, path: str, *, make: bool) -> int:
 
 def _copy_in(t: Transferer, batch: Sequence[Copy], stats: Stats, stop: Callable[[], bool],
              sfd: int, dfd: int, ddir: str) -> list[Copy]:
-    suffix = t.opts.partial_suffix
-    cancel = t.cancel
-    left: list[Copy] = []
-    tr = None
-    say = log.LOGGER.isEnabledFor(logging.INFO)
     cfr: Callable[[int, int, int], int] = os.copy_file_range
-    try:
-        block = interrupt.creating(t.dst)
-        live = block.__enter__()
-    except interrupt.InterruptedRunError:
-        return list(batch)  # the run is ending: the general path drops them
-    try:
-        for i, a in enumerate(batch):
-            if cancel.is_set() or stop() or live.closing():
-                left.extend(batch[i:])  # the general path drops them as the run ends
-                break
-            name = a.path.rpartition("/")[2]
-            final = a.dst_path.rpartition("/")[2]
-            partial = partial_name_for(a.dst_path, a.size, a.mtime_ns, suffix)
-            tdir, _, tmp = partial.rpartition("/")
-            if tdir != ddir:
-                left.append(a)
-                continue
-            if tr is None:
-                tr = stats.start_transfer(a.path, a.size, queued=False)
-            else:
-                tr.show(a.path, a.size)
-            try:
-                fi = os.open(name, _READ_FLAGS, dir_fd=sfd)
-            except OSError:
-                left.append(a)
-                continue
-            made = False
-            try:
+
+    def one(_i: int, a: Copy, tmp: str, partial: str, live: Any) -> int | None:
+        try:
+            fi = os.open(a.path.rpartition("/")[2], _READ_FLAGS, dir_fd=sfd)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fi)
+            size, mtime = st.st_size, st.st_mtime_ns
+            if not S_ISREG(st.st_mode):
+                return None
+
+            def fill(fo: int) -> int:
+                nonlocal cfr
+                total = 0
+                while True:  # one call asks a byte more: a short count is the end
+                    try:
+                        n = cfr(fi, fo, size + 1 - total)
+                    except OSError as err:
+                        if cfr is _sendfile or total or err.errno not in NO_KERNEL_COPY:
+                            raise
+                        # another file system (EXDEV) or no copy_file_range here:
+                        # sendfile for this batch (it fails over to the general path)
+                        cfr = _sendfile
+                        n = cfr(fi, fo, size + 1 - total)
+                    total += n
+                    if not n or total >= size:
+                        break
                 st = os.fstat(fi)
-                size, mtime = st.st_size, st.st_mtime_ns
-                if not S_ISREG(st.st_mode):
-                    left.append(a)
-                    continue
-                live.register(partial)
-                made = True
-                fo = os.open(tmp, _WRITE_FLAGS, 0o666, dir_fd=dfd)
-                try:
-                    total = 0
-                    while True:  # one call asks a byte more: a short count is the end
-                        try:
-                            n = cfr(fi, fo, size + 1 - total)
-                        except OSError as err:
-                            if cfr is _sendfile or total or err.errno not in NO_KERNEL_COPY:
-                                raise
-                            # another file system (EXDEV) or no copy_file_range here:
-                            # sendfile for this batch (it fails over to the general path)
-                            cfr = _sendfile
-                            n = cfr(fi, fo, size + 1 - total)
-                        total += n
-                        if not n or total >= size:
-                            break
-                    st = os.fstat(fi)
-                    if total != size or st.st_size != size or st.st_mtime_ns != mtime:
-                        raise _Changed
-                    os.utime(fo, ns=(mtime, mtime))
-                finally:
-                    os.close(fo)
-                os.rename(tmp, final, src_dir_fd=dfd, dst_dir_fd=dfd)
-                made = False
-                live.release(partial)
-            except Exception:  # noqa: BLE001 - the general path redoes it and reports
-                left.append(a)
-                continue
-            finally:
-                os.close(fi)
-                if made:
-                    _remove(tmp, dfd)
-                    live.release(partial)
-            stats.file_copied(tr, a.size, size)
-            if say:
-                log.info(a.path, "Copied (new)" if a.dst_path == a.path
-                         else f"Copied (new) to: {a.dst_path}")
-    finally:
-        block.__exit__(None, None, None)
-    if tr is not None:
-        tr.discard()
-    return left
+                if total != size or st.st_size != size or st.st_mtime_ns != mtime:
+                    raise _Changed
+                os.utime(fo, ns=(mtime, mtime))
+                return size
+
+            return _land(live, partial, tmp, a.dst_path.rpartition("/")[2], dfd, fill)
+        finally:
+            os.close(fi)
+
+    return _each(t, batch, stats, stop, ddir, one)
 
 
 class _Changed(Exception):
