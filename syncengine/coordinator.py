@@ -698,8 +698,8 @@ class Coordinator:
             if self._lean:
                 planner.batch_size = LEAN_BATCH
         elif self.executor is None and self.sink is None and not o.interactive:
-            # new small files from an SMB share: a batch's files read in one round trip on
-            # one connection, then written, timed and renamed on the same transfer thread
+            # new small files from an SMB share: a batch's files read together on one
+            # connection, then written, timed and renamed on the same lane thread
             self._lean_down = (smallcopy.lean_down_ok(self.transferer) and not o.dry_run
                                and o.max_transfer < 0 and self.deadline is None
                                and self.copier.on_event is None and not log.debug_enabled())
