@@ -30,6 +30,11 @@ checks, error messages and clean-up. A source that changed during the lean copy 
 once more by the general path, which fails it if it is still changing (an open-to-rename
 window of a few system calls, as rclone's own retry would see it).
 
+New small files from an SMB share to a local folder take the same way
+(:func:`copy_batch_down`): the batch's data is read together on one connection
+(``SmbBackend.read_small``, many files' compounds in flight), then each file is written to
+its partial file, timed on its descriptor and renamed here, with the same hand-backs.
+
 Interruption (:func:`interrupt.creating`): on the main thread, where SIGINT's handler runs,
 each partial file is registered before it is created, so the clean-up removes the one in
 hand; elsewhere the batch counts as one creation under way, which the clean-up waits for. A
@@ -148,7 +153,10 @@ def copy_batch_down(t: Transferer, batch: Sequence[Copy], stats: Stats,
     except OSError:
         return list(batch)
     try:
-        datas = t.src.read_small([(a.path, a.size) for a in batch])  # type: ignore[attr-defined]
+        try:
+            datas = t.src.read_small([(a.path, a.size) for a in batch])  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - no connection: the general path retries, reports
+            return list(batch)
         return _write_in(t, batch, datas, stats, stop, dfd, ddir)
     finally:
         os.close(dfd)

@@ -698,6 +698,31 @@ def test_whole_writer_whose_growth_failed_sends_nothing_at_close(
     assert fh.closed and not sent and (root / "taken").is_dir()
 
 
+def test_a_batch_that_cannot_be_read_goes_the_general_way(
+        backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """``read_small`` failing as a whole (no connection to be had): the batch's files are
+    handed to the general path, which copies them; the run does not fail."""
+    from syncengine import api
+
+    root = smbd_server.share_path / backend.base
+    n = _small_files(root, 6)
+    calls: list[int] = []
+
+    def read_small(self: SmbBackend, items: Any) -> list[bytes | None]:
+        calls.append(len(items))
+        raise ConnectionResetError(104, "no connection")
+
+    monkeypatch.setattr(SmbBackend, "read_small", read_small)
+    dst = tmp_path / "dst"
+    result = api.copy(backend, str(dst), transfers=2)
+    assert calls == [n]
+    assert result.exit_code == 0 and result.attempts == 1, result.errors
+    for i in range(n):
+        assert (dst / f"f{i}.txt").read_bytes() == (root / f"f{i}.txt").read_bytes()
+    assert not [p for p in dst.rglob("*") if ".partial" in p.name]
+
+
 def test_sigint_during_small_downloads_leaves_no_partial_file(
         backend: SmbBackend, smbd_server: SmbdServer,  # noqa: F811
         tmp_path: Path) -> None:
