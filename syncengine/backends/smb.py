@@ -642,33 +642,26 @@ class _Tcp(Tcp):
         with self._close_lock:
             if not self.connected:
                 return 0, timeout
-            try:  # already there: no select
-                if not _DONTWAIT:
-                    raise BlockingIOError
-                n = sock.recv_into(view, len(view), _DONTWAIT)
-            except BlockingIOError:
-                start = time.monotonic()
-                ready = select.select([sock], [], [], max(timeout, 1))[0]
-                elapsed = time.monotonic() - start
-                timeout -= elapsed
-                if not ready:
-                    raise TimeoutError(f"recv idle for {elapsed:.1f}s") from None
-                n = self._recv_ready(view)
+            try:
+                try:  # already there: no select
+                    if not _DONTWAIT:
+                        raise BlockingIOError
+                    n = sock.recv_into(view, len(view), _DONTWAIT)
+                except BlockingIOError:
+                    start = time.monotonic()
+                    ready = select.select([sock], [], [], max(timeout, 1))[0]
+                    elapsed = time.monotonic() - start
+                    timeout -= elapsed
+                    if not ready:
+                        raise TimeoutError(f"recv idle for {elapsed:.1f}s") from None
+                    n = sock.recv_into(view, len(view))
             except OSError as e:  # Windows: a shut-down socket raises (Linux: b"")
                 if e.errno not in (errno.ESHUTDOWN, errno.ECONNRESET, errno.ECONNABORTED):
-                    raise
+                    raise  # TimeoutError too (errno None)
                 n = 0
         if not n:
             self.close()
         return n, timeout
-
-    def _recv_ready(self, view: memoryview) -> int:
-        try:
-            return self._sock.recv_into(view, len(view))
-        except OSError as e:
-            if e.errno not in (errno.ESHUTDOWN, errno.ECONNRESET, errno.ECONNABORTED):
-                raise
-            return 0
 
 
 class _Connection(Connection):
@@ -2023,7 +2016,7 @@ class SmbBackend:
                     if sent:  # answers come in order: one wake-up for them all, not one each
                         sent[-1][3][-1].response_event.wait()
                     for i, unc, tree, requests in sent:
-                        answers = smbraw.receive_all(tree.session.connection, requests)
+                        answers = _lean_receive(tree.session.connection, requests, unc)
                         with contextlib.suppress(SMBException, OSError, ValueError):
                             out[i] = _read_whole_answer(unc, tree, answers)
         except (SMBException, OSError, ValueError):
@@ -2335,7 +2328,13 @@ def _lean_answers(conn: Any, parts: list[tuple[int, int, bytes, type]], session_
                   tree_id: int, path: str) -> list[Any]:
     """:func:`_lean_compound`'s answers, each failed one as its ``SMBOSError(status, path)``
     in its place (not raised)."""
-    requests = _lean_send(conn, parts, session_id, tree_id)
+    return _lean_receive(conn, _lean_send(conn, parts, session_id, tree_id), path)
+
+
+def _lean_receive(conn: Any, requests: list[Any], path: str) -> list[Any]:
+    """The answers to ``requests`` (one compound's), every one taken off the connection so
+    that the credits stay in order; each failed one as its ``SMBOSError(status, path)``
+    in its place (not raised)."""
     return [SMBOSError(a.status, path) if isinstance(a, SMBResponseException) else a
             for a in smbraw.receive_all(conn, requests)]
 
@@ -2427,8 +2426,8 @@ def _read_whole(unc: str, kwargs: dict[str, Any], size: int) -> bytes | None:
     sent = _send_read_whole(unc, kwargs, size)
     if sent is None:
         return None
-    return _read_whole_answer(unc, sent[0], smbraw.receive_all(sent[0].session.connection,
-                                                               sent[1]))
+    tree, requests = sent
+    return _read_whole_answer(unc, tree, _lean_receive(tree.session.connection, requests, unc))
 
 
 def _send_read_whole(unc: str, kwargs: dict[str, Any], size: int
@@ -2450,10 +2449,9 @@ def _send_read_whole(unc: str, kwargs: dict[str, Any], size: int
 
 
 def _read_whole_answer(unc: str, tree: Any, answers: list[Any]) -> bytes | None:
-    """The data of :func:`_read_whole`'s answers (CREATE, READ, CLOSE; each a reply or an
-    ``SMBResponseException``), or None when the file was larger than the READ."""
-    opened, read, closed = (SMBOSError(a.status, unc) if isinstance(a, SMBResponseException)
-                            else a for a in answers)
+    """The data of :func:`_read_whole`'s answers (CREATE, READ, CLOSE, as
+    :func:`_lean_receive` gives them), or None when the file was larger than the READ."""
+    opened, read, closed = answers
     if isinstance(opened, SMBOSError):
         raise opened  # nothing was opened (the READ and CLOSE failed with it)
     body = opened["data"].get_value()
