@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 import uuid
+from typing import Any
 
 import pytest
 from smbprotocol.connection import Connection, Dialects
@@ -55,16 +56,22 @@ def _times_request(file_id: bytes, filetime: int) -> object:
     """smbprotocol's SET_INFO FileBasicInformation of the access and write times (what
     smbclient.utime sends)."""
     from smbprotocol.file_info import FileBasicInformation
-    from smbprotocol.open import SMB2SetInfoRequest
 
     basic = FileBasicInformation()
     basic["last_access_time"] = filetime
     basic["last_write_time"] = filetime
+    return _set_info_request(basic, file_id)
+
+
+def _set_info_request(info: Any, file_id: bytes) -> object:
+    """smbprotocol's SET_INFO of the file information structure ``info`` on ``file_id``."""
+    from smbprotocol.open import SMB2SetInfoRequest
+
     set_req = SMB2SetInfoRequest()
-    set_req["info_type"] = basic.INFO_TYPE
-    set_req["file_info_class"] = basic.INFO_CLASS
+    set_req["info_type"] = info.INFO_TYPE
+    set_req["file_info_class"] = info.INFO_CLASS
     set_req["file_id"] = file_id
-    set_req["buffer"] = basic
+    set_req["buffer"] = info
     return set_req
 
 
@@ -272,11 +279,7 @@ def test_rename_compound_bytes_match_smbprotocol(target: str, multi_credit: bool
     info = FileRenameInformation()
     info["replace_if_exists"] = True
     info["file_name"] = target
-    set_req = SMB2SetInfoRequest()
-    set_req["info_type"] = info.INFO_TYPE
-    set_req["file_info_class"] = info.INFO_CLASS
-    set_req["file_id"] = fd.file_id
-    set_req["buffer"] = info
+    set_req = _set_info_request(info, fd.file_id)
     close, _ = fd.close(send=False)
     want = theirs._send([create, set_req, close], sid, tid, related=True)
     got = smbraw.send_compound(ours, [
