@@ -905,7 +905,7 @@ def _render_error(err: PysyncError) -> None:
         if str(err).startswith(_COBRA_ERRORS):  # rclone's Main logs these once more
             log.notice(None, f"Fatal error: {err}")
     else:
-        log.LOGGER.critical(str(err), extra={"object": ""})
+        log.critical(None, str(err))
 
 
 #: commands whose arguments may be secrets: never echoed in the DEBUG start-up line
@@ -931,7 +931,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import log
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    log.setup_logging()
+    log.defer_logging()
     try:
         before, command, rest = _split_command(argv)
         top = _top_parser()
@@ -963,7 +963,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             gopts = replace(gopts, config_set=True)
         _check_log_flags(gopts)
-        log.setup_logging(verbose=gopts.verbose + (2 if "filters" in gopts.dump else 0),
+        log.defer_logging(verbose=gopts.verbose + (2 if "filters" in gopts.dump else 0),
                           quiet=gopts.quiet, log_file=gopts.log_file or None,
                           json_log=gopts.use_json_log, level=gopts.log_level or None)
         if command not in _SECRET_COMMANDS and log.debug_enabled():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
@@ -150,7 +149,7 @@ class Comparer:
                 log.debug(src.path, "Sizes identical")
                 return Decision(SKIP, "sizes identical")
             dt = dst.mtime_ns - src.mtime_ns
-            debug = log.LOGGER.isEnabledFor(logging.DEBUG)
+            debug = log.debug_enabled()
             if -window < dt < window:
                 if debug:
                     log.debug(src.path, "Size and modification time the same (differ by "
@@ -175,7 +174,7 @@ class Comparer:
         ladder for every pair. Used to decide unchanged files in bulk in the march."""
         o = self.opts
         if (o.ignore_existing or o.ignore_times or o.update or o.checksum or o.ignore_size
-                or self.window == MTIME_NOT_SUPPORTED or log.LOGGER.isEnabledFor(logging.DEBUG)):
+                or self.window == MTIME_NOT_SUPPORTED or log.debug_enabled()):
             return None
         if o.size_only:
             return lambda s, d: s.size == d.size and s.size >= 0
@@ -235,6 +234,6 @@ class Comparer:
                       "differ, transferring")
             return d
         d = self.equal(src, dst)
-        if d.action == SKIP and log.LOGGER.isEnabledFor(logging.DEBUG):
+        if d.action == SKIP and log.debug_enabled():
             log.debug(src.path, "Unchanged skipping")
         return d

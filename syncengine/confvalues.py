@@ -5,15 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import re
 
 from .errors import ConfigError
+from .lazyre import LazyPattern
 
 __all__ = ["reveal", "obscure", "parse_bool"]
 
 # rclone's fixed, public key for obscuring (not encrypting) passwords in config files
 _OBSCURE_KEY = bytes.fromhex("9c935b48730a554d6bfd7c63c886a92bd390198eb8128afbf4de162b8b95f638")
-_B64URL = re.compile(r"[A-Za-z0-9_-]*\Z")
+_B64URL = LazyPattern(r"[A-Za-z0-9_-]*\Z")
 
 
 def _aes_ctr(iv: bytes, data: bytes) -> bytes:

@@ -230,7 +230,7 @@ def _job(src: Backend, dst: Backend, opts: SyncOptions, locations: tuple[Locatio
     kind = None if opts.ignore_checksum else common_hash(src, dst)
     rate = meter.rate if meter is not None else 0.0
     return Job(uuid.uuid4().hex[:12], locations[0], locations[1], opts, kind,
-               log.LOGGER.getEffectiveLevel(), rate)
+               log.effective_level(), rate)
 
 
 def _remote(backend: Backend) -> bool:

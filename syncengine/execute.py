@@ -254,7 +254,7 @@ class Copier:
         if out.skipped:
             return None
         for level, obj, msg in out.logs:  # the worker's log lines, in the run's log
-            log.LOGGER.log(level, msg, extra={"object": obj, "fields": {}})
+            log.emit(level, obj, msg)
         return out.made, None if out.ok or out.error is None else decode_error(out.error)
 
     # ----- on remote workers -----------------------------------------------------------
@@ -336,7 +336,7 @@ class Copier:
                 continue
             advance(tr, out.bytes)
             for level, obj, msg in out.logs:  # the worker's log lines, in the run's log
-                log.LOGGER.log(level, msg, extra={"object": obj, "fields": {}})
+                log.emit(level, obj, msg)
             if out.partials_used:
                 self.transferer.partials_used.update(out.partials_used)
             failure = None if out.ok or out.error is None else decode_error(out.error)

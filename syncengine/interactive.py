@@ -147,9 +147,7 @@ def _leave(code: int, critical: str | None = None) -> None:
     from . import interrupt
 
     if critical is not None:
-        import logging
-
-        log._log(logging.CRITICAL, None, critical)
+        log.critical(None, critical)
     interrupt.remove_partials()
     interrupt._flush()
     import os

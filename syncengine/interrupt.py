@@ -18,7 +18,6 @@ so no torn file is left under a final name either way.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -232,7 +231,9 @@ def _reset_for_tests() -> None:
 
 
 def _flush() -> None:
-    for handler in [*log.LOGGER.handlers, *logging.getLogger().handlers]:
+    logging = sys.modules.get("logging")  # not imported: no handler to flush
+    handlers = [*log.LOGGER.handlers, *logging.getLogger().handlers] if logging else []
+    for handler in handlers:
         with contextlib.suppress(Exception):
             handler.flush()
     for stream in (sys.stdout, sys.stderr):

@@ -25,11 +25,11 @@ metadata the coordinator's threads would.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 from . import log
 from .errors import ConfigError, PysyncError
+from .lazyre import LazyPattern
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def parse_time(value: str) -> int | None:
     return secs * 1_000_000_000 + ns
 
 
-_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?"
+_RFC3339 = LazyPattern(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?"
                       r"([Zz]|[+-]\d{2}:\d{2})$")
 
 

@@ -11,16 +11,15 @@ says why). Names from the local disk are real file names and are never checked.
 
 from __future__ import annotations
 
-import re
-
 from .errors import PysyncError
+from .lazyre import LazyPattern
 
 __all__ = ["UnsafeNameError", "refusal", "unsafe_name_reason", "unsafe_path_reason"]
 
 #: a path separator (``/``, ``\``) or a control character (C0, DEL, C1)
-_BAD_CHAR = re.compile(r"[\x00-\x1f\x7f-\x9f/\\]")
+_BAD_CHAR = LazyPattern(r"[\x00-\x1f\x7f-\x9f/\\]")
 #: what can break a path even on the destination's own listing: ``/``, NUL, ``\``
-_PATH_CHAR = re.compile(r"[\x00/\\]")
+_PATH_CHAR = LazyPattern(r"[\x00/\\]")
 _BAD_NAMES = {"": "is empty", ".": "names the directory itself",
               "..": "names the parent directory"}
 

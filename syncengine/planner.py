@@ -20,7 +20,6 @@ import errno
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 
 from . import actions, interactive, log, resume
@@ -42,6 +41,7 @@ from .walk import list_dir_filtered
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
     from typing import Any, Protocol
 
     from .accounting import Stats
@@ -151,8 +151,12 @@ class Planner:
         # remote listings are read ahead on threads (a round trip each); local ones are
         # faster read in line than handed between threads under the GIL
         remote = src.features.name != "local" or dst.features.name != "local"
-        self._readahead = ThreadPoolExecutor(max_workers=max(1, min(8, opts.checkers)),
-                                             thread_name_prefix="list") if remote else None
+        self._readahead: ThreadPoolExecutor | None = None
+        if remote:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._readahead = ThreadPoolExecutor(max_workers=max(1, min(8, opts.checkers)),
+                                                 thread_name_prefix="list")
         self._listings: dict[tuple[str, str], Future[Any]] = {}
         # listings read ahead for subdirectories the march has not queued yet: which
         # ones each queued directory's listing foresaw, and the listings already looked at

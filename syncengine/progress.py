@@ -3,7 +3,6 @@ and the final stats block or JSON object. The engine never prints; only this mod
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 
@@ -32,7 +31,7 @@ class StatsReporter:
         self.stats = stats
         self.opts = opts
         self.json_log = json_log
-        self.level = _LEVELS.get(opts.stats_log_level.upper(), logging.INFO)
+        self.level = _LEVELS.get(opts.stats_log_level.upper(), log.INFO)
         if (opts.dry_run or opts.interactive) and self.level < log.NOTICE:
             self.level = log.NOTICE  # rclone: --dry-run and -i show the stats at NOTICE
         self._stop = threading.Event()
@@ -81,13 +80,14 @@ class StatsReporter:
             self._log(snap)
 
     def _log(self, snap: Any) -> None:
+        if not log.enabled(self.level):
+            return
         if self.json_log:
-            log.LOGGER.log(self.level, format_stats_one_line(snap),
-                           extra={"object": "", "fields": {"stats": stats_json(snap)}})
+            log.emit(self.level, None, format_stats_one_line(snap), stats=stats_json(snap))
         elif self.opts.stats_one_line:
-            log.LOGGER.log(self.level, format_stats_one_line(snap), extra={"object": ""})
+            log.emit(self.level, None, format_stats_one_line(snap))
         else:
-            log.LOGGER.log(self.level, format_stats_block(snap), extra={"object": ""})
+            log.emit(self.level, None, format_stats_block(snap))
 
     def stop(self) -> None:
         """Stop the background reporter."""
@@ -104,7 +104,7 @@ class StatsReporter:
         snap = self.stats.snapshot()
         if self.opts.progress:  # -P always ends with the stats block, as rclone does
             print(format_stats_block(snap), file=sys.stderr, flush=True)
-            if self.level < log.LOGGER.getEffectiveLevel():
+            if self.level < log.effective_level():
                 return
         if self.opts.stats <= 0 and not failed:  # rclone: --stats 0 keeps it only on failure
             return

@@ -22,6 +22,7 @@ from .backends.local import LocalBackend
 from .confvalues import obscure
 from .confvalues import parse_bool as _parse_bool
 from .errors import ConfigError, UsageError
+from .lazyre import LazyPattern
 from .record import field, record
 
 TYPE_CHECKING = False
@@ -38,8 +39,8 @@ __all__ = ["open_backend", "split_remote", "parse_spec", "is_drive_letter", "Par
 
 # rclone's configNameRe (Python's Unicode \w covers Go's \w, \p{L} and \p{N}).
 _NAME = r"[\w.+@]+(?:[ -]+[\w.+@-]+)*"
-_NAME_RE = re.compile(rf"{_NAME}\Z")
-_URL_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-_]*)(?:://|::)")
+_NAME_RE = LazyPattern(rf"{_NAME}\Z")
+_URL_RE = LazyPattern(r"([A-Za-z][A-Za-z0-9+.\-_]*)(?:://|::)")
 
 _ERR_INVALID_CHARS = ("config name contains invalid characters - may only contain numbers, "
                       "letters, `_`, `-`, `.`, `+`, `@` and space, while not start with `-` or "
@@ -91,7 +92,7 @@ _SENSITIVE_OPTIONS: dict[str, frozenset[str]] = {
     "smb": frozenset({"host", "user", "domain", "spn"}),
 }
 # any other option whose name says secret (other types, fsspec storage options...) is masked too
-_SECRET_NAME_RE = re.compile(r"pass|secret|token|credential|private|cookie|sas_url|api_?key|"
+_SECRET_NAME_RE = LazyPattern(r"pass|secret|token|credential|private|cookie|sas_url|api_?key|"
                              r"(?:^|_)key(?:$|_pem)")
 _NOT_SECRET = frozenset({"ask_password"})  # sftp's boolean, not a password
 _MASK_PASSWORD = "*** ENCRYPTED ***"
@@ -102,7 +103,7 @@ _URL_MASK = "***"
 _ENV_BACKENDS = ("sftp", "smb")
 # protocols served by pysync's own backends, never by fsspec's (which skip host-key checks)
 _OWN_URL_PROTOCOLS = {"sftp": "sftp", "ssh": "sftp", "smb": "smb"}
-_ENV_REMOTE_RE = re.compile(r"RCLONE_CONFIG_(.+?)_TYPE=(.+)\Z")
+_ENV_REMOTE_RE = LazyPattern(r"RCLONE_CONFIG_(.+?)_TYPE=(.+)\Z")
 
 
 def option_secrecy(kind: str, key: str) -> str:

@@ -45,7 +45,6 @@ name ever holds a partial copy.
 
 from __future__ import annotations
 
-import logging
 import os
 from stat import S_ISREG
 
@@ -194,7 +193,7 @@ def _each(t: Transferer, batch: Sequence[Copy], stats: Stats, stop: Callable[[],
     cancel = t.cancel
     left: list[Copy] = []
     tr = None
-    say = log.LOGGER.isEnabledFor(logging.INFO)
+    say = log.enabled(log.INFO)
     try:
         block = interrupt.creating(t.dst)
         live = block.__enter__()

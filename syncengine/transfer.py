@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
-import logging
 import os
 import sys
 import threading
@@ -491,7 +490,7 @@ class Transferer:
         finally:
             self._end(tmp, dst_path, own, tr, err)
         self.stats.server_side_copy(max(size, 0))
-        if log.LOGGER.isEnabledFor(logging.INFO):
+        if log.enabled(log.INFO):
             what = "Copied (server-side copy)"
             log.info(src.path, what if dst_path == src.path else f"{what} to: {dst_path}")
         return TransferResult(size, self.hash_kind, None)
@@ -550,7 +549,7 @@ class Transferer:
 
     def _landed(self, d: _Done) -> TransferResult:
         """Log the copy as rclone does; its result."""
-        if log.LOGGER.isEnabledFor(logging.INFO):
+        if log.enabled(log.INFO):
             what = "Copied (replaced existing)" if d.replacing else "Copied (new)"
             if d.multi:
                 what = "Multi-thread " + what

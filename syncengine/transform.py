@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 from . import log
 from .errors import NoRetryError, PysyncError
+from .lazyre import LazyPattern
 from .march import go_lower
 from .units import go_quote
 
@@ -232,7 +233,7 @@ _NAMED_LAYOUTS = {
 _TOKENS = ("January", "Jan", "Monday", "Mon", "MST", "2006", "-07:00:00", "-0700", "-07:00",
            "-070000", "-07", "Z07:00:00", "Z0700", "Z07:00", "Z070000", "Z07", "002", "01",
            "02", "03", "04", "05", "06", "_2", "__2", "15", "1", "2", "3", "4", "5", "PM", "pm")
-_FRACTION = re.compile(r"[.,](0+|9+)(?![0-9])")
+_FRACTION = LazyPattern(r"[.,](0+|9+)(?![0-9])")
 
 
 def _zone(t: datetime.datetime, token: str) -> str:

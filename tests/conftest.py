@@ -12,6 +12,9 @@ import pytest
 def _fresh_syncengine_logger() -> Iterator[None]:
     """In-process CLI runs install a handler and stop propagation (``log.setup_logging``);
     undo that before each test so ``caplog`` sees the records whatever ran before."""
+    from syncengine import log
+
+    log._reset_for_tests()  # a set-up the last CLI run deferred is not this test's
     logger = logging.getLogger("syncengine")
     for h in list(logger.handlers):
         if not isinstance(h, logging.NullHandler):

@@ -33,6 +33,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 
 from ..errors import FilterError
+from ..lazyre import LazyPattern
 from ..units import go_quote
 
 __all__ = [
@@ -307,8 +308,8 @@ def compile_regexp(regexp: str) -> re.Pattern[str]:
 # --------------------------------------------------------------------------------------
 
 # Braces holding "/" or "**", any "{{" or "}}" (regexps), nested braces.
-_TOO_HARD = re.compile(r"({[^{}]*(\*\*|/)[^{}]*})|\{\{|\}\}|\{[^{}]*\{")
-_SLASHES = re.compile(r"/{2,}")
+_TOO_HARD = LazyPattern(r"({[^{}]*(\*\*|/)[^{}]*})|\{\{|\}\}|\{[^{}]*\{")
+_SLASHES = LazyPattern(r"/{2,}")
 
 
 @functools.lru_cache(maxsize=64)

@@ -1,0 +1,107 @@
+"""``logging`` is imported only when a record can go somewhere: a no-op sync at the default
+level never imports it, a deferred (console) set-up applies at the first record at its
+level, and a library caller's own logging set-up still gets every record."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _probe(code: str, *, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False, env=env, cwd=cwd)
+
+
+_NOOP = """
+import sys
+from syncengine.cli import main
+code = main(["sync", sys.argv[1] if len(sys.argv) > 1 else "src", "dst"])
+print(code, [m for m in ("logging", "concurrent.futures", "traceback") if m in sys.modules])
+"""
+
+
+def test_noop_sync_at_default_level_never_imports_logging(tmp_path: Path) -> None:
+    """A sync with nothing to do logs nothing, so logging (and concurrent.futures, which
+    imports it) stay out; a sync that copies a file brings the pools' threads in."""
+    (tmp_path / "src" / "d").mkdir(parents=True)
+    (tmp_path / "src" / "d" / "f.txt").write_text("x")
+    first = _probe(_NOOP, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == ""
+    assert first.stdout.split()[0] == "0"
+    assert (tmp_path / "dst" / "d" / "f.txt").read_text() == "x"
+    again = _probe(_NOOP, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "0 []"
+    assert again.stderr == ""
+
+
+_DEFERRED = """
+import io, sys
+from syncengine import log
+buf = io.StringIO()
+log.defer_logging(verbose=1, stream=buf)
+log.debug("obj", "hidden %s", 1)
+print("after debug:", "logging" in sys.modules, log.debug_enabled(), log.enabled(log.INFO))
+print("level:", log.effective_level())
+log.info("obj", "shown")
+print("after info:", "logging" in sys.modules, repr(buf.getvalue().split(" ", 2)[2]))
+log.debug("obj", "still hidden")
+log.error(None, "bad")
+print("lines:", len(buf.getvalue().splitlines()))
+"""
+
+
+def test_deferred_set_up_applies_at_the_first_record_at_its_level() -> None:
+    """-v deferred: a DEBUG line neither shows nor imports logging; the first INFO line
+    installs the handler on the given stream, with rclone's format."""
+    res = _probe(_DEFERRED)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [
+        "after debug: False False True",
+        "level: 20",
+        "after info: True 'INFO  : obj: shown\\n'",
+        "lines: 2",
+    ]
+
+
+_LIBRARY = """
+import sys
+from syncengine import log
+log.notice("a", "dropped: nothing can receive it")
+print("imported:", "logging" in sys.modules, log.effective_level())
+import logging
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(object)s %(message)s",
+                    stream=sys.stdout)
+log.notice("b", "kept")
+log.debug("c", "below the level")
+log.info("d", "info too")
+print(log.LOGGER is logging.getLogger("syncengine"), logging.getLevelName(25))
+"""
+
+
+def test_a_library_callers_logging_gets_records_once_logging_is_imported() -> None:
+    """Before the caller imports logging nothing could receive a record; once it sets
+    logging up, records go to its handlers (through the syncengine logger) as before."""
+    res = _probe(_LIBRARY)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [
+        "imported: False 30",
+        "NOTICE b kept",
+        "INFO d info too",
+        "True NOTICE",
+    ]
+
+
+def test_log_file_is_opened_at_set_up(tmp_path: Path) -> None:
+    """--log-file is created at start-up (as rclone opens it), even when nothing is logged."""
+    target = tmp_path / "run.log"
+    res = _probe(f"from syncengine import log; log.defer_logging(log_file={str(target)!r})")
+    assert res.returncode == 0, res.stderr
+    assert target.exists()
