@@ -934,8 +934,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.defer_logging()
     try:
         before, command, rest = _split_command(argv)
-        top = _top_parser()
         if command is None or command not in _COMMANDS or "--version" in before:
+            top = _top_parser()  # only here: each parser built costs start-up time
             ns = top.parse_args(before + ([command] if command else []))
             if ns.version:
                 print(_version_text())

@@ -212,10 +212,11 @@ def setup_logging(*, verbose: int = 0, quiet: bool = False, log_file: str | None
     Level: NOTICE by default, INFO with one ``-v``, DEBUG with two, ERROR with ``-q``;
     ``level`` (rclone's ``--log-level``) wins when given. Returns the handler.
     """
-    global _deferred
+    global _deferred, _debug_on
     lvl = _level_of(verbose, quiet, level)
     _deferred = None  # this set-up replaces one not applied yet
     logger = _logger or _materialise()
+    _debug_on = logger.isEnabledFor
     import logging
 
     for h in list(logger.handlers):
