@@ -46,6 +46,7 @@ name ever holds a partial copy.
 from __future__ import annotations
 
 import os
+import sys
 from stat import S_ISREG
 
 from . import interrupt, log
@@ -94,10 +95,11 @@ def lean_down_ok(t: Transferer) -> bool:
     to pysync's LocalBackend, with partial files, nothing to verify by hash, no bandwidth
     limit and none of the options that act per file (as :func:`lean_ok`)."""
     from .backends.local import LocalBackend
-    from .backends.smb import SmbBackend
 
+    # not imported: the source is no share (an SFTP run does not import the SMB stack here)
+    smb = sys.modules.get(f"{__package__}.backends.smb")
     o = t.opts
-    return (type(t.src) is SmbBackend and type(t.dst) is LocalBackend
+    return (smb is not None and type(t.src) is smb.SmbBackend and type(t.dst) is LocalBackend
             and t.partial_ok and not t.hash_kind and t.bucket is None
             and not t.server_copies and not o.metadata and not o.links and not o.resume
             and not (o.multi_thread_streams_set and o.multi_thread_streams > 1)

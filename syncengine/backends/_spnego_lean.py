@@ -25,33 +25,11 @@ imported is left alone, as is everything when spnego was imported already.
 
 from __future__ import annotations
 
-import importlib
 import sys
-import types
 from typing import Any
 
-
-def _real(name: str) -> types.ModuleType:
-    """The real module ``name`` (imported now, replacing its stand-in)."""
-    current = sys.modules.get(name)
-    if isinstance(current, _StandIn):
-        del sys.modules[name]
-    module = importlib.import_module(name)
-    parent, _, child = name.rpartition(".")
-    if parent and isinstance(getattr(sys.modules.get(parent), child, None), _StandIn):
-        setattr(sys.modules[parent], child, module)
-    return module
-
-
-class _StandIn(types.ModuleType):
-    """A module until used: any attribute it does not hold itself loads the real one."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") and name not in ("__file__", "__all__"):
-            raise AttributeError(name)
-        real = _real(self.__name__)
-        vars(self).update(vars(real))  # who kept the stand-in finds the real names now
-        return getattr(real, name)
+from ._standin import real as _real
+from ._standin import stand_in
 
 
 class CredSSPProxy:
@@ -75,15 +53,7 @@ def _isclass(obj: object) -> bool:
 
 
 def _stand_in(name: str, **attrs: Any) -> None:
-    if name in sys.modules:
-        return
-    module = _StandIn(name, f"Stand-in for {name} until it is used (see {__name__}).")
-    for key, value in attrs.items():
-        setattr(module, key, value)
-    sys.modules[name] = module
-    parent, _, child = name.rpartition(".")
-    if parent in sys.modules:
-        setattr(sys.modules[parent], child, module)
+    stand_in(name, __name__, **attrs)
 
 
 def _no_backend() -> None:

@@ -467,6 +467,45 @@ def test_paramiko_imported_without_invoke() -> None:
     assert res.stdout.split() == ["False", "True", "True"]
 
 
+def test_paramiko_imported_without_importlib_metadata() -> None:
+    """paramiko reads its version through importlib.metadata at import: the backend answers
+    it without importing that module; the version is the installed one, and an import of
+    importlib.metadata afterwards (and paramiko's own reference) is the real module."""
+    code = ("import sys; import syncengine.backends.sftp, paramiko; "
+            "print('importlib.metadata' in sys.modules); v = paramiko.__version__; "
+            "import importlib.metadata as m; print(v == m.version('paramiko'), "
+            "type(m).__name__, paramiko.metadata.PackageNotFoundError is "
+            "m.PackageNotFoundError)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert res.stdout.split() == ["False", "True", "module", "True"]
+
+
+def test_sftp_copy_imports_no_smb_stack(sshd_server: SshdServer, tmp_path: Path) -> None:
+    """A copy to an SFTP server (whose new small files pass the lean-download check) does
+    not import the SMB backend and its authentication stack, nor importlib.metadata."""
+    src = tmp_path / "src"
+    write_tree(src, {"a.txt": b"one\n", "d/b.txt": b"two\n"})
+    dst = tmp_path / "served"
+    conf = tmp_path / "rclone.conf"
+    conf.write_text(sshd_server.section("box"))
+    code = ("import sys; from syncengine.cli import main; "
+            f"code = main(['copy', {str(src)!r}, 'box:{dst}', '--config', {str(conf)!r}]); "
+            "print(code, [m for m in ('syncengine.backends.smb', 'smbprotocol', "
+            "'importlib.metadata') if m in sys.modules])")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "0 []", res.stderr
+    assert (dst / "d" / "b.txt").read_bytes() == b"two\n"
+    back = subprocess.run([sys.executable, "-c", code.replace(
+        f"'copy', {str(src)!r}, 'box:{dst}'", f"'copy', 'box:{dst}', {str(tmp_path / 'back')!r}")],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert back.returncode == 0, back.stderr
+    assert back.stdout.strip() == "0 []", back.stderr
+    assert (tmp_path / "back" / "a.txt").read_bytes() == b"one\n"
+
+
 def test_accept_new_host_key(sshd_server: SshdServer, tmp_path: Path) -> None:
     kh = tmp_path / "new" / "known_hosts"
     bad_key = tmp_path / "unauthorized"

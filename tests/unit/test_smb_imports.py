@@ -23,9 +23,9 @@ print(type(ntlm).__name__, len(ntlm.step()) > 0)
 _LATER = """
 import sys
 import syncengine.backends.smb
-from syncengine.backends import _spnego_lean
+from syncengine.backends._standin import StandIn
 lean = [m for m in ("inspect", "logging.config", "spnego._kerberos")
-        if not isinstance(sys.modules[m], _spnego_lean._StandIn)]
+        if not isinstance(sys.modules[m], StandIn)]
 print("real:", lean, "cryptography.hazmat.backends.openssl.backend" in sys.modules)
 import inspect
 import logging.config
@@ -34,7 +34,7 @@ print(inspect.isclass(int), inspect.isclass(1), callable(inspect.signature))
 print(callable(logging.config.dictConfig), callable(_spnego.KerberosV5Msg.unpack))
 import smbprotocol.session
 smbprotocol.session.default_backend()  # nothing: cryptography ignores its backend argument
-print("loaded:", all(type(sys.modules[m]) is not _spnego_lean._StandIn
+print("loaded:", all(type(sys.modules[m]) is not StandIn
                      for m in ("inspect", "logging.config", "spnego._kerberos")))
 """
 
