@@ -231,11 +231,7 @@ def _reset_for_tests() -> None:
 
 
 def _flush() -> None:
-    logging = sys.modules.get("logging")  # not imported: no handler to flush
-    handlers = [*log.LOGGER.handlers, *logging.getLogger().handlers] if logging else []
-    for handler in handlers:
-        with contextlib.suppress(Exception):
-            handler.flush()
+    log.flush()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

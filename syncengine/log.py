@@ -15,6 +15,7 @@ a tenth of a no-op sync's start-up, so it is imported only when a record can go 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 # also ``LOGGER``, ``RcloneFormatter`` and ``JsonFormatter``, made on first use (__getattr__)
 __all__ = ["NOTICE", "LEVELS", "debug", "debug_enabled", "enabled", "effective_level", "info",
-           "notice", "error", "critical", "emit", "setup_logging", "defer_logging"]
+           "notice", "error", "critical", "emit", "flush", "setup_logging", "defer_logging"]
 
 # the standard levels' numbers (logging's), and rclone's NOTICE between INFO and WARNING
 DEBUG, INFO, NOTICE, WARNING, ERROR, CRITICAL = 10, 20, 25, 30, 40, 50
@@ -90,6 +91,18 @@ def effective_level() -> int:
     if _logger is None and "logging" not in sys.modules:
         return WARNING
     return (_logger or _materialise()).getEffectiveLevel()
+
+
+def flush() -> None:
+    """Flush the handlers of the ``syncengine`` logger and of the root logger (none while
+    ``logging`` is not in use; a deferred set-up is not made for this)."""
+    logging = sys.modules.get("logging")
+    if logging is None:
+        return
+    ours = _logger.handlers if _logger is not None else []
+    for handler in [*ours, *logging.getLogger().handlers]:
+        with contextlib.suppress(Exception):  # a broken stream at exit: nothing to say
+            handler.flush()
 
 
 def __getattr__(name: str) -> Any:

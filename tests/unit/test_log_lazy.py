@@ -18,6 +18,13 @@ def _probe(code: str, *, cwd: Path | None = None) -> subprocess.CompletedProcess
                           timeout=60, check=False, env=env, cwd=cwd)
 
 
+def _lines(code: str) -> list[str]:
+    """The lines a probe printed (it must exit 0)."""
+    res = _probe(code)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.splitlines()
+
+
 _NOOP = """
 import sys
 from syncengine.cli import main
@@ -61,9 +68,7 @@ print("lines:", len(buf.getvalue().splitlines()))
 def test_deferred_set_up_applies_at_the_first_record_at_its_level() -> None:
     """-v deferred: a DEBUG line neither shows nor imports logging; the first INFO line
     installs the handler on the given stream, with rclone's format."""
-    res = _probe(_DEFERRED)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.splitlines() == [
+    assert _lines(_DEFERRED) == [
         "after debug: False False True",
         "level: 20",
         "after info: True 'INFO  : obj: shown\\n'",
@@ -89,9 +94,7 @@ print(log.LOGGER is logging.getLogger("syncengine"), logging.getLevelName(25))
 def test_a_library_callers_logging_gets_records_once_logging_is_imported() -> None:
     """Before the caller imports logging nothing could receive a record; once it sets
     logging up, records go to its handlers (through the syncengine logger) as before."""
-    res = _probe(_LIBRARY)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.splitlines() == [
+    assert _lines(_LIBRARY) == [
         "imported: False 30",
         "NOTICE b kept",
         "INFO d info too",
