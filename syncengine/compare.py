@@ -10,8 +10,8 @@ from .backends.base import Backend, Entry
 from .options import SyncOptions
 from .record import record
 
-__all__ = ["Decision", "Comparer", "SKIP", "COPY", "SET_MTIME", "MTIME_NOT_SUPPORTED",
-           "common_hash", "format_go_duration_ns"]
+__all__ = ["Decision", "Comparer", "run_hash_kind", "SKIP", "COPY", "SET_MTIME",
+           "MTIME_NOT_SUPPORTED", "common_hash", "format_go_duration_ns"]
 
 SKIP = "skip"
 COPY = "copy"
@@ -62,6 +62,12 @@ def format_go_duration_ns(ns: int) -> str:
 _SAME_TIME = Decision(SKIP, "size and modification time the same")
 
 
+def run_hash_kind(src: Backend, dst: Backend, opts: SyncOptions) -> str | None:
+    """The hash a run compares and verifies with: the two sides' common one, none with
+    --ignore-checksum (unless --checksum)."""
+    return None if opts.ignore_checksum and not opts.checksum else common_hash(src, dst)
+
+
 class Comparer:
     """Runs rclone's ``NeedTransfer``/``equal`` for one copy or sync.
 
@@ -74,8 +80,7 @@ class Comparer:
                  dst_hash: Callable[[str, str], str | None] | None = None) -> None:
         self.opts = opts
         self.window = modify_window(src, dst, opts.modify_window)
-        self.hash_kind = None if opts.ignore_checksum and not opts.checksum else \
-            common_hash(src, dst)
+        self.hash_kind = run_hash_kind(src, dst, opts)
         self._src_hash = src_hash or src.hash
         self._dst_hash = dst_hash or dst.hash
         self._src_name = src.describe()

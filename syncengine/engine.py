@@ -18,7 +18,7 @@ from . import log
 from .accounting import Stats
 from .backends.base import Backend, can_move
 from .bwlimit import parse_limiter
-from .compare import common_hash
+from .compare import common_hash, run_hash_kind
 from .coordinator import Coordinator, FileError
 from .deleter import ERROR_NO_MOVE
 from .errors import (
@@ -233,6 +233,25 @@ def _job(src: Backend, dst: Backend, opts: SyncOptions, locations: tuple[Locatio
                log.effective_level(), rate)
 
 
+def _before_backup_dir(mode: str, src: Backend, dst: Backend, opts: SyncOptions) -> None:
+    """What rclone's newSyncCopyMove logs before it refuses a --backup-dir (which a run's
+    Coordinator would log later): --check-first's line, sync's --no-traverse line, and why
+    --track-renames is ignored. A bad --track-renames-strategy or --no-check-dest with sync,
+    which rclone refuses before, is left to the refusal of the backup dir."""
+    from .planner import can_track_renames, rename_strategy
+
+    if opts.check_first:
+        log.info(dst.describe(), "Running all checks before starting transfers")
+    if mode == "sync" and opts.no_traverse:
+        log.error(None, "Ignoring --no-traverse with sync")
+    if opts.track_renames:
+        try:
+            strategy = rename_strategy(opts.track_renames_strategy)
+        except PysyncError:
+            return
+        can_track_renames(dst, run_hash_kind(src, dst, opts), strategy, mode == "sync")
+
+
 def _remote(backend: Backend) -> bool:
     """The backend reaches its files over the network (--bwlimit's transport buckets)."""
     return backend.features.name != "local"
@@ -279,8 +298,7 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
         try:
             _backup_dir(src, dst, backup, filt, opts)
         except FatalError as err:
-            if opts.check_first:  # rclone checks its backup dir after saying this
-                log.info(dst.describe(), "Running all checks before starting transfers")
+            _before_backup_dir(mode, src, dst, opts)
             return refuse_run(mode, stats, err)
     if mode == "sync" and filt.uses_age and not filt.opts.delete_excluded:
         log.notice(None, "WARNING: sync with --min-age/--max-age: a source file excluded by age "

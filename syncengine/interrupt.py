@@ -258,6 +258,7 @@ def _on_signal(signum: int, frame: object) -> None:
         with contextlib.suppress(Exception):
             signal.signal(sig, signal.SIG_DFL)
     try:
+        log.only_this_thread()  # the transfers' failures from here on are the exit's own
         log.info(None, f"Signal received: {signal_name(signum)}")
         # Clean up in another thread while this (main) thread waits: the main thread may
         # hold a lock the removals need (a backend's, the log handler's: so the lines are

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 # also ``LOGGER``, ``RcloneFormatter`` and ``JsonFormatter``, made on first use (__getattr__)
 __all__ = ["NOTICE", "LEVELS", "debug", "debug_enabled", "enabled", "effective_level", "info",
-           "notice", "error", "critical", "emit", "flush", "setup_logging", "defer_logging"]
+           "notice", "error", "critical", "emit", "flush", "only_this_thread", "setup_logging",
+           "defer_logging"]
 
 # the standard levels' numbers (logging's), and rclone's NOTICE between INFO and WARNING
 DEBUG, INFO, NOTICE, WARNING, ERROR, CRITICAL = 10, 20, 25, 30, 40, 50
@@ -113,9 +114,21 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def only_this_thread() -> None:
+    """From now on log only what the calling thread logs: the process is ending on a signal
+    (:mod:`.interrupt`), and the transfers still running on other threads fail as their
+    partial files are removed under them; rclone, exiting, prints none of that."""
+    global _exiting
+    _exiting = threading.get_ident()
+
+
+_exiting: int | None = None  # only_this_thread's thread
+
+
 def _log(level: int, obj: object, msg: str, **fields: Any) -> None:
     logger = _logger_if_used(level)
-    if logger is not None and logger.isEnabledFor(level):
+    if logger is not None and logger.isEnabledFor(level) and (
+            _exiting is None or _exiting == threading.get_ident()):
         logger.log(level, msg, extra={"object": "" if obj is None else str(obj), "fields": fields})
 
 
@@ -133,7 +146,7 @@ def debug(obj: object, msg: str, *args: object, **fields: Any) -> None:
     Lazy: with ``args`` the text is ``msg % args``, formatted only when DEBUG is on, so a
     per-file call costs one level test when it is off (``debug(p, "renamed to: %s", p)``).
     """
-    if _debug_on(DEBUG):
+    if _debug_on(DEBUG) and (_exiting is None or _exiting == threading.get_ident()):
         _logger.log(DEBUG, msg, *args,  # type: ignore[union-attr]  # on: in use
                     extra={"object": "" if obj is None else str(obj), "fields": fields})
 
@@ -270,8 +283,10 @@ def defer_logging(*, verbose: int = 0, quiet: bool = False, log_file: str | None
 
 
 def _reset_for_tests() -> None:
-    """Forget a deferred set-up (tests only: an in-process CLI run leaves one behind)."""
-    global _deferred, _debug_on
+    """Forget a deferred set-up and only_this_thread (tests only: an in-process CLI run
+    leaves a set-up behind)."""
+    global _deferred, _debug_on, _exiting
     with _lock:
         _deferred = None
+        _exiting = None
         _debug_on = enabled if _logger is None else _logger.isEnabledFor

@@ -540,17 +540,7 @@ class Planner:
 
     def can_track(self, strategy: frozenset[str]) -> bool:
         """rclone's reasons to ignore --track-renames (each an ERROR, not counted)."""
-        why = None
-        if not can_move(self.dst):
-            why = "the destination does not support server-side move or copy"
-        elif "hash" in strategy and self.comparer.hash_kind is None:
-            why = "the source and destination do not have a common hash"
-        elif not self.sync:
-            why = "it doesn't work with copy or move, only sync"
-        if why is not None:
-            log.error(self.dst.describe(), f"Ignoring --track-renames as {why}")
-            return False
-        return True
+        return can_track_renames(self.dst, self.comparer.hash_kind, strategy, self.sync)
 
     def _rename_id(self, backend: Backend, e: Entry) -> str:
         """rclone's renameID: the size, then the hash and/or the leaf name as the strategy
@@ -1005,6 +995,23 @@ class Planner:
                 out.append(actions.SetDirTime(path, mtime, existed=existed,
                                               reason="contents changed"))
         return out
+
+
+def can_track_renames(dst: Backend, hash_kind: str | None, strategy: frozenset[str],
+                      sync: bool) -> bool:
+    """Whether --track-renames can work (rclone's checks, in its order); when not, rclone's
+    ERROR ``Ignoring --track-renames as ...`` is logged (not counted as an error)."""
+    why = None
+    if not can_move(dst):
+        why = "the destination does not support server-side move or copy"
+    elif "hash" in strategy and hash_kind is None:
+        why = "the source and destination do not have a common hash"
+    elif not sync:
+        why = "it doesn't work with copy or move, only sync"
+    if why is not None:
+        log.error(dst.describe(), f"Ignoring --track-renames as {why}")
+        return False
+    return True
 
 
 def rename_strategy(text: str) -> frozenset[str]:

@@ -322,6 +322,11 @@ NT_DST = {"d/b": (b"old b!", 2 * DAY), "same": (b"same", 3 * DAY), "upd": (b"123
                                                             ".bak"]),
     ("copy", ["--no-check-dest", "--backup-dir", "../bak"]),
     ("sync", ["--no-check-dest", "--no-traverse", "--track-renames-strategy", "bogus"]),
+    # a refused --backup-dir (inside the destination): rclone says first what it says
+    # before it makes its backup dir: --no-traverse's line, why --track-renames is ignored
+    # (s43047-c2), --check-first's line
+    ("copy", ["--track-renames", "--backup-dir", "dst/old"]),
+    ("sync", ["--no-traverse", "--track-renames", "--check-first", "--backup-dir", "dst/old"]),
 ], ids=lambda v: "+".join(v) if isinstance(v, list) else v)
 def test_no_traverse_no_check_dest(tmp_path: Path, mode: str, flags: list[str]) -> None:
     r, p, _, _ = _run(tmp_path, NT_SRC, NT_DST, mode, flags)

@@ -108,3 +108,24 @@ def test_log_file_is_opened_at_set_up(tmp_path: Path) -> None:
     res = _probe(f"from syncengine import log; log.defer_logging(log_file={str(target)!r})")
     assert res.returncode == 0, res.stderr
     assert target.exists()
+
+
+_EXITING = """
+import io, threading
+from syncengine import log
+buf = io.StringIO()
+log.setup_logging(verbose=2, stream=buf)
+log.only_this_thread()
+other = threading.Thread(target=lambda: (log.error("t", "from a transfer"),
+                                         log.debug("t", "debug too")))
+other.start(); other.join()
+log.info(None, "Exiting...")
+log.debug("m", "main debug")
+print("|".join(line.split(" ", 2)[2] for line in buf.getvalue().splitlines()))
+"""
+
+
+def test_after_a_signal_only_the_exiting_thread_logs() -> None:
+    """Once the signal handler calls only_this_thread, lines from other threads (transfers
+    failing as their partial files are removed) are dropped; the handler's own are not."""
+    assert _lines(_EXITING) == ["INFO  : Exiting...|DEBUG : m: main debug"]
