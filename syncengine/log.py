@@ -50,23 +50,37 @@ _lock = threading.Lock()
 _formatters: dict[str, type] = {}
 
 
-def _materialise() -> logging.Logger:
-    """Import ``logging``, set the ``syncengine`` logger up, apply a deferred set-up."""
-    global _logger, _deferred, _debug_on
-    with _lock:
-        if _logger is None:
-            import logging
+def _materialise() -> logging.Logger | None:
+    """Import ``logging``, set the ``syncengine`` logger up, apply a deferred set-up.
 
-            logging.addLevelName(NOTICE, "NOTICE")
-            logger = logging.getLogger("syncengine")
-            if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-                logger.addHandler(logging.NullHandler())
-            _logger = logger
-        if _deferred is not None:
-            kwargs, _deferred = _deferred, None
-            setup_logging(**kwargs)
-        _debug_on = _logger.isEnabledFor
+    None when called again by the thread already doing it: a signal handler (which runs
+    on the main thread between two bytecodes) logging while that thread imports logging
+    drops its line rather than wait for itself or use a half-imported module."""
+    global _logger, _deferred, _debug_on, _making
+    me = threading.get_ident()
+    if _making == me:
+        return None
+    with _lock:
+        _making = me
+        try:
+            if _logger is None:
+                import logging
+
+                logging.addLevelName(NOTICE, "NOTICE")
+                logger = logging.getLogger("syncengine")
+                if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+                    logger.addHandler(logging.NullHandler())
+                _logger = logger
+            if _deferred is not None:
+                kwargs, _deferred = _deferred, None
+                setup_logging(**kwargs)
+            _debug_on = _logger.isEnabledFor
+        finally:
+            _making = None
         return _logger
+
+
+_making: int | None = None  # the thread in _materialise
 
 
 def _logger_if_used(level: int) -> logging.Logger | None:
@@ -91,7 +105,8 @@ def effective_level() -> int:
         return _deferred_level
     if _logger is None and "logging" not in sys.modules:
         return WARNING
-    return (_logger or _materialise()).getEffectiveLevel()
+    logger = _logger or _materialise()
+    return WARNING if logger is None else logger.getEffectiveLevel()
 
 
 def flush() -> None:
@@ -242,6 +257,7 @@ def setup_logging(*, verbose: int = 0, quiet: bool = False, log_file: str | None
     lvl = _level_of(verbose, quiet, level)
     _deferred = None  # this set-up replaces one not applied yet
     logger = _logger or _materialise()
+    assert logger is not None  # (None only on a re-entry, which never comes here)
     _debug_on = logger.isEnabledFor
     import logging
 

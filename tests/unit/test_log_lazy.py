@@ -129,3 +129,24 @@ def test_after_a_signal_only_the_exiting_thread_logs() -> None:
     """Once the signal handler calls only_this_thread, lines from other threads (transfers
     failing as their partial files are removed) are dropped; the handler's own are not."""
     assert _lines(_EXITING) == ["INFO  : Exiting...|DEBUG : m: main debug"]
+
+
+_REENTRY = """
+import io, threading
+from syncengine import log
+buf = io.StringIO()
+log.defer_logging(stream=buf)
+with log._lock:  # this thread is making the logger (as when a signal lands mid-import)
+    log._making = threading.get_ident()
+    log.error(None, "from the signal handler")  # must neither block nor fail
+    log._making = None
+log.error(None, "after")
+print("|".join(line.split(" ", 2)[2] for line in buf.getvalue().splitlines()))
+"""
+
+
+def test_a_line_logged_while_the_same_thread_sets_logging_up_is_dropped() -> None:
+    """A signal handler runs on the main thread between two bytecodes: if that thread was
+    importing logging for its first line, the handler's line is dropped instead of waiting
+    for the lock its own thread holds (a hang) or using a half-imported module."""
+    assert _lines(_REENTRY) == ["ERROR : after"]
