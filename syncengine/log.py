@@ -56,13 +56,13 @@ def _materialise() -> logging.Logger | None:
     None when called again by the thread already doing it: a signal handler (which runs
     on the main thread between two bytecodes) logging while that thread imports logging
     drops its line rather than wait for itself or use a half-imported module."""
-    global _logger, _deferred, _debug_on, _making
+    global _logger, _deferred, _debug_on
     me = threading.get_ident()
-    if _making == me:
+    if me in _making:
         return None
-    with _lock:
-        _making = me
-        try:
+    _making.add(me)  # before the lock: a signal landing from here on cannot wait for it
+    try:
+        with _lock:
             if _logger is None:
                 import logging
 
@@ -75,12 +75,12 @@ def _materialise() -> logging.Logger | None:
                 kwargs, _deferred = _deferred, None
                 setup_logging(**kwargs)
             _debug_on = _logger.isEnabledFor
-        finally:
-            _making = None
-        return _logger
+            return _logger
+    finally:
+        _making.discard(me)
 
 
-_making: int | None = None  # the thread in _materialise
+_making: set[int] = set()  # the threads in _materialise
 
 
 def _logger_if_used(level: int) -> logging.Logger | None:

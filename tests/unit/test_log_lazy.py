@@ -137,9 +137,9 @@ from syncengine import log
 buf = io.StringIO()
 log.defer_logging(stream=buf)
 with log._lock:  # this thread is making the logger (as when a signal lands mid-import)
-    log._making = threading.get_ident()
+    log._making.add(threading.get_ident())
     log.error(None, "from the signal handler")  # must neither block nor fail
-    log._making = None
+    log._making.clear()
 log.error(None, "after")
 print("|".join(line.split(" ", 2)[2] for line in buf.getvalue().splitlines()))
 """
