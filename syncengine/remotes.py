@@ -93,7 +93,7 @@ _SENSITIVE_OPTIONS: dict[str, frozenset[str]] = {
 }
 # any other option whose name says secret (other types, fsspec storage options...) is masked too
 _SECRET_NAME_RE = LazyPattern(r"pass|secret|token|credential|private|cookie|sas_url|api_?key|"
-                             r"(?:^|_)key(?:$|_pem)")
+                              r"(?:^|_)key(?:$|_pem)")
 _NOT_SECRET = frozenset({"ask_password"})  # sftp's boolean, not a password
 _MASK_PASSWORD = "*** ENCRYPTED ***"
 _MASK = "XXX"
