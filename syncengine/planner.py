@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from typing import Any, Protocol
 
     from .accounting import Stats
+    from .backends.scanahead import ScanHelper
     from .pools import Pool
 else:
     Protocol = object
@@ -53,6 +54,17 @@ __all__ = ["Planner", "Sink", "rename_strategy", "READ_AHEAD", "SMALL_FILE", "BA
            "LEAN_BATCH", "LEAN_DOWN_BATCH"]
 
 READ_AHEAD = 16  # remote directories listed ahead of the march
+#: local entries listed in line before a helper process walks a local destination's rest
+#: (``PYSYNC_SCAN_AHEAD_AFTER``: another number; 0 from the start, -1 never)
+SCAN_AHEAD_AFTER = 4096
+
+
+def _scan_ahead_after() -> int:
+    value = os.environ.get("PYSYNC_SCAN_AHEAD_AFTER", "")
+    try:
+        return int(value)
+    except ValueError:
+        return SCAN_AHEAD_AFTER
 FORESEE = 64  # at most this many listings read ahead (those foreseen included)
 SMALL_FILE = 256 * 1024  # new files below this size are sent in batches of BATCH
 BATCH = 8
@@ -91,7 +103,7 @@ class _Prelisted:
             return self._backend.list_dir(path, want_stat)  # type: ignore[call-arg]
         if isinstance(done, OSError):
             raise done
-        return iter(done)
+        return done  # type: ignore[return-value]  # as is: a march.Listing stays one
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._backend, name)
@@ -158,6 +170,12 @@ class Planner:
             self._readahead = ThreadPoolExecutor(max_workers=max(1, min(8, opts.checkers)),
                                                  thread_name_prefix="list")
         self._listings: dict[tuple[str, str], Future[Any]] = {}
+        # a big local tree: once the march listed SCAN_AHEAD_AFTER local entries in line, a
+        # helper process walks the rest of a local destination (backends.scanahead)
+        self._local_listed = 0
+        self._helper: ScanHelper | None = None
+        self._helper_tried = False
+        self.scan_ahead_after = _scan_ahead_after()
         # listings read ahead for subdirectories the march has not queued yet: which
         # ones each queued directory's listing foresaw, and the listings already looked at
         self._foreseen: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -208,13 +226,44 @@ class Planner:
         self.dst_listed = sync or not (opts.no_traverse or opts.no_check_dest)
 
     def close(self) -> None:
-        """Stop the read-ahead threads."""
+        """Stop the read-ahead threads and helper processes."""
+        self._stop_helper()
         if self._readahead is not None:
             self._readahead.shutdown(wait=True, cancel_futures=True)
             self._listings.clear()
             self._foreseen.clear()
 
-    # ----- listings ----------------------------------------------------------------------
+    def _stop_helper(self) -> None:
+        if self._helper is not None:
+            self._helper.close()
+        self._helper = None
+        self._helper_tried = False
+        self._local_listed = 0
+
+    def _start_helper(self, stack: list[_Dir]) -> None:
+        """The local tree is big: a helper process walks the rest of a local destination,
+        the directories queued on ``stack`` and below, in the march's order, while this
+        thread lists the source and decides (measured: noop-sync-small 0.80x -> 0.63x
+        rclone; a helper for the source as well was slower on two cores, 0.69x).
+
+        Only where the march enters every directory the helper walks, as it found them:
+        the destination listed, no filter (or --delete-excluded, without --max-depth), no
+        -L or --fix-case, not --delete-before's deletion pass (the caller checks). Copy
+        does not enter destination-only directories: their listings are held, and past
+        :data:`scanahead.HOLD` the helper stops."""
+        from .backends.scanahead import ScanHelper
+
+        self._helper_tried = True
+        unfiltered = not self.filt.active or (self.include_all_dst and self.max_depth <= 0)
+        # not with -L: a followed link may lead to a folder the march changes before it
+        # gets there through the link (read ahead, it would be listed as it was: the copy
+        # made twice); nor with --fix-case: the march renames destination folders
+        if self.dst.features.name == "local" and unfiltered and self.dst_listed and \
+                not getattr(self.dst, "copy_links", False) and not self.fix_case:
+            key = self.sort_key if not self.fold else None
+            self._helper = ScanHelper.start(self.dst,  # type: ignore[arg-type]
+                                            [(item[1], item[4]) for item in reversed(stack)
+                                             if item[3]], self.max_depth, key)
 
     def _list(self, backend: Backend, path: str, side: str, include_all: bool,
               lister: Backend | None = None) -> tuple[list[Entry], set[str]]:
@@ -275,7 +324,15 @@ class Planner:
         backend, include_all = (self.src, False) if side == "source" else \
             (self.dst, self.include_all_dst)
         if future is None:
-            return self._list(backend, path, side, include_all)
+            if self._helper is not None and side == "destination":
+                done = self._helper.take(path)
+                if done is not None:
+                    return self._list(backend, path, side, include_all,
+                                      _Prelisted(backend, path, done))
+            listed = self._list(backend, path, side, include_all)
+            if backend.features.name == "local":
+                self._local_listed += len(listed[0])
+            return listed
         self._looked.discard((side, path))
         done = future.result()
         if isinstance(done, tuple):
@@ -340,6 +397,8 @@ class Planner:
                 continue
             done = future.result()
             entries = done[0] if isinstance(done, tuple) else done
+            if isinstance(entries, OSError):
+                continue  # the march meets the error when it takes the listing
             prefix = f"{path}/" if path else ""
             for e in entries:
                 if not e.is_dir or not e.path.startswith(prefix) or \
@@ -385,9 +444,19 @@ class Planner:
         self._listings.clear()
         self._foreseen.clear()
         self._looked.clear()
+        try:
+            self._march(stack, checkers, deletes_only, fast_skip)
+        finally:
+            self._stop_helper()
+
+    def _march(self, stack: list[_Dir], checkers: Pool, deletes_only: bool,
+               fast_skip: Callable[[Entry, Entry], bool] | None) -> None:
         while stack:
             if self.cancel.is_set() or self.stopping.is_set():
                 return
+            if self._local_listed >= self.scan_ahead_after >= 0 and \
+                    not self._helper_tried and not deletes_only:
+                self._start_helper(stack)
             if self._readahead is not None:
                 self._read_ahead(stack)
             spath, dpath, in_src, in_dst, depth = stack.pop()

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from . import log
 from .backends.base import Backend, Entry
 from .filter import Filter
+from .march import Listing, SortKey
 from .names import UnsafeNameError, refusal, unsafe_name_reason
 
 __all__ = ["list_dir_filtered", "walk"]
@@ -45,7 +46,9 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
     rules and markers act.
     """
     if want_stat or filt.uses_age or filt.opts.min_size >= 0 or filt.opts.max_size >= 0:
-        raw = list(backend.list_dir(path))
+        listed = backend.list_dir(path)
+        # a listing read ahead may come sorted already (a march Listing): kept as it is
+        raw = listed if type(listed) is Listing else list(listed)
     else:  # names and types are enough (e.g. lsf --format p)
         raw = list(backend.list_dir(path, want_stat=False))  # type: ignore[call-arg]
     local = backend.features.name == "local"
@@ -109,6 +112,9 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
 def _sorted(entries: list[Entry], sort_key: Callable[[Entry], str] | None) -> list[Entry]:
     """``entries`` sorted stably by ``sort_key`` (by path when None); a march ``SortKey``
     builds the keys of the whole listing at once and hands them on with it."""
+    if type(entries) is Listing and isinstance(sort_key, SortKey) and \
+            entries.key_of.same_as(sort_key):
+        return entries
     bulk = getattr(sort_key, "sorted", None)
     if bulk is not None:
         return bulk(entries)  # type: ignore[no-any-return]

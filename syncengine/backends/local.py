@@ -12,6 +12,7 @@ from ..errors import DirNotFoundError, PysyncError
 from ..hashing import hash_file
 from ..names import UnsafeNameError, unsafe_path_reason
 from ..units import format_rfc3339
+from . import _scan
 from .base import Entry, Features
 
 TYPE_CHECKING = False
@@ -20,8 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LocalBackend", "LINK_SUFFIX", "go_path_error", "kernel_copy"]
 
-LINK_SUFFIX = ".rclonelink"
-_S_IFMT, _S_IFREG, _S_IFDIR = _stat.S_IFMT(0o177777), _stat.S_IFREG, _stat.S_IFDIR
+LINK_SUFFIX = _scan.LINK_SUFFIX
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 #: folders are listed through a descriptor where the platform can (POSIX)
 _SCAN_FD = os.scandir in os.supports_fd and os.readlink in os.supports_dir_fd
@@ -104,11 +104,32 @@ class LocalBackend:
 
     def _list(self, where: int | str, prefix: str, want_stat: bool) -> Iterator[Entry]:
         """list_dir's entries of the folder ``where`` (a descriptor, else a path)."""
-        it = os.scandir(where)
+        if not want_stat:
+            return self._list_names(where, prefix)
+        records, notes, err = _scan.scan(where, self.copy_links, self.links)
+        entries = self.scanned(prefix, records, notes)
+        if err is not None:
+            raise err
+        return iter(entries)
+
+    @staticmethod
+    def scanned(prefix: str, records: list[tuple[str, int, int, bool]],
+                notes: list[tuple[int, str, str]]) -> list[Entry]:
+        """The entries of a folder's :func:`._scan.scan` (``prefix``: the folder's path and
+        a slash, or nothing for the root); its notes are logged here."""
+        for kind, name, message in notes:
+            (log.notice if kind == _scan.NOTICE else log.error)(prefix + name, message)
+        new = tuple.__new__  # Entry(...) without the named tuple's Python-level __new__
+        if not prefix:
+            return [new(Entry, r) for r in records]
+        return [new(Entry, (prefix + n, s, m, d)) for n, s, m, d in records]
+
+    def _list_names(self, where: int | str, prefix: str) -> Iterator[Entry]:
+        """list_dir without the per-entry stat: names and readdir's types."""
         out: list[Entry] = []
         append = out.append
-        new = tuple.__new__  # Entry(...) without the named tuple's Python-level __new__
-        with it:
+        new = tuple.__new__
+        with os.scandir(where) as it:
             for de in it:
                 try:
                     if de.is_symlink():
@@ -116,24 +137,14 @@ class LocalBackend:
                         if entry is not None:
                             append(entry)
                         continue
-                    if not want_stat:
-                        if de.is_dir(follow_symlinks=False):
-                            append(new(Entry, (prefix + de.name, -1, 0, True)))
-                        elif de.is_file(follow_symlinks=False):
-                            append(new(Entry, (prefix + de.name, -1, 0, False)))
-                        else:
-                            log.notice(prefix + de.name, "Can't transfer non file/directory")
-                        continue
-                    st = de.stat(follow_symlinks=False)
+                    if de.is_dir(follow_symlinks=False):
+                        append(new(Entry, (prefix + de.name, -1, 0, True)))
+                    elif de.is_file(follow_symlinks=False):
+                        append(new(Entry, (prefix + de.name, -1, 0, False)))
+                    else:
+                        log.notice(prefix + de.name, _scan.SKIP_SPECIAL)
                 except FileNotFoundError:
-                    continue  # vanished between readdir and stat: skipped silently
-                kind = st.st_mode & _S_IFMT
-                if kind == _S_IFREG:
-                    append(new(Entry, (prefix + de.name, st.st_size, st.st_mtime_ns, False)))
-                elif kind == _S_IFDIR:
-                    append(new(Entry, (prefix + de.name, -1, st.st_mtime_ns, True)))
-                else:
-                    log.notice(prefix + de.name, "Can't transfer non file/directory")
+                    continue  # vanished between readdir and its type's lstat
         return iter(out)
 
     def _link_entry(self, de: os.DirEntry[str], rel: str, where: int | str
@@ -142,7 +153,7 @@ class LocalBackend:
             try:
                 st = de.stat(follow_symlinks=True)
             except FileNotFoundError:
-                log.error(rel, "Failed to stat: broken symlink")
+                log.error(rel, _scan.BROKEN_LINK)
                 return None
             if _stat.S_ISDIR(st.st_mode):
                 return Entry(rel, -1, st.st_mtime_ns, True)
@@ -152,7 +163,7 @@ class LocalBackend:
             target = (os.readlink(de.name, dir_fd=where) if isinstance(where, int)
                       else os.readlink(de.path))
             return Entry(rel + LINK_SUFFIX, len(os.fsencode(target)), st.st_mtime_ns, False)
-        log.notice(rel, "Can't follow symlink without -L/--copy-links")
+        log.notice(rel, _scan.SKIP_LINK)
         return None
 
     def stat(self, path: str) -> Entry | None:

@@ -97,6 +97,25 @@ def test_random_sync(scn_seed: int, case_no: int, scenario_cache, tmp_path: Path
     pytest.fail(sh.report(f"random case {test_id}", r, p, out, context), pytrace=False)
 
 
+#: random cases run again with the local destination listed ahead by a helper process
+#: from the first listing on (backends.scanahead; by default only past 4096 entries)
+AHEAD_PARAMS = [(s, c) for s in range(SEED_BASE, SEED_BASE + min(N_SCENARIOS, 12))
+                for c in range(min(CASES_PER_SCENARIO, 2))]
+
+
+@pytest.mark.parametrize(("scn_seed", "case_no"), AHEAD_PARAMS,
+                         ids=[f"s{s}-c{c}" for s, c in AHEAD_PARAMS])
+def test_random_sync_listed_ahead(scn_seed: int, case_no: int, scenario_cache,
+                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYSYNC_SCAN_AHEAD_AFTER", "0")
+    scn = scenario_cache(scn_seed)
+    case = sh.generate_case(scn, case_no)
+    r, p, out = sh.run_case(scn.proto, scn.start, case.mode, case.flags, tmp_path)
+    if not out.ok:
+        pytest.fail(sh.report(f"random case s{scn_seed}-c{case_no} listed ahead", r, p, out,
+                              f"  command: {case.line()}\n{scn.describe()}"), pytrace=False)
+
+
 # ---------------------------------------------------------------------------------------
 # hand-written cases
 
