@@ -260,10 +260,11 @@ class Planner:
         # made twice); nor with --fix-case: the march renames destination folders
         if self.dst.features.name == "local" and unfiltered and self.dst_listed and \
                 not getattr(self.dst, "copy_links", False) and not self.fix_case:
+            starts = [(item[1], item[4]) for item in reversed(stack) if item[3]]
             key = self.sort_key if not self.fold else None
-            self._helper = ScanHelper.start(self.dst,  # type: ignore[arg-type]
-                                            [(item[1], item[4]) for item in reversed(stack)
-                                             if item[3]], self.max_depth, key)
+            if starts:  # else nothing of the destination is left to list (a new copy)
+                self._helper = ScanHelper.start(self.dst,  # type: ignore[arg-type]
+                                                starts, self.max_depth, key)
 
     def _list(self, backend: Backend, path: str, side: str, include_all: bool,
               lister: Backend | None = None) -> tuple[list[Entry], set[str]]:

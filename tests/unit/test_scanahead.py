@@ -207,3 +207,13 @@ def test_helper_script_needs_no_package(tmp_path: Path) -> None:
     assert frames[1][4] == ["a.txtF", "bD"]
     assert frames[2][:4] == ("b", [], [], None)
     assert frames[3] is None
+
+
+def test_no_helper_for_a_new_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the threshold, nothing of a new destination is left to list: no helper."""
+    src, _ = make_tree(tmp_path)
+    seen = _spy(monkeypatch)
+    monkeypatch.setenv("PYSYNC_SCAN_AHEAD_AFTER", "20")
+    syncengine.copy(str(src), str(tmp_path / "new"), options=SyncOptions())
+    assert seen["pids"] == []
+    assert (tmp_path / "new" / "d5" / "s2" / "f3.txt").read_bytes() == b"x" * 8
