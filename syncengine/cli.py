@@ -990,7 +990,10 @@ def console() -> NoReturn:
         gc.disable()
         _GC_PAUSED = True
     if any(":" in arg for arg in sys.argv[1:]):  # a remote may take part (name:path, URL)
-        _tune_malloc()
+        from . import malloc
+
+        malloc.wanted = True  # done at the first transfer: a no-op never imports ctypes
+    _untranslated_argparse()
     with signals_handled():
         code = main()
     leave(code)
@@ -1000,26 +1003,24 @@ def console() -> NoReturn:
 _GC_PAUSED = False
 
 
-def _tune_malloc() -> None:
-    """Keep glibc from handing ~1 MiB I/O buffers back to the kernel after every use.
+def _untranslated_argparse() -> None:
+    """argparse passes every title, usage line and message through gettext, which looks
+    for a translation catalog at each call (the locale variables, the locale's normalised
+    names, a stat per name: ~3 ms of a 90 ms no-op sync). Where there is no catalog for its
+    domain, each call returns its message as given: the console script says so once. A
+    library caller's argparse is left alone."""
+    import gettext
 
-    paramiko and smbprotocol allocate a fresh buffer per message; above glibc's default mmap
-    threshold each one is mmap'ed, zero-filled by page faults, and unmapped again, which
-    costs more system time than the copy itself. A 32 MiB threshold (128 MiB trim) keeps them
-    on the heap for reuse. Only the console script does this (it is process-wide; a library
-    user's process is left alone), and only when an argument has a colon, as every remote,
-    URL and connection string does: local runs skip importing ctypes. Anything but glibc:
-    nothing happens.
-    """
-    if not sys.platform.startswith("linux"):
+    domain = gettext.textdomain()
+    if gettext.find(domain, gettext.bindtextdomain(domain), all=True):
         return
-    try:
-        import ctypes
+    argparse._ = _as_given  # type: ignore[attr-defined]
+    argparse.ngettext = _as_given_plural  # type: ignore[attr-defined]
 
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    mallopt(m_mmap_threshold, 32 * 1024 * 1024)
-    mallopt(m_trim_threshold, 128 * 1024 * 1024)
 
+def _as_given(message: str) -> str:
+    return message
+
+
+def _as_given_plural(singular: str, plural: str, n: int) -> str:
+    return singular if n == 1 else plural

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from . import interactive, interrupt, log, metadata, smallcopy
+from . import interactive, interrupt, log, malloc, metadata, smallcopy
 from .accounting import Stats
 from .actions import Action, Copy, Delete, Mkdir, Replace, SetDirTime, SetMtime, copy_action
 from .backends.base import Backend, Entry
@@ -177,6 +177,7 @@ class Coordinator:
         elif self.sink is not None:
             self.sink(action)
         elif isinstance(action, (Copy, Replace)):
+            malloc.tune_once()
             self._queue_transfer(action)
         elif isinstance(action, SetMtime):
             self._set_mtime(action)
@@ -196,6 +197,7 @@ class Coordinator:
                 self.sink(a)
             return
         assert self._transfers is not None
+        malloc.tune_once()
         transfers = self._transfers
         self.stats.add_total_transfer(sum(a.size for a in batch), count=len(batch))
         if self.deferred is not None:

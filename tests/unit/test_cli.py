@@ -221,3 +221,54 @@ def test_bool_flag_takes_go_spellings_given_on_the_line(value: str, want: bool) 
     assert len(parser._actions) < len(cli._command_parser("sync")._actions) / 3
     with pytest.raises(UsageError):  # a spelling not on the line is not there
         parser.parse_intermixed_args(["src", "dst", "--checksum=false"])
+
+
+def _mo_file(path: Path, pairs: dict[str, str]) -> None:
+    """A GNU gettext catalog holding ``pairs`` (the .mo format: header, two tables)."""
+    import struct
+
+    keys = sorted(pairs)
+    ids = b"".join(k.encode() + b"\0" for k in keys)
+    strs = b"".join(pairs[k].encode() + b"\0" for k in keys)
+    start = 7 * 4 + 16 * len(keys)
+    offsets, pos = [], 0
+    for k in keys:
+        offsets += [len(k.encode()), start + pos]
+        pos += len(k.encode()) + 1
+    trans, pos = [], 0
+    for k in keys:
+        trans += [len(pairs[k].encode()), start + len(ids) + pos]
+        pos += len(pairs[k].encode()) + 1
+    header = struct.pack("<7I", 0x950412DE, 0, len(keys), 7 * 4, 7 * 4 + 8 * len(keys), 0, 0)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(header + struct.pack(f"<{len(offsets)}I", *offsets)
+                     + struct.pack(f"<{len(trans)}I", *trans) + ids + strs)
+
+
+def test_argparse_messages_as_given_without_a_catalog(monkeypatch: pytest.MonkeyPatch
+                                                      ) -> None:
+    import argparse
+
+    monkeypatch.setattr(argparse, "_", argparse._)
+    monkeypatch.setattr(argparse, "ngettext", argparse.ngettext)
+    monkeypatch.setenv("LANGUAGE", "xx")
+    cli._untranslated_argparse()
+    assert argparse._ is cli._as_given
+    assert argparse.ngettext("one %s", "many %s", 2) == "many %s"
+    assert argparse.ArgumentParser(prog="p").format_usage().startswith("usage: p")
+
+
+def test_argparse_keeps_a_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a catalog for argparse's domain in the user's language, it is still used."""
+    import argparse
+    import gettext
+
+    _mo_file(tmp_path / "xx" / "LC_MESSAGES" / "messages.mo", {"usage: ": "uso: "})
+    monkeypatch.setattr(argparse, "_", argparse._)
+    monkeypatch.setattr(argparse, "ngettext", argparse.ngettext)
+    monkeypatch.setitem(gettext._localedirs, gettext.textdomain(),  # type: ignore[attr-defined]
+                        str(tmp_path))
+    monkeypatch.setenv("LANGUAGE", "xx")
+    cli._untranslated_argparse()
+    assert argparse._ is not cli._as_given
+    assert argparse.ArgumentParser(prog="p").format_usage().startswith("uso: p")

@@ -150,3 +150,29 @@ def test_a_line_logged_while_the_same_thread_sets_logging_up_is_dropped() -> Non
     importing logging for its first line, the handler's line is dropped instead of waiting
     for the lock its own thread holds (a hang) or using a half-imported module."""
     assert _lines(_REENTRY) == ["ERROR : after"]
+
+
+_CONSOLE = """
+import os, sys
+from syncengine import cli
+real_exit = os._exit
+def leave(code):
+    print(code, "ctypes" in sys.modules, cli.__dict__.get("argparse")._.__name__, flush=True)
+    real_exit(code)
+os._exit = leave
+sys.argv[1:] = ["sync", ":local:src", ":local:dst"]
+cli.console()
+"""
+
+
+def test_console_tunes_malloc_at_the_first_transfer_only(tmp_path: Path) -> None:
+    """A remote spec (a colon) asks for glibc's tuning; a sync that transfers nothing never
+    imports ctypes for it, one that copies does; argparse's messages go untranslated."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "f.txt").write_text("x")
+    first = _probe(_CONSOLE, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split() == ["0", "True", "_as_given"]
+    again = _probe(_CONSOLE, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split() == ["0", "False", "_as_given"]
