@@ -377,6 +377,8 @@ def _fsspec_protocols() -> frozenset[str]:
 
 
 def _url_protocol(spec: str) -> str | None:
+    if "://" not in spec and "::" not in spec:  # no URL (and no pattern compiled for it)
+        return None
     m = _URL_RE.match(spec)
     if m and m.group(1).lower() in _fsspec_protocols():
         return m.group(1).lower()
@@ -755,7 +757,8 @@ class _Resolver:
         if parsed.url:
             return self._open_url(spec, parsed.url)
         if not parsed.name:
-            if _NAME_RE.match(spec) and self.config.has_remote(spec):
+            # a path with a slash is no remote's name (the pattern is compiled only if needed)
+            if "/" not in spec and _NAME_RE.match(spec) and self.config.has_remote(spec):
                 log.notice(None, f'"{spec}" refers to a local folder, use "{spec}:" to refer to '
                                  f'your remote or "./{spec}" to hide this warning')
             return self._local(parsed.path, {})
