@@ -81,8 +81,8 @@ class ScanHelper:
                  "1" if backend.links else "0", str(max_depth), "0" if key is None else "1",
                  "1" if key is None or key.normalize else "0"]
         request = b"".join(b"%d\t%s\0" % (depth, os.fsencode(path)) for path, depth in starts)
-        req_r, req_w = os.pipe()
-        resp_r, resp_w = os.pipe()
+        req_r, req_w = _above_stdio(*os.pipe())
+        resp_r, resp_w = _above_stdio(*os.pipe())
         try:
             # its own process group: a terminal's Ctrl-C is this process's to handle; the
             # helper ends when its input closes (this process closed it, or ended)
@@ -189,6 +189,24 @@ class ScanHelper:
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
+
+
+def _above_stdio(*fds: int) -> tuple[int, ...]:
+    """``fds`` moved to numbers above 2 where they are not (this process was started with
+    its standard input, output or error closed): the helper's 0 and 1 are made from them,
+    and a pipe end on 0-2 would be overwritten, or kept close-on-exec, on the way."""
+    if min(fds) > 2:
+        return fds
+    import fcntl
+
+    moved = []
+    for fd in fds:
+        if fd <= 2:
+            high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+            os.close(fd)
+            fd = high
+        moved.append(fd)
+    return tuple(moved)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -217,3 +217,35 @@ def test_no_helper_for_a_new_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     syncengine.copy(str(src), str(tmp_path / "new"), options=SyncOptions())
     assert seen["pids"] == []
     assert (tmp_path / "new" / "d5" / "s2" / "f3.txt").read_bytes() == b"x" * 8
+
+
+_CLOSED_STDIO = """
+import os, sys
+from syncengine.backends.scanahead import ScanHelper
+take = ScanHelper.take
+taken = []
+def spy(self, path):
+    got = take(self, path)
+    if got is not None:
+        taken.append(path)
+    return got
+ScanHelper.take = spy
+from syncengine.cli import main
+code = main(["sync", sys.argv[1], sys.argv[2]])
+os.write(2, ("%d %d" % (code, len(taken))).encode())
+"""
+
+
+def test_helper_with_stdin_and_stdout_closed(tmp_path: Path) -> None:
+    """Started with its standard input and output closed, pysync's pipes to the helper get
+    the numbers 0 and 1: they are moved above 2 first, and the helper works."""
+    want_src, want_dst = make_tree(tmp_path / "want")
+    syncengine.sync(str(want_src), str(want_dst), options=SyncOptions())
+    src, dst = make_tree(tmp_path / "got")
+    env = dict(os.environ, PYSYNC_SCAN_AHEAD_AFTER="0")
+    proc = subprocess.run(["sh", "-c", 'exec "$0" -c "$1" "$2" "$3" 0<&- 1>&-', sys.executable,
+                           _CLOSED_STDIO, str(src), str(dst)], env=env, capture_output=True,
+                          text=True, timeout=120)
+    code, taken = proc.stderr.split()[-2:]
+    assert (code, int(taken) > 10) == ("0", True), proc.stderr
+    assert tree(dst) == tree(want_dst)
