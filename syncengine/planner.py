@@ -57,14 +57,6 @@ READ_AHEAD = 16  # remote directories listed ahead of the march
 #: local entries listed in line before a helper process walks a local destination's rest
 #: (``PYSYNC_SCAN_AHEAD_AFTER``: another number; 0 from the start, -1 never)
 SCAN_AHEAD_AFTER = 4096
-
-
-def _scan_ahead_after() -> int:
-    value = os.environ.get("PYSYNC_SCAN_AHEAD_AFTER", "")
-    try:
-        return int(value)
-    except ValueError:
-        return SCAN_AHEAD_AFTER
 FORESEE = 64  # at most this many listings read ahead (those foreseen included)
 SMALL_FILE = 256 * 1024  # new files below this size are sent in batches of BATCH
 BATCH = 8
@@ -73,6 +65,14 @@ LEAN_DOWN_BATCH = 32  # ... when read from an SMB share in one round trip (copy_
 
 #: a queued directory: (source dir, destination dir, listed on source, on destination, depth)
 _Dir = tuple[str, str, bool, bool, int]
+
+
+def _scan_ahead_after() -> int:
+    """:data:`SCAN_AHEAD_AFTER`, or the number ``PYSYNC_SCAN_AHEAD_AFTER`` gives."""
+    try:
+        return int(os.environ.get("PYSYNC_SCAN_AHEAD_AFTER", ""))
+    except ValueError:
+        return SCAN_AHEAD_AFTER
 
 
 def _raw_listing(backend: Backend, path: str) -> list[Entry] | OSError:
@@ -265,6 +265,8 @@ class Planner:
             if starts:  # else nothing of the destination is left to list (a new copy)
                 self._helper = ScanHelper.start(self.dst,  # type: ignore[arg-type]
                                                 starts, self.max_depth, key)
+
+    # ----- listings ----------------------------------------------------------------------
 
     def _list(self, backend: Backend, path: str, side: str, include_all: bool,
               lister: Backend | None = None) -> tuple[list[Entry], set[str]]:

@@ -51,24 +51,11 @@ def scan(where, copy_links=False, links=False):
                 name = de.name
                 try:
                     if de.is_symlink():
-                        if copy_links:
-                            try:
-                                st = de.stat(follow_symlinks=True)
-                            except FileNotFoundError:
-                                notes.append((ERROR, name, BROKEN_LINK))
-                                continue
-                            if _stat.S_ISDIR(st.st_mode):
-                                append((name, -1, st.st_mtime_ns, True))
-                            else:
-                                append((name, st.st_size, st.st_mtime_ns, False))
-                        elif links:
-                            st = de.stat(follow_symlinks=False)
-                            target = (os.readlink(name, dir_fd=where)
-                                      if isinstance(where, int) else os.readlink(de.path))
-                            append((name + LINK_SUFFIX, len(os.fsencode(target)),
-                                    st.st_mtime_ns, False))
+                        record, note = link(de, where, copy_links, links)
+                        if record is not None:
+                            append(record)
                         else:
-                            notes.append((NOTICE, name, SKIP_LINK))
+                            notes.append(note)
                         continue
                     st = de.stat(follow_symlinks=False)
                 except FileNotFoundError:
@@ -83,6 +70,29 @@ def scan(where, copy_links=False, links=False):
     except OSError as err:
         return out, notes, err
     return out, notes, None
+
+
+def link(de, where, copy_links, links):
+    """What a listing makes of the symlink ``de`` (in the folder ``where``, a descriptor or
+    a path), as rclone's local backend: ``(record, None)`` or ``(None, note)``. With
+    ``copy_links`` (-L) its target's; with ``links`` (-l) a ``.rclonelink`` file as long as
+    the target's name; else skipped with a NOTICE. Raises FileNotFoundError if it vanished
+    (a broken link followed is an ERROR note)."""
+    name = de.name
+    if copy_links:
+        try:
+            st = de.stat(follow_symlinks=True)
+        except FileNotFoundError:
+            return None, (ERROR, name, BROKEN_LINK)
+        if _stat.S_ISDIR(st.st_mode):
+            return (name, -1, st.st_mtime_ns, True), None
+        return (name, st.st_size, st.st_mtime_ns, False), None
+    if links:
+        st = de.stat(follow_symlinks=False)
+        target = os.readlink(name, dir_fd=where) if isinstance(where, int) else \
+            os.readlink(de.path)
+        return (name + LINK_SUFFIX, len(os.fsencode(target)), st.st_mtime_ns, False), None
+    return None, (NOTICE, name, SKIP_LINK)
 
 
 def scan_path(full, copy_links=False, links=False):

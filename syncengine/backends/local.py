@@ -133,9 +133,9 @@ class LocalBackend:
             for de in it:
                 try:
                     if de.is_symlink():
-                        entry = self._link_entry(de, prefix + de.name, where)
-                        if entry is not None:
-                            append(entry)
+                        record, note = _scan.link(de, where, self.copy_links, self.links)
+                        out.extend(self.scanned(prefix, [record] if record else [],
+                                                [note] if note else []))
                         continue
                     if de.is_dir(follow_symlinks=False):
                         append(new(Entry, (prefix + de.name, -1, 0, True)))
@@ -146,25 +146,6 @@ class LocalBackend:
                 except FileNotFoundError:
                     continue  # vanished between readdir and its type's lstat
         return iter(out)
-
-    def _link_entry(self, de: os.DirEntry[str], rel: str, where: int | str
-                    ) -> Entry | None:
-        if self.copy_links:
-            try:
-                st = de.stat(follow_symlinks=True)
-            except FileNotFoundError:
-                log.error(rel, _scan.BROKEN_LINK)
-                return None
-            if _stat.S_ISDIR(st.st_mode):
-                return Entry(rel, -1, st.st_mtime_ns, True)
-            return Entry(rel, st.st_size, st.st_mtime_ns, False)
-        if self.links:
-            st = de.stat(follow_symlinks=False)
-            target = (os.readlink(de.name, dir_fd=where) if isinstance(where, int)
-                      else os.readlink(de.path))
-            return Entry(rel + LINK_SUFFIX, len(os.fsencode(target)), st.st_mtime_ns, False)
-        log.notice(rel, _scan.SKIP_LINK)
-        return None
 
     def stat(self, path: str) -> Entry | None:
         """The entry at ``path`` (symlinks per the link mode) or None."""
