@@ -167,6 +167,12 @@ class Coordinator:
             if self.executor is not None:
                 self.executor.stop()  # batches queued on the workers copy nothing
 
+    def _sync_errors(self) -> bool:
+        """Errors that rclone's sync itself returns (its processError's); not those only
+        counted in its statistics (``stats_only``: a local listing's error of one entry,
+        -L's link to nothing), after which rclone's sync goes on as if none had been."""
+        return any(not getattr(e.error, "stats_only", False) for e in self.errors)
+
     # ----- the planner's sink ------------------------------------------------------------
 
     def put(self, action: Action) -> None:
@@ -632,6 +638,8 @@ class Coordinator:
         logged, whether or not anything was to be deleted, and not counted again)."""
         if self.stats.errors() and not self.opts.ignore_errors:
             log.error(self.dst.describe(), ERROR_NOT_DELETING)
+            if not self._sync_errors():  # rclone's deleteFiles: its refusal is its error
+                self.error("", PysyncError(ERROR_NOT_DELETING))
             return
         if not self.planner.to_delete:
             return
@@ -729,7 +737,7 @@ class Coordinator:
                 # then a copy pass (rclone's DeleteModeOff): nothing more is deleted or
                 # removed, and none at all after an error of the delete pass
                 planner.deleting = False
-                if self.errors:
+                if self._sync_errors():
                     return  # rclone: a delete pass that failed ends the attempt
                 self._announce(first)  # rclone: the copy pass is a syncCopyMove of its own
             planner.march(checkers=checkers)

@@ -67,18 +67,24 @@ def _root_error(backend: Backend, err: OSError) -> PysyncError:
 
 
 def _walk_all(backend: Backend, filt: Filter, max_depth: int,
-              visit: Callable[[Entry], None], *, want_stat: bool = True) -> int:
-    """Walk and call ``visit`` for every entry; return the number of listing errors."""
+              visit: Callable[[Entry], None], *, want_stat: bool = True,
+              last: list[BaseException] | None = None) -> int:
+    """Walk and call ``visit`` for every entry; return the number of listing errors (the
+    last one is put in ``last``)."""
     errors = 0
 
     def on_error(path: str, err: BaseException) -> None:
         nonlocal errors
         errors += 1
+        if last is not None:
+            last[:] = [err]
         log.error(path, f"error listing: {err}")
 
     def on_unsafe(path: str, err: BaseException) -> None:  # logged already: counted here
         nonlocal errors
         errors += 1
+        if last is not None:
+            last[:] = [err]
 
     try:
         for _, entries in walk(backend, filt, max_depth=max_depth, on_error=on_error,
@@ -149,8 +155,14 @@ def lsf(backend: Backend, filt: Filter, opts: ListOptions, *, max_depth: int,
 
     local = getattr(backend, "features", None) is not None and backend.features.name == "local"
     want_stat = not local or any(ch in fmt for ch in "st")
-    errors = _walk_all(backend, filt, max_depth, visit, want_stat=want_stat)
+    last: list[BaseException] = []
+    errors = _walk_all(backend, filt, max_depth, visit, want_stat=want_stat, last=last)
     out.flush()
+    if errors and last and getattr(last[0], "stats_only", False):
+        # rclone: a local entry's listing error (-L's link to nothing) is the run's error
+        log.notice(None, f"Failed to lsf: {last[0]}" if errors == 1 else
+                   f"Failed to lsf with {errors} errors: last error was: {last[0]}")
+        return getattr(last[0], "exit_code", 1)
     if errors:
         log.notice(None, f"Failed to lsf with {errors} errors: last error was: error listing")
         return 1

@@ -112,9 +112,10 @@ class Listing(list):  # type: ignore[type-arg]
     (``keys[i]`` is the key of ``self[i]``, by ``key_of``), so the march need not build
     them again. Any other list is keyed when paired."""
 
-    __slots__ = ("keys", "key_of")
+    __slots__ = ("keys", "key_of", "errors")
     keys: list[str]
     key_of: SortKey
+    errors: list[tuple[str, OSError]]  # listing errors of single entries, if any
 
 
 def sort_key(normalize: bool = True, fold: bool = False,

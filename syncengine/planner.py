@@ -289,7 +289,8 @@ class Planner:
                                         else self.sort_key,
                                         backslash_ok=self.backslash_ok and (
                                             side == "source" or backend.features.name == "smb"),
-                                        on_listed=self.stats.listed)
+                                        on_listed=self.stats.listed,
+                                        on_entry_error=self.error)
         except DirNotFoundError:
             if side == "source" or path:
                 raise

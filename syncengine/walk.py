@@ -20,7 +20,9 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
                       strict_names: bool = True,
                       sort_key: Callable[[Entry], str] | None = None,
                       backslash_ok: bool = False,
-                      on_listed: Callable[[int], None] | None = None) -> list[Entry]:
+                      on_listed: Callable[[int], None] | None = None,
+                      on_entry_error: Callable[[str, BaseException], None] | None = None
+                      ) -> list[Entry]:
     """The children of ``path`` that pass ``filt``, sorted by name (rclone's DirSorted).
 
     ``sort_key`` (the march's match key) sorts by that key instead, stably: entries whose
@@ -44,13 +46,25 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
     filter aware), the directories and the files the path rules include, as the local
     backend hands them on before the age, size and metadata filters and the directory
     rules and markers act.
+
+    A listing error of one entry (a local link to nothing followed with -L: the backend's
+    list's ``errors``) is logged as rclone's ``Listing error: ...`` and passed to
+    ``on_entry_error`` to be counted, unless the filters exclude its path (rclone's local
+    listing skips those quietly); the other entries are listed.
     """
     if want_stat or filt.uses_age or filt.opts.min_size >= 0 or filt.opts.max_size >= 0:
         listed = backend.list_dir(path)
         # a listing read ahead may come sorted already (a march Listing): kept as it is
         raw = listed if type(listed) is Listing else list(listed)
+        entry_errors = getattr(listed, "errors", None)
+        if entry_errors:
+            _entry_errors(entry_errors, filt, include_all, on_entry_error)
     else:  # names and types are enough (e.g. lsf --format p)
-        raw = list(backend.list_dir(path, want_stat=False))  # type: ignore[call-arg]
+        listed = backend.list_dir(path, want_stat=False)  # type: ignore[call-arg]
+        raw = list(listed)
+        entry_errors = getattr(listed, "errors", None)
+        if entry_errors:
+            _entry_errors(entry_errors, filt, include_all, on_entry_error)
     local = backend.features.name == "local"
     if not local:
         if on_listed is not None:
@@ -107,6 +121,16 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
                 continue
         append(e)
     return _sorted(out, sort_key)
+
+
+def _entry_errors(errors: list[tuple[str, BaseException]], filt: Filter, include_all: bool,
+                  on_entry_error: Callable[[str, BaseException], None] | None) -> None:
+    for where, err in errors:
+        if filt.active and not include_all and not filt.include_remote(where):
+            continue  # rclone: "Quietly skip errors on excluded files and directories"
+        log.error(where, f"Listing error: {err}")
+        if on_entry_error is not None:
+            on_entry_error(where, err)
 
 
 def _sorted(entries: list[Entry], sort_key: Callable[[Entry], str] | None) -> list[Entry]:
@@ -178,14 +202,16 @@ def walk(backend: Backend, filt: Filter, *, max_depth: int = -1, include_all: bo
 
     ``max_depth`` 1 lists only the root; -1 is unlimited. A failure to list the root is
     raised; a failure below the root is passed to ``on_error`` (or raised when None), and
-    the walk goes on with the other directories. ``on_unsafe``: see ``list_dir_filtered``.
+    the walk goes on with the other directories. ``on_unsafe``: see ``list_dir_filtered``;
+    it is told of single entries' listing errors too (logged already).
     """
     queue: deque[tuple[str, int]] = deque([("", 1)])
     while queue:
         path, depth = queue.popleft()
         try:
             entries = list_dir_filtered(backend, filt, path, include_all=include_all,
-                                        want_stat=want_stat, on_unsafe=on_unsafe)
+                                        want_stat=want_stat, on_unsafe=on_unsafe,
+                                        on_entry_error=on_unsafe)  # type: ignore[arg-type]
         except OSError as err:
             if not path or on_error is None:
                 raise

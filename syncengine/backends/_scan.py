@@ -17,6 +17,7 @@ last ``None``. It imports only built-in modules (and ``unicodedata`` for a non-A
 to normalise), so it starts in a bare interpreter; it ends at the end of its input.
 """
 
+import errno
 import marshal
 import os
 import stat as _stat
@@ -26,11 +27,12 @@ LINK_SUFFIX = ".rclonelink"
 _S_IFMT, _S_IFREG, _S_IFDIR = _stat.S_IFMT(0o177777), _stat.S_IFREG, _stat.S_IFDIR
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
-#: a note's kinds: logged at NOTICE or ERROR level when the listing is taken
-NOTICE, ERROR = 0, 1
+#: a note's kinds: logged at NOTICE level when the listing is taken, or a listing error
+#: (-L: a link to nothing, or a loop), logged and counted by the listing's taker: its
+#: message is the reason, lower-case as Go words it
+NOTICE, LINK_ERROR = 0, 2
 SKIP_LINK = "Can't follow symlink without -L/--copy-links"
 SKIP_SPECIAL = "Can't transfer non file/directory"
-BROKEN_LINK = "Failed to stat: broken symlink"
 
 #: a record: (name, size (-1 for a folder), mtime in ns, is a folder)
 Record = tuple
@@ -75,15 +77,19 @@ def scan(where, copy_links=False, links=False):
 def link(de, where, copy_links, links):
     """What a listing makes of the symlink ``de`` (in the folder ``where``, a descriptor or
     a path), as rclone's local backend: ``(record, None)`` or ``(None, note)``. With
-    ``copy_links`` (-L) its target's; with ``links`` (-l) a ``.rclonelink`` file as long as
-    the target's name; else skipped with a NOTICE. Raises FileNotFoundError if it vanished
-    (a broken link followed is an ERROR note)."""
+    ``copy_links`` (-L) its target's (a link to nothing or a loop is a LINK_ERROR note, as
+    rclone's "symlink: stat ...: no such file or directory" listing error); with ``links``
+    (-l) a ``.rclonelink`` file as long as the target's name; else skipped with a NOTICE.
+    Raises FileNotFoundError if it vanished, and any other error of its stat."""
     name = de.name
     if copy_links:
         try:
             st = de.stat(follow_symlinks=True)
-        except FileNotFoundError:
-            return None, (ERROR, name, BROKEN_LINK)
+        except OSError as err:
+            if err.errno not in (errno.ENOENT, errno.ELOOP):
+                raise
+            reason = os.strerror(err.errno)
+            return None, (LINK_ERROR, name, reason[:1].lower() + reason[1:])
         if _stat.S_ISDIR(st.st_mode):
             return (name, -1, st.st_mtime_ns, True), None
         return (name, st.st_size, st.st_mtime_ns, False), None

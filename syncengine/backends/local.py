@@ -8,7 +8,7 @@ import stat as _stat
 from collections.abc import Iterator, Mapping
 
 from .. import log
-from ..errors import DirNotFoundError, PysyncError
+from ..errors import DirNotFoundError, NoRetryError, PysyncError
 from ..hashing import hash_file
 from ..names import UnsafeNameError, unsafe_path_reason
 from ..units import format_rfc3339
@@ -19,7 +19,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
-__all__ = ["LocalBackend", "LINK_SUFFIX", "go_path_error", "kernel_copy"]
+__all__ = ["LocalBackend", "Listed", "LINK_SUFFIX", "go_path_error", "kernel_copy"]
+
+
+class Listed(list):  # type: ignore[type-arg]
+    """A folder's entries that come with listing errors of single entries (``errors``:
+    ``(path, error)``; rclone's local backend logs and counts those, and lists on)."""
+
+    errors: list[tuple[str, OSError]]
 
 LINK_SUFFIX = _scan.LINK_SUFFIX
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -110,23 +117,37 @@ class LocalBackend:
         entries = self.scanned(prefix, records, notes)
         if err is not None:
             raise err
-        return iter(entries)
+        return entries  # type: ignore[return-value]  # a list (its errors, if any, kept)
 
-    @staticmethod
-    def scanned(prefix: str, records: list[tuple[str, int, int, bool]],
+    def scanned(self, prefix: str, records: list[tuple[str, int, int, bool]],
                 notes: list[tuple[int, str, str]]) -> list[Entry]:
         """The entries of a folder's :func:`._scan.scan` (``prefix``: the folder's path and
-        a slash, or nothing for the root); its notes are logged here."""
+        a slash, or nothing for the root). Its NOTICEs are logged here; its listing errors
+        (-L: a link to nothing) come as the list's ``errors``, ``(path, NoRetryError)``,
+        for the taker to log and count (rclone's local listing skips them quietly when the
+        filters exclude them: :func:`walk.list_dir_filtered`)."""
+        errors = []
         for kind, name, message in notes:
-            (log.notice if kind == _scan.NOTICE else log.error)(prefix + name, message)
+            if kind == _scan.NOTICE:
+                log.notice(prefix + name, message)
+            else:
+                shown = self.shown(prefix + name)
+                err = NoRetryError(f"symlink: stat {shown}: {message}", path=prefix + name)
+                err.stats_only = True  # type: ignore[attr-defined]  # see Coordinator.error
+                errors.append((prefix + name, err))
         new = tuple.__new__  # Entry(...) without the named tuple's Python-level __new__
-        if not prefix:
-            return [new(Entry, r) for r in records]
-        return [new(Entry, (prefix + n, s, m, d)) for n, s, m, d in records]
+        out: list[Entry] = (
+            [new(Entry, r) for r in records] if not prefix else
+            [new(Entry, (prefix + n, s, m, d)) for n, s, m, d in records])
+        if errors:
+            out = Listed(out)
+            out.errors = errors
+        return out
 
     def _list_names(self, where: int | str, prefix: str) -> Iterator[Entry]:
         """list_dir without the per-entry stat: names and readdir's types."""
         out: list[Entry] = []
+        errors: list[tuple[str, OSError]] = []
         append = out.append
         new = tuple.__new__
         with os.scandir(where) as it:
@@ -134,8 +155,10 @@ class LocalBackend:
                 try:
                     if de.is_symlink():
                         record, note = _scan.link(de, where, self.copy_links, self.links)
-                        out.extend(self.scanned(prefix, [record] if record else [],
-                                                [note] if note else []))
+                        got = self.scanned(prefix, [record] if record else [],
+                                           [note] if note else [])
+                        errors.extend(getattr(got, "errors", ()))
+                        out.extend(got)
                         continue
                     if de.is_dir(follow_symlinks=False):
                         append(new(Entry, (prefix + de.name, -1, 0, True)))
@@ -145,7 +168,10 @@ class LocalBackend:
                         log.notice(prefix + de.name, _scan.SKIP_SPECIAL)
                 except FileNotFoundError:
                     continue  # vanished between readdir and its type's lstat
-        return iter(out)
+        if errors:
+            out = Listed(out)
+            out.errors = errors
+        return out  # type: ignore[return-value]
 
     def stat(self, path: str) -> Entry | None:
         """The entry at ``path`` (symlinks per the link mode) or None."""

@@ -22,11 +22,11 @@ import marshal
 import os
 import sys
 
-from .. import log
 from ..errors import DirNotFoundError
 from ..march import Listing
 from . import _scan
 from .base import Entry
+from .local import Listed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -115,15 +115,18 @@ class ScanHelper:
             self._held_entries -= len(frame[1])
         _path, records, notes, error, keys = frame
         prefix = path + "/" if path else ""
-        for kind, name, message in notes:
-            (log.notice if kind == _scan.NOTICE else log.error)(prefix + name, message)
+        # the notes as in line: NOTICEs logged now, listing errors handed on with the list
+        errors = getattr(self.backend.scanned(prefix, [], notes), "errors", None)
         new = tuple.__new__  # Entry(...) without the named tuple's Python-level __new__
         if error is None:
             if keys is None:
-                return [new(Entry, r) for r in records]
-            listing = Listing([new(Entry, r) for r in records])
-            listing.keys = keys
-            listing.key_of = self.key
+                listing = Listed([new(Entry, r) for r in records])
+            else:
+                listing = Listing([new(Entry, r) for r in records])
+                listing.keys = keys
+                listing.key_of = self.key
+            if errors:
+                listing.errors = errors
             return listing
         opened, errno, strerror, filename = error
         err = OSError(errno, strerror, filename)

@@ -8,6 +8,7 @@ concurrent checkers, so their order is not fixed).
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -602,3 +603,45 @@ def test_copyto_report(tmp_path: Path, dst: dict[str, object] | None) -> None:
                       src_arg="src/a.txt", dst_arg="dst/new.txt")
     assert sorted(p.stdout.splitlines()) == sorted(r.stdout.splitlines())
     assert r.stdout
+
+
+@pytest.mark.parametrize("flags", [["-L"], ["-L", "--exclude", "broken"], ["-L", "--dry-run"],
+                                   ["-L", "--delete-before"], ["-L", "--delete-during"]],
+                         ids=lambda f: "+".join(f))
+@pytest.mark.parametrize("mode", ["sync", "copy"])
+def test_links_followed_to_nothing(tmp_path: Path, mode: str, flags: list[str]) -> None:
+    """-L and a link to nothing, or a link loop: rclone's local listing logs a listing
+    error for it, counts it (so sync deletes nothing) and lists the rest."""
+    proto, _ = _fixed(tmp_path, {"a.txt": (b"aaa", DAY), "d/b.txt": (b"bb", DAY)},
+                      {"old.txt": (b"old", DAY), "d/gone.txt": (b"g", DAY)})
+    os.symlink("nowhere", proto / "src" / "broken")
+    os.symlink("loop", proto / "src" / "d" / "loop")
+    os.symlink("a.txt", proto / "src" / "good")
+    start = {"src": sh.snapshot(proto / "src"), "dst": sh.snapshot(proto / "dst"), "bak": {}}
+    sand_r, sand_p = sh.prepare_sandboxes(proto, start, tmp_path / "work")
+    r, p, window = sh.run_pair(mode, flags, sand_r, sand_p)
+    out = sh.compare_runs(r, p, window, sand_r, sand_p, start, dry_run="--dry-run" in flags)
+    if not out.ok:
+        pytest.fail(sh.report(f"{mode} {flags}", r, p, out), pytrace=False)
+
+
+@pytest.mark.parametrize("args", [["-L"], ["-L", "--format", "ps"], ["-L", "-R"],
+                                  ["-L", "--exclude", "broken"]],
+                         ids=lambda a: "+".join(a))
+def test_lsf_links_followed_to_nothing(tmp_path: Path, args: list[str]) -> None:
+    """lsf -L: each link to nothing (or loop) is a listing error, the rest is listed, and
+    the run fails as rclone's (its last error, exit 6)."""
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "f").write_text("hi")
+    os.symlink("nowhere", src / "broken")
+    os.symlink("loop", src / "d" / "loop")
+    r, p = _rclone("lsf", *args, "src", cwd=tmp_path), _pysync("lsf", *args, "src",
+                                                               cwd=tmp_path)
+
+    def lines(text: str) -> list[str]:
+        return sorted(re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d ", "", t)
+                      for t in text.splitlines())
+
+    assert (p.returncode, sorted(p.stdout.splitlines()), lines(p.stderr)) == \
+        (r.returncode, sorted(r.stdout.splitlines()), lines(r.stderr))
