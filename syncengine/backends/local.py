@@ -28,6 +28,7 @@ class Listed(list):  # type: ignore[type-arg]
 
     errors: list[tuple[str, OSError]]
 
+
 LINK_SUFFIX = _scan.LINK_SUFFIX
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 #: folders are listed through a descriptor where the platform can (POSIX)
@@ -133,7 +134,7 @@ class LocalBackend:
             else:
                 shown = self.shown(prefix + name)
                 err = NoRetryError(f"symlink: stat {shown}: {message}", path=prefix + name)
-                err.stats_only = True  # type: ignore[attr-defined]  # see Coordinator.error
+                err.stats_only = True  # type: ignore[attr-defined]  # Coordinator._sync_errors
                 errors.append((prefix + name, err))
         new = tuple.__new__  # Entry(...) without the named tuple's Python-level __new__
         out: list[Entry] = (
