@@ -65,6 +65,7 @@ class _Check:
         self.kind = None if opts.size_only or opts.download else common_hash(src, dst)
         self.res = CheckResult()
         self.lock = threading.Lock()
+        self._entry_errors: list[BaseException] = []  # listing errors of single entries
         if not opts.size_only and not opts.download and self.kind is None:
             log.notice(dst.describe(), "--checksum is in use but the source and destination "
                        "have no hashes in common; falling back to --size-only")
@@ -174,6 +175,8 @@ class _Check:
             log.notice(dst_desc, f"{r.matches} matching files")
         if r.differences:
             r.error = PysyncError(f"{r.differences} differences found")
+        elif r.errors and len(self._entry_errors) == r.errors:
+            r.error = self._entry_errors[-1]  # rclone: the last, as its run fails with it
         elif r.errors:
             r.error = PysyncError(f"{r.errors} errors while checking")
         return r
@@ -181,12 +184,20 @@ class _Check:
     def _list(self, backend: Backend, path: str, present: bool) -> list[Entry]:
         if not present:
             return []
-        return list_dir_filtered(backend, self.filt, path, on_unsafe=self._unsafe)
+        return list_dir_filtered(backend, self.filt, path, on_unsafe=self._unsafe,
+                                 on_entry_error=self._entry_error)
 
     def _unsafe(self, path: str, err: BaseException) -> None:
         """A refused listed name (logged by the walker) counts as an error of the check."""
         with self.lock:
             self.res.errors += 1
+
+    def _entry_error(self, path: str, err: BaseException) -> None:
+        """A local entry's listing error (-L's link to nothing, logged by the walker)
+        counts as an error of the check; rclone's check then fails with it."""
+        with self.lock:
+            self.res.errors += 1
+            self._entry_errors.append(err)
 
 
 def run_check(src: Backend, dst: Backend, filt: Filter, opts: CheckOptions | None = None,

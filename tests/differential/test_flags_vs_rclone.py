@@ -645,3 +645,24 @@ def test_lsf_links_followed_to_nothing(tmp_path: Path, args: list[str]) -> None:
 
     assert (p.returncode, sorted(p.stdout.splitlines()), lines(p.stderr)) == \
         (r.returncode, sorted(r.stdout.splitlines()), lines(r.stderr))
+
+
+@pytest.mark.parametrize("args", [["-L"], ["-L", "--one-way"], ["-L", "--exclude", "broken"]],
+                         ids=lambda a: "+".join(a))
+def test_check_links_followed_to_nothing(tmp_path: Path, args: list[str]) -> None:
+    """check -L: a link to nothing is an error while checking, and the run fails with it
+    as rclone's (exit 6); an excluded one is skipped quietly."""
+    for side in ("src", "dst"):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "f").write_text("hi")
+        os.utime(tmp_path / side / "f", (1_700_000_000, 1_700_000_000))
+    os.symlink("nowhere", tmp_path / "src" / "broken")
+    r = _rclone("check", *args, "src", "dst", cwd=tmp_path)
+    p = _pysync("check", *args, "src", "dst", cwd=tmp_path)
+
+    def lines(text: str) -> list[str]:
+        return sorted(re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d ", "", t)
+                      for t in text.splitlines())
+
+    assert (p.returncode, p.stdout, lines(p.stderr)) == \
+        (r.returncode, r.stdout, lines(r.stderr))
