@@ -54,17 +54,13 @@ def list_dir_filtered(backend: Backend, filt: Filter, path: str, *,
     """
     if want_stat or filt.uses_age or filt.opts.min_size >= 0 or filt.opts.max_size >= 0:
         listed = backend.list_dir(path)
-        # a listing read ahead may come sorted already (a march Listing): kept as it is
-        raw = listed if type(listed) is Listing else list(listed)
-        entry_errors = getattr(listed, "errors", None)
-        if entry_errors:
-            _entry_errors(entry_errors, filt, include_all, on_entry_error)
     else:  # names and types are enough (e.g. lsf --format p)
         listed = backend.list_dir(path, want_stat=False)  # type: ignore[call-arg]
-        raw = list(listed)
-        entry_errors = getattr(listed, "errors", None)
-        if entry_errors:
-            _entry_errors(entry_errors, filt, include_all, on_entry_error)
+    # a listing read ahead may come sorted already (a march Listing): kept as it is
+    raw = listed if type(listed) is Listing else list(listed)
+    entry_errors = getattr(listed, "errors", None)
+    if entry_errors:
+        _entry_errors(entry_errors, filt, include_all, on_entry_error)
     local = backend.features.name == "local"
     if not local:
         if on_listed is not None:

@@ -25,7 +25,8 @@ import sys
 
 LINK_SUFFIX = ".rclonelink"
 _S_IFMT, _S_IFREG, _S_IFDIR = _stat.S_IFMT(0o177777), _stat.S_IFREG, _stat.S_IFDIR
-_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+#: how a folder is opened to be listed through its descriptor
+DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 #: a note's kinds: logged at NOTICE level when the listing is taken, or a listing error
 #: (-L: a link to nothing, or a loop), logged and counted by the listing's taker: its
@@ -106,14 +107,15 @@ def scan_path(full, copy_links=False, links=False):
     entry's stat is then an fstatat of its name, not an lstat that walks the whole path
     again). Raises what opening the folder raises (``FileNotFoundError``,
     ``NotADirectoryError``, ``PermissionError`` ...)."""
-    dfd = os.open(full, _DIR_FLAGS)
+    dfd = os.open(full, DIR_FLAGS)
     try:
         return scan(dfd, copy_links, links)
     finally:
         os.close(dfd)
 
 
-#: the helper lists through descriptors, which this platform must support
+#: folders are listed through a descriptor where the platform can (POSIX); the helper
+#: needs it
 SUPPORTED = os.scandir in os.supports_fd and os.readlink in os.supports_dir_fd
 
 
@@ -194,7 +196,11 @@ def serve(root, copy_links, links, max_depth, keyed, normalize):
 
 
 def _send(fd, payload):
-    data = len(payload).to_bytes(4, "little") + payload
+    write_all(fd, len(payload).to_bytes(4, "little") + payload)
+
+
+def write_all(fd, data):
+    """Write all of ``data`` to the descriptor ``fd``."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]

@@ -30,9 +30,6 @@ class Listed(list):  # type: ignore[type-arg]
 
 
 LINK_SUFFIX = _scan.LINK_SUFFIX
-_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
-#: folders are listed through a descriptor where the platform can (POSIX)
-_SCAN_FD = os.scandir in os.supports_fd and os.readlink in os.supports_dir_fd
 
 
 class LocalBackend:
@@ -93,7 +90,7 @@ class LocalBackend:
         full = self.full(path)
         prefix = path + "/" if path else ""
         try:
-            if not _SCAN_FD:
+            if not _scan.SUPPORTED:
                 return self._list(full, prefix, want_stat)
             # through a descriptor: each entry's stat is an fstatat of its name in this
             # folder, not an lstat that walks the whole path from the root again
@@ -108,7 +105,7 @@ class LocalBackend:
     def open_dir(self, path: str) -> int:
         """A read-only descriptor of the folder ``path`` (for ``*at`` calls in it; the
         caller closes it). Raises what ``os.open`` raises."""
-        return os.open(self.full(path), _DIR_FLAGS)
+        return os.open(self.full(path), _scan.DIR_FLAGS)
 
     def _list(self, where: int | str, prefix: str, want_stat: bool) -> Iterator[Entry]:
         """list_dir's entries of the folder ``where`` (a descriptor, else a path)."""
@@ -127,15 +124,7 @@ class LocalBackend:
         (-L: a link to nothing) come as the list's ``errors``, ``(path, NoRetryError)``,
         for the taker to log and count (rclone's local listing skips them quietly when the
         filters exclude them: :func:`walk.list_dir_filtered`)."""
-        errors = []
-        for kind, name, message in notes:
-            if kind == _scan.NOTICE:
-                log.notice(prefix + name, message)
-            else:
-                shown = self.shown(prefix + name)
-                err = NoRetryError(f"symlink: stat {shown}: {message}", path=prefix + name)
-                err.stats_only = True  # type: ignore[attr-defined]  # Coordinator._sync_errors
-                errors.append((prefix + name, err))
+        errors = self.noted(prefix, notes)
         new = tuple.__new__  # Entry(...) without the named tuple's Python-level __new__
         out: list[Entry] = (
             [new(Entry, r) for r in records] if not prefix else
@@ -144,6 +133,21 @@ class LocalBackend:
             out = Listed(out)
             out.errors = errors
         return out
+
+    def noted(self, prefix: str, notes: list[tuple[int, str, str]]
+              ) -> list[tuple[str, OSError]]:
+        """A folder's notes (:func:`._scan.scan`): its NOTICEs logged, its listing errors
+        returned as ``(path, NoRetryError)`` for the listing's ``errors``."""
+        errors: list[tuple[str, OSError]] = []
+        for kind, name, message in notes:
+            if kind == _scan.NOTICE:
+                log.notice(prefix + name, message)
+            else:
+                shown = self.shown(prefix + name)
+                err = NoRetryError(f"symlink: stat {shown}: {message}", path=prefix + name)
+                err.stats_only = True  # type: ignore[attr-defined]  # Coordinator._sync_errors
+                errors.append((prefix + name, err))
+        return errors
 
     def _list_names(self, where: int | str, prefix: str) -> Iterator[Entry]:
         """list_dir without the per-entry stat: names and readdir's types."""

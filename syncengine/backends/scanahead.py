@@ -97,7 +97,7 @@ class ScanHelper:
         os.close(resp_w)
         helper = cls(backend, pid, req_w, resp_r, key)
         try:
-            _write_all(req_w, request + b"\0")
+            _scan.write_all(req_w, request + b"\0")
         except OSError:
             helper.close()
             return None
@@ -116,7 +116,7 @@ class ScanHelper:
         _path, records, notes, error, keys = frame
         prefix = path + "/" if path else ""
         # the notes as in line: NOTICEs logged now, listing errors handed on with the list
-        errors = getattr(self.backend.scanned(prefix, [], notes), "errors", None)
+        errors = self.backend.noted(prefix, notes)
         new = tuple.__new__  # Entry(...) without the named tuple's Python-level __new__
         if error is None:
             if keys is None:
@@ -210,9 +210,3 @@ def _above_stdio(*fds: int) -> tuple[int, ...]:
             fd = high
         moved.append(fd)
     return tuple(moved)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
