@@ -41,7 +41,7 @@ from .walk import list_dir_filtered
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor
     from typing import Any, Protocol
 
     from .accounting import Stats
@@ -109,6 +109,19 @@ class _Prelisted:
         return getattr(self._backend, name)
 
 
+class _Pending(Protocol):
+    """A listing read ahead: a listing thread's Future, or a backend's listing sent from
+    the march's thread (``list_ahead``, e.g. :class:`smb.ListingAhead`)."""
+
+    def done(self) -> bool: ...
+
+    def exception(self) -> BaseException | None: ...
+
+    def result(self) -> Any: ...
+
+    def cancel(self) -> bool: ...
+
+
 class Sink(Protocol):
     """Where the planner's decisions go (the coordinator). Called from the march thread and
     the checker threads."""
@@ -169,7 +182,7 @@ class Planner:
 
             self._readahead = ThreadPoolExecutor(max_workers=max(1, min(8, opts.checkers)),
                                                  thread_name_prefix="list")
-        self._listings: dict[tuple[str, str], Future[Any]] = {}
+        self._listings: dict[tuple[str, str], _Pending] = {}
         # a big local tree: once the march listed SCAN_AHEAD_AFTER local entries in line, a
         # helper process walks the rest of a local destination (backends.scanahead)
         self._local_listed = 0
@@ -368,12 +381,20 @@ class Planner:
                      self.include_all_dst)):
                 if wanted and (side, path) not in self._listings and \
                         backend.features.name != "local":
-                    self._listings[(side, path)] = self._readahead.submit(
-                        self._list, backend, path, side, include_all)
+                    self._listings[(side, path)] = self._sent_ahead(backend, path) or \
+                        self._readahead.submit(self._list, backend, path, side, include_all)
         for item in reversed(window):  # the march's next directory first
             if len(self._listings) >= FORESEE:
                 break
             self._foresee(item)
+
+    @staticmethod
+    def _sent_ahead(backend: Backend, path: str) -> _Pending | None:
+        """The listing of ``path`` sent from this thread by a backend that can
+        (``list_ahead``: an SMB share's compound, its answers on their way), shaped as a
+        listing thread's future of :func:`_raw_listing`; None: hand it to a thread."""
+        ahead = getattr(backend, "list_ahead", None)
+        return None if ahead is None else ahead(path)
 
     def _foresee(self, item: _Dir) -> None:
         """Start listing the subdirectories of a queued directory whose remote listing is
@@ -414,7 +435,8 @@ class Planner:
                     continue
                 if len(self._listings) >= FORESEE:
                     return
-                self._listings[child] = self._readahead.submit(_raw_listing, backend, e.path)
+                self._listings[child] = self._sent_ahead(backend, e.path) or \
+                    self._readahead.submit(_raw_listing, backend, e.path)
                 self._foreseen.setdefault((spath, dpath), []).append(child)
 
     def _drop_unforeseen(self, spath: str, dpath: str, children: list[_Dir]) -> None:
@@ -452,6 +474,9 @@ class Planner:
             self._march(stack, checkers, deletes_only, fast_skip)
         finally:
             self._stop_helper()
+            for pending in self._listings.values():  # not taken (stopped early)
+                pending.cancel()
+            self._listings.clear()
 
     def _march(self, stack: list[_Dir], checkers: Pool, deletes_only: bool,
                fast_skip: Callable[[Entry, Entry], bool] | None) -> None:

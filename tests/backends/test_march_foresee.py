@@ -12,8 +12,9 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,32 +38,77 @@ SUBS = ["Content", "Index", "Recovery Records"]
 
 
 class Recorder:
-    """Wraps a backend's ``list_dir``: each call is slowed by ``delay`` seconds and noted,
-    with the most listings of depth 2 that were in flight at once."""
+    """Wraps a backend's ``list_dir`` and ``list_ahead``: each listing is noted, with the
+    most listings of depth 2 that were in flight at once. A ``list_dir`` call is slowed by
+    ``delay`` seconds (so that listings on threads overlap whatever the machine's speed);
+    a listing sent ahead is in flight until the march takes it (or drops it)."""
 
     def __init__(self, backend: Backend, delay: float = 0.03) -> None:
         self.inner = backend.list_dir
+        self.inner_ahead = backend.list_ahead  # type: ignore[attr-defined]
         self.delay = delay
         self.calls: list[str] = []
+        self.ahead: list[str] = []  # the listings sent ahead (in calls too)
         self.lock = threading.Lock()
         self.deep_now = 0
         self.deep_most = 0
         backend.list_dir = self.list_dir  # type: ignore[method-assign]
+        backend.list_ahead = self.list_ahead  # type: ignore[attr-defined]
 
-    def list_dir(self, path: str, want_stat: bool = True) -> Iterator[Entry]:
-        deep = path.count("/") == 1
+    def _start(self, path: str) -> None:
         with self.lock:
             self.calls.append(path)
-            if deep:
+            if path.count("/") == 1:
                 self.deep_now += 1
                 self.deep_most = max(self.deep_most, self.deep_now)
+
+    def _end(self, path: str) -> None:
+        if path.count("/") == 1:
+            with self.lock:
+                self.deep_now -= 1
+
+    def list_dir(self, path: str, want_stat: bool = True) -> Iterator[Entry]:
+        self._start(path)
         try:
             time.sleep(self.delay)
             return iter(list(self.inner(path, want_stat)))  # type: ignore[call-arg]
         finally:
-            if deep:
-                with self.lock:
-                    self.deep_now -= 1
+            self._end(path)
+
+    def list_ahead(self, path: str) -> object:
+        pending = self.inner_ahead(path)
+        if pending is None:
+            return None  # listed on a thread, by list_dir
+        self._start(path)
+        self.ahead.append(path)
+        return _Taken(pending, lambda: self._end(path))
+
+
+class _Taken:
+    """A listing sent ahead whose first result() or cancel() calls ``taken``."""
+
+    def __init__(self, pending: Any, taken: Callable[[], None]) -> None:
+        self.pending = pending
+        self.taken: Callable[[], None] | None = taken
+
+    def _take(self) -> None:
+        taken, self.taken = self.taken, None
+        if taken is not None:
+            taken()
+
+    def done(self) -> bool:
+        return self.pending.done()  # type: ignore[no-any-return]
+
+    def exception(self) -> BaseException | None:
+        return self.pending.exception()  # type: ignore[no-any-return]
+
+    def result(self) -> Any:
+        self._take()
+        return self.pending.result()
+
+    def cancel(self) -> bool:
+        self._take()
+        return self.pending.cancel()  # type: ignore[no-any-return]
 
 
 class NoSink:
@@ -133,6 +179,7 @@ def _march(src: Path, dst: SmbBackend, *, sync: bool, filt: FilterOptions | None
         try:
             planner.march(checkers=checkers)
             checkers.wait()
+            sink.got.extend(planner.to_delete)  # --delete-after's, decided by the march
         finally:
             checkers.shutdown()
             planner.close()
@@ -154,6 +201,36 @@ def test_subfolders_of_queued_folders_are_listed_together(
     assert sorted(rec.calls) == sorted(["", *MONTHS, *(f"{m}/{s}" for m in MONTHS
                                                         for s in SUBS)])
     assert rec.deep_most > len(SUBS)
+    # sent from the march's thread, not handed to listing threads (the root's is the
+    # first listing: the stat before opened the shared connection)
+    assert sorted(rec.ahead) == sorted(rec.calls)
+
+
+def test_listings_sent_ahead_decide_as_listings_on_threads(
+        pair: tuple[Path, Path, SmbBackend], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The march decides the same with the listings sent from its own thread
+    (``SmbBackend.list_ahead``) as with listings on threads: a sync with new, changed,
+    destination-only and missing folders on both sides, and a filter."""
+    src, on_disk, dst = pair
+    _tree(src, {"new/a.txt": b"a", "2025-02/Index/changed.txt": b"one"})
+    _tree(on_disk, {"gone/b.txt": b"b", "2025-02/Index/changed.txt": b"two!",
+                    "2025-03/Content/only-here.dat": b"x", "skip/c.txt": b"c"})
+    filt = FilterOptions(exclude=("/skip/**",))
+    rec = Recorder(dst)
+    ahead = _march(src, dst, sync=True, filt=filt)
+    assert rec.ahead, "nothing was sent ahead: the test does not test what it says"
+    del dst.list_dir, dst.list_ahead  # type: ignore[attr-defined]  # the recorder's
+    monkeypatch.setattr(SmbBackend, "list_ahead", lambda self, path: None)
+    rec = Recorder(dst)
+    threads = _march(src, dst, sync=True, filt=filt)
+    assert rec.ahead == [] and rec.calls
+    assert ahead[2] == threads[2] == []
+    assert (ahead[0].checks, ahead[0].snapshot().listed) == \
+        (threads[0].checks, threads[0].snapshot().listed)
+    assert [repr(a) for a in ahead[1].got] == [repr(a) for a in threads[1].got]
+    assert _lines(ahead[3]) == _lines(threads[3])
+    assert any("gone" in repr(a) for a in ahead[1].got)
+    assert any("changed.txt" in repr(a) for a in ahead[1].got)
 
 
 def test_what_a_copy_does_not_enter_leaves_no_trace(
