@@ -810,6 +810,7 @@ class _Pool:
         self.key = f"{host.lower()}:{port}"
         self._login = login
         self._password = password
+        self._secret = _ntlm_secret(password) if auth == "ntlm" else password
         self._auth = auth
         self._spn_host = spn_host
         self.require_signing = require_signing
@@ -967,7 +968,7 @@ class _Pool:
         except (ValueError, OSError, SMBException) as err:
             raise _connect_error(err, self.host, self.port, self._password) from None
         try:
-            session = Session(conn, username=self._login, password=self._password,
+            session = Session(conn, username=self._login, password=self._secret,
                               require_encryption=False, hostname_override=self._spn_host,
                               auth_protocol=self._auth)  # type: ignore[arg-type]
             session.connect()
@@ -980,9 +981,10 @@ class _Pool:
             if isinstance(err, SMBAuthenticationError) or status in _AUTH_STATUSES \
                     or status == NtStatus.STATUS_ACCESS_DENIED:
                 raise _auth_error(err, self.who, self.host, self.port,
-                                  self._password) from None
+                                  self._password, self._secret) from None
             if isinstance(err, (ValueError, OSError, SMBException)):
-                raise _connect_error(err, self.host, self.port, self._password) from None
+                raise _connect_error(err, self.host, self.port, self._password,
+                                     self._secret) from None
             raise
         slot.cache[self.key] = conn
 
@@ -1050,6 +1052,27 @@ def _disconnect(slot: _Slot, host: str, port: int, logoff: bool = True) -> None:
     slot.cache.clear()
 
 
+def _ntlm_secret(password: str) -> str:
+    """``password`` in spnego's ``LM:NT`` hash form for an NTLM session set-up, worked out
+    once per server and user. spnego otherwise works out both one-way functions of the
+    password at every session set-up, the LM one with its pure-Python DES (2.2-2.7 ms of
+    CPU per connection here), which the NTLMv2 it sends by default never uses: with
+    ``LM_COMPAT_LEVEL`` at 2 or more (spnego's default is 3) an initiator sends no LM
+    response. The LM half is then zeros. As given when empty, already a hash, or when
+    ``LM_COMPAT_LEVEL`` is below 2 or not a number (spnego reports that one)."""
+    if not password:
+        return password
+    from spnego._ntlm_raw.crypto import is_ntlm_hash, ntowfv1
+
+    try:
+        level = int(os.environ.get("LM_COMPAT_LEVEL", "3"))
+    except ValueError:
+        return password
+    if level < 2 or is_ntlm_hash(password):
+        return password
+    return "0" * 32 + ":" + ntowfv1(password).hex()
+
+
 def _scrub(text: str, *secrets: str) -> str:
     """``text`` with every secret replaced by ``***``."""
     for s in secrets:
@@ -1058,8 +1081,8 @@ def _scrub(text: str, *secrets: str) -> str:
     return text
 
 
-def _connect_error(err: BaseException, host: str, port: int, password: str
-                   ) -> SmbConnectionError:
+def _connect_error(err: BaseException, host: str, port: int, password: str,
+                   *secrets: str) -> SmbConnectionError:
     """A failure to reach or set up the server as a (retryable) SmbConnectionError."""
     cause = err.__cause__ if isinstance(err, ValueError) and err.__cause__ else err
     code = getattr(cause, "errno", None) or errno.ECONNRESET
@@ -1067,16 +1090,16 @@ def _connect_error(err: BaseException, host: str, port: int, password: str
         code = errno.ECONNREFUSED
     elif isinstance(cause, TimeoutError):
         code = errno.ETIMEDOUT
-    detail = _scrub(str(cause), password)
+    detail = _scrub(str(cause), password, *secrets)
     return SmbConnectionError(f"couldn't connect SMB: {host}:{port}: {detail}", code=code)
 
 
-def _auth_error(err: BaseException, login: str, host: str, port: int, password: str
-                ) -> SmbAuthError:
+def _auth_error(err: BaseException, login: str, host: str, port: int, password: str,
+                *secrets: str) -> SmbAuthError:
     """A refused session set-up as SmbAuthError (the password never in the message)."""
     status = getattr(err, "status", None)
     why = _status_name(status) if isinstance(status, int) else "STATUS_LOGON_FAILURE"
-    detail = _scrub(str(err), password)
+    detail = _scrub(str(err), password, *secrets)
     msg = (f'couldn\'t connect SMB: authentication failed for {login} on {host}:{port} '
            f"- wrong user name or password? ({why})")
     if status is None and detail:

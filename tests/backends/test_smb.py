@@ -904,14 +904,47 @@ class TestOptionsAndErrors:
             text = str(err)
             assert "authentication failed" in text and "STATUS_LOGON_FAILURE" in text
             assert f'user "{smbd_server.user}"' in text
+            hashed = smb_mod._ntlm_secret(secret).split(":")[1]  # what the session got
             for shown in (text, repr(err), repr(err.args), repr(b), b.describe(),
                           repr(b._pool), caplog.text):
-                assert secret not in shown
+                assert secret not in shown and hashed not in shown.lower()
             with pytest.raises(SmbAuthError):
                 list(b.list_dir(""))
             assert b.connections == 0
         finally:
             b.close()
+
+    def test_session_set_up_from_the_nt_hash(self, smbd_server: SmbdServer,  # noqa: F811
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+        """An NTLM session is set up from the password's NT hash, worked out once per
+        pool: spnego's pure-Python DES (the LM hash, unused by NTLMv2) is never run, and
+        the session authenticates (two connections, one hash). LM_COMPAT_LEVEL below 2
+        (LM responses wanted) gets the password itself."""
+        from spnego._ntlm_raw import crypto
+
+        assert smb_mod._ntlm_secret("pw") == "0" * 32 + ":" + crypto.ntowfv1("pw").hex()
+        assert smb_mod._ntlm_secret("") == ""
+        hashed = "a" * 32 + ":" + "b" * 32
+        assert smb_mod._ntlm_secret(hashed) == hashed
+        ran: list[str] = []
+        real_des, real_md4 = crypto.DES, crypto.md4
+        monkeypatch.setattr(crypto, "DES", lambda *a: ran.append("des") or real_des(*a))
+        monkeypatch.setattr(crypto, "md4", lambda *a: ran.append("md4") or real_md4(*a))
+        b = SmbBackend(smbd_server.host, smbd_server.share, user=smbd_server.user,
+                       password=smbd_server.password, port=smbd_server.port)
+        try:
+            assert ran == ["md4"]  # once, when the pool was made
+            one, two = b._pool.acquire(), b._pool.acquire()  # two session set-ups
+            b._pool.release(one)
+            b._pool.release(two)
+            assert b.connections == 2 and ran == ["md4"]
+            assert b.stat("") is not None
+        finally:
+            b.close()
+        monkeypatch.setenv("LM_COMPAT_LEVEL", "1")
+        assert smb_mod._ntlm_secret("pw") == "pw"
+        monkeypatch.setenv("LM_COMPAT_LEVEL", "x")
+        assert smb_mod._ntlm_secret("pw") == "pw"
 
     def test_wrong_password_cli(self, conf: Path, smbd_server: SmbdServer) -> None:  # noqa: F811
         res = pysync("lsf", "--config", str(conf), "-vv", f"smbbad:{smbd_server.share}/")
