@@ -315,14 +315,20 @@ class Coordinator:
             so_far = (self.stats.bytes_with_pending() + s.size if mode == "CAUTIOUS"
                       else self.stats.bytes_total())
             if so_far >= o.max_transfer:
+                # rclone's Copy begins the transfer, finds the budget spent (checkLimits)
+                # and returns the error as it is: no "Failed to copy" line, counted when
+                # the transfer ends, and once more at the end of the attempt if it is the
+                # one the sync returns (rclone's cmd counts an uncounted returned error)
                 err = MaxTransferError("max transfer limit reached as set by --max-transfer")
-                self.stats.dequeue_transfer(s.size)
+                err.counted_again = True
+                if mode != "HARD":  # graceful: rclone's no-retry error
+                    err.fatal = False
+                self.stats.start_transfer(s.path, s.size).done(err)
                 if mode == "HARD":
-                    self.error(s.path, err, log_it=f"Failed to copy: {err}")
+                    self.error(s.path, err)
                     return None
-                # graceful (rclone's no-retry error): counted, not logged per file; the
-                # first one stops the march and every transfer not yet started
-                err.fatal = False
+                # graceful: the first one stops the march and every transfer not yet
+                # started
                 self.error(s.path, err)
                 with self._lock:
                     first = not self.stopping.is_set()

@@ -26,6 +26,7 @@ from .errors import (
     ConfigError,
     DirNotFoundError,
     FatalError,
+    MaxTransferError,
     NoTransferError,
     PysyncError,
     UsageError,
@@ -325,6 +326,7 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
                                   compare_dest=compare_dest)
             last = attempt
             attempt.run()
+            _count_returned_again(attempt.errors, stats)
             transfers += attempt.transfers
             deletes += attempt.deletes
             result_errors = attempt.errors
@@ -356,7 +358,10 @@ def _run_copy(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpt
         stats.forget_checks()
     final_err: BaseException | None = None
     if result_errors:
-        final_err = last.fatal or _pick_error(result_errors)
+        # rclone's sync returns the last fatal error it processed (its fatalErr is
+        # overwritten by each): "failed to delete N files" after the --max-transfer
+        # cancel that came first, say, decides the exit code (7)
+        final_err = _pick_error(result_errors)
     # rclone's CopyFile (the source names one file) never says so
     if final_err is None and stats.transfers() == 0 and not filt.single_file:
         log.info(None, "There was nothing to transfer")
@@ -442,9 +447,25 @@ def plan_run(mode: str, src: Backend, dst: Backend, filt: Filter, opts: SyncOpti
         attempt.run()
     except DirNotFoundError as missing:
         attempt.errors.append(FileError("", missing))
-    final = attempt.fatal or (_pick_error(attempt.errors) if attempt.errors else None)
+    final = _pick_error(attempt.errors) if attempt.errors else None
     return RunResult(stats=stats.snapshot(), errors=list(attempt.errors), error=final,
                      exit_code=exit_code_for(final))
+
+
+def _count_returned_again(errors: list[FileError], stats: Stats) -> None:
+    """rclone's command counts the error its sync returned unless it was counted already.
+    Most were (wrapped by CountError where they were logged); one that was returned as it
+    came (``counted_again``: a transfer refused by a spent --max-transfer budget, counted
+    only by the transfer's end) is counted once more, and is then the last error."""
+    if not errors:
+        return
+    returned = _pick_error(errors)
+    if not getattr(returned, "counted_again", False):
+        return
+    again = MaxTransferError(str(returned))
+    again.fatal = getattr(returned, "fatal", again.fatal)
+    errors.append(FileError("", again))
+    stats.error(again)
 
 
 def _pick_error(errors: list[FileError]) -> BaseException:

@@ -79,6 +79,24 @@ def test_max_transfer_stops_as_rclone(tmp_path: Path, mode: str, cutoff: str) ->
     assert bool(cut[0]) == (cutoff == "hard"), cut
 
 
+@pytest.mark.parametrize("mode", ["copy", "sync"])
+@pytest.mark.parametrize("cutoff", ["hard", "soft"])
+def test_max_transfer_spent_before_a_transfer(tmp_path: Path, mode: str, cutoff: str) -> None:
+    """A budget spent before a transfer begins (``0``): rclone's copy finds it so before
+    it starts (no 'Failed to copy' line), the transfer's end counts the error and rclone's
+    command counts the returned one once more (2 errors); exit 8, nothing copied or
+    deleted."""
+    r, p = _run(tmp_path, BUDGET_SRC, {"old.txt": (5, DAY)}, mode,
+                ["--max-transfer", "0", "--cutoff-mode", cutoff, "--transfers", "1"],
+                expect_rc=8)
+    finals = [[rec.msg for rec in run.records if rec.msg.startswith("Failed to ")]
+              for run in (r, p)]
+    assert finals[0] == finals[1] == [
+        f"Failed to {mode} with 2 errors: last error was: max transfer limit reached as "
+        "set by --max-transfer"], finals
+    assert sh.final_stats_counts(p.stderr)["Errors"].startswith("2 ")
+
+
 def test_max_transfer_not_reached(tmp_path: Path) -> None:
     _run(tmp_path, BUDGET_SRC, {"old.txt": (5, DAY)}, "sync",
          ["--max-transfer", "1M", "--cutoff-mode", "cautious"], expect_rc=0)
