@@ -206,15 +206,17 @@ class Deleter:
         old = into.stat(target)
         if old is not None and not old.is_dir:
             # rclone's Move first deletes the file it would replace (an earlier backup):
-            # a delete like any other, counted against --max-delete and logged
-            self.count(old.size)
-            try:
-                into.remove(target)
-            except OSError as err:
-                log.error(target, f"Couldn't delete: {err}")
-                raise
-            log.info(target, "Deleted")
-            self.stats.deleted(old.size)
+            # a delete like any other (DeleteFile), counted against --max-delete, logged,
+            # and a checking transfer of its own ("deleting": one more check)
+            with self.stats.checking(target, "deleting"):
+                self.count(old.size)
+                try:
+                    into.remove(target)
+                except OSError as err:
+                    log.error(target, f"Couldn't delete: {err}")
+                    raise
+                log.info(target, "Deleted")
+                self.stats.deleted(old.size)
         try:
             if self.backup is None and not can_move(self.dst):
                 self.dst.rename(d.path, target)

@@ -440,7 +440,7 @@ class Outcome:
         return not self.problems
 
 
-def _tail(b: bytes, n: int = 2500) -> str:
+def _tail(b: bytes, n: int = int(os.environ.get("PYSYNC_TAIL", "2500"))) -> str:
     s = b.decode("utf-8", "backslashreplace").strip()
     return s if len(s) <= n else "..." + s[-n:]
 

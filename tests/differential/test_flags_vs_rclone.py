@@ -559,6 +559,22 @@ def test_suffix_keep_extension_names(tmp_path: Path, flags: list[str]) -> None:
     _run(tmp_path, src, dst, "sync", flags)
 
 
+@pytest.mark.parametrize("mode", ["copy", "sync"])
+def test_backup_over_an_earlier_backup(tmp_path: Path, mode: str) -> None:
+    """The backup's name holds an earlier backup: rclone's Move deletes it first, a
+    delete of its own ("Deleted", and one more check in the final stats: a checking
+    transfer "deleting" besides the "moving" one), then moves the file there."""
+    src = {"a.txt": (b"new a", DAY), "d/b.dat": (b"new b", DAY), "c": (b"same", DAY)}
+    dst = {"a.txt": (b"old a", 2 * DAY), "a.txt.bak": (b"older a", 3 * DAY),
+           "d/b.dat": (b"old b", 2 * DAY), "d/b.dat.bak": (b"older b!", 3 * DAY),
+           "c": (b"same", DAY)}
+    r, p, _, _ = _run(tmp_path, src, dst, mode,
+                      ["--suffix", ".bak", "--ignore-times", "--stats", "1h"])
+    for run in (r, p):  # the earlier backups went, as deletions of their own
+        assert {rec.msg for rec in run.records if rec.msg.endswith(": Deleted")} >= {
+            "a.txt.bak: Deleted", "d/b.dat.bak: Deleted"}, run.stderr
+
+
 # --- --list-cutoff: rclone's NOTICE, and the directory times its on-disk sort loses
 
 LC_SRC = {"f1": (b"1", DAY), "f2": (b"22", DAY), "d1/x": (b"x", 2 * DAY), "d2": None,
