@@ -1738,6 +1738,9 @@ class SmbBackend:
         auth = "kerberos" if use_kerberos else "ntlm"
         self._password = password
         who = f'user "{self.user}"' + (f' (domain "{domain}")' if domain else "")
+        # listings are sent ahead (list_ahead) until a connection for them fails: then the
+        # listing threads try in parallel, not the march's thread one after the other
+        self._send_ahead = True
         self._pool = _Pool(host, self.port, login, password, auth, spn_host,
                            idle_timeout_ns / 1e9, who, require_signing=require_signing)
         self._finalizer = weakref.finalize(self, _Pool.close, self._pool)
@@ -1951,12 +1954,13 @@ class SmbBackend:
         few credits spare without waiting, the share list, an error on the way): the
         caller lists the usual way, which meets that error again."""
         share, inner = self._split(path)
-        if not share:
+        if not share or not self._send_ahead:
             return None
         unc = self._unc(path)
         try:
             slot = self._pool.acquire_shared()
-        except Exception:  # no connection (refused, authentication...)
+        except Exception:  # no connection (refused, timed out, authentication...)
+            self._send_ahead = False
             return None
         state = _ListState()
         try:

@@ -144,7 +144,8 @@ def test_not_sent_ahead_on_a_signing_session(tmp_path_factory: pytest.TempPathFa
 def test_no_connection_is_left_to_the_usual_listing(smbd_server: SmbdServer  # noqa: F811
                                                     ) -> None:
     """Nothing listens at the port: None (not raised on the march's thread), and the usual
-    listing raises the connection error where the march counts it."""
+    listing raises the connection error where the march counts it; from then on the
+    backend leaves its listings to the listing threads."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -154,5 +155,9 @@ def test_no_connection_is_left_to_the_usual_listing(smbd_server: SmbdServer  # n
         assert b.list_ahead("") is None
         with pytest.raises(ConnectionError, match="refused"):
             list(b.list_dir(""))
+        # and no more tries from the caller's thread (a timeout each, one after the other)
+        tried: list[int] = []
+        b._pool.acquire_shared = lambda: tried.append(1)  # type: ignore[method-assign]
+        assert b.list_ahead("") is None and tried == []
     finally:
         b.close()
