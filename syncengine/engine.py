@@ -26,7 +26,6 @@ from .errors import (
     ConfigError,
     DirNotFoundError,
     FatalError,
-    MaxTransferError,
     NoTransferError,
     PysyncError,
     UsageError,
@@ -462,8 +461,8 @@ def _count_returned_again(errors: list[FileError], stats: Stats) -> None:
     returned = _pick_error(errors)
     if not getattr(returned, "counted_again", False):
         return
-    again = MaxTransferError(str(returned))
-    again.fatal = getattr(returned, "fatal", again.fatal)
+    again = type(returned)(str(returned))  # a new one: not marked counted
+    again.fatal = returned.fatal  # type: ignore[attr-defined]
     errors.append(FileError("", again))
     stats.error(again)
 

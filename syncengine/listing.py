@@ -67,24 +67,23 @@ def _root_error(backend: Backend, err: OSError) -> PysyncError:
 
 
 def _walk_all(backend: Backend, filt: Filter, max_depth: int,
-              visit: Callable[[Entry], None], *, want_stat: bool = True,
-              last: list[BaseException] | None = None) -> int:
-    """Walk and call ``visit`` for every entry; return the number of listing errors (the
-    last one is put in ``last``)."""
+              visit: Callable[[Entry], None], *, want_stat: bool = True
+              ) -> tuple[int, BaseException | None]:
+    """Walk and call ``visit`` for every entry; return the number of listing errors and
+    the last one."""
     errors = 0
+    last: BaseException | None = None
 
     def on_error(path: str, err: BaseException) -> None:
-        nonlocal errors
+        nonlocal errors, last
         errors += 1
-        if last is not None:
-            last[:] = [err]
+        last = err
         log.error(path, f"error listing: {err}")
 
     def on_unsafe(path: str, err: BaseException) -> None:  # logged already: counted here
-        nonlocal errors
+        nonlocal errors, last
         errors += 1
-        if last is not None:
-            last[:] = [err]
+        last = err
 
     try:
         for _, entries in walk(backend, filt, max_depth=max_depth, on_error=on_error,
@@ -94,7 +93,7 @@ def _walk_all(backend: Backend, filt: Filter, max_depth: int,
     except OSError as err:
         log.error(None, f"error listing: {getattr(err, 'message', None) or err}")
         raise _root_error(backend, err) from None
-    return errors
+    return errors, last
 
 
 def entry_formatter(backend: Backend, opts: ListOptions, hash_kind: str, *,
@@ -155,14 +154,13 @@ def lsf(backend: Backend, filt: Filter, opts: ListOptions, *, max_depth: int,
 
     local = getattr(backend, "features", None) is not None and backend.features.name == "local"
     want_stat = not local or any(ch in fmt for ch in "st")
-    last: list[BaseException] = []
-    errors = _walk_all(backend, filt, max_depth, visit, want_stat=want_stat, last=last)
+    errors, last = _walk_all(backend, filt, max_depth, visit, want_stat=want_stat)
     out.flush()
-    if errors and last and getattr(last[0], "stats_only", False):
+    if errors and getattr(last, "stats_only", False):
         # rclone: a local entry's listing error (-L's link to nothing) is the run's error
-        log.notice(None, f"Failed to lsf: {last[0]}" if errors == 1 else
-                   f"Failed to lsf with {errors} errors: last error was: {last[0]}")
-        return getattr(last[0], "exit_code", 1)
+        log.notice(None, f"Failed to lsf: {last}" if errors == 1 else
+                   f"Failed to lsf with {errors} errors: last error was: {last}")
+        return getattr(last, "exit_code", 1)
     if errors:
         log.notice(None, f"Failed to lsf with {errors} errors: last error was: error listing")
         return 1
@@ -177,7 +175,7 @@ def ls(backend: Backend, filt: Filter, *, max_depth: int, out: TextIO) -> int:
         if not e.is_dir:
             write(f"{e.size:9d} {e.path}\n")
 
-    errors = _walk_all(backend, filt, max_depth, visit)
+    errors, _ = _walk_all(backend, filt, max_depth, visit)
     out.flush()
     return 1 if errors else 0
 
@@ -212,7 +210,7 @@ def size(backend: Backend, filt: Filter, *, max_depth: int, as_json: bool, spec:
         else:
             sizeless += 1
 
-    errors = _walk_all(backend, filt, max_depth, visit)
+    errors, _ = _walk_all(backend, filt, max_depth, visit)
     if as_json:
         import json
 

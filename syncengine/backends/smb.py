@@ -1909,19 +1909,27 @@ class SmbBackend:
         listings: sizes and times come at no extra cost here. Entries come sorted by their
         server names, as rclone's SMB client lists them.
         """
-        where = self._where(path)
-        share, inner = self._split(path)
+        share, _ = self._split(path)
         if not share:
             raise SmbUnsupportedError(f"{self.describe()}: listing the shares of a server is not "
                                       "supported - give the share in the path "
                                       "(remote:share/dir)")
-        unc = self._unc(path)
+        yield from self._listing(path, self._unc(path), _list_records)
+
+    def _listing(self, path: str, unc: str,
+                 run: Callable[[str, _Slot, _ListState], list[_Record]],
+                 taken: tuple[_Slot, _ListState] | None = None) -> list[Entry]:
+        """The entries of directory ``path`` (``unc``) whose records ``run`` gets on the
+        shared connection (``taken``: see :meth:`_on_shared`); DirNotFoundError when
+        nothing (or a file) is there."""
+        where = self._where(path)
         try:
-            records = self._on_shared(where, unc, _list_records)
+            records = self._on_shared(where, unc, run, taken)
         except _Missing:
             raise DirNotFoundError("directory not found", path=where) from None
+        share, inner = self._split(path)
         self._dir_seen(share, inner)
-        yield from self._entries(path, records)
+        return self._entries(path, records)
 
     def _entries(self, path: str, records: list[_Record]) -> list[Entry]:
         """The entries of directory ``path`` from its listing's ``records``, sorted by
@@ -2667,21 +2675,11 @@ class ListingAhead:
         taken, self._taken = self._taken, None
         if taken is None:
             return
-        backend, path, sent = self._backend, self._path, self._sent
-        where = backend._where(path)
-
-        def finish(unc: str, slot: _Slot, state: _ListState) -> list[_Record]:
-            records = _listed(unc, state, sent)
-            return _list_batches(unc, slot, state) if records is None else records
-
         try:
-            records = backend._on_shared(where, self._unc, finish, taken)
-            share, inner = backend._split(path)
-            backend._dir_seen(share, inner)
-            self._result = backend._entries(path, records)
-        except _Missing:
-            self._result = DirNotFoundError("directory not found", path=where)
-        except OSError as err:
+            self._result = self._backend._listing(
+                self._path, self._unc, functools.partial(_list_records, sent=self._sent),
+                taken)
+        except OSError as err:  # DirNotFoundError among them
             self._result = err
         except Exception as err:  # told as a listing thread's Future tells it
             self._error = err
@@ -2829,11 +2827,9 @@ def _send_list(unc: str, slot: _Slot, state: _ListState, wait: bool = True) -> _
         # QUERY_DIRECTORY one per 64 KiB of answer - what is left, up to _LIST_BUFFER.
         # (Without multi-credit, SMB 2.0.2, every request takes one message id and answers
         # 64 KiB.)
-        if wait:
-            spare = _spare_credits(conn) - 3
-        else:  # many are sent at once: each gets a share of the credits
-            window = conn.sequence_window
-            spare = min(window["high"] - window["low"] - 3, _AHEAD_CREDITS)
+        spare = _spare_credits(conn, wait_s=5.0 if wait else 0.0) - 3
+        if not wait:  # many are sent at once: each gets a share of the credits
+            spare = min(spare, _AHEAD_CREDITS)
         if spare < 1:
             return None
         out_len = _answer_size(conn, spare)
@@ -2939,10 +2935,12 @@ def _stat_parts(name: str) -> list[tuple[int, int, bytes, type]]:
             (smbraw.CLOSE, 1, smbraw.close_body(_CHAINED_FILE_ID), SMB2CloseRequest)]
 
 
-def _list_records(unc: str, slot: _Slot, state: _ListState) -> list[_Record]:
+def _list_records(unc: str, slot: _Slot, state: _ListState, sent: _Sent | None = None
+                  ) -> list[_Record]:
     """The records of directory ``unc``: one compound, or batches when that cannot tell
-    them all (larger than one answer, a DFS share, short of credits)."""
-    records = _list_compound(unc, slot, state)
+    them all (larger than one answer, a DFS share, short of credits). ``sent``: the
+    compound went out already (:meth:`SmbBackend.list_ahead`): its answers are taken."""
+    records = _list_compound(unc, slot, state) if sent is None else _listed(unc, state, sent)
     if records is None:
         records = _list_batches(unc, slot, state)
     return records
